@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+// cnntui: train convolutional networks on the CPU and watch them learn in the terminal.
+// One target per layer of the system; data flows Data -> Training <- Models <- Engine, then TUI/CLI.
+import PackageDescription
+
+let package = Package(
+    name: "cnntui",
+    platforms: [.macOS(.v14)],
+    products: [.executable(name: "cnntui", targets: ["cnntui"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // C libraries, each behind a small shim header.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+
+        // Tensors, kernels, layers with forward and backward, optimizers, schedules, safetensors.
+        .target(name: "Engine", dependencies: ["COpenBLAS"]),
+        // The zoo: one file per family (a variant table and a builder), the registry, the summary.
+        .target(name: "Models", dependencies: ["Engine"]),
+        // Dataset readers, transforms, splits, the loader thread, downloads.
+        .target(name: "Data", dependencies: ["CZlib", "CPNG", "CJPEG"]),
+        // The engine thread, its command/event channel, recipes, evaluation, sessions.
+        .target(name: "Training", dependencies: ["Engine", "Models", "Data"]),
+        // Cell grid, widgets, screens, view model, and the one curses painter.
+        .target(name: "TUI", dependencies: ["Training", "CNcursesw"]),
+        .executableTarget(
+            name: "cnntui",
+            dependencies: ["TUI", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI"]),
+        .testTarget(name: "CLITests", dependencies: ["cnntui"]),
+    ]
+)

@@ -1,0 +1,57 @@
+/// A network layer with a forward and a backward pass.
+///
+/// Shapes include the batch dimension: `[N, C, H, W]` for images, `[N, F]` for features.
+/// `forward` keeps whatever `backward` needs (inputs, masks, statistics) in buffers it owns and reuses.
+/// `backward` takes dL/dOutput, *accumulates* parameter gradients into `Parameter.grad`, and returns
+/// dL/dInput. A layer's output tensor stays valid until its next `forward`; the tensor `backward`
+/// returns stays valid until its next `backward`.
+public protocol Layer: AnyObject {
+    /// The state-dict path of this layer (`layer1.0.conv1`), set by `Network.init`; used in error messages.
+    var name: String { get set }
+    /// PyTorch's class name for the summary (`Conv2d`, `BatchNorm2d`, ...).
+    var typeName: String { get }
+    /// Parameters and buffers this layer owns directly, under their state-dict suffixes (`weight`, `running_mean`).
+    var ownState: [(String, Parameter)] { get }
+    /// Sub-layers, under the attribute names of the seed's PyTorch module (`conv1`, `0`, `shortcut`).
+    var children: [(String, any Layer)] { get }
+
+    /// The output shape for an input shape; throws `EngineError.shapeMismatch` naming this layer.
+    func outputShape(for input: [Int]) throws -> [Int]
+    /// Multiply-adds per sample done by this layer itself (conv and linear; 0 for the rest).
+    func macsPerSample(input: [Int]) -> Int
+
+    func forward(_ input: Tensor, training: Bool) throws -> Tensor
+    func backward(_ gradOutput: Tensor) -> Tensor
+}
+
+extension Layer {
+    public var ownState: [(String, Parameter)] { [] }
+    public var children: [(String, any Layer)] { [] }
+    public func macsPerSample(input: [Int]) -> Int { 0 }
+
+    /// Every parameter and buffer below this layer, keyed exactly as PyTorch's `state_dict()`.
+    public func stateDict(prefix: String = "") -> [(String, Parameter)] {
+        var out: [(String, Parameter)] = []
+        for (key, p) in ownState { out.append((prefix + key, p)) }
+        for (childName, child) in children { out += child.stateDict(prefix: prefix + childName + ".") }
+        return out
+    }
+
+    /// Trainable parameters in `state_dict` order (PyTorch's `parameters()` order).
+    public var trainableParameters: [Parameter] { stateDict().map(\.1).filter(\.isTrainable) }
+
+    /// Sets every layer's `name` to its state-dict path below `prefix`.
+    public func assignNames(prefix: String) {
+        name = prefix
+        for (childName, child) in children {
+            child.assignNames(prefix: prefix.isEmpty ? childName : prefix + "." + childName)
+        }
+    }
+
+    /// Checks that an input has the expected rank and, where given, dimensions (nil = any).
+    public func expect(_ input: [Int], _ dims: [Int?], _ description: String) throws {
+        guard input.count == dims.count, zip(input, dims).allSatisfy({ $1 == nil || $0 == $1 }) else {
+            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name, expected: description, got: input)
+        }
+    }
+}

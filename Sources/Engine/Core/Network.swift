@@ -1,0 +1,36 @@
+/// A whole model: its layers, the input it takes, and the random stream its dropout layers draw from.
+public final class Network {
+    /// [C, H, W] of one input image.
+    public let inputShape: [Int]
+    public let classes: Int
+    public let root: Sequential
+    public let random: RandomStream
+
+    public init(root: Sequential, inputShape: [Int], classes: Int, random: RandomStream) {
+        self.root = root
+        self.inputShape = inputShape
+        self.classes = classes
+        self.random = random
+        root.assignNames(prefix: "")
+    }
+
+    /// [N, C, H, W] -> logits [N, classes].
+    public func forward(_ images: Tensor, training: Bool) throws -> Tensor {
+        try root.expect(images.shape, [nil] + inputShape.map { Optional($0) },
+                        "[N, " + inputShape.map(String.init).joined(separator: ", ") + "]")
+        return try root.forward(images, training: training)
+    }
+
+    /// Back-propagates dL/dlogits, accumulating every parameter's gradient.
+    public func backward(_ gradLogits: Tensor) {
+        _ = root.backward(gradLogits)
+    }
+
+    public var stateDict: [(String, Parameter)] { root.stateDict() }
+    public var trainableParameters: [Parameter] { root.trainableParameters }
+    public var parameterCount: Int { trainableParameters.reduce(0) { $0 + $1.count } }
+
+    public func zeroGradients() {
+        for p in trainableParameters { p.grad?.zero() }
+    }
+}

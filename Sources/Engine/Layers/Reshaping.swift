@@ -1,0 +1,96 @@
+/// Layers that move data without arithmetic: flatten, zero padding, channel shuffle, identity.
+
+/// [N, C, H, W] -> [N, C*H*W], as `nn.Flatten` / `x.view(N, -1)`.
+public final class Flatten: Layer {
+    public var name = ""
+    public var typeName: String { "Flatten" }
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    private var inputShape: [Int] = []
+    public init() {}
+
+    public func outputShape(for input: [Int]) throws -> [Int] {
+        guard input.count >= 2 else {
+            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name, expected: "[N, ...]", got: input)
+        }
+        return [input[0], input.dropFirst().reduce(1, *)]
+    }
+
+    public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        inputShape = input.shape
+        output.resize(to: try outputShape(for: input.shape))
+        output.data.update(from: input.data, count: input.count)
+        return output
+    }
+
+    public func backward(_ gradOutput: Tensor) -> Tensor {
+        gradInput.resize(to: inputShape)
+        gradInput.data.update(from: gradOutput.data, count: gradOutput.count)
+        return gradInput
+    }
+}
+
+/// Passes its input through; stands for `nn.Identity` in summaries and empty shortcuts.
+public final class Identity: Layer {
+    public var name = ""
+    public var typeName: String { "Identity" }
+    public init() {}
+    public func outputShape(for input: [Int]) throws -> [Int] { input }
+    public func forward(_ input: Tensor, training: Bool) throws -> Tensor { input }
+    public func backward(_ gradOutput: Tensor) -> Tensor { gradOutput }
+}
+
+/// Zero padding on every side, as `nn.ZeroPad2d(p)`: the input adapter that lets 28x28 digits into
+/// networks built for 32x32. Shapes: [N, C, H, W] -> [N, C, H + 2p, W + 2p].
+public final class ZeroPad2d: Layer {
+    public var name = ""
+    public var typeName: String { "ZeroPad2d" }
+    public let padding: Int
+    public init(_ padding: Int) { self.padding = padding }
+
+    public func outputShape(for input: [Int]) throws -> [Int] {
+        try expect(input, [nil, nil, nil, nil], "[N, C, H, W]")
+        return [input[0], input[1], input[2] + 2 * padding, input[3] + 2 * padding]
+    }
+
+    public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        fatalError("TODO(engine-ops): ZeroPad2d.forward")
+    }
+
+    public func backward(_ gradOutput: Tensor) -> Tensor {
+        fatalError("TODO(engine-ops): ZeroPad2d.backward")
+    }
+}
+
+/// Channel shuffle over [N, C, H, W] with g groups. The seeds write it two ways:
+/// `.groupsFirst` (ShuffleNetV2 seed 000, torchvision): view(N, g, C/g, H, W).transpose(1, 2);
+/// `.channelsFirst` (ShuffleNetV1 seed 002): reshape(N, C/g, g, H, W).transpose(1, 2).
+public final class ChannelShuffle: Layer {
+    public enum Order: Sendable { case groupsFirst, channelsFirst }
+    public var name = ""
+    public var typeName: String { "ChannelShuffle" }
+    public let groups: Int
+    public let order: Order
+
+    public init(groups: Int, order: Order) {
+        self.groups = groups
+        self.order = order
+    }
+
+    public func outputShape(for input: [Int]) throws -> [Int] {
+        try expect(input, [nil, nil, nil, nil], "[N, C, H, W]")
+        guard input[1] % groups == 0 else {
+            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+                                            expected: "[N, C, H, W] with C divisible by \(groups)", got: input)
+        }
+        return input
+    }
+
+    public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        fatalError("TODO(engine-ops): ChannelShuffle.forward")
+    }
+
+    public func backward(_ gradOutput: Tensor) -> Tensor {
+        fatalError("TODO(engine-ops): ChannelShuffle.backward")
+    }
+}
