@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// `cnntui` alone opens the terminal UI; every subcommand runs headless.
+@main
+struct CNNTUI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cnntui",
+        abstract: "Train convolutional networks on the CPU and watch them learn.",
+        subcommands: [
+            // Subcommands, one file each; keep this list in the order `--help` should show.
+        ])
+
+    mutating func run() throws {
+        print("cnntui: the terminal UI is not built yet; see `cnntui --help`.")
+    }
+}
