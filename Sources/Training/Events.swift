@@ -1,0 +1,119 @@
+/// What crosses the channel between the engine thread and its consumers (the UI, the headless CLI).
+/// Everything here is a value, so it crosses threads under Swift 6 strict concurrency as it is.
+
+/// Commands a consumer sends; the engine reads them at every batch boundary and never blocks on them.
+public enum TrainingCommand: Sendable, Equatable {
+    case pause
+    case resume
+    case setLearningRate(Float)
+    case saveCheckpoint
+    /// Save a checkpoint, then finish.
+    case stop
+}
+
+public enum TrainingState: String, Sendable, Codable {
+    case starting, running, paused, finished, failed
+}
+
+/// One training step (coalesced: a slow consumer sees only the newest).
+public struct StepEvent: Sendable, Equatable {
+    public var epoch: Int            // 1-based
+    public var step: Int             // 1-based within the epoch
+    public var stepsPerEpoch: Int
+    public var globalStep: Int       // 1-based over the whole run
+    public var totalSteps: Int
+    public var loss: Float
+    public var accuracy: Float       // fraction of the batch right
+    public var learningRate: Float
+    public var imagesPerSecond: Double  // moving average
+    public var etaSeconds: Double?   // nil while warming up
+    public init(epoch: Int, step: Int, stepsPerEpoch: Int, globalStep: Int, totalSteps: Int, loss: Float,
+                accuracy: Float, learningRate: Float, imagesPerSecond: Double, etaSeconds: Double?) {
+        self.epoch = epoch; self.step = step; self.stepsPerEpoch = stepsPerEpoch; self.globalStep = globalStep
+        self.totalSteps = totalSteps; self.loss = loss; self.accuracy = accuracy; self.learningRate = learningRate
+        self.imagesPerSecond = imagesPerSecond; self.etaSeconds = etaSeconds
+    }
+}
+
+/// A test image with the model's view of it, for the preview grid and the misclassified browser.
+public struct PredictedImage: Sendable, Equatable {
+    public var testIndex: Int
+    public var channels: Int, height: Int, width: Int
+    public var pixels: [UInt8]          // raw C*H*W bytes, as stored in the dataset
+    public var trueClass: Int
+    public var predictedClass: Int
+    public var topK: [ClassProbability] // best first
+    public var isCorrect: Bool { trueClass == predictedClass }
+    public init(testIndex: Int, channels: Int, height: Int, width: Int, pixels: [UInt8], trueClass: Int,
+                predictedClass: Int, topK: [ClassProbability]) {
+        self.testIndex = testIndex; self.channels = channels; self.height = height; self.width = width
+        self.pixels = pixels; self.trueClass = trueClass; self.predictedClass = predictedClass; self.topK = topK
+    }
+}
+
+public struct ClassProbability: Sendable, Equatable, Codable {
+    public var classIndex: Int
+    public var probability: Float
+    public init(classIndex: Int, probability: Float) { self.classIndex = classIndex; self.probability = probability }
+}
+
+/// The result of one evaluation (end of each epoch): never dropped.
+public struct EvaluationEvent: Sendable, Equatable {
+    public var epoch: Int
+    public var globalStep: Int
+    public var trainLoss: Float, trainAccuracy: Float     // means over the epoch just trained
+    public var testLoss: Float, testAccuracy: Float
+    public var perClassAccuracy: [Float]
+    public var confusion: [[Int]]                         // [true][predicted]
+    public var preview: [PredictedImage]                  // fixed preview set of test images
+    public var misclassified: [PredictedImage]            // capped (first 500 by test index)
+    public var learningRate: Float
+    public var seconds: Double                            // wall time of the epoch
+    public var imagesPerSecond: Double
+    public init(epoch: Int, globalStep: Int, trainLoss: Float, trainAccuracy: Float, testLoss: Float,
+                testAccuracy: Float, perClassAccuracy: [Float], confusion: [[Int]], preview: [PredictedImage],
+                misclassified: [PredictedImage], learningRate: Float, seconds: Double, imagesPerSecond: Double) {
+        self.epoch = epoch; self.globalStep = globalStep; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss; self.testAccuracy = testAccuracy; self.perClassAccuracy = perClassAccuracy
+        self.confusion = confusion; self.preview = preview; self.misclassified = misclassified
+        self.learningRate = learningRate; self.seconds = seconds; self.imagesPerSecond = imagesPerSecond
+    }
+}
+
+/// Everything a consumer is told. Step events coalesce; the rest are delivered in order, never dropped.
+public enum TrainingEvent: Sendable, Equatable {
+    /// Once, before the first step: what is being trained.
+    case started(RunDescription)
+    case step(StepEvent)
+    case evaluation(EvaluationEvent)
+    case stateChanged(TrainingState)
+    case learningRateChanged(Float, globalStep: Int, manual: Bool)
+    case checkpointSaved(path: String, globalStep: Int)
+    case finished(testAccuracy: Float)
+    case failed(message: String)
+}
+
+/// A run as the consumers show it.
+public struct RunDescription: Sendable, Equatable {
+    public var sessionID: String
+    public var sessionPath: String
+    public var model: String
+    public var dataset: String
+    public var classNames: [String]
+    public var epochs: Int
+    public var batchSize: Int
+    public var stepsPerEpoch: Int
+    public var startEpoch: Int           // > 1 when resumed
+    public var optimizer: String
+    public var schedule: String
+    public var learningRate: Float
+    public var parameterCount: Int
+    public init(sessionID: String, sessionPath: String, model: String, dataset: String, classNames: [String],
+                epochs: Int, batchSize: Int, stepsPerEpoch: Int, startEpoch: Int, optimizer: String,
+                schedule: String, learningRate: Float, parameterCount: Int) {
+        self.sessionID = sessionID; self.sessionPath = sessionPath; self.model = model; self.dataset = dataset
+        self.classNames = classNames; self.epochs = epochs; self.batchSize = batchSize
+        self.stepsPerEpoch = stepsPerEpoch; self.startEpoch = startEpoch; self.optimizer = optimizer
+        self.schedule = schedule; self.learningRate = learningRate; self.parameterCount = parameterCount
+    }
+}
