@@ -54,4 +54,13 @@ extension LearningRateSchedule {
         }
         return v
     }
+
+    /// Reads a counter of a saved state: a whole number in 0...Int32.max, or throws.
+    func counter(_ key: String, in state: [String: Double], schedule: String) throws -> Int {
+        let v = try value(key, in: state, schedule: schedule)
+        guard v >= 0, v <= Double(Int32.max), v == v.rounded() else {
+            throw EngineError.checkpoint(file: "\(schedule) state", message: "'\(key)' is \(v), not a whole number >= 0")
+        }
+        return Int(v)
+    }
 }
