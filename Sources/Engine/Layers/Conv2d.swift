@@ -58,7 +58,7 @@ public final class Conv2d: Layer {
     // Buffers reused across steps; `resize(to:)` only reallocates when a larger batch arrives.
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
-    private let columns = Tensor(shape: [0])    // im2col matrix [C*R*S, B*P*Q]
+    let columns = Tensor(shape: [0])            // im2col matrix [C*R*S, B*P*Q]
     private let gathered = Tensor(shape: [0])   // GEMM result / gradient as [K, B*P*Q] when B images share a GEMM
     /// The forward input, read again by backward (valid until then by the Layer contract).
     private var savedInput: Tensor?
