@@ -49,6 +49,9 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
         ConvCase("conv_dw_k5_s2_p2", 3, 3, k: 5, s: 2, p: 2, g: 3),
         ConvCase("conv_dw_k7_s1_p3", 2, 2, k: 7, s: 1, p: 3, g: 2, bias: false),
         ConvCase("conv_dwmult2_k3_s1_p1", 3, 6, k: 3, s: 1, p: 1, g: 3),
+        ConvCase("conv_k1_s1_p0_g1_plane256", 2, 3, k: 1, s: 1, p: 0, g: 1),
+        ConvCase("conv_k1_s1_p0_g2_plane256", 4, 4, k: 1, s: 1, p: 0, g: 2),
+        ConvCase("conv_k3_s1_p1_g1_plane256", 2, 3, k: 3, s: 1, p: 1, g: 1),
     ])
     func matchesPyTorch(_ c: ConvCase) throws {
         try assertLayerMatchesFixture(c.makeLayer(), Fixture("ops_conv"), c.name)
@@ -69,23 +72,27 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
     }
 
     /// Several images share one GEMM when the output plane is small; this must match running them one by one.
-    @Test func batchedGemmMatchesPerImage() throws {
-        let c = ConvCase("small_plane", 3, 4, k: 3, s: 1, p: 1, g: 1)
-        let shape = [5, 3, 4, 4]
-        #expect(convImagesPerGemm(ConvShape(n: 5, c: 3, h: 4, w: 4, k: 4, p: 4, q: 4, r: 3, s: 3, strideH: 1, strideW: 1,
-                                            padH: 1, padW: 1, groups: 1)) > 1)
+    @Test(arguments: [ConvCase("small_plane_k3", 3, 4, k: 3, s: 1, p: 1, g: 1),
+                      ConvCase("small_plane_pointwise", 3, 4, k: 1, s: 1, p: 0, g: 1)])
+    func batchedGemmMatchesPerImage(_ c: ConvCase) throws {
+        let n = 5, h = 4, w = 4
+        let shape = [n, c.inChannels, h, w], outShape = [n, c.outChannels, h, w]
+        let inSize = c.inChannels * h * w, outSize = c.outChannels * h * w
+        #expect(convImagesPerGemm(ConvShape(n: n, c: c.inChannels, h: h, w: w, k: c.outChannels, p: h, q: w,
+                                            r: c.kernel, s: c.kernel, strideH: 1, strideW: 1,
+                                            padH: c.padding, padW: c.padding, groups: 1)) > 1)
         var random = RandomSource(seed: 3)
-        let x = randomValues(shape.reduce(1, *), &random), dy = randomValues(5 * 4 * 16, &random)
+        let x = randomValues(n * inSize, &random), dy = randomValues(n * outSize, &random)
         let batched = c.makeLayer()
         let whole = try batched.forward(Tensor(shape: shape, values: x), training: true).array
-        let wholeGrad = batched.backward(Tensor(shape: [5, 4, 4, 4], values: dy)).array
+        let wholeGrad = batched.backward(Tensor(shape: outShape, values: dy)).array
         let single = c.makeLayer()
-        for i in 0..<5 {
-            let xi = Array(x[(i * 48)..<((i + 1) * 48)]), dyi = Array(dy[(i * 64)..<((i + 1) * 64)])
-            let y = try single.forward(Tensor(shape: [1, 3, 4, 4], values: xi), training: true).array
-            assertClose(Array(whole[(i * 64)..<((i + 1) * 64)]), y, "image \(i) output")
-            let g = single.backward(Tensor(shape: [1, 4, 4, 4], values: dyi)).array
-            assertClose(Array(wholeGrad[(i * 48)..<((i + 1) * 48)]), g, "image \(i) grad_input")
+        for i in 0..<n {
+            let xi = Array(x[(i * inSize)..<((i + 1) * inSize)]), dyi = Array(dy[(i * outSize)..<((i + 1) * outSize)])
+            let y = try single.forward(Tensor(shape: [1, c.inChannels, h, w], values: xi), training: true).array
+            assertClose(Array(whole[(i * outSize)..<((i + 1) * outSize)]), y, "image \(i) output")
+            let g = single.backward(Tensor(shape: [1, c.outChannels, h, w], values: dyi)).array
+            assertClose(Array(wholeGrad[(i * inSize)..<((i + 1) * inSize)]), g, "image \(i) grad_input")
         }
         assertClose(batched.weight.grad?.array ?? [], single.weight.grad?.array ?? [], "accumulated grad_weight")
         assertClose(batched.bias?.grad?.array ?? [], single.bias?.grad?.array ?? [], "accumulated grad_bias")

@@ -103,22 +103,25 @@ func col2im(_ columns: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ gra
 
 // MARK: - General convolution (GEMM)
 
-/// How many images to unfold into one column matrix: one image unless the output plane is small, in which
-/// case several images share one GEMM (wider N, better BLAS efficiency), capped so the columns stay small.
+/// How many images share one GEMM: one when the output plane is big enough for an efficient GEMM on its own,
+/// else several (their columns side by side, ~1024 wide), capped so the column matrix stays under 16 MB.
 func convImagesPerGemm(_ sh: ConvShape) -> Int {
-    if sh.isPointwise { return 1 }
-    let wantWidth = 1024                  // columns per GEMM worth aiming for
-    let maxColumnFloats = 4 << 20         // 16 MB of columns at most
+    let wantWidth = 1024
+    if sh.outPlane >= wantWidth / 4 { return 1 }
+    let maxColumnFloats = 4 << 20
     let byWidth = Swift.max(1, wantWidth / Swift.max(1, sh.outPlane))
     let byMemory = Swift.max(1, maxColumnFloats / Swift.max(1, sh.c * sh.r * sh.s * sh.outPlane))
-    return Swift.min(sh.n, byWidth, byMemory)
+    return Swift.max(1, Swift.min(sh.n, byWidth, byMemory))
 }
+
+/// A pointwise conv one image at a time reads the image itself as its column matrix: no im2col at all.
+func convReadsImageAsColumns(_ sh: ConvShape) -> Bool { sh.isPointwise && convImagesPerGemm(sh) == 1 }
 
 /// Floats of scratch the GEMM path needs: columns [C*R*S, B*P*Q] and, when B > 1, an output-shaped
 /// matrix [K, B*P*Q] (the GEMM result, before it is scattered to NCHW).
 func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
     let b = convImagesPerGemm(sh)
-    let columns = sh.isPointwise ? 0 : sh.c * sh.r * sh.s * b * sh.outPlane
+    let columns = convReadsImageAsColumns(sh) ? 0 : sh.c * sh.r * sh.s * b * sh.outPlane
     let gathered = b > 1 ? sh.k * b * sh.outPlane : 0
     return (columns, gathered)
 }
@@ -129,16 +132,16 @@ func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
-    let imagesPerGemm = convImagesPerGemm(sh)
+    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
     let pq = sh.outPlane
     var n0 = 0
     while n0 < sh.n {
         let b = Swift.min(imagesPerGemm, sh.n - n0)
         let width = b * pq
         let image = input + n0 * sh.c * sh.inPlane
-        // The column matrix: the image itself for a pointwise conv (b is 1 then).
+        // The column matrix: the image [C, H*W] itself for a pointwise conv taken one image at a time.
         let cols: UnsafePointer<Float>
-        if sh.isPointwise { cols = image } else {
+        if imageIsColumns { cols = image } else {
             im2col(image, images: b, sh, columns)
             cols = UnsafePointer(columns)
         }
@@ -174,7 +177,7 @@ func convBackward(
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
     columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
-    let imagesPerGemm = convImagesPerGemm(sh)
+    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
     let pq = sh.outPlane
     if let gradBias {
         for i in 0..<sh.n {
@@ -205,7 +208,7 @@ func convBackward(
             dOut = UnsafePointer(gathered)
         }
         let cols: UnsafePointer<Float>
-        if sh.isPointwise { cols = image } else {
+        if imageIsColumns { cols = image } else {
             im2col(image, images: b, sh, columns)
             cols = UnsafePointer(columns)
         }
@@ -216,15 +219,16 @@ func convBackward(
                        b: cols + g * sh.patch * width, ldb: width,
                        beta: 1, c: gradWeight + g * sh.kg * sh.patch, ldc: sh.patch)
         }
-        // dCols_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width]; pointwise writes dInput directly.
-        let dCols = sh.isPointwise ? gradImage : columns
+        // dCols_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width]; a pointwise conv on
+        // one image writes dInput directly.
+        let dCols = imageIsColumns ? gradImage : columns
         for g in 0..<sh.groups {
             BLAS.sgemm(transA: true, transB: false, m: sh.patch, n: width, k: sh.kg,
                        a: weight + g * sh.kg * sh.patch, lda: sh.patch,
                        b: dOut + g * sh.kg * width, ldb: width,
                        beta: 0, c: dCols + g * sh.patch * width, ldc: width)
         }
-        if !sh.isPointwise { col2im(columns, images: b, sh, gradImage) }
+        if !imageIsColumns { col2im(columns, images: b, sh, gradImage) }
         n0 += b
     }
 }
