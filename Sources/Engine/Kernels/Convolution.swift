@@ -296,10 +296,15 @@ func depthwiseConvBackward(
                         let offset = (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
                         let src = x + offset, dst = dx + offset
                         let g = dy + p * sh.q
-                        for q in qRange {
-                            let j = q * sh.strideW
-                            tapGrad += g[q] * src[j]
-                            dst[j] = dst[j] + tap * g[q]
+                        if sh.strideW == 1 {
+                            tapGrad += dotProduct(g + qRange.lowerBound, src + qRange.lowerBound, count: qRange.count)
+                            for q in qRange { dst[q] = dst[q] + tap * g[q] }
+                        } else {
+                            for q in qRange {
+                                let j = q * sh.strideW
+                                tapGrad += g[q] * src[j]
+                                dst[j] = dst[j] + tap * g[q]
+                            }
                         }
                     }
                     dw[r * sh.s + s] += tapGrad
@@ -307,4 +312,24 @@ func depthwiseConvBackward(
             }
         }
     }
+}
+
+/// sum(a[i] * b[i]) over count floats, with eight partial sums so the additions do not wait on each other
+/// (the compiler may not reorder float additions by itself).
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        acc = acc + va * vb
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < count {
+        sum += a[i] * b[i]
+        i += 1
+    }
+    return sum
 }
