@@ -72,10 +72,13 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
     }
 
     /// Several images share one GEMM when the output plane is small; this must match running them one by one.
-    @Test(arguments: [ConvCase("small_plane_k3", 3, 4, k: 3, s: 1, p: 1, g: 1),
-                      ConvCase("small_plane_pointwise", 3, 4, k: 1, s: 1, p: 0, g: 1)])
-    func batchedGemmMatchesPerImage(_ c: ConvCase) throws {
-        let n = 5, h = 4, w = 4
+    /// 15x15 planes put 4 images in a GEMM, so a batch of 5 also runs a last chunk of one.
+    @Test(arguments: [(ConvCase("small_plane_k3", 3, 4, k: 3, s: 1, p: 1, g: 1), 4),
+                      (ConvCase("small_plane_pointwise", 3, 4, k: 1, s: 1, p: 0, g: 1), 4),
+                      (ConvCase("chunked_k3", 3, 4, k: 3, s: 1, p: 1, g: 1), 15),
+                      (ConvCase("chunked_pointwise", 3, 4, k: 1, s: 1, p: 0, g: 1), 15)])
+    func batchedGemmMatchesPerImage(_ c: ConvCase, _ side: Int) throws {
+        let n = 5, h = side, w = side
         let shape = [n, c.inChannels, h, w], outShape = [n, c.outChannels, h, w]
         let inSize = c.inChannels * h * w, outSize = c.outChannels * h * w
         #expect(convImagesPerGemm(ConvShape(n: n, c: c.inChannels, h: h, w: w, k: c.outChannels, p: h, q: w,
