@@ -53,12 +53,25 @@ public final class ZeroPad2d: Layer {
         return [input[0], input[1], input[2] + 2 * padding, input[3] + 2 * padding]
     }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    private var inputShape: [Int] = []
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): ZeroPad2d.forward")
+        output.resize(to: try outputShape(for: input.shape))
+        inputShape = input.shape
+        zeroPadForward(planes: input.shape[0] * input.shape[1], h: input.shape[2], w: input.shape[3], pad: padding,
+                       input: input.data, output: output.data)
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): ZeroPad2d.backward")
+        precondition(gradOutput.shape == output.shape,
+                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        gradInput.resize(to: inputShape)
+        zeroPadBackward(planes: inputShape[0] * inputShape[1], h: inputShape[2], w: inputShape[3], pad: padding,
+                        gradOutput: gradOutput.data, gradInput: gradInput.data)
+        return gradInput
     }
 }
 
