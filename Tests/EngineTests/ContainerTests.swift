@@ -114,6 +114,22 @@ let containerCases = ["residual_identity", "residual_shortcut", "concat", "split
         expectClose(split.backward(dy3), dy3.array, "split + identity backward")
     }
 
+    /// Steady-state steps reuse the same buffers: no allocation per step.
+    @Test(arguments: containerCases)
+    func buffersAreReusedAcrossSteps(_ name: String) throws {
+        let block = containerBlock(name)
+        let channels = name == "split_concat" ? 6 : 4
+        let x = seededTensor([3, channels, 3, 3], seed: 4)
+        let y1 = try block.forward(x, training: true)
+        let (outPointer, dy) = (y1.data, seededTensor(y1.shape, seed: 5))
+        let dx1 = block.backward(dy)
+        let gradPointer = dx1.data
+        let y2 = try block.forward(x, training: true)
+        let dx2 = block.backward(dy)
+        #expect(y1 === y2 && y2.data == outPointer)
+        #expect(dx1 === dx2 && dx2.data == gradPointer)
+    }
+
     @Test func mismatchedShortcutThrows() {
         let residual = Residual(body: Sequential([("shuffle", ChannelShuffle(groups: 1, order: .groupsFirst))]),
                                 shortcut: ("shortcut", ChannelMean()))
