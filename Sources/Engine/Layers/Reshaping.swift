@@ -99,11 +99,23 @@ public final class ChannelShuffle: Layer {
         return input
     }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+
+    /// The kernel's group count: `.channelsFirst` with g groups is `.groupsFirst` with C/g groups.
+    private func kernelGroups(channels: Int) -> Int { order == .groupsFirst ? groups : channels / groups }
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): ChannelShuffle.forward")
+        output.resize(to: try outputShape(for: input.shape))
+        let (N, C, S) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
+        channelShuffleForward(y: output.data, x: input.data, N: N, C: C, S: S, groups: kernelGroups(channels: C))
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): ChannelShuffle.backward")
+        gradInput.resize(to: gradOutput.shape)
+        let (N, C, S) = (gradOutput.shape[0], gradOutput.shape[1], gradOutput.shape[2] * gradOutput.shape[3])
+        channelShuffleBackward(dx: gradInput.data, dy: gradOutput.data, N: N, C: C, S: S, groups: kernelGroups(channels: C))
+        return gradInput
     }
 }
