@@ -149,7 +149,9 @@ public enum ModelZoo {
                 (try? network.root.outputShape(for: [1, c, s, s])) == [1, network.classes]
             }
             if let lo = working.first, let hi = working.last {
-                reason += lo == hi ? "; it takes only \(lo)x\(lo) inputs" : "; it takes square inputs from \(lo)x\(lo) to \(hi)x\(hi)"
+                reason += lo == hi ? "; it takes only \(lo)x\(lo) inputs"
+                    : hi == 1024 ? "; it takes square inputs of \(lo)x\(lo) and up"
+                    : "; it takes square inputs from \(lo)x\(lo) to \(hi)x\(hi)"
             } else {
                 reason += "; no square input up to 1024x1024 fits it"
             }
