@@ -164,3 +164,14 @@ extension ModelZoo {
     /// Family-only aliases and the canonical names they mean, sorted.
     public static var aliasList: [(String, String)] { aliases.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 }
+
+extension ModelZoo {
+    /// A network from a family builder and one of its table rows (including rows kept out of the zoo, such
+    /// as the small fixture rows the PyTorch comparison tests use).
+    static func network(inputShape: [Int], classes: Int, seed: UInt64,
+                        _ build: (_ input: [Int], _ classes: Int, _ factory: inout LayerFactory) throws -> [(String, any Layer)]) throws -> Network {
+        var factory = LayerFactory(seed: seed)
+        let root = Sequential(try build(inputShape, classes, &factory))
+        return Network(root: root, inputShape: inputShape, classes: classes, random: factory.stream)
+    }
+}
