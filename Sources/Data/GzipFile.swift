@@ -96,3 +96,11 @@ final class GzipFile {
         }
     }
 }
+
+/// Writes `bytes` as a gzip file (used by tests to build tiny datasets).
+func writeGzipFile(_ bytes: [UInt8], to path: String) throws {
+    guard let file = gzopen(path, "wb") else { throw DataError(path, "cannot create: \(posixErrorText())") }
+    let written = bytes.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
+    let closed = gzclose(file)
+    guard written == Int32(bytes.count) || bytes.isEmpty, closed == Z_OK else { throw DataError(path, "gzip write failed") }
+}
