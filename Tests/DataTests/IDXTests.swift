@@ -104,6 +104,8 @@ import Testing
         #expect(Set(dataset.train.labels) == Set(0...9))
         #expect(dataset.train.classCounts(classes: 10) == Array(repeating: 6000, count: 10))
         #expect(dataset.classNames.count == 10)
+        // Multi-block MD5 against md5sum's answer for the Debian file.
+        #expect(try MD5.file(dir + "/t10k-labels-idx1-ubyte.gz") == "0d30e22e447f3c33dab9ed536400ac01")
         // Mean of the training pixels is the published 0.2860.
         let stats = DatasetCatalog.channelStatistics(dataset.train)
         #expect(abs(stats.mean[0] - 0.2860) < 0.001 && abs(stats.std[0] - 0.3530) < 0.001)
