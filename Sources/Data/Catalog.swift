@@ -26,6 +26,21 @@ public struct DatasetListing: Sendable, Equatable, Codable {
     public let classes: [String]
     /// For a missing dataset: how to get it.
     public let howToGet: String?
+
+    private enum CodingKeys: String, CodingKey { case name, found, path, train, test, shape, classes, howToGet }
+
+    /// Missing values are written as null, so every object has the same keys.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(found, forKey: .found)
+        try container.encode(path, forKey: .path)
+        try container.encode(train, forKey: .train)
+        try container.encode(test, forKey: .test)
+        try container.encode(shape, forKey: .shape)
+        try container.encode(classes, forKey: .classes)
+        try container.encode(howToGet, forKey: .howToGet)
+    }
 }
 
 /// Finds datasets by name or path and loads them.
