@@ -95,6 +95,7 @@ public enum Downloader {
                     progress(DownloadProgress(file: file.name, received: received, total: total, alreadyPresent: false))
                 }
             } catch let error as TransferFailure {
+                if fileExists(partial), fileSize(partial) == 0 { try? FileManager.default.removeItem(atPath: partial) }
                 throw error.dataError(url: url, plan: plan, directory: target)
             }
             var digest = try MD5.file(partial)

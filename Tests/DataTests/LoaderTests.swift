@@ -139,6 +139,22 @@ import Testing
         #expect(kept.count == 3)
     }
 
+    /// Recycled buffers are refilled in place: a long run touches only `prefetch`-ish buffers.
+    @Test func recycledBuffersAreReused() throws {
+        let set = syntheticSet(count: 256, channels: 1, side: 8)
+        let loader = BatchLoader(set: set, batchSize: 16, shuffle: true, dropLast: true, augmentation: .standard,
+                                 mean: [0], std: [1], seed: 2, prefetch: 3)
+        var addresses = Set<UInt>()
+        for epoch in 0..<3 {
+            loader.startEpoch(epoch)
+            while let batch = loader.next() {
+                addresses.insert(batch.images.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
+                loader.recycle(batch)
+            }
+        }
+        #expect(addresses.count <= 4)
+    }
+
     @Test func validationSplitIsSeededAndDisjoint() throws {
         let set = syntheticSet(count: 100, channels: 1, side: 2)
         let dataset = Dataset(name: "t", classNames: (0..<10).map(String.init), train: set, test: set,
