@@ -12,6 +12,13 @@ public struct Batch: Sendable {
     public var count: Int
     /// Which `startEpoch` call this batch was made for; stale ones are reused, never delivered.
     var generation = -1
+
+    public init(images: [Float], labels: [Int32], indices: [Int32], count: Int) {
+        self.images = images
+        self.labels = labels
+        self.indices = indices
+        self.count = count
+    }
 }
 
 /// Turns an `ImageSet`'s bytes into float batches on one background `Thread` that prefetches

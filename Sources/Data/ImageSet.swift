@@ -26,6 +26,16 @@ public struct ImageSet: Sendable {
         pixels[i * imageSize..<(i + 1) * imageSize]
     }
 
+    /// Image `i` as floats, (byte/255 - mean[c]) / std[c] (one value for all channels also works):
+    /// the loader's normalisation, for classifying a single picture.
+    public func normalizedImage(at i: Int, mean: [Float], std: [Float]) -> [Float] {
+        let plane = height * width
+        return image(at: i).enumerated().map { p, byte in
+            let c = mean.count == 1 ? 0 : p / plane
+            return (Float(byte) / 255 - mean[c]) / std[c]
+        }
+    }
+
     /// The images at `indices`, in that order (copies the bytes).
     public func subset(_ indices: [Int]) -> ImageSet {
         let size = imageSize

@@ -24,6 +24,7 @@ import Testing
                     let expected = (Float(raw[j]) / 255 - mean[c]) / std[c]
                     #expect(abs(batch.images[k * 48 + j] - expected) < 1e-6)
                 }
+                #expect(set.normalizedImage(at: i, mean: mean, std: std) == Array(batch.images[k * 48..<(k + 1) * 48]))
             }
             seen += batch.indices
             loader.recycle(batch)
