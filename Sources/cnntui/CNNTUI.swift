@@ -10,6 +10,8 @@ struct CNNTUI: ParsableCommand {
             // Subcommands, one file each; keep this list in the order `--help` should show.
             ModelsCommand.self,
             SummaryCommand.self,
+            DatasetsCommand.self,
+            DownloadCommand.self,
         ])
 
     mutating func run() throws {
