@@ -1,11 +1,14 @@
-/// A confusion matrix [true][predicted]: numbers on a heat-shaded background (row-normalised), the diagonal in
-/// green, and an optional selected cell. Too narrow for numbers, each cell becomes one shade character.
+/// A confusion matrix [true][predicted]: each cell shows its share of the row in percent (or the raw count) on a
+/// heat-shaded background, the diagonal in green, and an optional selected cell. Too narrow for numbers, each
+/// cell becomes one shade character.
 public struct ConfusionMatrixView: Sendable {
     public var counts: [[Int]]
     public var labels: [String]
     public var selected: (row: Int, column: Int)?
-    public init(counts: [[Int]], labels: [String], selected: (row: Int, column: Int)? = nil) {
-        self.counts = counts; self.labels = labels; self.selected = selected
+    /// Percent of the row (3 columns per cell) rather than counts (as wide as the largest count).
+    public var showsPercent: Bool
+    public init(counts: [[Int]], labels: [String], selected: (row: Int, column: Int)? = nil, showsPercent: Bool = true) {
+        self.counts = counts; self.labels = labels; self.selected = selected; self.showsPercent = showsPercent
     }
 
     static let shades: [Character] = Array(" .:-=+*#%@")
@@ -13,7 +16,7 @@ public struct ConfusionMatrixView: Sendable {
     /// Cell width that fits `n` columns after a row-label column, or 1 (shade only).
     func cellWidth(for area: Rect, labelWidth: Int) -> Int {
         let n = max(1, counts.count)
-        let digits = String(counts.flatMap { $0 }.max() ?? 0).count
+        let digits = showsPercent ? 2 : String(counts.flatMap { $0 }.max() ?? 0).count
         let wanted = max(3, digits + 1)
         let fits = (area.width - labelWidth) / n
         return fits >= wanted ? min(fits, wanted + 1) : 1
@@ -50,7 +53,8 @@ public struct ConfusionMatrixView: Sendable {
                              x: x, y: y, style: style, clip: area)
                 } else {
                     grid.fill(cell, style: style)
-                    grid.text(String(count).padded(to: w, align: .right), x: x, y: y, style: style, clip: area)
+                    let number = showsPercent ? String(Int((share * 100).rounded())) : String(count)
+                    grid.text(number.padded(to: w, align: .right), x: x, y: y, style: style, clip: area)
                 }
             }
         }
