@@ -28,8 +28,12 @@ public enum Chrome {
             parts.append("\(Format.rate(s.imagesPerSecond)) img/s")
             parts.append("ETA " + (s.etaSeconds.map(Format.duration) ?? "--"))
         }
-        let line = parts.joined(separator: sep)
         let stateText = " " + model.state.rawValue.uppercased() + " "
+        // Narrow windows drop the program name first, then the speed, so epoch, step and ETA stay.
+        for drop in [0, 2] where parts.joined(separator: sep).count > area.width - stateText.count && parts.count > drop + 3 {
+            parts.remove(at: drop == 0 ? 0 : parts.count - drop)
+        }
+        let line = (parts.first == " cnntui" ? "" : " ") + parts.joined(separator: sep)
         grid.text(line, in: Rect(x: area.x, y: area.y, width: area.width - stateText.count, height: 1),
                   style: caps.style(fg: .default, [.reverse, .bold]), glyphs: caps.glyphs)
         grid.text(stateText, x: area.maxX - stateText.count, y: area.y,
@@ -44,7 +48,7 @@ public enum Chrome {
         if let b = model.bestTestAccuracy { info.append("best \(Format.percent(b))") }
         if let lr = model.currentLearningRate { info.append("lr \(Format.learningRate(lr))") }
         let infoText = info.joined(separator: "  ")
-        let barWidth = max(10, min(area.width / 3, area.width - infoText.count - 2))
+        let barWidth = max(10, min(area.width / 4, area.width - infoText.count - 4))
         ProgressBar(fraction: model.progress).render(
             into: &grid, area: Rect(x: area.x + 1, y: y, width: barWidth, height: 1), capabilities: caps)
         grid.text(infoText, in: Rect(x: area.x + barWidth + 3, y: y, width: area.width - barWidth - 3, height: 1),

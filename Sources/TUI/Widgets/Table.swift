@@ -82,9 +82,9 @@ public struct TextInput: Sendable {
         guard area.height >= 1 else { return }
         grid.fill(Rect(x: area.x, y: area.y, width: area.width, height: 1))
         let x = grid.text(prompt, x: area.x, y: area.y, style: Style(attributes: [.bold]), clip: area)
-        let room = area.maxX - x - 1
+        let room = area.maxX - x   // cells for the text and the cursor
         guard room > 0 else { return }
-        // Show the end of long text so the cursor stays visible.
+        // Scroll long text so the cursor cell stays visible.
         let chars = Array(state.text)
         let start = max(0, state.cursor - room + 1)
         let shown = String(chars[min(start, chars.count)..<min(chars.count, start + room)])
