@@ -30,7 +30,7 @@ public enum Chrome {
         }
         let stateText = " " + model.state.rawValue.uppercased() + " "
         // Narrow windows drop the program name first, then the speed, so epoch, step and ETA stay.
-        for drop in [0, 2] where parts.joined(separator: sep).count > area.width - stateText.count && parts.count > drop + 3 {
+        for drop in [0, 2] where parts.joined(separator: sep).count > area.width - stateText.count && parts.count > 3 {
             parts.remove(at: drop == 0 ? 0 : parts.count - drop)
         }
         let line = (parts.first == " cnntui" ? "" : " ") + parts.joined(separator: sep)

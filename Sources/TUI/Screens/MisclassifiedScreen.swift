@@ -20,12 +20,14 @@ public struct MisclassifiedScreen: Sendable {
         let stripHeight = max(7, body.height * 35 / 100)
         let (top, strip) = body.splitTop(body.height - stripHeight)
         let (imageBox, infoBox) = top.splitLeft(max(top.height * 2 + 2, top.width * 45 / 100))
-        let title = "Misclassified \(items.isEmpty ? 0 : selected + 1)/\(items.count) (filter: \(ui.browser.filter.describe(model)))"
+        let title = "Misclassified \(items.isEmpty ? 0 : selected + 1)/\(items.count)"
         let imageArea = Chrome.panel(&grid, imageBox, title: title, focused: true, capabilities: caps)
         let infoArea = Chrome.panel(&grid, infoBox, title: "Prediction", focused: false, capabilities: caps)
         let stripArea = Chrome.panel(&grid, strip, title: "Others (←/→ to move)".asciiArrows(caps), focused: false,
                                      capabilities: caps)
 
+        grid.text("filter: " + ui.browser.filter.describe(model), in: Rect(x: infoArea.x + 1, y: infoArea.y, width: infoArea.width - 1, height: 1),
+                  style: caps.style(fg: .yellow), glyphs: caps.glyphs)
         guard !items.isEmpty else {
             let why = model.lastEvaluation == nil ? "no evaluation yet" : "no misclassified images match this filter"
             grid.text(why, in: imageArea, row: imageArea.height / 2, align: .center, style: caps.style(fg: .default, [.dim]),
@@ -36,7 +38,7 @@ public struct MisclassifiedScreen: Sendable {
         HalfBlockImage(image).render(into: &grid, area: imageArea, capabilities: caps, maxScale: 8)
 
         // Prediction details: true class, predicted, top-3 with bars.
-        var y = infoArea.y
+        var y = infoArea.y + 2
         func line(_ text: String, _ style: Style = .plain) {
             grid.text(text, in: Rect(x: infoArea.x + 1, y: y, width: infoArea.width - 1, height: 1), style: style,
                       glyphs: caps.glyphs)
