@@ -90,6 +90,8 @@ import Training
         let x2 = Array(wideEnough.lines[r2]).firstIndex(of: "9")!
         #expect(wideEnough[x2, r2].foreground == .default && wideEnough[x2 + 3, r2].foreground == .red)
         #expect(App(capabilities: .full, width: 10, height: 1).render().lines == ["Terminal t"])
+        a.handle(key: .character("q"))
+        #expect(a.render().text.contains("quit? y = quit"))
     }
 
     @Test(arguments: sizes) func noColourAndASCIIModes(width: Int, height: Int) {

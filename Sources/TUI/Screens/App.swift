@@ -46,7 +46,7 @@ public final class App {
     public var isTooSmall: Bool { width < Chrome.minimumWidth || height < Chrome.minimumHeight }
 
     public func render() -> CellGrid {
-        if isTooSmall { return Chrome.renderTooSmall(width: width, height: height, capabilities: capabilities) }
+        if isTooSmall { return Chrome.renderTooSmall(width: width, height: height, confirmingQuit: ui.confirmingQuit, capabilities: capabilities) }
         var grid: CellGrid
         switch ui.screen {
         case .dashboard: grid = DashboardScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)

@@ -92,7 +92,8 @@ public enum Chrome {
     }
 
     /// "Terminal too small: 70x20, need 80x24", the dimension that fails in red.
-    public static func renderTooSmall(width: Int, height: Int, capabilities caps: TerminalCapabilities) -> CellGrid {
+    public static func renderTooSmall(width: Int, height: Int, confirmingQuit: Bool = false,
+                                      capabilities caps: TerminalCapabilities) -> CellGrid {
         var grid = CellGrid(width: width, height: height)
         let needW = minimumWidth, needH = minimumHeight
         let pieces: [(String, Style)] = [
@@ -107,7 +108,7 @@ public enum Chrome {
         let y = max(0, (height - lines) / 2)
         for (text, style) in pieces { x = grid.text(text, x: x, y: y, style: style) }
         if height >= 2 {
-            grid.text("enlarge the window, or q to quit", in: Rect(x: 0, y: y + 1, width: width, height: 1), align: .center,
+            grid.text(confirmingQuit ? "quit? y = quit, any other key = stay" : "enlarge the window, or q to quit", in: Rect(x: 0, y: y + 1, width: width, height: 1), align: .center,
                       style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
         }
         return grid
