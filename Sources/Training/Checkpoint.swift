@@ -21,6 +21,8 @@ public struct TrainState: Codable, Sendable, Equatable {
     public var lastTestAccuracy: Float?
     public var bestTestAccuracy: Float?
     public var bestEpoch: Int?
+    /// How many metric records belong to the run up to here (a resume drops any written after).
+    public var metricsCount: Int
     /// True once the last epoch is done.
     public var finished: Bool
     /// Content digests of the two tensor files, checked on load (a flipped byte is refused, not loaded).
@@ -33,7 +35,7 @@ public struct TrainState: Codable, Sendable, Equatable {
         case networkRandom = "network_random", epochLossSum = "epoch_loss_sum", epochCorrect = "epoch_correct"
         case epochSeen = "epoch_seen", epochSeconds = "epoch_seconds", lastTestAccuracy = "last_test_accuracy"
         case bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch", modelDigest = "model_digest"
-        case optimizerDigest = "optimizer_digest"
+        case optimizerDigest = "optimizer_digest", metricsCount = "metrics_count"
     }
 }
 

@@ -43,16 +43,18 @@ final class MetricsLog {
 
     init(session: Session) { self.session = session }
 
-    /// Reads the records a previous run wrote up to `globalStep` (a resumed run continues from there).
-    func restore(upTo globalStep: Int) throws {
+    /// Reads the first `count` records a previous run wrote (those its checkpoint covers).
+    func restore(count: Int) throws {
         guard let data = try? Data(contentsOf: session.metricsJSONLURL) else { return }
         let decoder = JSONDecoder()
         records = []
+        guard count > 0 else { return }
         for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
             guard let record = try? decoder.decode(MetricRecord.self, from: Data(line)) else {
                 throw TrainingError.session(path: session.metricsJSONLURL.path, message: "unreadable line: \(String(decoding: line, as: UTF8.self))")
             }
-            if record.globalStep <= globalStep { records.append(record) }
+            records.append(record)
+            if records.count == count { break }
         }
     }
 
