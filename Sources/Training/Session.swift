@@ -88,6 +88,7 @@ public struct SessionStore: Sendable {
 /// One run's directory:
 ///
 ///     config.json             the resolved TrainingConfig (seed and versions included)
+///     dataset.json            class names, image shape, normalisation (what `predict` needs)
 ///     metrics.jsonl           one JSON object per line: sampled steps, epochs, learning-rate changes
 ///     metrics.csv             the same records as a table
 ///     checkpoints/last -> ckpt-000007     symlinks, replaced atomically
@@ -108,6 +109,7 @@ public struct Session: Sendable, Equatable {
     }
 
     public var configURL: URL { url.appendingPathComponent("config.json") }
+    public var datasetInfoURL: URL { url.appendingPathComponent("dataset.json") }
     public var metricsJSONLURL: URL { url.appendingPathComponent("metrics.jsonl") }
     public var metricsCSVURL: URL { url.appendingPathComponent("metrics.csv") }
     public var checkpointsURL: URL { url.appendingPathComponent("checkpoints") }
@@ -126,6 +128,22 @@ public struct Session: Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(config), to: configURL)
+    }
+
+    public func readDatasetInfo() throws -> DatasetInfo {
+        let data: Data
+        do { data = try Data(contentsOf: datasetInfoURL) } catch {
+            throw TrainingError.session(path: datasetInfoURL.path, message: "cannot read: \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(DatasetInfo.self, from: data) } catch {
+            throw TrainingError.session(path: datasetInfoURL.path, message: "not valid dataset info: \(error)")
+        }
+    }
+
+    func writeDatasetInfo(_ info: DatasetInfo) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(info), to: datasetInfoURL)
     }
 
     /// The checkpoint directory `last` or `best` points to, if it exists.
@@ -165,4 +183,21 @@ public struct SessionSummary: Sendable, Equatable, Codable {
     public var lastTestAccuracy: Float?
     public var bestTestAccuracy: Float?
     public var finished: Bool
+}
+
+/// What a session records about its dataset, so `predict` can prepare an image without loading it.
+public struct DatasetInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var classNames: [String]
+    /// [C, H, W]
+    public var shape: [Int]
+    public var mean: [Float]
+    public var std: [Float]
+    public var trainCount: Int
+    public var testCount: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name, shape, mean, std
+        case classNames = "class_names", trainCount = "train_count", testCount = "test_count"
+    }
 }

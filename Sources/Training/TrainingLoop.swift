@@ -121,6 +121,9 @@ final class TrainingLoop {
 
         if session == nil {
             session = try request.sessions.create(config: config)
+            try session.writeDatasetInfo(DatasetInfo(
+                name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,
+                std: dataset.std, trainCount: train.count, testCount: test.count))
         }
         metrics = MetricsLog(session: session)
         if let resumeFrom { try restore(from: resumeFrom) }
