@@ -6,15 +6,37 @@ public final class Activation: Layer {
     public let kind: Kind
     public var typeName: String { kind.rawValue }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    /// ReLU and SiLU differentiate from the input (owned by the layer before, valid until its next forward);
+    /// Sigmoid from its own output.
+    private var input: Tensor?
+
     public init(_ kind: Kind) { self.kind = kind }
 
     public func outputShape(for input: [Int]) throws -> [Int] { input }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): Activation.forward")
+        output.resize(to: input.shape)
+        let n = input.count
+        switch kind {
+        case .relu: reluForward(y: output.data, x: input.data, n: n)
+        case .silu: siluForward(y: output.data, x: input.data, n: n)
+        case .sigmoid: sigmoidForward(y: output.data, x: input.data, n: n)
+        }
+        self.input = input
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): Activation.backward")
+        guard let input else { preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward") }
+        gradInput.resize(to: input.shape)
+        let n = input.count
+        switch kind {
+        case .relu: reluBackward(dx: gradInput.data, dy: gradOutput.data, x: input.data, n: n)
+        case .silu: siluBackward(dx: gradInput.data, dy: gradOutput.data, x: input.data, n: n)
+        case .sigmoid: sigmoidBackward(dx: gradInput.data, dy: gradOutput.data, y: output.data, n: n)
+        }
+        return gradInput
     }
 }

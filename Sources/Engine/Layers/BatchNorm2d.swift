@@ -12,6 +12,14 @@ public final class BatchNorm2d: Layer {
     public let weight: Parameter, bias: Parameter
     public let runningMean: Parameter, runningVar: Parameter, numBatchesTracked: Parameter
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    /// Per-channel statistics the last forward normalised with (batch or running), for backward.
+    private let mean: Tensor, rstd: Tensor, unbiasedVar: Tensor
+    /// The last forward's input (owned by the layer before, valid until its next forward); backward re-derives xhat from it.
+    private var input: Tensor?
+    private var usedBatchStatistics = false
+
     public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
         self.channels = channels
         self.eps = eps
@@ -23,6 +31,9 @@ public final class BatchNorm2d: Layer {
         runningVar = Parameter(shape: [channels], kind: .buffer)
         runningVar.value.fill(1)
         numBatchesTracked = Parameter(shape: [], kind: .counter)
+        mean = Tensor(shape: [channels])
+        rstd = Tensor(shape: [channels])
+        unbiasedVar = Tensor(shape: [channels])
     }
 
     public var ownState: [(String, Parameter)] {
@@ -36,10 +47,43 @@ public final class BatchNorm2d: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): BatchNorm2d.forward")
+        output.resize(to: try outputShape(for: input.shape))
+        let (N, C, S) = (input.shape[0], channels, input.shape[2] * input.shape[3])
+        if training {
+            // As PyTorch: the unbiased variance needs M > 1, and one value per channel cannot be normalised.
+            guard N * S > 1 else {
+                throw EngineError.invalidArgument(
+                    layer: name.isEmpty ? typeName : name,
+                    message: "expected more than 1 value per channel when training, got input \(shapeString(input.shape))")
+            }
+            batchNormForwardTraining(
+                y: output.data, mean: mean.data, rstd: rstd.data, unbiasedVar: unbiasedVar.data,
+                x: input.data, weight: weight.value.data, bias: bias.value.data, N: N, C: C, S: S, eps: eps)
+            batchNormUpdateRunningStatistics(
+                runningMean: runningMean.value.data, runningVar: runningVar.value.data,
+                mean: mean.data, unbiasedVar: unbiasedVar.data, C: C, momentum: momentum)
+            numBatchesTracked.value[0] += 1
+        } else {
+            batchNormForwardEval(
+                y: output.data, mean: mean.data, rstd: rstd.data, x: input.data,
+                weight: weight.value.data, bias: bias.value.data,
+                runningMean: runningMean.value.data, runningVar: runningVar.value.data, N: N, C: C, S: S, eps: eps)
+        }
+        self.input = input
+        usedBatchStatistics = training
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): BatchNorm2d.backward")
+        guard let input, let dWeight = weight.grad, let dBias = bias.grad else {
+            preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward")
+        }
+        let (N, C, S) = (input.shape[0], channels, input.shape[2] * input.shape[3])
+        gradInput.resize(to: input.shape)
+        batchNormBackward(
+            dx: gradInput.data, dWeight: dWeight.data, dBias: dBias.data, dy: gradOutput.data, x: input.data,
+            mean: mean.data, rstd: rstd.data, weight: weight.value.data, N: N, C: C, S: S,
+            batchStatistics: usedBatchStatistics)
+        return gradInput
     }
 }

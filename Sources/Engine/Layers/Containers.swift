@@ -64,12 +64,30 @@ public final class Residual: Layer {
         return main
     }
 
+    private let sum = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): Residual.forward")
+        let main = try body.forward(input, training: training)
+        let side = try shortcut?.1.forward(input, training: training) ?? input
+        guard main.shape == side.shape else {
+            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+                                            expected: "shortcut output \(shapeString(main.shape))", got: side.shape)
+        }
+        sum.resize(to: main.shape)
+        add(y: sum.data, a: main.data, b: side.data, n: sum.count)
+        return try activation?.forward(sum, training: training) ?? sum
     }
 
+    /// x feeds both paths, so dL/dx = body's dx + shortcut's dx, summed in a buffer this block owns
+    /// (either path may hand back a tensor it does not own, e.g. the identity's gradOutput itself).
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): Residual.backward")
+        let g = activation?.backward(gradOutput) ?? gradOutput
+        let bodyGrad = body.backward(g)
+        gradInput.copy(from: bodyGrad)
+        let sideGrad = shortcut?.1.backward(g) ?? g
+        accumulate(y: gradInput.data, x: sideGrad.data, n: gradInput.count)
+        return gradInput
     }
 }
 
@@ -83,6 +101,8 @@ public final class Concat: Layer {
     public init(branches: [Sequential], activation: Activation? = nil) {
         self.branches = branches
         self.activation = activation
+        branchGrads = branches.map { _ in Tensor(shape: [0]) }
+        branchChannels = branches.map { _ in 0 }
     }
 
     public var children: [(String, any Layer)] { branches.flatMap(\.children) }
@@ -97,12 +117,49 @@ public final class Concat: Layer {
         return [first[0], outs.reduce(0) { $0 + $1[1] }, first[2], first[3]]
     }
 
+    private let joined = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    /// Each branch's slice of the output gradient, as a tensor of its own.
+    private let branchGrads: [Tensor]
+    private var branchChannels: [Int]
+    private var inputShape: [Int] = []
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): Concat.forward")
+        let shape = try outputShape(for: input.shape)
+        joined.resize(to: shape)
+        let (N, S) = (shape[0], shape[2] * shape[3])
+        var start = 0
+        for (b, branch) in branches.enumerated() {
+            let y = try branch.forward(input, training: training)
+            copyChannels(dst: joined.data, dstC: shape[1], dstStart: start, src: y.data, srcC: y.shape[1], srcStart: 0,
+                         count: y.shape[1], N: N, S: S)
+            branchChannels[b] = y.shape[1]
+            start += y.shape[1]
+        }
+        inputShape = input.shape
+        return try activation?.forward(joined, training: training) ?? joined
     }
 
+    /// Every branch reads x, so their input gradients are summed into a buffer this block owns.
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): Concat.backward")
+        let g = activation?.backward(gradOutput) ?? gradOutput
+        let (N, C, H, W) = (g.shape[0], g.shape[1], g.shape[2], g.shape[3])
+        gradInput.resize(to: inputShape)
+        var start = 0
+        for (b, branch) in branches.enumerated() {
+            let slice = branchGrads[b]
+            slice.resize(to: [N, branchChannels[b], H, W])
+            copyChannels(dst: slice.data, dstC: branchChannels[b], dstStart: 0, src: g.data, srcC: C, srcStart: start,
+                         count: branchChannels[b], N: N, S: H * W)
+            start += branchChannels[b]
+            let dx = branch.backward(slice)
+            if b == 0 {
+                gradInput.data.update(from: dx.data, count: gradInput.count)
+            } else {
+                accumulate(y: gradInput.data, x: dx.data, n: gradInput.count)
+            }
+        }
+        return gradInput
     }
 }
 
@@ -130,12 +187,46 @@ public final class SplitConcat: Layer {
         return [input[0], splitAt + b[1], b[2], b[3]]
     }
 
+    private let bodyInput = Tensor(shape: [0])
+    private let output = Tensor(shape: [0])
+    private let bodyGrad = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    private var inputShape: [Int] = []
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): SplitConcat.forward")
+        _ = try outputShape(for: input.shape)
+        let (N, C, H, W) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        bodyInput.resize(to: [N, C - splitAt, H, W])
+        copyChannels(dst: bodyInput.data, dstC: C - splitAt, dstStart: 0, src: input.data, srcC: C, srcStart: splitAt,
+                     count: C - splitAt, N: N, S: H * W)
+        let b = try body.forward(bodyInput, training: training)
+        guard b.shape.count == 4, b.shape[0] == N, b.shape[2] == H, b.shape[3] == W else {
+            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+                                            expected: "body output [\(N), C, \(H), \(W)]", got: b.shape)
+        }
+        let outC = splitAt + b.shape[1]
+        output.resize(to: [N, outC, H, W])
+        copyChannels(dst: output.data, dstC: outC, dstStart: 0, src: input.data, srcC: C, srcStart: 0,
+                     count: splitAt, N: N, S: H * W)
+        copyChannels(dst: output.data, dstC: outC, dstStart: splitAt, src: b.data, srcC: b.shape[1], srcStart: 0,
+                     count: b.shape[1], N: N, S: H * W)
+        inputShape = input.shape
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): SplitConcat.backward")
+        let (N, outC, H, W) = (gradOutput.shape[0], gradOutput.shape[1], gradOutput.shape[2], gradOutput.shape[3])
+        let C = inputShape[1]
+        gradInput.resize(to: inputShape)
+        copyChannels(dst: gradInput.data, dstC: C, dstStart: 0, src: gradOutput.data, srcC: outC, srcStart: 0,
+                     count: splitAt, N: N, S: H * W)
+        bodyGrad.resize(to: [N, outC - splitAt, H, W])
+        copyChannels(dst: bodyGrad.data, dstC: outC - splitAt, dstStart: 0, src: gradOutput.data, srcC: outC,
+                     srcStart: splitAt, count: outC - splitAt, N: N, S: H * W)
+        let dx = body.backward(bodyGrad)
+        copyChannels(dst: gradInput.data, dstC: C, dstStart: splitAt, src: dx.data, srcC: C - splitAt, srcStart: 0,
+                     count: C - splitAt, N: N, S: H * W)
+        return gradInput
     }
 }
 
@@ -159,11 +250,38 @@ public final class SqueezeExcite: Layer {
         return input
     }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    private let gateGrad = Tensor(shape: [0])
+    private var input: Tensor?
+    private var gateOutput: Tensor?
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): SqueezeExcite.forward")
+        try expect(input.shape, [nil, nil, nil, nil], "[N, C, H, W]")
+        let (N, C, H, W) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let g = try gate.forward(input, training: training)
+        guard g.shape.count >= 2, g.shape[0] == N, g.shape[1] == C, g.count == N * C else {
+            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+                                            expected: "gate output [\(N), \(C)]", got: g.shape)
+        }
+        output.resize(to: input.shape)
+        scaleRows(y: output.data, x: input.data, scale: g.data, N: N * C, D: H * W)
+        self.input = input
+        gateOutput = g
+        return output
     }
 
+    /// y = x * gate(x): dx = dy * gate + gate's backward of d gate = sum over H, W of dy * x.
+    /// The product rule's first term is written before the gate's backward runs, then the gate's dx is added.
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): SqueezeExcite.backward")
+        guard let input, let gateOutput else { preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward") }
+        let (N, C, S) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
+        gradInput.resize(to: input.shape)
+        scaleRows(y: gradInput.data, x: gradOutput.data, scale: gateOutput.data, N: N * C, D: S)
+        gateGrad.resize(to: gateOutput.shape)
+        dotPerRow(out: gateGrad.data, a: gradOutput.data, b: input.data, rows: N * C, D: S)
+        let dx = gate.backward(gateGrad)
+        accumulate(y: gradInput.data, x: dx.data, n: gradInput.count)
+        return gradInput
     }
 }

@@ -55,11 +55,51 @@ public final class Conv2d: Layer {
         return outChannels * out[2] * out[3] * (inChannels / groups) * kernel.h * kernel.w
     }
 
+    // Buffers reused across steps; `resize(to:)` only reallocates when a larger batch arrives.
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    let columns = Tensor(shape: [0])            // im2col matrix [C*R*S, B*P*Q]
+    private let gathered = Tensor(shape: [0])   // GEMM result / gradient as [K, B*P*Q] when B images share a GEMM
+    /// The forward input, read again by backward (valid until then by the Layer contract).
+    private var savedInput: Tensor?
+    private var geometry: ConvShape?
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): Conv2d.forward")
+        let out = try outputShape(for: input.shape)
+        let sh = ConvShape(n: input.shape[0], c: inChannels, h: input.shape[2], w: input.shape[3],
+                           k: outChannels, p: out[2], q: out[3], r: kernel.h, s: kernel.w,
+                           strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w, groups: groups)
+        output.resize(to: out)
+        let biasData = bias.map { UnsafePointer($0.value.data) }
+        if sh.isDepthwise {
+            depthwiseConvForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data)
+        } else {
+            let scratch = convScratchCounts(sh)
+            columns.resize(to: [scratch.columns])
+            gathered.resize(to: [scratch.gathered])
+            convForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data,
+                        columns: columns.data, gathered: gathered.data)
+        }
+        savedInput = input
+        geometry = sh
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): Conv2d.backward")
+        guard let input = savedInput, let sh = geometry else { preconditionFailure("\(name): backward before forward") }
+        precondition(gradOutput.shape == output.shape,
+                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        gradInput.resize(to: input.shape)
+        guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
+        let gradBias = bias?.grad?.data
+        if sh.isDepthwise {
+            depthwiseConvBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
+                                  gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias)
+        } else {
+            convBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
+                         gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias,
+                         columns: columns.data, gathered: gathered.data)
+        }
+        return gradInput
     }
 }

@@ -37,11 +37,62 @@ public final class Linear: Layer {
 
     public func macsPerSample(input: [Int]) -> Int { inFeatures * outFeatures }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    /// The forward input, read again by backward (valid until then by the Layer contract).
+    private var savedInput: Tensor?
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): Linear.forward")
+        let out = try outputShape(for: input.shape)
+        output.resize(to: out)
+        linearForward(batch: out[0], inFeatures: inFeatures, outFeatures: outFeatures, input: input.data,
+                      weight: weight.value.data, bias: bias.map { UnsafePointer($0.value.data) }, output: output.data)
+        savedInput = input
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): Linear.backward")
+        guard let input = savedInput else { preconditionFailure("\(name): backward before forward") }
+        precondition(gradOutput.shape == output.shape,
+                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
+        gradInput.resize(to: input.shape)
+        linearBackward(batch: output.shape[0], inFeatures: inFeatures, outFeatures: outFeatures, input: input.data,
+                       weight: weight.value.data, gradOutput: gradOutput.data, gradInput: gradInput.data,
+                       gradWeight: gradWeight.data, gradBias: bias?.grad?.data)
+        return gradInput
+    }
+}
+
+// MARK: - Kernels
+// N batch, F in features, O out features.
+
+/// output[N, O] = input[N, F] * weight[O, F]^T + bias[O].
+func linearForward(batch: Int, inFeatures: Int, outFeatures: Int, input: UnsafePointer<Float>,
+                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+    BLAS.sgemm(transA: false, transB: true, m: batch, n: outFeatures, k: inFeatures,
+               a: input, lda: inFeatures, b: weight, ldb: inFeatures, beta: 0, c: output, ldc: outFeatures)
+    if let bias {
+        for i in 0..<batch {
+            let row = output + i * outFeatures
+            for o in 0..<outFeatures { row[o] = row[o] + bias[o] }
+        }
+    }
+}
+
+/// gradInput[N, F] = gradOutput[N, O] * weight[O, F] (overwritten);
+/// gradWeight[O, F] += gradOutput^T * input; gradBias[O] += column sums of gradOutput.
+func linearBackward(batch: Int, inFeatures: Int, outFeatures: Int, input: UnsafePointer<Float>,
+                    weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>,
+                    gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+    BLAS.sgemm(transA: false, transB: false, m: batch, n: inFeatures, k: outFeatures,
+               a: gradOutput, lda: outFeatures, b: weight, ldb: inFeatures, beta: 0, c: gradInput, ldc: inFeatures)
+    BLAS.sgemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: batch,
+               a: gradOutput, lda: outFeatures, b: input, ldb: inFeatures, beta: 1, c: gradWeight, ldc: inFeatures)
+    if let gradBias {
+        for i in 0..<batch {
+            let row = gradOutput + i * outFeatures
+            for o in 0..<outFeatures { gradBias[o] += row[o] }
+        }
     }
 }

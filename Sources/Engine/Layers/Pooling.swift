@@ -29,12 +29,44 @@ public final class Pool2d: Layer {
                 (input[3] + 2 * padding - kernel) / stride + 1]
     }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    /// Max pooling: the plane index of each output's chosen input (see `maxPoolForward`).
+    private let argmax = Tensor(shape: [0])
+    private var inputShape: [Int] = []
+
+    private func geometry(input: [Int], output: [Int]) -> PoolShape {
+        PoolShape(planes: input[0] * input[1], h: input[2], w: input[3], p: output[2], q: output[3],
+                  kernel: kernel, stride: stride, pad: padding)
+    }
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): Pool2d.forward")
+        let out = try outputShape(for: input.shape)
+        output.resize(to: out)
+        inputShape = input.shape
+        let sh = geometry(input: input.shape, output: out)
+        switch kind {
+        case .max:
+            argmax.resize(to: out)
+            maxPoolForward(sh, input: input.data, output: output.data, argmax: argmax.data)
+        case let .average(countIncludePad):
+            averagePoolForward(sh, countIncludePad: countIncludePad, input: input.data, output: output.data)
+        }
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): Pool2d.backward")
+        precondition(gradOutput.shape == output.shape,
+                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        gradInput.resize(to: inputShape)
+        let sh = geometry(input: inputShape, output: output.shape)
+        switch kind {
+        case .max:
+            maxPoolBackward(sh, gradOutput: gradOutput.data, argmax: argmax.data, gradInput: gradInput.data)
+        case let .average(countIncludePad):
+            averagePoolBackward(sh, countIncludePad: countIncludePad, gradOutput: gradOutput.data, gradInput: gradInput.data)
+        }
+        return gradInput
     }
 }
 
@@ -49,11 +81,24 @@ public final class GlobalAvgPool: Layer {
         return [input[0], input[1], 1, 1]
     }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    private var inputShape: [Int] = []
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): GlobalAvgPool.forward")
+        output.resize(to: try outputShape(for: input.shape))
+        inputShape = input.shape
+        globalAveragePoolForward(planes: input.shape[0] * input.shape[1], size: input.shape[2] * input.shape[3],
+                                 input: input.data, output: output.data)
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): GlobalAvgPool.backward")
+        precondition(gradOutput.count == output.count,
+                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        gradInput.resize(to: inputShape)
+        globalAveragePoolBackward(planes: inputShape[0] * inputShape[1], size: inputShape[2] * inputShape[3],
+                                  gradOutput: gradOutput.data, gradInput: gradInput.data)
+        return gradInput
     }
 }

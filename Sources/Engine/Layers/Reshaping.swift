@@ -53,12 +53,25 @@ public final class ZeroPad2d: Layer {
         return [input[0], input[1], input[2] + 2 * padding, input[3] + 2 * padding]
     }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+    private var inputShape: [Int] = []
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): ZeroPad2d.forward")
+        output.resize(to: try outputShape(for: input.shape))
+        inputShape = input.shape
+        zeroPadForward(planes: input.shape[0] * input.shape[1], h: input.shape[2], w: input.shape[3], pad: padding,
+                       input: input.data, output: output.data)
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): ZeroPad2d.backward")
+        precondition(gradOutput.shape == output.shape,
+                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        gradInput.resize(to: inputShape)
+        zeroPadBackward(planes: inputShape[0] * inputShape[1], h: inputShape[2], w: inputShape[3], pad: padding,
+                        gradOutput: gradOutput.data, gradInput: gradInput.data)
+        return gradInput
     }
 }
 
@@ -86,11 +99,23 @@ public final class ChannelShuffle: Layer {
         return input
     }
 
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+
+    /// The kernel's group count: `.channelsFirst` with g groups is `.groupsFirst` with C/g groups.
+    private func kernelGroups(channels: Int) -> Int { order == .groupsFirst ? groups : channels / groups }
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        fatalError("TODO(engine-ops): ChannelShuffle.forward")
+        output.resize(to: try outputShape(for: input.shape))
+        let (N, C, S) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
+        channelShuffleForward(y: output.data, x: input.data, N: N, C: C, S: S, groups: kernelGroups(channels: C))
+        return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        fatalError("TODO(engine-ops): ChannelShuffle.backward")
+        gradInput.resize(to: gradOutput.shape)
+        let (N, C, S) = (gradOutput.shape[0], gradOutput.shape[1], gradOutput.shape[2] * gradOutput.shape[3])
+        channelShuffleBackward(dx: gradInput.data, dy: gradOutput.data, N: N, C: C, S: S, groups: kernelGroups(channels: C))
+        return gradInput
     }
 }

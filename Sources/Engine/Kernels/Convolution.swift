@@ -1,0 +1,335 @@
+/// Convolution kernels: im2col/col2im around BLAS GEMMs for general (and grouped) convs, and a direct
+/// kernel for depthwise convs. Forward and backward sit side by side.
+///
+/// Legend: N batch, C in channels, K out channels, G groups (Cg = C/G, Kg = K/G), H×W input,
+/// P×Q output, R×S kernel. Everything is row-major NCHW; weights are [K, Cg, R, S].
+
+/// The geometry of one convolution call.
+struct ConvShape {
+    var n: Int, c: Int, h: Int, w: Int
+    var k: Int, p: Int, q: Int
+    var r: Int, s: Int
+    var strideH: Int, strideW: Int, padH: Int, padW: Int
+    var groups: Int
+
+    var cg: Int { c / groups }
+    var kg: Int { k / groups }
+    /// Rows of one group's column matrix: Cg*R*S.
+    var patch: Int { cg * r * s }
+    var inPlane: Int { h * w }
+    var outPlane: Int { p * q }
+
+    /// A 1x1, stride-1, unpadded conv: the input image [C, H*W] already is the column matrix.
+    var isPointwise: Bool { r == 1 && s == 1 && strideH == 1 && strideW == 1 && padH == 0 && padW == 0 }
+    /// One filter per input channel (groups == C == K): handled by the direct depthwise kernel.
+    var isDepthwise: Bool { groups == c && groups == k && groups > 1 }
+}
+
+/// The output indices o in 0..<outCount whose input coordinate o*stride - pad + offset lies in 0..<inCount.
+@inline(__always)
+func validOutputRange(inCount: Int, outCount: Int, stride: Int, pad: Int, offset: Int) -> Range<Int> {
+    // o*stride >= pad - offset  and  o*stride <= inCount - 1 + pad - offset
+    let low = pad - offset
+    let start = low > 0 ? (low + stride - 1) / stride : 0
+    let high = inCount - 1 + pad - offset
+    let end = high < 0 ? 0 : Swift.min(outCount, high / stride + 1)
+    return start..<Swift.max(start, end)
+}
+
+// MARK: - im2col / col2im
+
+/// Unfolds `images` consecutive images into columns.
+/// image: [images, C, H, W] (consecutive images), columns: [C*R*S, images*P*Q] (row (c, r, s), column (b, p, q)).
+func im2col(_ image: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ columns: UnsafeMutablePointer<Float>) {
+    let pq = sh.outPlane, width = images * pq
+    for c in 0..<sh.c {
+        for r in 0..<sh.r {
+            let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
+            for s in 0..<sh.s {
+                let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
+                let row = columns + ((c * sh.r + r) * sh.s + s) * width
+                for b in 0..<images {
+                    let plane = image + (b * sh.c + c) * sh.inPlane
+                    let dst = row + b * pq
+                    for p in 0..<sh.p {
+                        let out = dst + p * sh.q
+                        guard pRange.contains(p) else {
+                            out.update(repeating: 0, count: sh.q)
+                            continue
+                        }
+                        let src = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
+                        for q in 0..<qRange.lowerBound { out[q] = 0 }
+                        if sh.strideW == 1 {
+                            for q in qRange { out[q] = src[q] }
+                        } else {
+                            for q in qRange { out[q] = src[q * sh.strideW] }
+                        }
+                        for q in qRange.upperBound..<sh.q { out[q] = 0 }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: adds every column entry back onto the input pixel it was read from.
+/// columns: [C*R*S, images*P*Q], gradImage: [images, C, H, W], *overwritten*.
+func col2im(_ columns: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ gradImage: UnsafeMutablePointer<Float>) {
+    let pq = sh.outPlane, width = images * pq
+    gradImage.update(repeating: 0, count: images * sh.c * sh.inPlane)
+    for c in 0..<sh.c {
+        for r in 0..<sh.r {
+            let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
+            for s in 0..<sh.s {
+                let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
+                let row = columns + ((c * sh.r + r) * sh.s + s) * width
+                for b in 0..<images {
+                    let plane = gradImage + (b * sh.c + c) * sh.inPlane
+                    let src = row + b * pq
+                    for p in pRange {
+                        let dst = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
+                        let col = src + p * sh.q
+                        if sh.strideW == 1 {
+                            for q in qRange { dst[q] = dst[q] + col[q] }
+                        } else {
+                            for q in qRange { dst[q * sh.strideW] = dst[q * sh.strideW] + col[q] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - General convolution (GEMM)
+
+/// How many images share one GEMM: one when the output plane is big enough for an efficient GEMM on its own,
+/// else several (their columns side by side, ~1024 wide), capped so the column matrix stays under 16 MB.
+func convImagesPerGemm(_ sh: ConvShape) -> Int {
+    let wantWidth = 1024
+    if sh.outPlane >= wantWidth / 4 { return 1 }
+    let maxColumnFloats = 4 << 20
+    let byWidth = Swift.max(1, wantWidth / Swift.max(1, sh.outPlane))
+    let byMemory = Swift.max(1, maxColumnFloats / Swift.max(1, sh.c * sh.r * sh.s * sh.outPlane))
+    return Swift.max(1, Swift.min(sh.n, byWidth, byMemory))
+}
+
+/// A pointwise conv one image at a time reads the image itself as its column matrix: no im2col at all.
+func convReadsImageAsColumns(_ sh: ConvShape) -> Bool { sh.isPointwise && convImagesPerGemm(sh) == 1 }
+
+/// Floats of scratch the GEMM path needs: columns [C*R*S, B*P*Q] and, when B > 1, an output-shaped
+/// matrix [K, B*P*Q] (the GEMM result, before it is scattered to NCHW).
+func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
+    let b = convImagesPerGemm(sh)
+    let columns = convReadsImageAsColumns(sh) ? 0 : sh.c * sh.r * sh.s * b * sh.outPlane
+    let gathered = b > 1 ? sh.k * b * sh.outPlane : 0
+    return (columns, gathered)
+}
+
+/// output[N, K, P, Q] = conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K].
+/// columns and gathered are scratch of at least `convScratchCounts(sh)` floats.
+func convForward(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+) {
+    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
+    let pq = sh.outPlane
+    var n0 = 0
+    while n0 < sh.n {
+        let b = Swift.min(imagesPerGemm, sh.n - n0)
+        let width = b * pq
+        let image = input + n0 * sh.c * sh.inPlane
+        // The column matrix: the image [C, H*W] itself for a pointwise conv taken one image at a time.
+        let cols: UnsafePointer<Float>
+        if imageIsColumns { cols = image } else {
+            im2col(image, images: b, sh, columns)
+            cols = UnsafePointer(columns)
+        }
+        // One GEMM per group: result[Kg, width] = W_g[Kg, Cg*R*S] * cols_g[Cg*R*S, width].
+        let result = b == 1 ? output + n0 * sh.k * pq : gathered
+        for g in 0..<sh.groups {
+            BLAS.sgemm(transA: false, transB: false, m: sh.kg, n: width, k: sh.patch,
+                       a: weight + g * sh.kg * sh.patch, lda: sh.patch,
+                       b: cols + g * sh.patch * width, ldb: width,
+                       beta: 0, c: result + g * sh.kg * width, ldc: width)
+        }
+        // Scatter [K, b, PQ] -> [b, K, PQ] (when batched) and add the bias.
+        for i in 0..<b {
+            for k in 0..<sh.k {
+                let dst = output + ((n0 + i) * sh.k + k) * pq
+                let biasValue = bias?[k] ?? 0
+                if b == 1 {
+                    if bias != nil { for j in 0..<pq { dst[j] = dst[j] + biasValue } }
+                } else {
+                    let src = gathered + k * width + i * pq
+                    for j in 0..<pq { dst[j] = src[j] + biasValue }
+                }
+            }
+        }
+        n0 += b
+    }
+}
+
+/// Backward of `convForward`: gradInput[N, C, H, W] is overwritten; gradWeight[K, Cg, R, S] and gradBias[K]
+/// are *accumulated* into (+=).
+func convBackward(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+) {
+    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
+    let pq = sh.outPlane
+    if let gradBias {
+        for i in 0..<sh.n {
+            for k in 0..<sh.k {
+                let src = gradOutput + (i * sh.k + k) * pq
+                var sum: Float = 0
+                for j in 0..<pq { sum += src[j] }
+                gradBias[k] += sum
+            }
+        }
+    }
+    var n0 = 0
+    while n0 < sh.n {
+        let b = Swift.min(imagesPerGemm, sh.n - n0)
+        let width = b * pq
+        let image = input + n0 * sh.c * sh.inPlane
+        let gradImage = gradInput + n0 * sh.c * sh.inPlane
+        // dOut as [K, width]: the image's own gradient when b is 1, else gathered from [b, K, PQ].
+        let dOut: UnsafePointer<Float>
+        if b == 1 { dOut = gradOutput + n0 * sh.k * pq } else {
+            for i in 0..<b {
+                for k in 0..<sh.k {
+                    let src = gradOutput + ((n0 + i) * sh.k + k) * pq
+                    let dst = gathered + k * width + i * pq
+                    for j in 0..<pq { dst[j] = src[j] }
+                }
+            }
+            dOut = UnsafePointer(gathered)
+        }
+        let cols: UnsafePointer<Float>
+        if imageIsColumns { cols = image } else {
+            im2col(image, images: b, sh, columns)
+            cols = UnsafePointer(columns)
+        }
+        for g in 0..<sh.groups {
+            // dW_g[Kg, Cg*R*S] += dOut_g[Kg, width] * cols_g[Cg*R*S, width]^T
+            BLAS.sgemm(transA: false, transB: true, m: sh.kg, n: sh.patch, k: width,
+                       a: dOut + g * sh.kg * width, lda: width,
+                       b: cols + g * sh.patch * width, ldb: width,
+                       beta: 1, c: gradWeight + g * sh.kg * sh.patch, ldc: sh.patch)
+        }
+        // dCols_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width]; a pointwise conv on
+        // one image writes dInput directly.
+        let dCols = imageIsColumns ? gradImage : columns
+        for g in 0..<sh.groups {
+            BLAS.sgemm(transA: true, transB: false, m: sh.patch, n: width, k: sh.kg,
+                       a: weight + g * sh.kg * sh.patch, lda: sh.patch,
+                       b: dOut + g * sh.kg * width, ldb: width,
+                       beta: 0, c: dCols + g * sh.patch * width, ldc: width)
+        }
+        if !imageIsColumns { col2im(columns, images: b, sh, gradImage) }
+        n0 += b
+    }
+}
+
+// MARK: - Depthwise convolution (direct)
+
+/// Depthwise conv (groups == C == K): output[N, C, P, Q], input[N, C, H, W], weight[C, 1, R, S], bias[C].
+/// Each tap (r, s) sweeps the output rows over exactly the columns that read inside the image, so the inner
+/// loop has no bounds checks (and is contiguous when the stride is 1).
+func depthwiseConvForward(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>
+) {
+    for i in 0..<sh.n {
+        for c in 0..<sh.c {
+            let x = input + (i * sh.c + c) * sh.inPlane
+            let y = output + (i * sh.c + c) * sh.outPlane
+            let w = weight + c * sh.r * sh.s
+            y.update(repeating: bias?[c] ?? 0, count: sh.outPlane)
+            for r in 0..<sh.r {
+                let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
+                for s in 0..<sh.s {
+                    let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
+                    let tap = w[r * sh.s + s]
+                    for p in pRange {
+                        let src = x + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
+                        let dst = y + p * sh.q
+                        if sh.strideW == 1 {
+                            for q in qRange { dst[q] = dst[q] + tap * src[q] }
+                        } else {
+                            for q in qRange { dst[q] = dst[q] + tap * src[q * sh.strideW] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Backward of `depthwiseConvForward`: gradInput is overwritten; gradWeight and gradBias are accumulated (+=).
+func depthwiseConvBackward(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
+) {
+    gradInput.update(repeating: 0, count: sh.n * sh.c * sh.inPlane)
+    for i in 0..<sh.n {
+        for c in 0..<sh.c {
+            let x = input + (i * sh.c + c) * sh.inPlane
+            let dx = gradInput + (i * sh.c + c) * sh.inPlane
+            let dy = gradOutput + (i * sh.c + c) * sh.outPlane
+            let w = weight + c * sh.r * sh.s
+            let dw = gradWeight + c * sh.r * sh.s
+            if let gradBias {
+                var sum: Float = 0
+                for j in 0..<sh.outPlane { sum += dy[j] }
+                gradBias[c] += sum
+            }
+            for r in 0..<sh.r {
+                let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
+                for s in 0..<sh.s {
+                    let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
+                    let tap = w[r * sh.s + s]
+                    var tapGrad: Float = 0
+                    for p in pRange {
+                        let offset = (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
+                        let src = x + offset, dst = dx + offset
+                        let g = dy + p * sh.q
+                        if sh.strideW == 1 {
+                            tapGrad += dotProduct(g + qRange.lowerBound, src + qRange.lowerBound, count: qRange.count)
+                            for q in qRange { dst[q] = dst[q] + tap * g[q] }
+                        } else {
+                            for q in qRange {
+                                let j = q * sh.strideW
+                                tapGrad += g[q] * src[j]
+                                dst[j] = dst[j] + tap * g[q]
+                            }
+                        }
+                    }
+                    dw[r * sh.s + s] += tapGrad
+                }
+            }
+        }
+    }
+}
+
+/// sum(a[i] * b[i]) over count floats, with eight partial sums so the additions do not wait on each other
+/// (the compiler may not reorder float additions by itself).
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        acc = acc + va * vb
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < count {
+        sum += a[i] * b[i]
+        i += 1
+    }
+    return sum
+}

@@ -1,0 +1,159 @@
+/// Pooling and padding kernels with PyTorch's semantics. Forward and backward sit side by side.
+///
+/// Legend: N batch, C channels (pooling works on the N*C planes independently), H×W input, P×Q output,
+/// k kernel, stride, pad. Output size in floor mode: P = (H + 2*pad - k)/stride + 1.
+
+/// The geometry of one pooling call.
+struct PoolShape {
+    var planes: Int           // N*C
+    var h: Int, w: Int, p: Int, q: Int
+    var kernel: Int, stride: Int, pad: Int
+}
+
+// MARK: - Max pooling
+
+/// output[planes, P, Q] = window maxima of input[planes, H, W]; padding counts as -inf (never chosen).
+/// argmax[planes, P, Q] receives the index (ih*W + iw) within the plane of each chosen input; as PyTorch,
+/// the first maximum in row-major window order wins ties, and a NaN wins over any number (the last NaN).
+/// Indices are stored as Float: exact for planes up to 2^24 pixels.
+func maxPoolForward(_ sh: PoolShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                    argmax: UnsafeMutablePointer<Float>) {
+    for plane in 0..<sh.planes {
+        let x = input + plane * sh.h * sh.w
+        let y = output + plane * sh.p * sh.q
+        let idx = argmax + plane * sh.p * sh.q
+        for p in 0..<sh.p {
+            let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
+            for q in 0..<sh.q {
+                let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
+                var best = -Float.infinity
+                var bestIndex = h0 * sh.w + w0
+                for ih in h0..<h1 {
+                    for iw in w0..<w1 {
+                        let v = x[ih * sh.w + iw]
+                        if v > best || v.isNaN {
+                            best = v
+                            bestIndex = ih * sh.w + iw
+                        }
+                    }
+                }
+                y[p * sh.q + q] = best
+                idx[p * sh.q + q] = Float(bestIndex)
+            }
+        }
+    }
+}
+
+/// gradInput[planes, H, W] (overwritten) receives each output gradient at its window's argmax.
+func maxPoolBackward(_ sh: PoolShape, gradOutput: UnsafePointer<Float>, argmax: UnsafePointer<Float>,
+                     gradInput: UnsafeMutablePointer<Float>) {
+    gradInput.update(repeating: 0, count: sh.planes * sh.h * sh.w)
+    for plane in 0..<sh.planes {
+        let dx = gradInput + plane * sh.h * sh.w
+        let dy = gradOutput + plane * sh.p * sh.q
+        let idx = argmax + plane * sh.p * sh.q
+        for j in 0..<sh.p * sh.q {
+            let i = Int(idx[j])
+            dx[i] = dx[i] + dy[j]
+        }
+    }
+}
+
+// MARK: - Average pooling
+
+/// The divisor of one window, as PyTorch's avg_pool2d: with count_include_pad the window clipped to the
+/// padded image, otherwise clipped to the image itself.
+@inline(__always)
+func averagePoolDivisor(_ sh: PoolShape, p: Int, q: Int, countIncludePad: Bool) -> Float {
+    let hStart = p * sh.stride - sh.pad, wStart = q * sh.stride - sh.pad
+    let hEnd = Swift.min(hStart + sh.kernel, sh.h + sh.pad), wEnd = Swift.min(wStart + sh.kernel, sh.w + sh.pad)
+    if countIncludePad { return Float((hEnd - hStart) * (wEnd - wStart)) }
+    let rows = Swift.min(hEnd, sh.h) - Swift.max(hStart, 0), cols = Swift.min(wEnd, sh.w) - Swift.max(wStart, 0)
+    return Float(rows * cols)
+}
+
+/// output[planes, P, Q] = window means of input[planes, H, W].
+func averagePoolForward(_ sh: PoolShape, countIncludePad: Bool, input: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>) {
+    for plane in 0..<sh.planes {
+        let x = input + plane * sh.h * sh.w
+        let y = output + plane * sh.p * sh.q
+        for p in 0..<sh.p {
+            let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
+            for q in 0..<sh.q {
+                let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
+                var sum: Float = 0
+                for ih in h0..<h1 {
+                    for iw in w0..<w1 { sum += x[ih * sh.w + iw] }
+                }
+                y[p * sh.q + q] = sum / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
+            }
+        }
+    }
+}
+
+/// gradInput[planes, H, W] (overwritten) receives each output gradient spread evenly over its window.
+func averagePoolBackward(_ sh: PoolShape, countIncludePad: Bool, gradOutput: UnsafePointer<Float>,
+                         gradInput: UnsafeMutablePointer<Float>) {
+    gradInput.update(repeating: 0, count: sh.planes * sh.h * sh.w)
+    for plane in 0..<sh.planes {
+        let dx = gradInput + plane * sh.h * sh.w
+        let dy = gradOutput + plane * sh.p * sh.q
+        for p in 0..<sh.p {
+            let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
+            for q in 0..<sh.q {
+                let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
+                let g = dy[p * sh.q + q] / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
+                for ih in h0..<h1 {
+                    for iw in w0..<w1 { dx[ih * sh.w + iw] = dx[ih * sh.w + iw] + g }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Global average pooling
+
+/// output[planes] = mean of each input[planes, size] plane.
+func globalAveragePoolForward(planes: Int, size: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(size)
+    for plane in 0..<planes {
+        let x = input + plane * size
+        var sum: Float = 0
+        for i in 0..<size { sum += x[i] }
+        output[plane] = sum * scale
+    }
+}
+
+/// gradInput[planes, size] (overwritten) = gradOutput[planes] / size, broadcast over each plane.
+func globalAveragePoolBackward(planes: Int, size: Int, gradOutput: UnsafePointer<Float>,
+                               gradInput: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(size)
+    for plane in 0..<planes {
+        (gradInput + plane * size).update(repeating: gradOutput[plane] * scale, count: size)
+    }
+}
+
+// MARK: - Zero padding
+
+/// output[planes, H+2pad, W+2pad] = input[planes, H, W] surrounded by pad zeros on each side.
+func zeroPadForward(planes: Int, h: Int, w: Int, pad: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    let oh = h + 2 * pad, ow = w + 2 * pad
+    output.update(repeating: 0, count: planes * oh * ow)
+    for plane in 0..<planes {
+        for ih in 0..<h {
+            (output + (plane * oh + ih + pad) * ow + pad).update(from: input + (plane * h + ih) * w, count: w)
+        }
+    }
+}
+
+/// gradInput[planes, H, W] (overwritten) = the interior of gradOutput[planes, H+2pad, W+2pad].
+func zeroPadBackward(planes: Int, h: Int, w: Int, pad: Int, gradOutput: UnsafePointer<Float>,
+                     gradInput: UnsafeMutablePointer<Float>) {
+    let oh = h + 2 * pad, ow = w + 2 * pad
+    for plane in 0..<planes {
+        for ih in 0..<h {
+            (gradInput + (plane * h + ih) * w).update(from: gradOutput + (plane * oh + ih + pad) * ow + pad, count: w)
+        }
+    }
+}

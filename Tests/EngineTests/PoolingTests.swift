@@ -1,0 +1,92 @@
+import Testing
+
+@testable import Engine
+
+@Suite struct PoolingTests {
+    func named<L: Layer>(_ layer: L, _ name: String) -> L {
+        layer.name = name
+        return layer
+    }
+
+    @Test(arguments: [
+        ("maxpool_k2_s2", Pool2d.Kind.max, 2, 2, 0),
+        ("maxpool_k2_s2_odd", .max, 2, 2, 0),
+        ("maxpool_k3_s2_p1", .max, 3, 2, 1),
+        ("maxpool_k3_s2_p1_ties", .max, 3, 2, 1),
+        ("maxpool_k3_s2_p1_negative", .max, 3, 2, 1),
+        ("avgpool_k3_s2_p1_incl", .average(countIncludePad: true), 3, 2, 1),
+        ("avgpool_k3_s2_p1_excl", .average(countIncludePad: false), 3, 2, 1),
+        ("avgpool_k4", .average(countIncludePad: true), 4, 4, 0),
+        ("avgpool_k2_s2", .average(countIncludePad: true), 2, 2, 0),
+    ])
+    func poolMatchesPyTorch(_ name: String, _ kind: Pool2d.Kind, _ kernel: Int, _ stride: Int, _ padding: Int) throws {
+        try assertLayerMatchesFixture(named(Pool2d(kind, kernel: kernel, stride: stride, padding: padding), name),
+                                      Fixture("ops_pool"), name)
+    }
+
+    @Test func globalAveragePoolMatchesPyTorch() throws {
+        try assertLayerMatchesFixture(named(GlobalAvgPool(), "globalavg"), Fixture("ops_pool"), "globalavg")
+    }
+
+    @Test func zeroPadMatchesPyTorch() throws {
+        try assertLayerMatchesFixture(named(ZeroPad2d(2), "zeropad_2"), Fixture("ops_pool"), "zeropad_2")
+    }
+
+    /// Max pooling has kinks where two inputs tie, so its check uses distinct values 0.1 apart (a shuffled ramp):
+    /// a step of eps = 0.01 never changes which input wins.
+    @Test func maxPoolGradientsMatchFiniteDifferences() throws {
+        for (kernel, step, padding) in [(2, 2, 0), (3, 2, 1), (3, 1, 1)] {
+            let shape = [2, 2, 7, 6]
+            var random = RandomSource(seed: UInt64(kernel * 10 + step))
+            var ramp = (0..<shape.reduce(1, *)).map { Float($0) * 0.1 - 8 }
+            for i in stride(from: ramp.count - 1, to: 0, by: -1) { ramp.swapAt(i, random.nextInt(i + 1)) }
+            try assertGradientsMatchFiniteDifferences(Pool2d(.max, kernel: kernel, stride: step, padding: padding),
+                                                      inputShape: shape, input: ramp, samples: 84,
+                                                      "maxpool k\(kernel) s\(step) p\(padding)")
+        }
+    }
+
+    @Test func averagePoolAndPaddingGradientsMatchFiniteDifferences() throws {
+        try assertGradientsMatchFiniteDifferences(Pool2d(.average(countIncludePad: true), kernel: 3, stride: 2, padding: 1),
+                                                  inputShape: [2, 2, 7, 6], "avgpool incl")
+        try assertGradientsMatchFiniteDifferences(Pool2d(.average(countIncludePad: false), kernel: 3, stride: 2, padding: 1),
+                                                  inputShape: [2, 2, 7, 6], "avgpool excl")
+        try assertGradientsMatchFiniteDifferences(GlobalAvgPool(), inputShape: [2, 3, 4, 5], "global avgpool")
+        try assertGradientsMatchFiniteDifferences(ZeroPad2d(1), inputShape: [2, 2, 3, 4], "zeropad")
+    }
+
+    @Test func wrongInputShapeThrowsNamingLayerAndShapes() throws {
+        let layers: [any Layer] = [named(Pool2d(.max, kernel: 3, stride: 2, padding: 1), "stem.pool"),
+                                   named(GlobalAvgPool(), "head.pool"), named(ZeroPad2d(2), "pad")]
+        for layer in layers {
+            do {
+                _ = try layer.forward(Tensor(shape: [2, 3, 8]), training: true)
+                Issue.record("\(layer.name): no error for a [2, 3, 8] input")
+            } catch let error as EngineError {
+                #expect(error.description.contains(layer.name) && error.description.contains("[2, 3, 8]")
+                        && error.description.contains("[N, C, H, W]"), "\(error)")
+            }
+        }
+        // A window larger than the padded image.
+        #expect(throws: EngineError.self) { try Pool2d(.max, kernel: 4).forward(Tensor(shape: [1, 1, 3, 3]), training: true) }
+    }
+
+    @Test func buffersDoNotGrowAcrossSteps() throws {
+        let layers: [any Layer] = [Pool2d(.max, kernel: 3, stride: 2, padding: 1),
+                                   Pool2d(.average(countIncludePad: false), kernel: 3, stride: 2, padding: 1),
+                                   GlobalAvgPool(), ZeroPad2d(1)]
+        var random = RandomSource(seed: 4)
+        let x = Tensor(shape: [3, 2, 7, 7], values: randomValues(294, &random))
+        for layer in layers {
+            var seen: [(Int, UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>)] = []
+            for _ in 0..<3 {
+                let y = try layer.forward(x, training: true)
+                let dx = layer.backward(Tensor(shape: y.shape, values: randomValues(y.count, &random)))
+                seen.append((y.capacity, y.data, dx.capacity, dx.data))
+            }
+            for s in seen.dropFirst() {
+                #expect(s.0 == seen[0].0 && s.1 == seen[0].1 && s.2 == seen[0].2 && s.3 == seen[0].3, "\(layer.typeName)")
+            }
+        }
+    }
+}
