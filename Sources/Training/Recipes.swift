@@ -1,3 +1,5 @@
+import Engine
+
 /// The training recipes the seeds use, and the resolution of a recipe plus command-line flags into a
 /// `TrainingConfig` (every flag overrides the recipe).
 ///
@@ -7,7 +9,7 @@
 /// - MobileNetV1 (seed 001): Adam 0.01, StepLR(step 10, gamma 0.5) per epoch, batch 64, 50 epochs, 10 %
 ///   of the training set held out for validation, seed 42, random crop (pad 4) + horizontal flip.
 /// - ShuffleNetV1 (seed 002): SGD with momentum 0.9, weight decay 4e-5, label smoothing 0.1, cosine decay
-///   from 0.05 to 0.0005 per step after a 4-epoch linear warm-up, batch 128 with the last partial batch
+///   from 0.05 to 0.0005 per step after a 4-epoch linear warm-up (from 10 % of 0.05), batch 128 with the last partial batch
 ///   dropped, 250 epochs.
 /// - ShuffleNetV2 (seed 000): SGD 0.1, momentum 0.9, weight decay 5e-4, ReduceLROnPlateau on the test
 ///   loss (mode min, factor 0.94, patience 1, min_lr 1e-6), batch 128, 20 epochs.
@@ -47,17 +49,17 @@ public struct Recipe: Sendable, Equatable {
             return Recipe(family: normalized(family), epochs: 10, batchSize: 100, optimizer: .adam, learningRate: 0.001)
         case "mobilenetv1", "mobilenet":
             return Recipe(family: "mobilenetv1", epochs: 50, batchSize: 64, optimizer: .adam, learningRate: 0.01,
-                          schedule: "step:10,0.5", augmentation: "crop+flip", validationFraction: 0.1, seed: 42)
+                          schedule: "step:10:0.5", augmentation: "crop+flip", validationFraction: 0.1, seed: 42)
         case "shufflenetv1":
             return Recipe(family: "shufflenetv1", epochs: 250, batchSize: 128, dropLast: true, optimizer: .sgd,
-                          learningRate: 0.05, momentum: 0.9, weightDecay: 4e-5, schedule: "cosine:0.0005,warmup=4",
+                          learningRate: 0.05, momentum: 0.9, weightDecay: 4e-5, schedule: "cosine:warmup=4:min=0.0005",
                           labelSmoothing: 0.1)
         case "shufflenetv2":
             return Recipe(family: "shufflenetv2", epochs: 20, batchSize: 128, optimizer: .sgd, learningRate: 0.1,
-                          momentum: 0.9, weightDecay: 5e-4, schedule: "plateau:0.94,1,1e-6")
+                          momentum: 0.9, weightDecay: 5e-4, schedule: "plateau:factor=0.94:patience=1:min=1e-6")
         case "efficientnetv2", "efficientnet":
             return Recipe(family: "efficientnetv2", epochs: 30, batchSize: 128, optimizer: .adamw,
-                          learningRate: 0.001, weightDecay: 0.05, schedule: "cosine:1e-5,warmup=2")
+                          learningRate: 0.001, weightDecay: 0.05, schedule: "cosine:warmup=2:min=1e-5")
         default:
             return nil
         }
@@ -108,14 +110,22 @@ extension TrainingConfig {
             }
             optimizer = kind
         }
+        let epochs = o.epochs ?? recipe.epochs
+        // A recipe's warm-up is sized for its own run length; a shorter run (--epochs 3) keeps a
+        // quarter of itself for warm-up instead of failing.
+        var schedule = o.schedule ?? recipe.schedule
+        if o.schedule == nil, case let .warmupCosine(warmup, minimum, start)? = try? ScheduleSpec.parse(schedule),
+           warmup >= epochs {
+            schedule = ScheduleSpec.warmupCosine(warmupEpochs: epochs / 4, minLearningRate: minimum, startFactor: start).description
+        }
         // A recipe's momentum belongs to its optimizer: switching optimizer without --momentum drops it.
         let momentum = o.momentum ?? (optimizer == recipe.optimizer ? recipe.momentum : 0)
         let config = TrainingConfig(
             model: model, dataset: dataset, dataDirectory: dataDirectory, recipe: recipeName,
-            epochs: o.epochs ?? recipe.epochs, batchSize: o.batchSize ?? recipe.batchSize,
+            epochs: epochs, batchSize: o.batchSize ?? recipe.batchSize,
             dropLast: o.dropLast ?? recipe.dropLast, optimizer: optimizer,
             learningRate: o.learningRate ?? recipe.learningRate, momentum: momentum,
-            weightDecay: o.weightDecay ?? recipe.weightDecay, schedule: o.schedule ?? recipe.schedule,
+            weightDecay: o.weightDecay ?? recipe.weightDecay, schedule: schedule,
             labelSmoothing: o.labelSmoothing ?? recipe.labelSmoothing,
             augmentation: o.augmentation ?? recipe.augmentation,
             validationFraction: o.validationFraction ?? recipe.validationFraction, seed: o.seed ?? recipe.seed,

@@ -109,7 +109,7 @@ public struct Session: Sendable, Equatable {
     }
 
     public var configURL: URL { url.appendingPathComponent("config.json") }
-    public var datasetInfoURL: URL { url.appendingPathComponent("dataset.json") }
+    public var datasetURL: URL { url.appendingPathComponent("dataset.json") }
     public var metricsJSONLURL: URL { url.appendingPathComponent("metrics.jsonl") }
     public var metricsCSVURL: URL { url.appendingPathComponent("metrics.csv") }
     public var checkpointsURL: URL { url.appendingPathComponent("checkpoints") }
@@ -130,20 +130,20 @@ public struct Session: Sendable, Equatable {
         try AtomicFile.write(try encoder.encode(config), to: configURL)
     }
 
-    public func readDatasetInfo() throws -> DatasetInfo {
+    public func readDataset() throws -> SessionDataset {
         let data: Data
-        do { data = try Data(contentsOf: datasetInfoURL) } catch {
-            throw TrainingError.session(path: datasetInfoURL.path, message: "cannot read: \(error.localizedDescription)")
+        do { data = try Data(contentsOf: datasetURL) } catch {
+            throw TrainingError.session(path: datasetURL.path, message: "cannot read: \(error.localizedDescription)")
         }
-        do { return try JSONDecoder().decode(DatasetInfo.self, from: data) } catch {
-            throw TrainingError.session(path: datasetInfoURL.path, message: "not valid dataset info: \(error)")
+        do { return try JSONDecoder().decode(SessionDataset.self, from: data) } catch {
+            throw TrainingError.session(path: datasetURL.path, message: "not valid dataset info: \(error)")
         }
     }
 
-    func writeDatasetInfo(_ info: DatasetInfo) throws {
+    func writeDataset(_ info: SessionDataset) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(info), to: datasetInfoURL)
+        try AtomicFile.write(try encoder.encode(info), to: datasetURL)
     }
 
     /// The checkpoint directory `last` or `best` points to, if it exists.
@@ -186,7 +186,7 @@ public struct SessionSummary: Sendable, Equatable, Codable {
 }
 
 /// What a session records about its dataset, so `predict` can prepare an image without loading it.
-public struct DatasetInfo: Codable, Sendable, Equatable {
+public struct SessionDataset: Codable, Sendable, Equatable {
     public var name: String
     public var classNames: [String]
     /// [C, H, W]

@@ -7,7 +7,7 @@ import Foundation
 public final class SessionModel {
     public let session: Session
     public let config: TrainingConfig
-    public let dataset: DatasetInfo
+    public let dataset: SessionDataset
     public let checkpoint: URL
     public let network: Network
     private let sources: RunSources
@@ -16,7 +16,7 @@ public final class SessionModel {
         self.session = session
         self.sources = sources
         config = try session.readConfig()
-        dataset = try session.readDatasetInfo()
+        dataset = try session.readDataset()
         guard let checkpoint = session.checkpoint(slot) else {
             throw TrainingError.session(path: session.url.path, message: "has no '\(slot.rawValue)' checkpoint yet")
         }

@@ -17,12 +17,16 @@ public struct RunRequest: Sendable {
     /// Act as if `.stop` arrived at the first batch boundary after this many optimizer steps
     /// (the deterministic "stop here" that the resume tests use).
     public var stopAtGlobalStep: Int?
+    /// Pause at the first batch boundary, before any step (the UI can show the run, then start it).
+    public var startPaused: Bool
 
-    public init(_ origin: Origin, sessions: SessionStore, sources: RunSources = .standard, stopAtGlobalStep: Int? = nil) {
+    public init(_ origin: Origin, sessions: SessionStore, sources: RunSources = .standard,
+                stopAtGlobalStep: Int? = nil, startPaused: Bool = false) {
         self.origin = origin
         self.sessions = sessions
         self.sources = sources
         self.stopAtGlobalStep = stopAtGlobalStep
+        self.startPaused = startPaused
     }
 }
 
@@ -82,6 +86,7 @@ public enum Trainer {
         let events = EventChannel()
         let commands = CommandQueue()
         let done = DispatchGroup()
+        if request.startPaused { commands.send(.pause) }
         done.enter()
         let thread = Thread {
             let loop = TrainingLoop(request: request, events: events, commands: commands)

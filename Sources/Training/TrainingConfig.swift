@@ -1,3 +1,5 @@
+import Data
+
 /// Everything that decides a run, fully resolved (recipe applied, every flag folded in). It is what
 /// `config.json` holds, what a resumed run reads back, and the only thing that crosses to the engine
 /// thread besides commands: the engine builds the model, loader and optimizer from it itself.
@@ -19,7 +21,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var learningRate: Float
     public var momentum: Float
     public var weightDecay: Float
-    /// Schedule spec as the engine's parser reads it (`constant`, `step:10,0.5`, ...).
+    /// Schedule spec in `ScheduleSpec`'s grammar (`constant`, `step:10:0.5`, `cosine:warmup=4:min=0.0005`, ...).
     public var schedule: String
     public var labelSmoothing: Float
     /// `none`, `crop`, `flip`, `crop+flip`; nil until the dataset's default is known (the engine fills it in).
@@ -79,8 +81,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if !(labelSmoothing >= 0 && labelSmoothing < 1) {
             throw bad("--label-smoothing", "must be in [0, 1), got \(labelSmoothing)")
         }
-        if let augmentation, !Self.augmentations.contains(augmentation) {
-            throw bad("--augment", "'\(augmentation)' is not one of \(Self.augmentations.joined(separator: ", "))")
+        if let augmentation {
+            do { _ = try Augmentation.parse(augmentation) } catch {
+                throw bad("--augment", "'\(augmentation)' is not one of none, crop, flip, crop+flip")
+            }
         }
         if !(validationFraction >= 0 && validationFraction < 1) {
             throw bad("--validation", "must be in [0, 1), got \(validationFraction)")
@@ -89,10 +93,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let limitTrain, limitTrain < 1 { throw bad("--limit-train", "must be at least 1, got \(limitTrain)") }
         if let limitTest, limitTest < 1 { throw bad("--limit-test", "must be at least 1, got \(limitTest)") }
         if metricsEvery < 1 { throw bad("--metrics-every", "must be at least 1, got \(metricsEvery)") }
-        try ScheduleFactory.validate(schedule)
+        try ScheduleFactory.validate(schedule, epochs: epochs)
     }
-
-    public static let augmentations = ["none", "crop", "flip", "crop+flip"]
 }
 
 /// Errors of the training layer; messages name the flag, file or session at fault.

@@ -113,7 +113,7 @@ final class TrainingLoop {
         }
         evaluator = Evaluator(set: test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,
                               batchSize: max(config.batchSize, 100))
-        optimizer = OptimizerFactory.make(config, parameters: network.trainableParameters)
+        optimizer = try OptimizerFactory.make(config, parameters: network.trainableParameters)
         schedule = try ScheduleFactory.make(config.schedule, learningRate: config.learningRate,
                                             stepsPerEpoch: trainLoader.batchesPerEpoch, epochs: config.epochs)
         optimizer.learningRate = schedule.learningRate
@@ -121,7 +121,7 @@ final class TrainingLoop {
 
         if session == nil {
             session = try request.sessions.create(config: config)
-            try session.writeDatasetInfo(DatasetInfo(
+            try session.writeDataset(SessionDataset(
                 name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,
                 std: dataset.std, trainCount: train.count, testCount: test.count))
         }
@@ -140,7 +140,9 @@ final class TrainingLoop {
         let optimizerState = try CheckpointStore.readOptimizer(in: directory, digest: state.optimizerDigest)
         try network.root.loadStateDict(model, file: directory.appendingPathComponent(CheckpointStore.modelFile).path)
         try optimizer.loadState(optimizerState, file: directory.appendingPathComponent(CheckpointStore.optimizerFile).path)
-        schedule.restore(state.schedule)
+        do { try schedule.restore(state.schedule) } catch {
+            throw TrainingError.checkpoint(file: directory.appendingPathComponent(CheckpointStore.stateFile).path, message: "\(error)")
+        }
         optimizer.learningRate = state.learningRate
         network.random.source = state.networkRandom
         try metrics.restore(count: state.metricsCount)

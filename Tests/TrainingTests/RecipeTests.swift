@@ -38,6 +38,15 @@ import Testing
         #expect(c.schedule == Recipe.seed(family: "MobileNetV1")?.schedule)
     }
 
+    @Test func aShortRunShrinksTheRecipesWarmUp() throws {
+        var o = TrainingOverrides()
+        o.epochs = 2
+        let c = try resolve("shufflenet_v1", "ShuffleNetV1", o)
+        #expect(c.schedule.hasPrefix("cosine:warmup=0:min=0.0005"))
+        o.schedule = "cosine:warmup=4"
+        #expect(throws: TrainingError.self) { try resolve("shufflenet_v1", "ShuffleNetV1", o) }
+    }
+
     @Test func switchingOptimizerDropsTheRecipesMomentum() throws {
         var o = TrainingOverrides()
         o.optimizer = "adam"
