@@ -8,7 +8,7 @@ struct CNNTUI: ParsableCommand {
         abstract: "Train convolutional networks on the CPU and watch them learn.",
         subcommands: [
             // Subcommands, one file each; keep this list in the order `--help` should show.
-            TrainCommand.self, ResumeCommand.self, SessionsCommand.self, EvalCommand.self,
+            TrainCommand.self, ResumeCommand.self, SessionsCommand.self, EvalCommand.self, PredictCommand.self,
         ])
 
     mutating func run() throws {
