@@ -34,9 +34,10 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "JSON lines on stdout: one per epoch and a last one.") var json = false
 
     func resolvedConfig() throws -> TrainingConfig {
-        guard let family = ModelZoo.recipeFamily(model) else {
-            throw ValidationError("--model: unknown model '\(model)'; known: \(ModelZoo.names.joined(separator: ", "))")
+        guard let canonical = ModelZoo.canonicalName(model) else {
+            throw ValidationError("--model: unknown model '\(model)'; known: \(ModelZoo.acceptedNames.joined(separator: ", "))")
         }
+        let family = ModelZoo.family(canonical)
         var overrides = TrainingOverrides()
         overrides.epochs = epochs
         overrides.batchSize = batchSize
@@ -52,7 +53,7 @@ struct TrainCommand: ParsableCommand {
         overrides.limitTrain = limitTrain
         overrides.limitTest = limitTest
         do {
-            return try TrainingConfig.resolve(model: model, family: family, dataset: dataset, dataDirectory: dataDir,
+            return try TrainingConfig.resolve(model: canonical, family: family, dataset: dataset, dataDirectory: dataDir,
                                               recipe: recipe, overrides: overrides)
         } catch let error as TrainingError {
             throw ValidationError(error.description)

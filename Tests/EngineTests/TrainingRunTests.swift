@@ -56,7 +56,10 @@ import Testing
                     "step \(step + 1): loss \(finalLoss), PyTorch \(expected[step])")
         }
         #expect(abs(finalLoss - expected[49]) <= 1e-4)
-        // The weights and BN running statistics end where PyTorch's do.
+        // The weights and BN running statistics end where PyTorch's do. Only checked for SGD: Adam
+        // normalises each step by sqrt(v), so a weight whose gradient is ~0 (a dead ReLU unit) moves by
+        // +-lr on float rounding noise, in PyTorch as here; the loss above is the meaningful check.
+        guard optimizerName == "sgd" else { return }
         for (key, p) in net.stateDict {
             let want = try #require(fixture[optimizerName + ".final." + key]).values
             let worst = zip(p.value.array, want).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
