@@ -48,8 +48,7 @@ final class Evaluator {
         while let batch = loader.next() {
             defer { loader.recycle(batch) }
             let n = batch.count
-            input.resize(to: [n] + shape)
-            batch.images.withUnsafeBufferPointer { input.data.update(from: $0.baseAddress!, count: input.count) }
+            input.fill(from: batch.images, shape: [n] + shape)
             let logits = try network.forward(input, training: false)
             let batchLoss = try batch.labels.withUnsafeBufferPointer { try loss.forward(logits: logits, labels: $0) }
             lossSum += Double(batchLoss) * Double(n)

@@ -52,8 +52,8 @@ public final class SessionModel {
         loader.startEpoch(0, skipBatches: 0)
         guard let batch = loader.next() else { return [] }
         defer { loader.recycle(batch) }
-        let input = Tensor(shape: [batch.count] + shape)
-        batch.images.withUnsafeBufferPointer { input.data.update(from: $0.baseAddress!, count: input.count) }
+        let input = Tensor(shape: [0])
+        input.fill(from: batch.images, shape: [batch.count] + shape)
         let logits = try network.forward(input, training: false)
         let probabilities = Tensor(shape: logits.shape)
         softmax(logits, into: probabilities)

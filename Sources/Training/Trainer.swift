@@ -89,8 +89,7 @@ public enum Trainer {
         if request.startPaused { commands.send(.pause) }
         done.enter()
         let thread = Thread {
-            let loop = TrainingLoop(request: request, events: events, commands: commands)
-            loop.run()
+            TrainingLoop.run(request, events: events, commands: commands)
             done.leave()
         }
         thread.name = "cnntui-engine"

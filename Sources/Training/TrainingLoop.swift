@@ -5,20 +5,19 @@ import Foundation
 /// The engine thread's whole life: set up from the request, train epoch by epoch, evaluate, checkpoint,
 /// obey commands at batch boundaries, and tell the channel everything. Lives on that one thread.
 final class TrainingLoop {
-    private let request: RunRequest
+    private let stopAtGlobalStep: Int?
     private let events: EventChannel
     private let commands: CommandQueue
 
-    // Built in `setUp()`, on the engine thread.
-    private var config: TrainingConfig!
-    private var session: Session!
-    private var network: Network!
-    private var optimizer: (any Optimizer)!
-    private var schedule: (any LearningRateSchedule)!
-    private var trainLoader: BatchLoader!
-    private var evaluator: Evaluator!
-    private var metrics: MetricsLog!
-    private var classNames: [String] = []
+    private let config: TrainingConfig
+    private let session: Session
+    private let network: Network
+    private let optimizer: any Optimizer
+    private let schedule: any LearningRateSchedule
+    private let trainLoader: BatchLoader
+    private let evaluator: Evaluator
+    private let metrics: MetricsLog
+    private let loss: CrossEntropyLoss
 
     // Where the run stands; exactly what a checkpoint records.
     private var epoch = 1
@@ -31,7 +30,6 @@ final class TrainingLoop {
     private var lastTestAccuracy: Float?
     private var bestTestAccuracy: Float?
     private var bestEpoch: Int?
-    private var startEpoch = 1
 
     // Per-process bookkeeping.
     private var paused = false
@@ -40,132 +38,58 @@ final class TrainingLoop {
     private var changedSinceSave = true
     private let speed = Throughput()
     private let input = Tensor(shape: [0])
-    private var loss: CrossEntropyLoss!
 
-    init(request: RunRequest, events: EventChannel, commands: CommandQueue) {
-        self.request = request
+    private init(_ run: PreparedRun, stopAtGlobalStep: Int?, events: EventChannel, commands: CommandQueue) {
+        self.stopAtGlobalStep = stopAtGlobalStep
         self.events = events
         self.commands = commands
+        config = run.config
+        session = run.session
+        network = run.network
+        optimizer = run.optimizer
+        schedule = run.schedule
+        trainLoader = run.trainLoader
+        evaluator = run.evaluator
+        metrics = run.metrics
+        loss = CrossEntropyLoss(labelSmoothing: run.config.labelSmoothing)
+        if let state = run.resumedFrom {
+            epoch = state.epoch
+            batchesDone = state.batchesDone
+            globalStep = state.globalStep
+            epochLossSum = state.epochLossSum
+            epochCorrect = state.epochCorrect
+            epochSeen = state.epochSeen
+            epochSeconds = state.epochSeconds
+            lastTestAccuracy = state.lastTestAccuracy
+            bestTestAccuracy = state.bestTestAccuracy
+            bestEpoch = state.bestEpoch
+            changedSinceSave = false
+        }
     }
 
-    func run() {
+    /// The engine thread's body: prepare, announce, train; any error ends the run with `.failed`.
+    static func run(_ request: RunRequest, events: EventChannel, commands: CommandQueue) {
         events.post(.stateChanged(.starting))
         do {
-            try setUp()
-            events.post(.started(description()))
+            let prepared = try PreparedRun(request)
+            let loop = TrainingLoop(prepared, stopAtGlobalStep: request.stopAtGlobalStep, events: events, commands: commands)
+            events.post(.started(loop.description(classNames: prepared.classNames)))
             events.post(.stateChanged(.running))
-            try train()
+            try loop.train()
         } catch {
             events.post(.failed(message: "\(error)"))
             events.post(.stateChanged(.failed))
         }
     }
 
-    // MARK: - Setup
-
-    private func setUp() throws {
-        var config: TrainingConfig
-        var resumeFrom: URL?
-        switch request.origin {
-        case let .new(newConfig):
-            config = newConfig
-            try config.validate()
-        case let .resume(id, epochs):
-            let existing = try request.sessions.open(id)
-            config = try existing.readConfig()
-            if let epochs {
-                guard epochs >= 1 else { throw TrainingError.invalidFlag(flag: "--epochs", message: "must be at least 1, got \(epochs)") }
-                config.epochs = epochs
-            }
-            session = existing
-            resumeFrom = existing.checkpoint(.last)
-        }
-        BLAS.setThreads(config.threads)
-
-        let dataset = try request.sources.loadDataset(config)
-        var train = dataset.train
-        var test = dataset.test
-        if config.validationFraction > 0 {
-            train = dataset.splitValidation(fraction: config.validationFraction, seed: config.seed).train
-        }
-        if let n = config.limitTrain, n < train.count { train = train.subset(Array(0..<n)) }
-        if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
-        guard train.count > 0, test.count > 0 else {
-            throw TrainingError.invalidFlag(flag: "--dataset", message: "'\(config.dataset)' has \(train.count) training and \(test.count) test images")
-        }
-        let augmentation: Augmentation
-        if let spec = config.augmentation {
-            do { augmentation = try Augmentation.parse(spec) } catch {
-                throw TrainingError.invalidFlag(flag: "--augment", message: "'\(spec)': \(error)")
-            }
-        } else {
-            augmentation = dataset.defaultAugmentation
-            config.augmentation = "\(augmentation)"
-        }
-        classNames = dataset.classNames
-
-        network = try request.sources.buildModel(config, dataset.shape, dataset.classNames.count)
-        trainLoader = BatchLoader(set: train, batchSize: config.batchSize, shuffle: true, dropLast: config.dropLast,
-                                  augmentation: augmentation, mean: dataset.mean, std: dataset.std, seed: config.seed,
-                                  prefetch: 2)
-        guard trainLoader.batchesPerEpoch > 0 else {
-            throw TrainingError.invalidFlag(flag: "--batch-size", message: "\(config.batchSize) with the last batch dropped leaves no batch of \(train.count) images")
-        }
-        evaluator = Evaluator(set: test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,
-                              batchSize: max(config.batchSize, 100))
-        optimizer = try OptimizerFactory.make(config, parameters: network.trainableParameters)
-        schedule = try ScheduleFactory.make(config.schedule, learningRate: config.learningRate,
-                                            stepsPerEpoch: trainLoader.batchesPerEpoch, epochs: config.epochs)
-        optimizer.learningRate = schedule.learningRate
-        loss = CrossEntropyLoss(labelSmoothing: config.labelSmoothing)
-
-        if session == nil {
-            session = try request.sessions.create(config: config)
-            try session.writeDataset(SessionDataset(
-                name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,
-                std: dataset.std, trainCount: train.count, testCount: test.count))
-        }
-        metrics = MetricsLog(session: session)
-        if let resumeFrom { try restore(from: resumeFrom) }
-        if case .resume = request.origin { try session.writeConfig(config) }
-        self.config = config
-        startEpoch = epoch
-    }
-
-    /// Loads and verifies every part of a checkpoint before applying any of it; a damaged file is
-    /// refused with its name and nothing in the session changes.
-    private func restore(from directory: URL) throws {
-        let state = try CheckpointStore.readTrainState(in: directory)
-        let model = try CheckpointStore.readModel(in: directory)
-        let optimizerState = try CheckpointStore.readOptimizer(in: directory, digest: state.optimizerDigest)
-        try network.root.loadStateDict(model, file: directory.appendingPathComponent(CheckpointStore.modelFile).path)
-        try optimizer.loadState(optimizerState, file: directory.appendingPathComponent(CheckpointStore.optimizerFile).path)
-        do { try schedule.restore(state.schedule) } catch {
-            throw TrainingError.checkpoint(file: directory.appendingPathComponent(CheckpointStore.stateFile).path, message: "\(error)")
-        }
-        optimizer.learningRate = state.learningRate
-        network.random.source = state.networkRandom
-        try metrics.restore(count: state.metricsCount)
-        epoch = state.epoch
-        batchesDone = state.batchesDone
-        globalStep = state.globalStep
-        epochLossSum = state.epochLossSum
-        epochCorrect = state.epochCorrect
-        epochSeen = state.epochSeen
-        epochSeconds = state.epochSeconds
-        lastTestAccuracy = state.lastTestAccuracy
-        bestTestAccuracy = state.bestTestAccuracy
-        bestEpoch = state.bestEpoch
-        changedSinceSave = false
-    }
-
-    private func description() -> RunDescription {
+    private func description(classNames: [String]) -> RunDescription {
         RunDescription(sessionID: session.id, sessionPath: session.url.path, model: config.model, dataset: config.dataset,
                        classNames: classNames, epochs: config.epochs, batchSize: config.batchSize,
                        stepsPerEpoch: trainLoader.batchesPerEpoch, startEpoch: epoch,
                        optimizer: config.optimizer.rawValue, schedule: config.schedule,
                        learningRate: optimizer.learningRate, parameterCount: network.parameterCount)
     }
+
 
     // MARK: - Training
 
@@ -195,8 +119,7 @@ final class TrainingLoop {
     /// One optimizer step on one batch; returns the batch's mean loss and how many it got right.
     private func step(_ batch: Batch) throws -> (Float, Int) {
         let n = batch.count
-        input.resize(to: [n] + network.inputShape)
-        batch.images.withUnsafeBufferPointer { input.data.update(from: $0.baseAddress!, count: input.count) }
+        input.fill(from: batch.images, shape: [n] + network.inputShape)
         optimizer.zeroGradients()
         let logits = try network.forward(input, training: true)
         let batchLoss = try batch.labels.withUnsafeBufferPointer { try loss.forward(logits: logits, labels: $0) }
@@ -319,7 +242,7 @@ final class TrainingLoop {
                     stopRequested = true
                 }
             }
-            if let limit = request.stopAtGlobalStep, globalStep >= limit { stopRequested = true }
+            if let limit = stopAtGlobalStep, globalStep >= limit { stopRequested = true }
             if stopRequested { return true }
             if !paused { return false }
             commands.waitForCommand()
