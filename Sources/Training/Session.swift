@@ -80,7 +80,7 @@ public struct SessionStore: Sendable {
 
     static func slug(_ s: String) -> String {
         let name = URL(fileURLWithPath: s).lastPathComponent
-        let kept = name.lowercased().map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" ? $0 : "_" }
+        let kept = name.lowercased().map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" ? $0 : "_" }
         return String(kept.prefix(40))
     }
 }

@@ -121,8 +121,9 @@ private func metrics(_ sessionPath: String) throws -> [MetricRecord] {
     @Test func evaluationEventsDescribeTheTestSet() throws {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let events = TinyRun.run(RunRequest(.new(TinyRun.config(epochs: 1)), sessions: SessionStore(root: root),
+        let events = TinyRun.run(RunRequest(.new(TinyRun.config(epochs: 1, schedule: "constant")), sessions: SessionStore(root: root),
                                             sources: TinyRun.sources))
+        #expect(TinyRun.failure(in: events) == nil)
         let evaluation = try #require(events.compactMap { if case let .evaluation(e) = $0 { e } else { nil } }.first)
         #expect(evaluation.confusion.count == 3 && evaluation.confusion.allSatisfy { $0.count == 3 })
         #expect(evaluation.confusion.flatMap { $0 }.reduce(0, +) == 12)
