@@ -12,6 +12,7 @@ struct CNNTUI: ParsableCommand {
             SummaryCommand.self,
             DatasetsCommand.self,
             DownloadCommand.self,
+            TrainCommand.self, ResumeCommand.self, SessionsCommand.self, EvalCommand.self, PredictCommand.self,
         ])
 
     mutating func run() throws {
