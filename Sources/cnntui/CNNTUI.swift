@@ -1,4 +1,8 @@
 import ArgumentParser
+import Foundation
+import Models
+import TUI
+import Training
 
 /// `cnntui` alone opens the terminal UI; every subcommand runs headless.
 @main
@@ -6,6 +10,10 @@ struct CNNTUI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cnntui",
         abstract: "Train convolutional networks on the CPU and watch them learn.",
+        discussion: """
+            Without arguments: pick a dataset, a model and a recipe, read the layer summary, then train with the
+            dashboard. With --model and --dataset: start training at once (other flags as for `cnntui train`).
+            """,
         subcommands: [
             // Subcommands, one file each; keep this list in the order `--help` should show.
             ModelsCommand.self,
@@ -13,9 +21,54 @@ struct CNNTUI: ParsableCommand {
             DatasetsCommand.self,
             DownloadCommand.self,
             TrainCommand.self, ResumeCommand.self, SessionsCommand.self, EvalCommand.self, PredictCommand.self,
+            OpenCommand.self,
         ])
 
+    @OptionGroup var options: UIRunOptions
+
+    func validate() throws {
+        try options.validateForUI()
+    }
+
     mutating func run() throws {
-        print("cnntui: the terminal UI is not built yet; see `cnntui --help`.")
+        let store = SessionStore(override: options.sessionsDir)
+        let config = try options.resolvedConfigIfComplete()
+        let painter: TerminalPainter
+        do { painter = try TerminalPainter.start() } catch { throw ValidationError("\(error)") }
+        let chosen: TrainingConfig
+        if let config {
+            chosen = config
+        } else {
+            let setup = SetupApp(capabilities: painter.capabilities, width: painter.width, height: painter.height,
+                                 painter: painter, dataDirectory: options.dataDir, base: options.overrides(),
+                                 preselectedModel: options.model, preselectedDataset: options.dataset)
+            guard let picked = SetupLoop.run(setup, painter: painter) else {
+                painter.stop()
+                return
+            }
+            chosen = picked
+        }
+        let handle = Trainer.start(RunRequest(.new(chosen), sessions: store))
+        let code = DashboardRun.show(painter: painter, handle: handle)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// Runs the dashboard on a live engine, restores the terminal, and says where the session went.
+enum DashboardRun {
+    static func show(painter: TerminalPainter, handle: TrainingHandle) -> Int32 {
+        let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
+        DashboardLoop.run(app: app, painter: painter, handle: handle)
+        painter.stop()
+        let model = app.model
+        if let failure = model.failure {
+            stderrLine("error: \(failure)")
+            return 1
+        }
+        if let run = model.run {
+            let accuracy = model.lastEvaluation.map { ", last test accuracy \(String(format: "%.2f%%", $0.testAccuracy * 100))" } ?? ""
+            print("session \(run.sessionID) saved in \(run.sessionPath)\(accuracy)")
+        }
+        return 0
     }
 }

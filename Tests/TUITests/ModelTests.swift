@@ -75,9 +75,16 @@ import Training
         let (s, a) = press([.character("q"), .character("n")])
         #expect(a.isEmpty && !s.confirmingQuit && s.message == "quit cancelled")
         #expect(press([.character("q")]).0.confirmingQuit)
-        // Ctrl-C asks; a second Ctrl-C quits.
-        #expect(press([.interrupt]).0.confirmingQuit && press([.interrupt]).1.isEmpty)
-        #expect(press([.interrupt, .interrupt]).1 == [.send(.stop), .quit])
+        // Ctrl-C quits the same way without asking, also from a prompt.
+        #expect(press([.interrupt]).1 == [.send(.stop), .quit])
+        #expect(press([.character("l"), .character("1"), .interrupt]).1 == [.send(.stop), .quit])
+        // A run that has ended quits at once and has nothing to stop.
+        var done = model
+        done.apply(.finished(testAccuracy: 0.9))
+        #expect(press([.character("q")], model: done).1 == [.quit])
+        #expect(press([.interrupt], model: done).1 == [.quit])
+        let (ended, none) = press([.character("l")], model: done)
+        #expect(none.isEmpty && ended.learningRateInput == nil && ended.messageIsError)
     }
 
     @Test func pauseFollowsTheTrainingState() {

@@ -30,7 +30,15 @@ public struct DashboardModel: Sendable {
     /// The newest notice from the engine (checkpoint saved, LR changed, failure), for the status line.
     public private(set) var notice: String?
 
+    /// True when the model was read back from a session's metrics (no engine behind it).
+    public var isHistory = false
+
     public init() {}
+
+    /// An engine is behind this model and has not ended: quitting stops it, commands reach it.
+    public var isTrainingLive: Bool {
+        !isHistory && (state == .starting || state == .running || state == .paused)
+    }
 
     public static func folding(_ events: [TrainingEvent]) -> DashboardModel {
         var m = DashboardModel()

@@ -13,7 +13,8 @@ public let keyBindings: [(key: String, action: String)] = [
     ("a", "browser: clear the filter"),
     ("Esc", "back, close prompt or help"),
     ("?", "this help"),
-    ("q, Ctrl-C", "quit (asks y to confirm)"),
+    ("q", "quit (while training: asks y, then saves)"),
+    ("Ctrl-C", "quit now (saves a checkpoint)"),
 ]
 
 /// The largest learning rate the prompt accepts; anything above is almost surely a typo.
@@ -29,13 +30,14 @@ public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIS
     // Prompts and overlays take every key first.
     if s.confirmingQuit {
         s.confirmingQuit = false
-        if key == .character("y") || key == .character("Y") || key == .interrupt { return (s, [.send(.stop), .quit]) }
+        if key == .character("y") || key == .character("Y") || key == .interrupt { return (s, quitActions(model)) }
         s.message = "quit cancelled"
         return (s, [])
     }
+    // Ctrl-C quits at once, the same way a confirmed q does (the engine saves a checkpoint first).
     if key == .interrupt {
-        s.learningRateInput = nil; s.showingHelp = false; s.confirmingQuit = true
-        return (s, [])
+        s.learningRateInput = nil; s.showingHelp = false
+        return (s, quitActions(model))
     }
     if let input = s.learningRateInput {
         return handleLearningRateInput(key, input: input, state: s)
@@ -47,8 +49,9 @@ public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIS
 
     switch key {
     case .character("q"), .character("Q"):
-        s.confirmingQuit = true
-        return (s, [])
+        // Only a live run asks first: quitting it stops training.
+        if model.isTrainingLive { s.confirmingQuit = true; return (s, []) }
+        return (s, [.quit])
     case .character("?"):
         s.showingHelp = true
         return (s, [])
@@ -60,6 +63,11 @@ public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIS
             s.message = "training has \(model.state.rawValue); nothing to pause"; s.messageIsError = true
             return (s, [])
         }
+    case .character("l"), .character("L"), .character("s"), .character("S") where !model.isTrainingLive:
+        s.message = model.isHistory ? "this session has ended; `cnntui resume ID --epochs N` trains further"
+            : "training has \(model.state.rawValue); nothing to change"
+        s.messageIsError = true
+        return (s, [])
     case .character("l"), .character("L"):
         s.learningRateInput = TextInputState()
         return (s, [])
@@ -76,6 +84,11 @@ public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIS
     case .dashboard: return (handleDashboardKey(key, state: s, model: model), [])
     case .misclassified: return (handleBrowserKey(key, state: s, model: model), [])
     }
+}
+
+/// Leaving a live run stops it (the engine saves a checkpoint); anything else just closes the UI.
+func quitActions(_ model: DashboardModel) -> [UIAction] {
+    model.isTrainingLive ? [.send(.stop), .quit] : [.quit]
 }
 
 func openBrowser(_ s: inout UIState, filter: BrowserFilter) {

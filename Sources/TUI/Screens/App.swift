@@ -1,16 +1,7 @@
 import Training
 
 /// The whole UI as one object: folds engine events into the model, turns keys into commands, renders a grid,
-/// and (when it has a painter) draws it. The loop that connects it to the engine is:
-///
-///     let painter = try TerminalPainter.start()
-///     let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
-///     while !app.shouldQuit {
-///         for event in channel.drainEvents() { app.handle(event: event) }
-///         if let key = painter.readKey(timeoutMilliseconds: 50) { app.handle(key: key).forEach(channel.send) }
-///         app.draw()
-///     }
-///     painter.stop()
+/// and (when it has a painter) draws it. `DashboardLoop.run` connects it to the engine and the terminal.
 public final class App {
     public private(set) var model = DashboardModel()
     public private(set) var ui = UIState()
@@ -25,6 +16,12 @@ public final class App {
 
     public func handle(event: TrainingEvent) { model.apply(event) }
 
+    /// Shows a model read back from a session (`SessionHistory`) instead of a live run.
+    public func show(history: DashboardModel) { model = history }
+
+    /// True once the user asked to quit a live run: the engine is saving and stopping.
+    public private(set) var isStopping = false
+
     /// Applies a key; returns the commands to send to the engine.
     @discardableResult
     public func handle(key: Key) -> [TrainingCommand] {
@@ -37,6 +34,10 @@ public final class App {
             case .send(let command): commands.append(command)
             case .quit: shouldQuit = true
             }
+        }
+        if commands.contains(.stop) {
+            isStopping = true
+            ui.message = "stopping: saving a checkpoint at the next batch boundary…"
         }
         return commands
     }

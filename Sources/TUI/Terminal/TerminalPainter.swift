@@ -127,6 +127,24 @@ public final class TerminalPainter {
 
     // MARK: - Input
 
+    /// Sleeps until a key is typed, one of `descriptors` becomes readable, a signal arrives (Ctrl-C, a resize)
+    /// or `timeoutMilliseconds` pass (capped at one second, so a signal that lands just before the poll waits
+    /// at most that long). This is where the UI thread spends idle time: one `poll()`, no spinning. Follow it
+    /// with `pendingKeys()`.
+    public func waitForInput(alsoWatching descriptors: [Int32], timeoutMilliseconds: Int32) {
+        let timeout = timeoutMilliseconds < 0 ? 1000 : min(timeoutMilliseconds, 1000)
+        var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)]
+            + descriptors.filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&fds, nfds_t(fds.count), timeout)   // EINTR (a signal) just ends the wait
+    }
+
+    /// Every key already typed (and a pending Ctrl-C or resize), without waiting.
+    public func pendingKeys() -> [Key] {
+        var keys: [Key] = []
+        while keys.count < 256, let key = readKey(timeoutMilliseconds: 0) { keys.append(key) }
+        return keys
+    }
+
     /// Waits up to `timeoutMilliseconds` for a key; nil on timeout. A Ctrl-C (SIGINT) arrives as `.interrupt`.
     public func readKey(timeoutMilliseconds: Int32) -> Key? {
         if nc_take_interrupts() > 0 { return .interrupt }

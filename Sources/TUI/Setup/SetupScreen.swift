@@ -1,0 +1,258 @@
+import Data
+import Foundation
+import Models
+import Training
+
+/// Renders the pickers: a header with the steps, one panel for the current step, and the status line.
+struct SetupScreen {
+    let app: SetupApp
+    var caps: TerminalCapabilities { app.capabilities }
+
+    func render() -> CellGrid {
+        var grid = CellGrid(width: app.width, height: app.height)
+        renderHeader(&grid)
+        let body = Rect(x: 0, y: 2, width: app.width, height: app.height - 3)
+        switch app.step {
+        case .dataset: renderDatasets(&grid, body)
+        case .model: renderModels(&grid, body)
+        case .recipe: renderRecipe(&grid, body)
+        case .summary: renderSummary(&grid, body)
+        }
+        renderStatus(&grid, Rect(x: 0, y: app.height - 1, width: app.width, height: 1))
+        return grid
+    }
+
+    func renderHeader(_ grid: inout CellGrid) {
+        grid.fill(Rect(x: 0, y: 0, width: app.width, height: 1), style: caps.style(fg: .default, [.reverse]))
+        var x = grid.text(" cnntui  new run   ", x: 0, y: 0, style: caps.style(fg: .default, [.reverse, .bold]))
+        let arrow = caps.glyphs.isUnicode ? " › " : " > "
+        for s in SetupStep.allCases {
+            let current = s == app.step
+            let style = current ? caps.style(fg: .black, bg: .cyan, [.bold]) : caps.style(fg: .default, [.reverse])
+            // Without colour the current step is the one in brackets.
+            let label = caps.colorDepth == .none && current ? "[\(s.rawValue + 1) \(s.title)]" : " \(s.rawValue + 1) \(s.title) "
+            x = grid.text(label, x: x, y: 0, style: style)
+            if s != .summary { x = grid.text(arrow, x: x, y: 0, style: caps.style(fg: .default, [.reverse])) }
+        }
+        var chosen: [String] = []
+        if app.step.rawValue > 0, let d = app.dataset {
+            chosen.append("\(d.name) \(d.shape.map(String.init).joined(separator: "x")), \(d.classes.count) classes")
+        }
+        if app.step.rawValue > 1, let m = app.modelName { chosen.append(m) }
+        if app.step.rawValue > 2, let c = app.config {
+            chosen.append("\(c.epochs) epochs, batch \(c.batchSize), \(c.optimizer.rawValue) lr \(Format.learningRate(c.learningRate))")
+        }
+        grid.text(" " + chosen.joined(separator: "  ·  ".asciiDot(caps)), in: Rect(x: 0, y: 1, width: app.width, height: 1),
+                  style: caps.style(fg: .cyan), glyphs: caps.glyphs)
+    }
+
+    func renderStatus(_ grid: inout CellGrid, _ row: Rect) {
+        if let input = app.editing, let field = RecipeField(rawValue: app.recipeCursor) {
+            TextInput(prompt: " \(field.label): ", state: input).render(into: &grid, area: row, capabilities: caps)
+            if let m = app.message, app.messageIsError {
+                grid.text(m, in: row, align: .right, style: caps.style(fg: .red, [.bold]), glyphs: caps.glyphs)
+            }
+            return
+        }
+        if let m = app.message {
+            grid.text(" " + m, in: row, style: caps.style(fg: app.messageIsError ? .red : .green, [.bold]), glyphs: caps.glyphs)
+            return
+        }
+        let hints: String
+        switch app.step {
+        case .dataset: hints = " up/down move  Enter choose  ? help  q quit"
+        case .model: hints = " up/down move  Enter choose  Esc back  ? help  q quit"
+        case .recipe: hints = " up/down move  Enter edit  left/right optimizer  tab summary  Esc back  q quit"
+        case .summary: hints = " up/down PgUp/PgDn scroll  Enter START TRAINING  Esc back  q quit"
+        }
+        grid.text(hints, in: row, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+    }
+
+    func panel(_ grid: inout CellGrid, _ rect: Rect, _ title: String) -> Rect {
+        Chrome.panel(&grid, rect, title: title, focused: true, capabilities: caps)
+    }
+
+    /// A row with the selection shown by reverse video and, without colour too, by a marker in column 0.
+    func row(_ grid: inout CellGrid, _ text: String, area: Rect, y: Int, selected: Bool, style: Style = .plain) {
+        let marker: Character = selected ? caps.glyphs.marker : " "
+        let rowStyle = selected ? Style(foreground: style.foreground, attributes: style.attributes.union(.reverse)) : style
+        if selected { grid.fill(Rect(x: area.x, y: y, width: area.width, height: 1), style: rowStyle) }
+        grid.put(marker, x: area.x, y: y, style: rowStyle, clip: area)
+        grid.text(text, x: area.x + 1, y: y, style: rowStyle, clip: area)
+    }
+
+    // MARK: - Dataset
+
+    func renderDatasets(_ grid: inout CellGrid, _ body: Rect) {
+        let inside = panel(&grid, body, "Choose a dataset (found ones first)")
+        let columns = [("Dataset", 16), ("Found", 8), ("Train", 8), ("Test", 8), ("Shape", 9)]
+        func line(_ cells: [String]) -> String {
+            zip(columns, cells).map { $0.1.padded(to: $0.0.1) }.joined(separator: " ") + " " + (cells.last ?? "")
+        }
+        grid.text(" " + line(columns.map(\.0) + ["Where / how to get it"]), x: inside.x, y: inside.y,
+                  style: Style(attributes: [.bold, .underline]), clip: inside)
+        let visible = max(0, inside.height - 6)
+        let offset = Table.scrollOffset(selected: app.datasetCursor, rowCount: app.datasets.count, visible: visible)
+        for (k, d) in app.datasets.enumerated().dropFirst(offset).prefix(visible) {
+            let y = inside.y + 1 + k - offset
+            let shape = d.shape.map(String.init).joined(separator: "x")
+            let found = d.found ? "yes" : "missing"
+            let place = d.path ?? "get it: " + (d.howToGet ?? "see cnntui datasets")
+            let text = line([d.name, found, d.train.map(String.init) ?? "-", d.test.map(String.init) ?? "-", shape, place])
+            row(&grid, text, area: inside, y: y, selected: k == app.datasetCursor,
+                style: d.found ? .plain : caps.style(fg: .default, [.dim]))
+        }
+        guard let d = app.dataset else {
+            grid.text("no datasets known", in: inside, row: 2, align: .center, glyphs: caps.glyphs)
+            return
+        }
+        let detail = Rect(x: inside.x + 1, y: inside.maxY - 4, width: inside.width - 2, height: 4)
+        grid.text("classes: " + d.classes.joined(separator: ", "), in: detail, row: 0, glyphs: caps.glyphs)
+        if d.found {
+            grid.text("found in " + (d.path ?? "?"), in: detail, row: 1, style: caps.style(fg: .green), glyphs: caps.glyphs)
+        } else {
+            grid.text("missing. " + (d.howToGet ?? ""), in: detail, row: 1, style: caps.style(fg: .yellow, [.bold]), glyphs: caps.glyphs)
+            grid.text("(`cnntui download \(d.name)` fetches it where the network allows)", in: detail, row: 2,
+                      style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+        }
+    }
+
+    // MARK: - Model
+
+    func renderModels(_ grid: inout CellGrid, _ body: Rect) {
+        let shape = app.dataset.map { "\($0.shape.map(String.init).joined(separator: "x")), \($0.classes.count) classes" } ?? ""
+        let inside = panel(&grid, body, "Choose a model and variant (counted at \(shape))")
+        let columns: [(String, Int, Alignment)] = [("Model", 24, .left), ("Family", 13, .left), ("Params", 10, .right),
+                                                   ("Mult-adds", 13, .right), ("s/epoch", 9, .right)]
+        func line(_ cells: [String]) -> String {
+            zip(columns, cells).map { $0.1.padded(to: $0.0.1, align: $0.0.2) }.joined(separator: " ")
+                + (cells.count > columns.count ? "  " + cells[columns.count] : "")
+        }
+        grid.text(" " + line(columns.map(\.0)), x: inside.x, y: inside.y, style: Style(attributes: [.bold, .underline]), clip: inside)
+        let legendHeight = 3
+        let visible = max(0, inside.height - 1 - legendHeight)
+        let offset = Table.scrollOffset(selected: app.modelCursor, rowCount: app.models.count, visible: visible)
+        let busy = app.estimator?.busyModel
+        for (k, model) in app.models.enumerated().dropFirst(offset).prefix(visible) {
+            let y = inside.y + 1 + k - offset
+            let e = app.estimate(model)
+            var cells = [model, ModelZoo.family(model)]
+            if let error = e?.error {
+                cells += ["-", "-", "-", "n/a: " + Self.shortReason(error)]
+            } else {
+                cells.append(e?.parameters.map(Self.grouped) ?? "…")
+                cells.append(e?.macs.map(Self.grouped) ?? "…")
+                let steps = app.stepsPerEpoch(batchSize: e?.batchSize ?? app.batchSize(for: model), model: model)
+                if let seconds = steps.flatMap({ e?.secondsPerEpoch(steps: $0) }) {
+                    cells.append(Format.duration(seconds))
+                } else {
+                    cells.append(busy == model && k == app.modelCursor ? "timing…" : k == app.modelCursor ? "queued" : "-")
+                }
+            }
+            row(&grid, line(cells), area: inside, y: y, selected: k == app.modelCursor,
+                style: e?.error != nil ? caps.style(fg: .default, [.dim]) : .plain)
+        }
+        let legend = Rect(x: inside.x + 1, y: inside.maxY - legendHeight, width: inside.width - 2, height: legendHeight)
+        let batch = app.modelName.map { app.batchSize(for: $0) } ?? 0
+        grid.text("s/epoch: measured on this machine when a row is highlighted: 2 training steps (forward + backward)",
+                  in: legend, row: 1, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+        grid.text("at the recipe's batch size (\(batch) here) times batches per epoch; evaluation not included.",
+                  in: legend, row: 2, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+        if let model = app.modelName, let e = app.estimate(model), e.error == nil {
+            let notes = ModelZoo.notes(model, inputShape: app.dataset?.shape ?? [])
+            if let first = notes.first {
+                grid.text("note: " + first, in: legend, row: 0, style: caps.style(fg: .yellow), glyphs: caps.glyphs)
+            }
+        }
+    }
+
+    static func shortReason(_ error: String) -> String {
+        if let r = error.range(of: ": ") { return String(error[r.upperBound...]) }
+        return error
+    }
+
+    static func grouped(_ n: Int) -> String {
+        let s = String(n)
+        var out = ""
+        for (i, c) in s.enumerated() {
+            if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return out
+    }
+
+    // MARK: - Recipe
+
+    func renderRecipe(_ grid: inout CellGrid, _ body: Rect) {
+        guard let c = app.config else { return }
+        let family = app.modelName.map(ModelZoo.family) ?? ""
+        let inside = panel(&grid, body, "Recipe: pre-filled from the \(family) seed recipe, editable")
+        let labelWidth = 16
+        for field in RecipeField.allCases {
+            let y = inside.y + 1 + field.rawValue
+            let changed = Self.isChanged(field, app.overrides) ? " *" : ""
+            let selected = app.recipeCursor == field.rawValue
+            var value = field.value(c)
+            if field == .optimizer { value = (caps.glyphs.isUnicode ? "◀ " : "< ") + value + (caps.glyphs.isUnicode ? " ▶" : " >") }
+            row(&grid, " " + field.label.padded(to: labelWidth) + value + changed, area: inside, y: y, selected: selected)
+            if selected, app.editing != nil {
+                grid.text(" (editing below)", x: inside.x + 2 + labelWidth + value.count + changed.count, y: y,
+                          style: caps.style(fg: .yellow), clip: inside)
+            }
+        }
+        let continueY = inside.y + 2 + RecipeField.allCases.count
+        row(&grid, " [ Continue: layer summary ]", area: inside, y: continueY,
+            selected: app.recipeCursor == RecipeField.allCases.count, style: Style(attributes: [.bold]))
+
+        let fixed: [(String, String)] = [
+            ("momentum", Format.compact(Double(c.momentum))), ("weight decay", Format.compact(Double(c.weightDecay))),
+            ("label smoothing", Format.compact(Double(c.labelSmoothing))),
+            ("augmentation", c.augmentation ?? "dataset default"),
+            ("held out", c.validationFraction > 0 ? Format.percent(Float(c.validationFraction), decimals: 0) : "none"),
+            ("drop last batch", c.dropLast ? "yes" : "no"), ("BLAS threads", String(c.threads)),
+            ("limit train", c.limitTrain.map(String.init) ?? "all"), ("limit test", c.limitTest.map(String.init) ?? "all"),
+        ]
+        var y = continueY + 2
+        grid.text("From the recipe as well (flags of `cnntui train` change them):", in: inside, row: y - inside.y,
+                  style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+        y += 1
+        for (name, value) in fixed where y < inside.maxY {
+            grid.text("   " + name.padded(to: labelWidth) + value, x: inside.x, y: y, style: caps.style(fg: .default, [.dim]), clip: inside)
+            y += 1
+        }
+        if let steps = app.stepsPerEpoch(batchSize: c.batchSize, model: c.model), y + 1 < inside.maxY {
+            var text = "\(steps) batches per epoch"
+            if let e = app.estimate(c.model), let s = e.stepSeconds, e.batchSize == c.batchSize {
+                text += ", about \(Format.duration(s * Double(steps))) per epoch (measured)"
+            }
+            grid.text(text, in: inside, row: y + 1 - inside.y, style: caps.style(fg: .cyan), glyphs: caps.glyphs)
+        }
+    }
+
+    static func isChanged(_ field: RecipeField, _ o: TrainingOverrides) -> Bool {
+        switch field {
+        case .epochs: return o.epochs != nil
+        case .batchSize: return o.batchSize != nil
+        case .optimizer: return o.optimizer != nil
+        case .learningRate: return o.learningRate != nil
+        case .schedule: return o.schedule != nil
+        case .seed: return o.seed != nil
+        }
+    }
+
+    // MARK: - Summary
+
+    func renderSummary(_ grid: inout CellGrid, _ body: Rect) {
+        let page = max(1, body.height - 2)
+        let first = min(app.summaryScroll, max(0, app.summaryLines.count - 1))
+        let last = min(app.summaryLines.count, first + page)
+        let inside = panel(&grid, body, "Layer summary, lines \(first + 1)-\(last) of \(app.summaryLines.count); Enter starts training")
+        for (k, text) in app.summaryLines[first..<last].enumerated() {
+            grid.text(text, x: inside.x, y: inside.y + k, clip: inside)
+        }
+    }
+}
+
+extension String {
+    func asciiDot(_ caps: TerminalCapabilities) -> String { caps.glyphs.isUnicode ? self : replacingOccurrences(of: "·", with: "|") }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import TUI
+import Training
+
+/// `cnntui open ID`: a session in the dashboard. A finished one shows its history and last evaluation from
+/// its metrics; one that can go on resumes training from its last checkpoint.
+struct OpenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "open",
+        abstract: "Open a session in the dashboard: a finished one's history, or resume an unfinished one.")
+
+    @Argument(help: "Session ID (or a unique part of it, or its path).") var id: String
+    @Option(help: "Resuming: change the total number of epochs.") var epochs: Int?
+    @Option(name: .customLong("sessions-dir")) var sessionsDir: String?
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs: must be at least 1, got \(epochs)") }
+    }
+
+    func run() throws {
+        let store = SessionStore(override: sessionsDir)
+        let session: Session
+        do { session = try store.open(id) } catch { throw ValidationError("\(error)") }
+        let summary = session.summary()
+        let resumable = session.checkpoint(.last) != nil && (!summary.finished || (epochs ?? 0) > (summary.epochs ?? 0))
+        let history: DashboardModel?
+        if resumable {
+            history = nil
+        } else {
+            do { history = try SessionHistory.model(of: session) } catch { throw ValidationError("\(error)") }
+        }
+        let painter: TerminalPainter
+        do { painter = try TerminalPainter.start() } catch { throw ValidationError("\(error)") }
+        if let history {
+            let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
+            app.show(history: history)
+            DashboardLoop.run(app: app, painter: painter, handle: nil)
+            painter.stop()
+            return
+        }
+        let handle = Trainer.start(RunRequest(.resume(id: session.url.path, epochs: epochs), sessions: store))
+        let code = DashboardRun.show(painter: painter, handle: handle)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
