@@ -63,17 +63,19 @@ public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIS
             s.message = "training has \(model.state.rawValue); nothing to pause"; s.messageIsError = true
             return (s, [])
         }
-    case .character("l"), .character("L"), .character("s"), .character("S") where !model.isTrainingLive:
-        s.message = model.isHistory ? "this session has ended; `cnntui resume ID --epochs N` trains further"
-            : "training has \(model.state.rawValue); nothing to change"
-        s.messageIsError = true
-        return (s, [])
-    case .character("l"), .character("L"):
+    case .character("l"), .character("L"), .character("s"), .character("S"):
+        guard model.isTrainingLive else {
+            s.message = model.isHistory ? "this session has ended; `cnntui open ID --epochs N` trains further"
+                : "training has \(model.state.rawValue); nothing to change"
+            s.messageIsError = true
+            return (s, [])
+        }
+        if key == .character("s") || key == .character("S") {
+            s.message = "saving checkpoint…"
+            return (s, [.send(.saveCheckpoint)])
+        }
         s.learningRateInput = TextInputState()
         return (s, [])
-    case .character("s"), .character("S"):
-        s.message = "saving checkpoint…"
-        return (s, [.send(.saveCheckpoint)])
     case .character("m"), .character("M"):
         if s.screen == .misclassified { s.screen = .dashboard } else { openBrowser(&s, filter: .all) }
         return (s, [])

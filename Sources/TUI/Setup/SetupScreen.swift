@@ -74,7 +74,7 @@ struct SetupScreen {
 
     /// A row with the selection shown by reverse video and, without colour too, by a marker in column 0.
     func row(_ grid: inout CellGrid, _ text: String, area: Rect, y: Int, selected: Bool, style: Style = .plain) {
-        let marker: Character = selected ? caps.glyphs.marker : " "
+        let marker: Character = selected ? (caps.glyphs.isUnicode ? "▶" : ">") : " "
         let rowStyle = selected ? Style(foreground: style.foreground, attributes: style.attributes.union(.reverse)) : style
         if selected { grid.fill(Rect(x: area.x, y: y, width: area.width, height: 1), style: rowStyle) }
         grid.put(marker, x: area.x, y: y, style: rowStyle, clip: area)

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+/// A private tmux server (its own socket), driven like a user at a terminal: send keys, read the screen.
+struct Tmux {
+    let socket = "cnntui-test-\(UUID().uuidString)"
+
+    static var executable: String? {
+        ["/usr/bin/tmux", "/usr/local/bin/tmux", "/opt/homebrew/bin/tmux"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+    static var isInstalled: Bool { executable != nil }
+
+    @discardableResult
+    func run(_ args: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable ?? "tmux")
+        process.arguments = ["-L", socket] + args
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func start(width: Int, height: Int, command: String) throws {
+        try run(["new-session", "-d", "-x", String(width), "-y", String(height), command])
+    }
+
+    /// The visible screen as text, wrapped lines joined.
+    func screen() throws -> String { try run(["capture-pane", "-p", "-J"]) }
+
+    func send(_ keys: String...) throws { try run(["send-keys"] + keys) }
+
+    func kill() { _ = try? run(["kill-server"]) }
+
+    /// Polls the screen until `condition` holds; fails with the last screen after `seconds`.
+    @discardableResult
+    func waitFor(_ what: String, seconds: Double = 30, _ condition: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last = ""
+        while Date() < deadline {
+            last = try screen()
+            if condition(last) { return last }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        Issue.record("timed out waiting for \(what); the screen was:\n\(last)")
+        throw TmuxTimeout()
+    }
+}
+
+struct TmuxTimeout: Error {}
+
+/// The real binary in tmux: train MyCNN on Fashion-MNIST, watch, pause, change the learning rate, browse,
+/// quit, and find the shell working as before.
+@Suite(.serialized) struct TmuxEndToEndTests {
+    static let fashionMNISTFound: Bool = {
+        guard let result = try? CLI.run(["datasets", "--json"]),
+              let list = try? CLI.json(result.stdout) as? [[String: Any]] else { return false }
+        return list.contains { $0["name"] as? String == "fashion-mnist" && $0["found"] as? Bool == true }
+    }()
+
+    /// The header's "step N/M" (global within the epoch) and epoch, as one number that grows.
+    static func progress(_ screen: String) -> Int? {
+        let header = screen.split(separator: "\n").first.map(String.init) ?? ""
+        func number(after word: String) -> Int? {
+            guard let r = header.range(of: word + " ") else { return nil }
+            return Int(header[r.upperBound...].prefix { $0.isNumber })
+        }
+        guard let epoch = number(after: "epoch"), let step = number(after: "step") else { return nil }
+        return epoch * 100_000 + step
+    }
+
+    @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
+          .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
+    func dashboardDrivesARealRun() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        let command = "cd \(directory.path) && CNNTUI_SESSIONS=\(directory.path)/Sessions TERM=xterm-256color "
+            + "\(CLI.executable.path) --model mycnn --dataset fashion-mnist --limit-train 3200 --limit-test 500 --epochs 8; "
+            + "echo EXITED; exec sh"
+        try tmux.start(width: 120, height: 40, command: command)
+
+        // Training runs: the step counter moves and the loss chart fills.
+        let first = try tmux.waitFor("the first steps") { Self.progress($0) != nil && $0.contains("RUNNING") }
+        let start = Self.progress(first) ?? 0
+        try tmux.waitFor("the step counter to move") { (Self.progress($0) ?? 0) > start }
+        // After the first evaluation: per-class bars, the matrix and the image grid with right/wrong marks.
+        let evaluated = try tmux.waitFor("the first evaluation", seconds: 45) { $0.contains("test ") && $0.contains("✓") }
+        #expect(evaluated.contains("Per-class accuracy") && evaluated.contains("Ankle boot"))
+        #expect(evaluated.contains("▀"), "the image grid draws half blocks")
+
+        // Pause: the state says so and the step counter stops.
+        try tmux.send("p")
+        let paused = try tmux.waitFor("PAUSED") { $0.split(separator: "\n").first?.contains("PAUSED") == true }
+        let stoppedAt = Self.progress(paused)
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(Self.progress(try tmux.screen()) == stoppedAt, "the step counter moved while paused")
+
+        // A bad learning rate changes nothing; 0.0005 shows in the header and the LR chart.
+        try tmux.send("l", "abc", "Enter")
+        try tmux.waitFor("the bad-number message") { $0.contains("not a learning rate") }
+        try tmux.send("Escape")
+        try tmux.send("l", "0.0005", "Enter")
+        let changed = try tmux.waitFor("lr 0.0005 in the header") { $0.contains("lr 0.0005") }
+        #expect(changed.contains("marks: set by hand") && changed.contains("▲"))
+
+        // The misclassified browser, filtered by a true class.
+        try tmux.send("m")
+        try tmux.waitFor("the browser") { $0.contains("Misclassified") && $0.contains("filter: all") }
+        try tmux.send("t")
+        let filtered = try tmux.waitFor("the class filter") { $0.contains("filter: true = T-shirt/top") }
+        #expect(filtered.contains("true:      T-shirt/top") || filtered.contains("no misclassified images match"))
+
+        // Quit asks while training; y saves and leaves; the shell comes back.
+        try tmux.send("q")
+        try tmux.waitFor("the quit question") { $0.contains("Quit?") }
+        try tmux.send("y")
+        let exited = try tmux.waitFor("the shell after quitting") { $0.contains("EXITED") }
+        #expect(exited.contains("saved in \(directory.path)/Sessions/"))
+
+        // The terminal is sane: canonical mode and echo are back.
+        try tmux.send("stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo STTY-DONE", "Enter")
+        let stty = try tmux.waitFor("stty output") { $0.components(separatedBy: "STTY-DONE").count > 2 }
+        let line = stty.split(separator: "\n").first { $0.contains("icanon") && !$0.contains("stty") } ?? ""
+        #expect(line.split(separator: " ").contains("icanon") && line.split(separator: " ").contains("echo"), "stty: \(line)")
+
+        // The session's metrics have the manual learning-rate change.
+        let sessions = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/Sessions")
+        #expect(sessions.count == 1)
+        let metrics = try String(contentsOfFile: "\(directory.path)/Sessions/\(sessions[0])/metrics.jsonl", encoding: .utf8)
+        let lrRecords = metrics.split(separator: "\n").compactMap { try? CLI.json(String($0)) as? [String: Any] }
+            .filter { $0["kind"] as? String == "lr" && $0["lr_change"] as? String == "manual" }
+        #expect(lrRecords.contains { abs(($0["lr"] as? Double ?? 0) - 0.0005) < 1e-9 })
+    }
+}
