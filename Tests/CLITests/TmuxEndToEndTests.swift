@@ -10,23 +10,25 @@ struct Tmux {
     }
     static var isInstalled: Bool { executable != nil }
 
+    /// Runs a tmux client. `capture` false for the command that starts the server: the server would inherit
+    /// the pipe and keep it open, so reading to its end would wait for the server to exit.
     @discardableResult
-    func run(_ args: [String]) throws -> String {
+    func run(_ args: [String], capture: Bool = true) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable ?? "tmux")
         process.arguments = ["-L", socket] + args
         let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
+        process.standardOutput = capture ? out : FileHandle.nullDevice
+        process.standardError = capture ? out : FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let data = capture ? out.fileHandleForReading.readDataToEndOfFile() : Data()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }
 
     func start(width: Int, height: Int, command: String) throws {
-        try run(["new-session", "-d", "-x", String(width), "-y", String(height), command])
+        try run(["new-session", "-d", "-x", String(width), "-y", String(height), command], capture: false)
     }
 
     /// The visible screen as text, wrapped lines joined.
@@ -34,7 +36,7 @@ struct Tmux {
 
     func send(_ keys: String...) throws { try run(["send-keys"] + keys) }
 
-    func kill() { _ = try? run(["kill-server"]) }
+    func kill() { _ = try? run(["kill-server"], capture: false) }
 
     /// Polls the screen until `condition` holds; fails with the last screen after `seconds`.
     @discardableResult

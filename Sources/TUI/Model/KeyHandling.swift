@@ -56,6 +56,10 @@ public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIS
         s.showingHelp = true
         return (s, [])
     case .character("p"), .character(" "):
+        if model.isHistory {
+            s.message = "this session has ended; nothing to pause"; s.messageIsError = true
+            return (s, [])
+        }
         switch model.state {
         case .running, .starting: s.message = "pausing…"; return (s, [.send(.pause)])
         case .paused: s.message = "resuming…"; return (s, [.send(.resume)])

@@ -105,7 +105,7 @@ public struct DashboardScreen: Sendable {
                 .render(into: &grid, area: area, capabilities: caps)
         case .perClass:
             let acc = model.perClassAccuracy
-            guard !acc.isEmpty else { return waiting(&grid, area, "after the first evaluation", caps) }
+            guard !acc.isEmpty else { return waiting(&grid, area, evaluationPending(model), caps) }
             // Scroll so the class cursor stays visible when there are more classes than rows.
             let offset = Table.scrollOffset(selected: ui.focus == .perClass ? ui.confusionCursor.row : nil,
                                             rowCount: acc.count, visible: area.height)
@@ -117,7 +117,7 @@ public struct DashboardScreen: Sendable {
                 // setStyle drops colour from the label only, which is plain text anyway.
             }
         case .confusion:
-            guard !model.confusion.isEmpty else { return waiting(&grid, area, "after the first evaluation", caps) }
+            guard !model.confusion.isEmpty else { return waiting(&grid, area, evaluationPending(model), caps) }
             ConfusionMatrixView(counts: model.confusion, labels: model.classNames,
                                 selected: ui.focus == .confusion ? ui.confusionCursor : nil)
                 .render(into: &grid, area: area, capabilities: caps)
@@ -125,9 +125,14 @@ public struct DashboardScreen: Sendable {
             let tiles = model.preview.map {
                 ImageGrid.Tile(image: HalfBlockImage($0), caption: model.className($0.predictedClass), isCorrect: $0.isCorrect)
             }
-            guard !tiles.isEmpty else { return waiting(&grid, area, "after the first evaluation", caps) }
+            guard !tiles.isEmpty else { return waiting(&grid, area, evaluationPending(model), caps) }
             ImageGrid(tiles: tiles).render(into: &grid, area: area, capabilities: caps)
         }
+    }
+
+    /// Why an evaluation panel is empty: none yet, or (a session's history) the metrics do not keep it.
+    func evaluationPending(_ model: DashboardModel) -> String {
+        model.isHistory ? "not kept in the metrics (cnntui eval ID recomputes it)" : "after the first evaluation"
     }
 
     func waiting(_ grid: inout CellGrid, _ area: Rect, _ text: String, _ caps: TerminalCapabilities) {

@@ -140,13 +140,14 @@ struct SetupScreen {
             if let error = e?.error {
                 cells += ["-", "-", "-", "n/a: " + Self.shortReason(error)]
             } else {
-                cells.append(e?.parameters.map(Self.grouped) ?? "…")
-                cells.append(e?.macs.map(Self.grouped) ?? "…")
+                let pending = caps.glyphs.isUnicode ? "…" : "..."
+                cells.append(e?.parameters.map(Self.grouped) ?? pending)
+                cells.append(e?.macs.map(Self.grouped) ?? pending)
                 let steps = app.stepsPerEpoch(batchSize: e?.batchSize ?? app.batchSize(for: model), model: model)
                 if let seconds = steps.flatMap({ e?.secondsPerEpoch(steps: $0) }) {
                     cells.append(Format.duration(seconds))
                 } else {
-                    cells.append(busy == model && k == app.modelCursor ? "timing…" : k == app.modelCursor ? "queued" : "-")
+                    cells.append(busy == model && k == app.modelCursor ? "timing" + pending : k == app.modelCursor ? "queued" : "-")
                 }
             }
             row(&grid, line(cells), area: inside, y: y, selected: k == app.modelCursor,
