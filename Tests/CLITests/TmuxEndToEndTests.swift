@@ -10,25 +10,31 @@ struct Tmux {
     }
     static var isInstalled: Bool { executable != nil }
 
-    /// Runs a tmux client. `capture` false for the command that starts the server: the server would inherit
-    /// the pipe and keep it open, so reading to its end would wait for the server to exit.
+    /// Runs a tmux client and returns what it printed. posix_spawn and waitpid rather than Foundation's
+    /// Process: the client forks the server, and Process was seen never to notice the client's exit then.
     @discardableResult
-    func run(_ args: [String], capture: Bool = true) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable ?? "tmux")
-        process.arguments = ["-L", socket] + args
-        let out = Pipe()
-        process.standardOutput = capture ? out : FileHandle.nullDevice
-        process.standardError = capture ? out : FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = capture ? out.fileHandleForReading.readDataToEndOfFile() : Data()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    func run(_ args: [String]) throws -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-out-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = [Self.executable ?? "tmux", "-L", socket] + args
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        guard spawned == 0 else { throw TmuxFailure(message: "cannot run tmux: error \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (try? String(contentsOf: output, encoding: .utf8)) ?? ""
     }
 
     func start(width: Int, height: Int, command: String) throws {
-        try run(["new-session", "-d", "-x", String(width), "-y", String(height), command], capture: false)
+        try run(["new-session", "-d", "-x", String(width), "-y", String(height), command])
     }
 
     /// The visible screen as text, wrapped lines joined.
@@ -36,7 +42,7 @@ struct Tmux {
 
     func send(_ keys: String...) throws { try run(["send-keys"] + keys) }
 
-    func kill() { _ = try? run(["kill-server"], capture: false) }
+    func kill() { _ = try? run(["kill-server"]) }
 
     /// Polls the screen until `condition` holds; fails with the last screen after `seconds`.
     @discardableResult
@@ -54,6 +60,7 @@ struct Tmux {
 }
 
 struct TmuxTimeout: Error {}
+struct TmuxFailure: Error { var message: String }
 
 /// The real binary in tmux: train MyCNN on Fashion-MNIST, watch, pause, change the learning rate, browse,
 /// quit, and find the shell working as before.

@@ -159,7 +159,9 @@ struct SetupScreen {
                   in: legend, row: 1, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
         grid.text("at the recipe's batch size (\(batch) here) times batches per epoch; evaluation not included.",
                   in: legend, row: 2, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
-        if let model = app.modelName, let e = app.estimate(model), e.error == nil {
+        if let model = app.modelName, let error = app.estimate(model)?.error {
+            grid.text("cannot take these images: " + error, in: legend, row: 0, style: caps.style(fg: .red), glyphs: caps.glyphs)
+        } else if let model = app.modelName, app.estimate(model) != nil {
             let notes = ModelZoo.notes(model, inputShape: app.dataset?.shape ?? [])
             if let first = notes.first {
                 grid.text("note: " + first, in: legend, row: 0, style: caps.style(fg: .yellow), glyphs: caps.glyphs)

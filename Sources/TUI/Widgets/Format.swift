@@ -21,7 +21,8 @@ public enum Format {
     public static func learningRate(_ lr: Float) -> String {
         let v = Double(lr)
         if v == 0 { return "0" }
-        return abs(v) >= 0.001 && abs(v) < 10 ? String(format: "%.4g", v) : String(format: "%.2e", v)
+        // %g keeps 0.0005 as typed; below 1e-4 it would switch to exponents anyway.
+        return abs(v) >= 0.0001 && abs(v) < 10 ? String(format: "%.4g", v) : String(format: "%.2e", v)
     }
 
     /// 45s, 3m05s, 1h02m.
