@@ -89,7 +89,9 @@ struct TmuxFailure: Error { var message: String }
         defer { try? FileManager.default.removeItem(at: directory) }
         let tmux = Tmux()
         defer { tmux.kill() }
-        let command = "cd \(directory.path) && CNNTUI_SESSIONS=\(directory.path)/Sessions TERM=xterm-256color "
+        // The test runner's environment may turn colour off (NO_COLOR); this test wants the full terminal.
+        let command = "cd \(directory.path) && env -u NO_COLOR -u CNNTUI_COLORS -u CNNTUI_GLYPHS LANG=C.UTF-8 "
+            + "CNNTUI_SESSIONS=\(directory.path)/Sessions TERM=xterm-256color "
             + "\(CLI.executable.path) --model mycnn --dataset fashion-mnist --limit-train 3200 --limit-test 500 --epochs 8; "
             + "echo EXITED; exec sh"
         try tmux.start(width: 120, height: 40, command: command)
