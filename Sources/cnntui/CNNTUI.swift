@@ -4,7 +4,7 @@ import Models
 import TUI
 import Training
 
-/// `cnntui` alone opens the terminal UI; every subcommand runs headless.
+/// `cnntui` alone opens the terminal UI (the default subcommand, `ui`); every other subcommand runs headless.
 @main
 struct CNNTUI: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,13 +16,24 @@ struct CNNTUI: ParsableCommand {
             """,
         subcommands: [
             // Subcommands, one file each; keep this list in the order `--help` should show.
+            UICommand.self,
             ModelsCommand.self,
             SummaryCommand.self,
             DatasetsCommand.self,
             DownloadCommand.self,
             TrainCommand.self, ResumeCommand.self, SessionsCommand.self, EvalCommand.self, PredictCommand.self,
             OpenCommand.self,
-        ])
+        ],
+        // Options on the root would capture a subcommand's --model; the UI's flags live on `ui` instead,
+        // which runs when no subcommand is named (`cnntui --model mycnn --dataset fashion-mnist`).
+        defaultSubcommand: UICommand.self)
+}
+
+/// `cnntui [ui] [--model M --dataset D ...]`: the pickers, or straight to the dashboard.
+struct UICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ui",
+        abstract: "The terminal UI (the default): pickers, or with --model and --dataset straight to training.")
 
     @OptionGroup var options: UIRunOptions
 
@@ -30,7 +41,7 @@ struct CNNTUI: ParsableCommand {
         try options.validateForUI()
     }
 
-    mutating func run() throws {
+    func run() throws {
         let store = SessionStore(override: options.sessionsDir)
         let config = try options.resolvedConfigIfComplete()
         let painter: TerminalPainter

@@ -155,9 +155,9 @@ struct SetupScreen {
         }
         let legend = Rect(x: inside.x + 1, y: inside.maxY - legendHeight, width: inside.width - 2, height: legendHeight)
         let batch = app.modelName.map { app.batchSize(for: $0) } ?? 0
-        grid.text("s/epoch: measured on this machine when a row is highlighted: 2 training steps (forward + backward)",
+        grid.text("s/epoch measured on this machine: 2 training steps of the highlighted model,",
                   in: legend, row: 1, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
-        grid.text("at the recipe's batch size (\(batch) here) times batches per epoch; evaluation not included.",
+        grid.text("batch \(batch) (the recipe's), times batches per epoch; evaluation not included.",
                   in: legend, row: 2, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
         if let model = app.modelName, let error = app.estimate(model)?.error {
             grid.text("cannot take these images: " + error, in: legend, row: 0, style: caps.style(fg: .red), glyphs: caps.glyphs)
