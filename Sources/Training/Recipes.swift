@@ -1,3 +1,4 @@
+import Foundation
 import Engine
 import Models
 
@@ -113,6 +114,13 @@ extension TrainingConfig {
                                recipe recipeName: String = "seed", overrides o: TrainingOverrides) throws -> TrainingConfig {
         guard Recipe.names.contains(recipeName) else {
             throw TrainingError.invalidFlag(flag: "--recipe", message: "'\(recipeName)' is not one of \(Recipe.names.joined(separator: ", "))")
+        }
+        // A data directory that is not there would silently fall back to the standard places.
+        var isDirectory: ObjCBool = false
+        if let dataDirectory, !dataDirectory.isEmpty,
+           !(FileManager.default.fileExists(atPath: (dataDirectory as NSString).expandingTildeInPath, isDirectory: &isDirectory)
+             && isDirectory.boolValue) {
+            throw TrainingError.invalidFlag(flag: "--data-dir", message: "'\(dataDirectory)' is not a directory")
         }
         guard let recipe = Recipe.seed(family: family) else {
             throw TrainingError.invalidFlag(flag: "--model", message: "no seed recipe for model family '\(family)'")
