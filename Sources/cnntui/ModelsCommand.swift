@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Models
+
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List the model zoo with parameter and multiply-add totals for a dataset.")
+
+    @OptionGroup var inputOptions: InputOptions
+
+    @Flag(help: "Print one JSON array.")
+    var json = false
+
+    func run() throws {
+        guard let (input, classes, label) = try inputOptions.resolve(fallback: "cifar10") else { return }
+        var objects: [[String: Any]] = []
+        var lines: [[String]] = [["Model", "Family", "Seed", "Params", "Mult-adds/image", ""]]
+        for name in ModelZoo.names {
+            var object: [String: Any] = ["model": name, "family": ModelZoo.family(name), "seed": ModelZoo.recipeFamily(name)]
+            do {
+                let s = try ModelSummary.make(model: name, inputShape: input, classes: classes, batchSize: 1)
+                object["trainable_params"] = s.totals.trainableParams
+                object["total_params"] = s.totals.totalParams
+                object["macs"] = s.totals.macs
+                let adapter = s.rows.first?.name == "adapter" ? "input padded to 32x32" : ""
+                lines.append([name, ModelZoo.family(name), ModelZoo.recipeFamily(name), grouped(s.totals.trainableParams),
+                              grouped(s.totals.macs), adapter])
+            } catch let error as ModelError {
+                object["error"] = error.description
+                lines.append([name, ModelZoo.family(name), ModelZoo.recipeFamily(name), "-", "-", "not for this input"])
+            }
+            objects.append(object)
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("Models for \(label) (\(input.map(String.init).joined(separator: "x")), \(classes) classes):")
+        var widths = lines[0].map { _ in 0 }
+        for line in lines { for (i, cell) in line.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        for line in lines {
+            print(line.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                return (3...4).contains(i) ? pad + cell : cell + pad
+            }.joined(separator: "  "))
+        }
+        print("Aliases: " + ModelZoo.aliasList.map { "\($0.0) = \($0.1)" }.joined(separator: ", "))
+    }
+
+    func grouped(_ n: Int) -> String {
+        let digits = String(n)
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return out
+    }
+}

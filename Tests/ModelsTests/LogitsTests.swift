@@ -1,0 +1,62 @@
+import Engine
+import Foundation
+import Testing
+@testable import Models
+
+/// Our forward pass in eval mode against PyTorch's logits, with PyTorch's trained weights loaded.
+func expectLogitsMatch(_ fixture: String, inputShape: [Int],
+                       _ build: (_ input: [Int], _ classes: Int, _ factory: inout LayerFactory) throws -> [(String, any Layer)]) throws {
+    let url = try #require(Bundle.module.url(forResource: "logits_" + fixture, withExtension: "safetensors", subdirectory: "Fixtures"))
+    let (entries, _) = try Safetensors.read(contentsOf: url)
+    let network = try ModelZoo.network(inputShape: inputShape, classes: 10, seed: 7, build)
+    let expectedKeys = Set(entries.keys.filter { !$0.hasPrefix("__") })
+    #expect(Set(network.stateDict.map(\.0)) == expectedKeys, "\(fixture) state-dict keys")
+    try network.root.loadStateDict(entries, file: url.path)
+    let input = try #require(entries["__input"])
+    let expected = try #require(entries["__logits"])
+    let logits = try network.forward(Tensor(shape: input.shape, values: input.values), training: false)
+    #expect(logits.shape == expected.shape)
+    for (i, (a, b)) in zip(logits.array, expected.values).enumerated() {
+        #expect(abs(a - b) <= 1e-4 * max(1, abs(b)), "\(fixture) logit \(i): \(a) vs PyTorch \(b)")
+    }
+}
+
+@Test func myCNNLogitsMatchPyTorch() throws {
+    try expectLogitsMatch("mycnn", inputShape: [1, 28, 28]) { try MyCNN.build(MyCNN.table[0], input: $0, classes: $1, factory: &$2) }
+}
+
+@Test func resNetLogitsMatchPyTorch() throws {
+    try expectLogitsMatch("resnet", inputShape: [3, 32, 32]) { ResNet.build(ResNet.fixtureRows[0], input: $0, classes: $1, factory: &$2) }
+}
+
+@Test func seResNetLogitsMatchPyTorch() throws {
+    try expectLogitsMatch("se_resnet", inputShape: [3, 32, 32]) { ResNet.build(ResNet.fixtureRows[1], input: $0, classes: $1, factory: &$2) }
+}
+
+@Test func vggLogitsMatchPyTorch() throws {
+    try expectLogitsMatch("vgg", inputShape: [3, 32, 32]) { VGG.build(VGG.fixtureRow, input: $0, classes: $1, factory: &$2) }
+}
+
+@Test func mobileNetV1LogitsMatchPyTorch() throws {
+    try expectLogitsMatch("mobilenet_v1", inputShape: [3, 32, 32]) {
+        MobileNetV1.build(MobileNetV1.fixtureRow, input: $0, classes: $1, factory: &$2)
+    }
+}
+
+@Test func shuffleNetV1LogitsMatchPyTorch() throws {
+    try expectLogitsMatch("shufflenet_v1", inputShape: [3, 32, 32]) {
+        ShuffleNetV1.build(ShuffleNetV1.fixtureRow, input: $0, classes: $1, factory: &$2)
+    }
+}
+
+@Test func shuffleNetV2LogitsMatchPyTorch() throws {
+    try expectLogitsMatch("shufflenet_v2", inputShape: [3, 32, 32]) {
+        ShuffleNetV2.build(ShuffleNetV2.fixtureRow, input: $0, classes: $1, factory: &$2)
+    }
+}
+
+@Test func efficientNetV2LogitsMatchPyTorch() throws {
+    try expectLogitsMatch("efficientnet_v2", inputShape: [3, 32, 32]) {
+        EfficientNetV2.build(EfficientNetV2.fixtureRow, input: $0, classes: $1, factory: &$2)
+    }
+}

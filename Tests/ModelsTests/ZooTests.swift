@@ -1,0 +1,130 @@
+import Engine
+import Foundation
+import Testing
+@testable import Models
+
+/// The PyTorch side of every zoo model, written by scripts/fixtures/models.py.
+struct TorchZoo {
+    struct Model {
+        let params: [String: Int]
+        let macs: [String: Int]
+        let stateDict: [(String, [Int])]
+    }
+
+    let models: [String: Model]
+
+    static func load() throws -> TorchZoo {
+        let url = try #require(Bundle.module.url(forResource: "zoo", withExtension: "json", subdirectory: "Fixtures"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: [String: Any]])
+        var models: [String: Model] = [:]
+        for (name, entry) in object {
+            var params: [String: Int] = [:], macs: [String: Int] = [:]
+            for (key, value) in entry {
+                if key.hasPrefix("params_"), let n = value as? Int { params[String(key.dropFirst(7))] = n }
+                if key.hasPrefix("macs_"), let n = value as? Int { macs[String(key.dropFirst(5))] = n }
+            }
+            let rows = try #require(entry["state_dict"] as? [[Any]])
+            let stateDict = try rows.map { row -> (String, [Int]) in
+                (try #require(row[0] as? String), try #require(row[1] as? [Int]))
+            }
+            models[name] = Model(params: params, macs: macs, stateDict: stateDict)
+        }
+        return TorchZoo(models: models)
+    }
+}
+
+let inputs: [(key: String, shape: [Int])] = [("3x32x32", [3, 32, 32]), ("1x28x28", [1, 28, 28])]
+
+@Test func everyModelBuildsAtBothDatasetSizes() throws {
+    for name in ModelZoo.names where name != "mobilenet-v1-large" {
+        for (_, shape) in inputs {
+            let network = try ModelZoo.build(name, inputShape: shape, classes: 10, seed: 1)
+            #expect(try network.root.outputShape(for: [2] + shape) == [2, 10], "\(name) at \(shape)")
+        }
+    }
+}
+
+@Test func largeMobileNetIsRefusedWithTheInputItNeeds() throws {
+    for (_, shape) in inputs {
+        #expect {
+            _ = try ModelZoo.build("mobilenet-v1-large", inputShape: shape, classes: 10, seed: 1)
+        } throws: { error in
+            guard case .unsupportedInput = error as? ModelError else { return false }
+            return "\(error)".contains("699x699")
+        }
+    }
+    let network = try ModelZoo.build("mobilenet-v1-large", inputShape: [3, 699, 699], classes: 10, seed: 1)
+    #expect(network.parameterCount == 3_217_194)
+}
+
+@Test func parameterCountsMatchTheIssue() throws {
+    let expected: [(String, Int, Int)] = [
+        ("mycnn", 25_674, 20_586), ("resnet", 195_738, 195_450), ("se-resnet", 197_320, 197_032),
+        ("vgg11", 9_231_114, 9_229_962), ("mobilenet-v1", 3_217_194, 3_216_618),
+        ("shufflenet-v1-g3-1.0x", 914_338, 913_906), ("shufflenet-v2", 352_042, 351_610),
+        ("efficientnet-v2-s", 19_846_370, 19_845_938),
+    ]
+    for (name, cifar, mnist) in expected {
+        #expect(try ModelZoo.build(name, inputShape: [3, 32, 32], classes: 10, seed: 0).parameterCount == cifar, "\(name)")
+        #expect(try ModelZoo.build(name, inputShape: [1, 28, 28], classes: 10, seed: 0).parameterCount == mnist, "\(name)")
+    }
+}
+
+@Test func everyVariantMatchesPyTorchCountsMacsAndStateDict() throws {
+    let torch = try TorchZoo.load()
+    #expect(Set(torch.models.keys) == Set(ModelZoo.names))
+    for name in ModelZoo.names {
+        let reference = try #require(torch.models[name], "\(name) missing from zoo.json")
+        let keyShape = name == "mobilenet-v1-large" ? [3, 699, 699] : [3, 32, 32]
+        let network = try ModelZoo.build(name, inputShape: keyShape, classes: 10, seed: 0)
+        let ours = network.stateDict.map { ($0.0, $0.1.shape) }
+        #expect(ours.map(\.0) == reference.stateDict.map(\.0), "\(name) state-dict keys")
+        #expect(ours.map(\.1) == reference.stateDict.map(\.1), "\(name) state-dict shapes")
+        for (key, shape) in inputs {
+            guard let params = reference.params[key], let macs = reference.macs[key] else { continue }
+            let summary = try ModelSummary.make(model: name, inputShape: shape, classes: 10, batchSize: 1)
+            #expect(summary.totals.trainableParams == params, "\(name) params at \(key)")
+            #expect(summary.totals.macs == macs, "\(name) macs at \(key)")
+        }
+    }
+}
+
+@Test func multiplyAddsMatchTheIssue() throws {
+    for (name, macs) in [("shufflenet-v2-0.5x", 10_902_016), ("mycnn", 1_642_496), ("resnet-2-2-2", 28_754_560)] {
+        let summary = try ModelSummary.make(model: name, inputShape: [3, 32, 32], classes: 10, batchSize: 32)
+        #expect(summary.totals.macs == macs, "\(name)")
+        #expect(summary.totals.convMacs + summary.totals.linearMacs == macs)
+    }
+}
+
+@Test func namesAndAliases() throws {
+    #expect(ModelZoo.canonicalName("resnet") == "resnet-2-2-2")
+    #expect(ModelZoo.canonicalName("ShuffleNet-V1") == "shufflenet-v1-g3-2.0x")
+    #expect(ModelZoo.canonicalName("shufflenet-v2") == "shufflenet-v2-0.5x")
+    #expect(ModelZoo.canonicalName("se-resnet") == "se-resnet-2-2-2")
+    #expect(ModelZoo.recipeFamily("vgg16") == "003")
+    #expect(ModelZoo.recipeFamily("shufflenet-v2-1.5x") == "000")
+    #expect(ModelZoo.recipeFamily("efficientnet-v2-s") == "004")
+}
+
+@Test func unknownNamesListTheValidOnes() throws {
+    for bad in ["resnet-4-4-4", "vgg12", "shufflenet-v1-g5-1.0x", "nope"] {
+        do {
+            _ = try ModelZoo.build(bad, inputShape: [3, 32, 32], classes: 10, seed: 0)
+            Issue.record("\(bad) should be refused")
+        } catch let error as ModelError {
+            let message = error.description
+            #expect(message.contains("unknown model '\(bad)'"))
+            for valid in ["resnet-2-2-2", "vgg19", "shufflenet-v1-g8-0.5x", "efficientnet-v2-s", "mobilenet-v1-large"] {
+                #expect(message.contains(valid))
+            }
+        }
+    }
+}
+
+@Test func refusedInputsSayWhy() throws {
+    #expect(throws: ModelError.self) { try ModelZoo.build("vgg11", inputShape: [3, 64, 64], classes: 10, seed: 0) }
+    #expect(throws: ModelError.self) { try ModelZoo.build("shufflenet-v2", inputShape: [3, 64, 64], classes: 10, seed: 0) }
+    #expect(throws: ModelError.self) { try ModelZoo.build("mycnn", inputShape: [3, 32], classes: 10, seed: 0) }
+    #expect(throws: ModelError.self) { try ModelZoo.build("mycnn", inputShape: [3, 32, 32], classes: 0, seed: 0) }
+}
