@@ -8,6 +8,7 @@ struct CNNTUI: ParsableCommand {
         abstract: "Train convolutional networks on the CPU and watch them learn.",
         subcommands: [
             // Subcommands, one file each; keep this list in the order `--help` should show.
+            Bench.self, BenchWorker.self,
             ModelsCommand.self,
             SummaryCommand.self,
         ])
