@@ -45,13 +45,15 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreads(threads)
+        // The peak figure is OpenBLAS's own threading on one big GEMM; the workers' engine instead splits
+        // each op over its threads and runs OpenBLAS single-threaded inside each part.
+        BLAS.setLibraryThreads(threads)
         let core = BLAS.coreName
         let peak = Training.Bench.sgemmGFLOPs()
         let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         if !json {
-            print(String(format: "sgemm 1024^3: %.1f GFLOP/s on %d threads, OpenBLAS kernel %@%@", peak, threads, core,
-                         coreType.map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""))
+            print(String(format: "sgemm 1024^3: %.1f GFLOP/s on %d threads, OpenBLAS kernel ", peak, threads) + core
+                  + (coreType.map { " (OPENBLAS_CORETYPE=\($0))" } ?? " (OPENBLAS_CORETYPE unset)"))
             print("model                   mode    img/s best  img/s median  GFLOP/s  of sgemm  peak RSS MB  RSS growth MB  steps")
         }
         var results: [BenchResult] = []
@@ -61,8 +63,8 @@ struct Bench: ParsableCommand {
                 result.fractionOfPeak = result.gflops / peak
                 results.append(result)
                 if !json {
-                    print(String(format: "%-22@  %-6@  %11.1f  %12.1f  %7.1f  %7.1f%%  %11.0f  %13.1f  %5d",
-                                 result.model, result.mode, result.imagesPerSecond, result.medianImagesPerSecond,
+                    print(pad(result.model, 22) + "  " + pad(result.mode, 6) + String(format: "  %11.1f  %12.1f  %7.1f  %7.1f%%  %11.0f  %13.1f  %5d",
+                                 result.imagesPerSecond, result.medianImagesPerSecond,
                                  result.gflops, 100 * (result.fractionOfPeak ?? 0), result.peakRssMB, result.rssGrowthMB,
                                  result.steps))
                 }
@@ -120,7 +122,7 @@ struct BenchWorker: ParsableCommand {
     @Flag var profile = false
 
     func run() throws {
-        BLAS.setThreads(threads)
+        Parallel.setThreads(threads)
         guard let benchMode = BenchMode(rawValue: mode) else { throw ValidationError("--mode: train or infer, got \(mode)") }
         let profiler = profile ? LayerProfiler() : nil
         let result = try Training.Bench.measure(
@@ -133,6 +135,8 @@ struct BenchWorker: ParsableCommand {
         print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
     }
 }
+
+private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
 struct BenchReport: Codable {
     var sgemmGflops: Double

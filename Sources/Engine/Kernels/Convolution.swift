@@ -126,17 +126,36 @@ func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
     return (columns, gathered)
 }
 
+/// Floats of scratch each thread's part needs (see `convScratchCounts`), times the parts of a batch of sh.n.
+func convScratchTotals(_ sh: ConvShape) -> (columns: Int, gathered: Int, weightPartials: Int) {
+    let one = convScratchCounts(sh), parts = Parallel.parts(sh.n)
+    return (one.columns * parts, one.gathered * parts, (parts - 1) * sh.k * sh.patch)
+}
+
 /// output[N, K, P, Q] = conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K].
-/// columns and gathered are scratch of at least `convScratchCounts(sh)` floats.
+/// The batch splits into one run of images per thread; columns and gathered hold `convScratchTotals(sh)` floats.
 func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
+    let scratch = convScratchCounts(sh)
+    Parallel.forEachPart(sh.n) { part, images in
+        convForwardImages(sh, images: images, input: input, weight: weight, bias: bias, output: output,
+                          columns: columns + part * scratch.columns, gathered: gathered + part * scratch.gathered)
+    }
+}
+
+/// convForward for the images in `images`, on one thread.
+func convForwardImages(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+) {
     let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
     let pq = sh.outPlane
-    var n0 = 0
-    while n0 < sh.n {
-        let b = Swift.min(imagesPerGemm, sh.n - n0)
+    var n0 = images.lowerBound
+    while n0 < images.upperBound {
+        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
         let width = b * pq
         let image = input + n0 * sh.c * sh.inPlane
         // The column matrix: the image [C, H*W] itself for a pointwise conv taken one image at a time.
@@ -171,27 +190,54 @@ func convForward(
 }
 
 /// Backward of `convForward`: gradInput[N, C, H, W] is overwritten; gradWeight[K, Cg, R, S] and gradBias[K]
-/// are *accumulated* into (+=).
+/// are *accumulated* into (+=). Each thread's images add their weight gradient into a partial of their own
+/// (the first thread straight into gradWeight); the partials are summed at the end.
+/// weightPartials holds `convScratchTotals(sh).weightPartials` floats.
 func convBackward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
-    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>, weightPartials: UnsafeMutablePointer<Float>
 ) {
-    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
     let pq = sh.outPlane
     if let gradBias {
-        for i in 0..<sh.n {
-            for k in 0..<sh.k {
-                let src = gradOutput + (i * sh.k + k) * pq
+        Parallel.forEachPart(sh.k, minimum: 8) { _, channels in
+            for k in channels {
                 var sum: Float = 0
-                for j in 0..<pq { sum += src[j] }
+                for i in 0..<sh.n { sum += sumOf(gradOutput + (i * sh.k + k) * pq, count: pq) }
                 gradBias[k] += sum
             }
         }
     }
-    var n0 = 0
-    while n0 < sh.n {
-        let b = Swift.min(imagesPerGemm, sh.n - n0)
+    let scratch = convScratchCounts(sh), weightCount = sh.k * sh.patch
+    let parts = Parallel.parts(sh.n)
+    Parallel.forEachPart(sh.n) { part, images in
+        let partial = part == 0 ? gradWeight : weightPartials + (part - 1) * weightCount
+        if part > 0 { partial.update(repeating: 0, count: weightCount) }
+        convBackwardImages(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
+                           gradInput: gradInput, gradWeight: partial,
+                           columns: columns + part * scratch.columns, gathered: gathered + part * scratch.gathered)
+    }
+    if parts > 1 {
+        Parallel.forEachPart(weightCount, minimum: 4096) { _, range in
+            for p in 1..<parts {
+                let src = weightPartials + (p - 1) * weightCount
+                for j in range { gradWeight[j] = gradWeight[j] + src[j] }
+            }
+        }
+    }
+}
+
+/// convBackward's GEMMs for the images in `images`, on one thread; gradWeight is accumulated into.
+func convBackwardImages(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+) {
+    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
+    let pq = sh.outPlane
+    var n0 = images.lowerBound
+    while n0 < images.upperBound {
+        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
         let width = b * pq
         let image = input + n0 * sh.c * sh.inPlane
         let gradImage = gradInput + n0 * sh.c * sh.inPlane
@@ -200,9 +246,7 @@ func convBackward(
         if b == 1 { dOut = gradOutput + n0 * sh.k * pq } else {
             for i in 0..<b {
                 for k in 0..<sh.k {
-                    let src = gradOutput + ((n0 + i) * sh.k + k) * pq
-                    let dst = gathered + k * width + i * pq
-                    for j in 0..<pq { dst[j] = src[j] }
+                    (gathered + k * width + i * pq).update(from: gradOutput + ((n0 + i) * sh.k + k) * pq, count: pq)
                 }
             }
             dOut = UnsafePointer(gathered)
@@ -233,6 +277,23 @@ func convBackward(
     }
 }
 
+/// sum(a[i]) over count floats, with eight partial sums.
+@inline(__always)
+func sumOf(_ a: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        acc = acc + UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < count {
+        sum += a[i]
+        i += 1
+    }
+    return sum
+}
+
 // MARK: - Depthwise convolution (direct)
 
 /// Depthwise conv (groups == C == K): output[N, C, P, Q], input[N, C, H, W], weight[C, 1, R, S], bias[C].
@@ -242,8 +303,9 @@ func depthwiseConvForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>
 ) {
+    Parallel.forEachPart(sh.c) { _, channels in
     for i in 0..<sh.n {
-        for c in 0..<sh.c {
+        for c in channels {
             let x = input + (i * sh.c + c) * sh.inPlane
             let y = output + (i * sh.c + c) * sh.outPlane
             let w = weight + c * sh.r * sh.s
@@ -266,6 +328,7 @@ func depthwiseConvForward(
             }
         }
     }
+    }
 }
 
 /// Backward of `depthwiseConvForward`: gradInput is overwritten; gradWeight and gradBias are accumulated (+=).
@@ -273,11 +336,12 @@ func depthwiseConvBackward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
 ) {
-    gradInput.update(repeating: 0, count: sh.n * sh.c * sh.inPlane)
+    Parallel.forEachPart(sh.c) { _, channels in
     for i in 0..<sh.n {
-        for c in 0..<sh.c {
+        for c in channels {
             let x = input + (i * sh.c + c) * sh.inPlane
             let dx = gradInput + (i * sh.c + c) * sh.inPlane
+            dx.update(repeating: 0, count: sh.inPlane)
             let dy = gradOutput + (i * sh.c + c) * sh.outPlane
             let w = weight + c * sh.r * sh.s
             let dw = gradWeight + c * sh.r * sh.s
@@ -311,6 +375,7 @@ func depthwiseConvBackward(
                 }
             }
         }
+    }
     }
 }
 

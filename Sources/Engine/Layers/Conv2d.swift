@@ -60,6 +60,7 @@ public final class Conv2d: Layer {
     private let gradInput = Tensor(shape: [0])
     let columns = Tensor(shape: [0])            // im2col matrix [C*R*S, B*P*Q]
     private let gathered = Tensor(shape: [0])   // GEMM result / gradient as [K, B*P*Q] when B images share a GEMM
+    private let weightPartials = Tensor(shape: [0])  // the other threads' weight gradients [threads-1, K, Cg, R, S]
     /// The forward input, read again by backward (valid until then by the Layer contract).
     private var savedInput: Tensor?
     private var geometry: ConvShape?
@@ -74,7 +75,7 @@ public final class Conv2d: Layer {
         if sh.isDepthwise {
             depthwiseConvForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data)
         } else {
-            let scratch = convScratchCounts(sh)
+            let scratch = convScratchTotals(sh)
             columns.resize(to: [scratch.columns])
             gathered.resize(to: [scratch.gathered])
             convForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data,
@@ -96,9 +97,10 @@ public final class Conv2d: Layer {
             depthwiseConvBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
                                   gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias)
         } else {
+            weightPartials.resize(to: [convScratchTotals(sh).weightPartials])
             convBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
                          gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias,
-                         columns: columns.data, gathered: gathered.data)
+                         columns: columns.data, gathered: gathered.data, weightPartials: weightPartials.data)
         }
         return gradInput
     }
