@@ -20,3 +20,34 @@ static inline attr_t nc_a_underline(void) { return A_UNDERLINE; }
 static inline attr_t nc_a_dim(void) { return A_DIM; }
 static inline int nc_key_resize(void) { return KEY_RESIZE; }
 static inline const char *nc_codeset(void) { return nl_langinfo(CODESET); }
+
+// MARK: terminal-restoring signal handlers (used only by TUI's TerminalPainter.swift)
+// The counter is `static`, so every Swift file that calls these would get its own copy in a non-WMO build:
+// keep all calls in one Swift file.
+#include <signal.h>
+static volatile sig_atomic_t nc_pending_interrupts = 0;
+
+/// SIGINT is a quit request the UI loop polls for; after 3 unanswered ones (a stuck loop) it terminates.
+/// Every other handled signal restores the terminal, then takes its default action (exit or core dump).
+static void nc_on_signal(int sig) {
+    if (sig == SIGINT && nc_pending_interrupts < 2) { nc_pending_interrupts += 1; return; }
+    endwin();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static inline void nc_install_signal_handlers(void) {
+    struct sigaction action = {0};
+    action.sa_handler = nc_on_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;   /* no SA_RESTART: a pending get_wch returns so the loop sees the flag at once */
+    int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, 0);
+}
+
+/// How many SIGINTs arrived since the last call (and resets the count).
+static inline int nc_take_interrupts(void) {
+    int n = nc_pending_interrupts;
+    nc_pending_interrupts = 0;
+    return n;
+}

@@ -5,8 +5,12 @@ import Engine
 ///
 /// Shapes (small layout): [N, C, 32, 32] -> features.0 [N, 32, 30, 30] -> each unpadded depthwise conv
 /// takes 2 px -> [N, 1024, 4, 4] -> AvgPool2d(4) [N, 1024, 1, 1] -> fc [N, classes]. It takes exactly
-/// 32x32, so 28x28 images get a ZeroPad2d(2) adapter. The large layout has stride-2 convs as the seed's
-/// `large_img=True` branch writes them, unpadded too, which fits only inputs of about 700 px.
+/// 32x32, so 28x28 images get a ZeroPad2d(2) adapter.
+///
+/// The large layout has the stride-2 convs of the seed's `large_img=True` branch. Written unpadded, as the
+/// seed's code has it, it would fit only inputs of about 700 px, while the seed's own exercise and the
+/// paper say `padding=same`: so its 3x3 convs are padded by 1 and its AvgPool2d(7) (which is global at
+/// 224 px) is a global average pool. It then takes any input from 28 px up.
 enum MobileNetV1 {
     /// One `dw_conv` + `point_conv` pair: the depthwise conv's stride and the pointwise conv's width.
     struct Pair: Sendable {
@@ -19,7 +23,10 @@ enum MobileNetV1 {
         let stemWidth: Int
         let stemStride: Int
         let pairs: [Pair]
-        let poolKernel: Int
+        /// Padding of the 3x3 convs: 0 as the seed's small layout, 1 ("same") for the large one.
+        let padding: Int
+        /// AvgPool2d's kernel, or nil for a global average pool.
+        let poolKernel: Int?
         /// The one input size the layout takes, if it is built for one.
         let fixedInputSize: Int?
     }
@@ -30,11 +37,11 @@ enum MobileNetV1 {
         Config(name: "mobilenet-v1", stemWidth: 32, stemStride: 1,
                pairs: pairs([(64, 1), (128, 1), (128, 1), (256, 1), (256, 1), (512, 1), (512, 1), (512, 1),
                              (512, 1), (512, 1), (512, 1), (1024, 1), (1024, 1)]),
-               poolKernel: 4, fixedInputSize: 32),
+               padding: 0, poolKernel: 4, fixedInputSize: 32),
         Config(name: "mobilenet-v1-large", stemWidth: 32, stemStride: 2,
                pairs: pairs([(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
                              (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 2)]),
-               poolKernel: 7, fixedInputSize: nil),
+               padding: 1, poolKernel: nil, fixedInputSize: nil),
     ]
 
     /// A narrow row for the PyTorch logits fixture (not in the zoo).
@@ -42,13 +49,14 @@ enum MobileNetV1 {
         name: "mobilenet-v1-fixture", stemWidth: 4, stemStride: 1,
         pairs: pairs([(8, 1), (16, 1), (16, 1), (16, 1), (16, 1), (24, 1), (24, 1), (24, 1), (24, 1), (24, 1),
                       (24, 1), (32, 1), (32, 1)]),
-        poolKernel: 4, fixedInputSize: 32)
+        padding: 0, poolKernel: 4, fixedInputSize: 32)
 
     static let entries = table.map { config in
         ZooEntry(name: config.name, seed: "001", family: "MobileNetV1",
                  notes: config.stemStride == 1 ? [] : [
-                    "large layout as the seed writes it (unpadded 3x3 convs, stride 2 stem and five stride-2 depthwise convs, AvgPool2d(7)): "
-                        + "it only fits inputs of about 700x700 pixels",
+                    "large layout with padding=same 3x3 convs, as the seed's exercise and the paper state "
+                        + "(the seed's code leaves them unpadded, which fits only ~700 px inputs)",
+                    "global average pool in place of AvgPool2d(7), which is the same at 224 px and fits smaller inputs",
                  ],
                  fixedInputSize: config.fixedInputSize) { input, classes, f in
             build(config, input: input, classes: classes, factory: &f)
@@ -56,11 +64,11 @@ enum MobileNetV1 {
     }
 
     static func build(_ config: Config, input: [Int], classes: Int, factory f: inout LayerFactory) -> [(String, any Layer)] {
-        var features: [any Layer] = [f.conv(input[0], config.stemWidth, 3, stride: config.stemStride, bias: true), relu()]
+        var features: [any Layer] = [f.conv(input[0], config.stemWidth, 3, stride: config.stemStride, padding: config.padding, bias: true), relu()]
         var inC = config.stemWidth
         for pair in config.pairs {
             features.append(Block("dw_conv", [
-                ("dw_conv_k3", f.conv(inC, inC, 3, stride: pair.stride, groups: inC)),
+                ("dw_conv_k3", f.conv(inC, inC, 3, stride: pair.stride, padding: config.padding, groups: inC)),
                 ("bn", BatchNorm2d(inC)),
                 ("relu", relu()),
             ]))
@@ -71,7 +79,11 @@ enum MobileNetV1 {
             ]))
             inC = pair.out
         }
-        features.append(Pool2d(.average(countIncludePad: true), kernel: config.poolKernel))
+        if let kernel = config.poolKernel {
+            features.append(Pool2d(.average(countIncludePad: true), kernel: kernel))
+        } else {
+            features.append(GlobalAvgPool())
+        }
         return [("features", Sequential(indexed: features)), ("fc", f.linear(inC, classes))]
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Data
 import Engine
 import Foundation
 import Models
@@ -24,6 +25,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed seconds per model and mode, split over the repeats.") var seconds = 6.0
     @Option(help: "Timed runs per model and mode.") var repeats = 5
     @Option(help: "Modes: train,infer, or one of them.") var modes = "train,infer"
+    @Option(help: "Dataset whose loader throughput is measured beside MyCNN's training (none to skip).")
+    var loaderDataset = "fashion-mnist"
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Flag(help: "Print forward and backward milliseconds per layer (to stderr) for each model's training.")
     var profile = false
@@ -57,7 +60,15 @@ struct Bench: ParsableCommand {
             print("model                   mode    img/s best  img/s median  GFLOP/s  of sgemm  peak RSS MB  RSS growth MB  steps")
         }
         var results: [BenchResult] = []
+        var loader: LoaderThroughput?
         for model in try modelList() {
+            if ModelZoo.canonicalName(model) == "mycnn" && loaderDataset != "none" {
+                loader = measureLoader()
+                if !json, let loader {
+                    print(pad("loader " + loader.dataset, 30) + (loader.imagesPerSecond.map { String(format: "%11.0f img/s (batch %d, augmentation none)", $0, batch) }
+                        ?? "  not measured: " + (loader.error ?? "")))
+                }
+            }
             for mode in try BenchOptions.parseModes(modes) {
                 var result = try runWorker(model: model, mode: mode)
                 result.fractionOfPeak = result.gflops / peak
@@ -72,10 +83,21 @@ struct Bench: ParsableCommand {
         }
         if json {
             let report = BenchReport(sgemmGflops: peak, blasCore: core, openblasCoretype: coreType, threads: threads,
-                                     results: results)
+                                     loader: loader, results: results)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    /// The data loader's images/s on the training split, which must outpace MyCNN's training by far.
+    private func measureLoader() -> LoaderThroughput {
+        do {
+            let dataset = try DatasetCatalog.load(loaderDataset, dataDir: nil)
+            let rate = measureLoaderThroughput(set: dataset.train, batchSize: batch, augmentation: .none, seconds: 2)
+            return LoaderThroughput(dataset: loaderDataset, imagesPerSecond: rate, error: nil)
+        } catch {
+            return LoaderThroughput(dataset: loaderDataset, imagesPerSecond: nil, error: "\(error)")
         }
     }
 
@@ -143,10 +165,19 @@ struct BenchReport: Codable {
     var blasCore: String
     var openblasCoretype: String?
     var threads: Int
+    var loader: LoaderThroughput?
     var results: [BenchResult]
     enum CodingKeys: String, CodingKey {
-        case sgemmGflops = "sgemm_gflops", blasCore = "blas_core", openblasCoretype = "openblas_coretype", threads, results
+        case sgemmGflops = "sgemm_gflops", blasCore = "blas_core", openblasCoretype = "openblas_coretype", threads, loader
+        case results
     }
+}
+
+struct LoaderThroughput: Codable {
+    var dataset: String
+    var imagesPerSecond: Double?
+    var error: String?
+    enum CodingKeys: String, CodingKey { case dataset, imagesPerSecond = "images_per_second", error }
 }
 
 enum BenchOptions {

@@ -8,9 +8,16 @@ struct CNNTUI: ParsableCommand {
         abstract: "Train convolutional networks on the CPU and watch them learn.",
         subcommands: [
             // Subcommands, one file each; keep this list in the order `--help` should show.
+            TrainCommand.self,
+            ResumeCommand.self,
+            SessionsCommand.self,
+            EvalCommand.self,
+            PredictCommand.self,
             Bench.self, BenchWorker.self,
             ModelsCommand.self,
             SummaryCommand.self,
+            DatasetsCommand.self,
+            DownloadCommand.self,
         ])
 
     mutating func run() throws {

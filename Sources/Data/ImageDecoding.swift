@@ -1,0 +1,137 @@
+import CJPEG
+import CPNG
+import Foundation
+
+/// A decoded picture: 8-bit interleaved HWC, 1 (grey) or 3 (RGB) channels.
+struct DecodedImage {
+    var width: Int, height: Int, channels: Int
+    var pixels: [UInt8]
+}
+
+/// PNG through libpng's simplified API, JPEG through libjpeg-turbo (behind the setjmp shim).
+enum ImageDecoder {
+    static let extensions: Set<String> = ["png", "jpg", "jpeg"]
+
+    static func isImageFile(_ name: String) -> Bool {
+        extensions.contains((name as NSString).pathExtension.lowercased())
+    }
+
+    static func decode(path: String) throws -> DecodedImage {
+        let bytes = try readWholeFile(path)
+        guard !bytes.isEmpty else { throw DataError(path, "zero-byte image file") }
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try decodePNG(bytes, path: path) }
+        if bytes.starts(with: [0xFF, 0xD8]) { return try decodeJPEG(bytes, path: path) }
+        throw DataError(path, "not a PNG or JPEG image (unrecognised first bytes)")
+    }
+
+    private static func decodePNG(_ bytes: [UInt8], path: String) throws -> DecodedImage {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        let began = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
+        guard began != 0 else { throw DataError(path, "unreadable PNG: \(pngMessage(&image))") }
+        let colour = image.format & UInt32(PNG_FORMAT_FLAG_COLOR) != 0
+        let channels = colour ? 3 : 1
+        image.format = colour ? UInt32(PNG_FORMAT_RGB) : UInt32(PNG_FORMAT_GRAY)
+        let (width, height) = (Int(image.width), Int(image.height))
+        guard width > 0, height > 0, width * height <= 1 << 28 else {
+            png_image_free(&image)
+            throw DataError(path, "implausible PNG size \(width)x\(height)")
+        }
+        var pixels = [UInt8](repeating: 0, count: width * height * channels)
+        // Transparent pixels are composited onto black, as PIL's convert("RGB") drops alpha.
+        var black = png_color(red: 0, green: 0, blue: 0)
+        let finished = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, &black, $0.baseAddress, 0, nil) }
+        guard finished != 0 else { throw DataError(path, "corrupt PNG: \(pngMessage(&image))") }
+        return DecodedImage(width: width, height: height, channels: channels, pixels: pixels)
+    }
+
+    private static func pngMessage(_ image: inout png_image) -> String {
+        withUnsafeBytes(of: &image.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    private static func decodeJPEG(_ bytes: [UInt8], path: String) throws -> DecodedImage {
+        var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let decoded = bytes.withUnsafeBufferPointer { buffer in
+            cnntui_jpeg_decode(buffer.baseAddress, UInt(buffer.count), &width, &height, &channels, &message, message.count)
+        }
+        guard let decoded else {
+            throw DataError(path, "unreadable JPEG: \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+        }
+        defer { free(decoded) }
+        let count = Int(width) * Int(height) * Int(channels)
+        return DecodedImage(width: Int(width), height: Int(height), channels: Int(channels),
+                            pixels: Array(UnsafeBufferPointer(start: decoded, count: count)))
+    }
+}
+
+/// Encoders, for tests and for exporting pictures: 8-bit interleaved HWC, 1 or 3 channels.
+enum ImageEncoder {
+    static func writePNG(_ image: DecodedImage, to path: String) throws {
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        png.width = UInt32(image.width)
+        png.height = UInt32(image.height)
+        png.format = image.channels == 3 ? UInt32(PNG_FORMAT_RGB) : UInt32(PNG_FORMAT_GRAY)
+        let ok = image.pixels.withUnsafeBytes { png_image_write_to_file(&png, path, 0, $0.baseAddress, 0, nil) }
+        guard ok != 0 else { throw DataError(path, "cannot write PNG") }
+    }
+
+    static func writeJPEG(_ image: DecodedImage, to path: String, quality: Int = 95) throws {
+        var message = [CChar](repeating: 0, count: 256)
+        let status = image.pixels.withUnsafeBufferPointer {
+            cnntui_jpeg_encode_file(path, $0.baseAddress, Int32(image.width), Int32(image.height), Int32(image.channels),
+                                    Int32(quality), &message, message.count)
+        }
+        guard status == 0 else { throw DataError(path, "cannot write JPEG") }
+    }
+}
+
+/// Resizes HWC bytes with a separable triangle (bilinear) filter whose support widens when
+/// shrinking, like PIL's BILINEAR resize that torchvision's Resize uses on pictures.
+/// Output is CHW (planar) bytes, `channels` planes of side x side.
+func resizeBilinear(_ image: DecodedImage, width outW: Int, height outH: Int) -> [UInt8] {
+    let C = image.channels, inW = image.width, inH = image.height
+    func weights(inSize: Int, outSize: Int) -> [(first: Int, weights: [Float])] {
+        let scale = Float(inSize) / Float(outSize)
+        let support = max(scale, 1)
+        return (0..<outSize).map { o in
+            let center = (Float(o) + 0.5) * scale
+            let lo = max(0, Int((center - support).rounded(.down)))
+            let hi = min(inSize, Int((center + support).rounded(.up)))
+            var w = (lo..<hi).map { i in max(0, 1 - abs((Float(i) + 0.5 - center) / support)) }
+            let total = w.reduce(0, +)
+            if total > 0 { w = w.map { $0 / total } } else { w = w.map { _ in 1 / Float(max(1, hi - lo)) } }
+            return (lo, w)
+        }
+    }
+    let columns = weights(inSize: inW, outSize: outW)
+    let rows = weights(inSize: inH, outSize: outH)
+    // Horizontal pass: [inH, outW, C] floats.
+    var horizontal = [Float](repeating: 0, count: inH * outW * C)
+    for y in 0..<inH {
+        for (x, column) in columns.enumerated() {
+            for c in 0..<C {
+                var sum: Float = 0
+                for (k, w) in column.weights.enumerated() {
+                    sum += w * Float(image.pixels[(y * inW + column.first + k) * C + c])
+                }
+                horizontal[(y * outW + x) * C + c] = sum
+            }
+        }
+    }
+    // Vertical pass into planar bytes [C, outH, outW].
+    var out = [UInt8](repeating: 0, count: C * outH * outW)
+    for (y, row) in rows.enumerated() {
+        for x in 0..<outW {
+            for c in 0..<C {
+                var sum: Float = 0
+                for (k, w) in row.weights.enumerated() { sum += w * horizontal[((row.first + k) * outW + x) * C + c] }
+                out[(c * outH + y) * outW + x] = UInt8(max(0, min(255, sum.rounded())))
+            }
+        }
+    }
+    return out
+}

@@ -1,0 +1,106 @@
+import Training
+
+/// Everything the screens show, folded from the engine's events. A value: `apply` is the only mutation, and
+/// every history is bounded, so a long run does not grow memory.
+public struct DashboardModel: Sendable {
+    public var run: RunDescription?
+    public var state: TrainingState = .starting
+    public var lastStep: StepEvent?
+
+    /// EMA weight of the past for the smoothed training loss and accuracy (coalesced step events arrive unevenly).
+    public var smoothing: Float = 0.9
+    public private(set) var smoothedLoss: Float?
+    public private(set) var smoothedAccuracy: Float?
+
+    /// x = global step throughout.
+    public private(set) var trainLoss = BoundedSeries()
+    public private(set) var testLoss = BoundedSeries(capacity: 512)
+    public private(set) var trainAccuracy = BoundedSeries()
+    public private(set) var testAccuracy = BoundedSeries(capacity: 512)
+    public private(set) var learningRate = BoundedSeries()
+    /// Global steps at which the learning rate was changed by hand (the newest `maxMarks`).
+    public private(set) var manualLearningRateChanges: [Double] = []
+    public let maxMarks = 64
+
+    public private(set) var lastEvaluation: EvaluationEvent?
+    public private(set) var bestTestAccuracy: Float?
+    public private(set) var lastCheckpoint: String?
+    public private(set) var finalTestAccuracy: Float?
+    public private(set) var failure: String?
+    /// The newest notice from the engine (checkpoint saved, LR changed, failure), for the status line.
+    public private(set) var notice: String?
+
+    public init() {}
+
+    public static func folding(_ events: [TrainingEvent]) -> DashboardModel {
+        var m = DashboardModel()
+        for e in events { m.apply(e) }
+        return m
+    }
+
+    public mutating func apply(_ event: TrainingEvent) {
+        switch event {
+        case .started(let run):
+            self.run = run
+            learningRate.append(x: Double(max(0, (run.startEpoch - 1) * run.stepsPerEpoch)), y: Double(run.learningRate))
+        case .step(let s):
+            lastStep = s
+            if state == .starting { state = .running }
+            smoothedLoss = smoothedLoss.map { smoothing * $0 + (1 - smoothing) * s.loss } ?? s.loss
+            smoothedAccuracy = smoothedAccuracy.map { smoothing * $0 + (1 - smoothing) * s.accuracy } ?? s.accuracy
+            let x = Double(s.globalStep)
+            if let l = smoothedLoss { trainLoss.append(x: x, y: Double(l)) }
+            if let a = smoothedAccuracy { trainAccuracy.append(x: x, y: Double(a)) }
+            learningRate.append(x: x, y: Double(s.learningRate))
+        case .evaluation(let e):
+            lastEvaluation = e
+            testLoss.append(x: Double(e.globalStep), y: Double(e.testLoss))
+            testAccuracy.append(x: Double(e.globalStep), y: Double(e.testAccuracy))
+            bestTestAccuracy = max(bestTestAccuracy ?? e.testAccuracy, e.testAccuracy)
+        case .stateChanged(let s):
+            state = s
+        case .learningRateChanged(let lr, let step, let manual):
+            learningRate.append(x: Double(step), y: Double(lr))
+            if manual {
+                manualLearningRateChanges.append(Double(step))
+                if manualLearningRateChanges.count > maxMarks { manualLearningRateChanges.removeFirst() }
+            }
+            notice = "learning rate set to \(Format.learningRate(lr)) at step \(step)" + (manual ? "" : " (schedule)")
+        case .checkpointSaved(let path, let step):
+            lastCheckpoint = path
+            notice = "checkpoint saved at step \(step): \(path)"
+        case .finished(let accuracy):
+            state = .finished
+            finalTestAccuracy = accuracy
+            notice = "finished: test accuracy \(Format.percent(accuracy))"
+        case .failed(let message):
+            state = .failed
+            failure = message
+            notice = "training failed: \(message)"
+        }
+    }
+
+    // MARK: - Derived values for the header and panels
+
+    public var classCount: Int {
+        run?.classNames.count ?? lastEvaluation?.perClassAccuracy.count ?? 0
+    }
+    public func className(_ index: Int) -> String {
+        if let names = run?.classNames, index >= 0, index < names.count { return names[index] }
+        return String(index)
+    }
+    public var classNames: [String] { (0..<classCount).map(className) }
+
+    public var currentLearningRate: Float? {
+        learningRate.last.map { Float($0.y) } ?? run?.learningRate
+    }
+    /// Fraction of the whole run done (0 before the first step).
+    public var progress: Double {
+        guard let s = lastStep, s.totalSteps > 0 else { return 0 }
+        return Double(s.globalStep) / Double(s.totalSteps)
+    }
+    public var perClassAccuracy: [Float] { lastEvaluation?.perClassAccuracy ?? [] }
+    public var confusion: [[Int]] { lastEvaluation?.confusion ?? [] }
+    public var preview: [PredictedImage] { lastEvaluation?.preview ?? [] }
+    public var misclassified: [PredictedImage] { lastEvaluation?.misclassified ?? [] }
+}

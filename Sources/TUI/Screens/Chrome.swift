@@ -1,0 +1,151 @@
+import Training
+
+/// The parts every screen shares: the two header rows, the status line, the too-small screen.
+public enum Chrome {
+    public static let minimumWidth = 80, minimumHeight = 24
+
+    static func stateColor(_ state: TrainingState) -> Color {
+        switch state {
+        case .starting: return .cyan
+        case .running: return .green
+        case .paused: return .yellow
+        case .finished: return .cyan
+        case .failed: return .red
+        }
+    }
+
+    /// Row 0: what runs and where it is; row 1: progress bar and the newest numbers.
+    public static func renderHeader(into grid: inout CellGrid, area: Rect, model: DashboardModel,
+                                    capabilities caps: TerminalCapabilities) {
+        guard area.height >= 1 else { return }
+        let sep = caps.glyphs.isUnicode ? " │ " : " | "
+        grid.fill(Rect(x: area.x, y: area.y, width: area.width, height: 1), style: caps.style(fg: .default, [.reverse]))
+        var parts = [" cnntui"]
+        if let run = model.run { parts.append("\(run.model) on \(run.dataset)") }
+        if let s = model.lastStep {
+            parts.append("epoch \(s.epoch)/\(model.run?.epochs ?? 0)")
+            parts.append("step \(s.step)/\(s.stepsPerEpoch)")
+            parts.append("\(Format.rate(s.imagesPerSecond)) img/s")
+            parts.append("ETA " + (s.etaSeconds.map(Format.duration) ?? "--"))
+        }
+        let stateText = " " + model.state.rawValue.uppercased() + " "
+        // Narrow windows drop the program name first, then the speed, so epoch, step and ETA stay.
+        for drop in [0, 2] where parts.joined(separator: sep).count > area.width - stateText.count && parts.count > 3 {
+            parts.remove(at: drop == 0 ? 0 : parts.count - drop)
+        }
+        let line = (parts.first == " cnntui" ? "" : " ") + parts.joined(separator: sep)
+        grid.text(line, in: Rect(x: area.x, y: area.y, width: area.width - stateText.count, height: 1),
+                  style: caps.style(fg: .default, [.reverse, .bold]), glyphs: caps.glyphs)
+        grid.text(stateText, x: area.maxX - stateText.count, y: area.y,
+                  style: caps.style(fg: .black, bg: stateColor(model.state), [.bold, .reverse]), clip: area)
+        guard area.height >= 2 else { return }
+
+        let y = area.y + 1
+        var info: [String] = []
+        if let l = model.smoothedLoss { info.append("loss \(Format.compact(Double(l)))") }
+        if let a = model.smoothedAccuracy { info.append("acc \(Format.percent(a))") }
+        if let e = model.lastEvaluation { info.append("test \(Format.percent(e.testAccuracy))") }
+        if let b = model.bestTestAccuracy { info.append("best \(Format.percent(b))") }
+        if let lr = model.currentLearningRate { info.append("lr \(Format.learningRate(lr))") }
+        let infoText = info.joined(separator: "  ")
+        let barWidth = max(10, min(area.width / 4, area.width - infoText.count - 4))
+        ProgressBar(fraction: model.progress).render(
+            into: &grid, area: Rect(x: area.x + 1, y: y, width: barWidth, height: 1), capabilities: caps)
+        grid.text(infoText, in: Rect(x: area.x + barWidth + 3, y: y, width: area.width - barWidth - 3, height: 1),
+                  glyphs: caps.glyphs)
+    }
+
+    /// The bottom line: an open prompt, the quit question, a message, an engine notice, or key hints.
+    public static func renderStatus(into grid: inout CellGrid, area: Rect, model: DashboardModel, ui: UIState,
+                                    capabilities caps: TerminalCapabilities) {
+        guard area.height >= 1 else { return }
+        let row = Rect(x: area.x, y: area.y, width: area.width, height: 1)
+        grid.fill(row)
+        if let input = ui.learningRateInput {
+            let now = model.currentLearningRate.map { " (now \(Format.learningRate($0)))" } ?? ""
+            TextInput(prompt: " new learning rate\(now): ", state: input).render(into: &grid, area: row, capabilities: caps)
+            if let m = ui.message, ui.messageIsError {   // the error stays visible at the right while editing
+                grid.text(m, in: row, align: .right, style: caps.style(fg: .red, [.bold]), glyphs: caps.glyphs)
+            }
+            return
+        }
+        if ui.confirmingQuit {
+            grid.text(" Quit? Training stops after saving a checkpoint. y = quit, any other key = stay", in: row,
+                      style: caps.style(fg: .yellow, [.bold]), glyphs: caps.glyphs)
+            return
+        }
+        if let m = ui.message {
+            grid.text(" " + m, in: row, style: caps.style(fg: ui.messageIsError ? .red : .green, ui.messageIsError ? [.bold] : []),
+                      glyphs: caps.glyphs)
+            return
+        }
+        let hints = ui.screen == .dashboard
+            ? " p pause  l lr  s save  m misclassified  tab focus  enter open  ? help  q quit"
+            : " ←→ move  t true-class  c predicted  a all  esc back  ? help  q quit"
+        let shownHints = caps.glyphs.isUnicode ? hints : hints.replacingArrows()
+        if let notice = model.notice, row.width > shownHints.count + 10 {
+            let style = caps.style(fg: model.state == .failed ? .red : .cyan)
+            grid.text(notice, in: Rect(x: row.x + shownHints.count + 2, y: row.y, width: row.width - shownHints.count - 2, height: 1),
+                      align: .right, style: style, glyphs: caps.glyphs)
+        }
+        grid.text(shownHints, in: row, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+    }
+
+    /// "Terminal too small: 70x20, need 80x24", the dimension that fails in red.
+    public static func renderTooSmall(width: Int, height: Int, confirmingQuit: Bool = false,
+                                      capabilities caps: TerminalCapabilities) -> CellGrid {
+        var grid = CellGrid(width: width, height: height)
+        let needW = minimumWidth, needH = minimumHeight
+        let pieces: [(String, Style)] = [
+            ("Terminal too small: ", Style(attributes: [.bold])),
+            ("\(width)", width < needW ? caps.style(fg: .red, [.bold]) : .plain), ("x", .plain),
+            ("\(height)", height < needH ? caps.style(fg: .red, [.bold]) : .plain),
+            (", need \(needW)x\(needH)", .plain),
+        ]
+        let total = pieces.map(\.0.count).reduce(0, +)
+        let lines = height >= 2 ? 2 : 1
+        var x = max(0, (width - total) / 2)
+        let y = max(0, (height - lines) / 2)
+        for (text, style) in pieces { x = grid.text(text, x: x, y: y, style: style) }
+        if height >= 2 {
+            grid.text(confirmingQuit ? "quit? y = quit, any other key = stay" : "enlarge the window, or q to quit", in: Rect(x: 0, y: y + 1, width: width, height: 1), align: .center,
+                      style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+        }
+        return grid
+    }
+
+    /// A panel's frame; the focused panel's border and title are highlighted.
+    static func panel(_ grid: inout CellGrid, _ rect: Rect, title: String, focused: Bool,
+                      capabilities caps: TerminalCapabilities) -> Rect {
+        let border = focused ? caps.style(fg: .cyan, [.bold]) : caps.style(fg: .default, [.dim])
+        let titleStyle = focused ? caps.style(fg: .cyan, [.bold, .reverse]) : Style(attributes: [.bold])
+        return grid.box(rect, title: " \(title) ", style: border, titleStyle: titleStyle, glyphs: caps.glyphs)
+    }
+}
+
+extension String {
+    func replacingArrows() -> String {
+        String(map { c -> Character in c == "←" ? "<" : c == "→" ? ">" : c })
+            .replacingOccurrences(of: "<>", with: "<-/->")
+    }
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = "", rest = Substring(self)
+        while let r = rest.range(of: target) {
+            result += rest[..<r.lowerBound] + replacement
+            rest = rest[r.upperBound...]
+        }
+        return result + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Index>? {
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(target) { return i..<(index(i, offsetBy: target.count)) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,77 @@
+import Training
+
+/// The misclassified browser: one large image with its true class and top-3 probabilities, a strip of the
+/// others below, and the filter (by true class, predicted class, or one confusion-matrix cell).
+public struct MisclassifiedScreen: Sendable {
+    public init() {}
+
+    public func render(model: DashboardModel, ui: UIState, width: Int, height: Int,
+                       capabilities caps: TerminalCapabilities) -> CellGrid {
+        var grid = CellGrid(width: width, height: height)
+        let full = Rect(x: 0, y: 0, width: width, height: height)
+        let (header, rest) = full.splitTop(2)
+        Chrome.renderHeader(into: &grid, area: header, model: model, capabilities: caps)
+        let body = Rect(x: 0, y: rest.y, width: width, height: rest.height - 1)
+        Chrome.renderStatus(into: &grid, area: Rect(x: 0, y: height - 1, width: width, height: 1), model: model, ui: ui,
+                            capabilities: caps)
+
+        let items = ui.browser.items(in: model)
+        let selected = min(max(0, ui.browser.selected), max(0, items.count - 1))
+        let stripHeight = max(7, body.height * 35 / 100)
+        let (top, strip) = body.splitTop(body.height - stripHeight)
+        let (imageBox, infoBox) = top.splitLeft(max(top.height * 2 + 2, top.width * 45 / 100))
+        let title = "Misclassified \(items.isEmpty ? 0 : selected + 1)/\(items.count)"
+        let imageArea = Chrome.panel(&grid, imageBox, title: title, focused: true, capabilities: caps)
+        let infoArea = Chrome.panel(&grid, infoBox, title: "Prediction", focused: false, capabilities: caps)
+        let stripArea = Chrome.panel(&grid, strip, title: "Others (←/→ to move)".asciiArrows(caps), focused: false,
+                                     capabilities: caps)
+
+        grid.text("filter: " + ui.browser.filter.describe(model), in: Rect(x: infoArea.x + 1, y: infoArea.y, width: infoArea.width - 1, height: 1),
+                  style: caps.style(fg: .yellow), glyphs: caps.glyphs)
+        guard !items.isEmpty else {
+            let why = model.lastEvaluation == nil ? "no evaluation yet" : "no misclassified images match this filter"
+            grid.text(why, in: imageArea, row: imageArea.height / 2, align: .center, style: caps.style(fg: .default, [.dim]),
+                      glyphs: caps.glyphs)
+            return grid
+        }
+        let image = items[selected]
+        HalfBlockImage(image).render(into: &grid, area: imageArea, capabilities: caps, maxScale: 8)
+
+        // Prediction details: true class, predicted, top-3 with bars.
+        var y = infoArea.y + 2
+        func line(_ text: String, _ style: Style = .plain) {
+            grid.text(text, in: Rect(x: infoArea.x + 1, y: y, width: infoArea.width - 1, height: 1), style: style,
+                      glyphs: caps.glyphs)
+            y += 1
+        }
+        line("test image #\(image.testIndex)", caps.style(fg: .default, [.dim]))
+        line("true:      \(model.className(image.trueClass))", caps.style(fg: .green, [.bold]))
+        line("predicted: \(model.className(image.predictedClass)) \(caps.glyphs.wrong)", caps.style(fg: .red, [.bold]))
+        y += 1
+        line("top 3:", Style(attributes: [.bold]))
+        let bars = image.topK.prefix(3).map {
+            BarChart.Bar(label: ($0.classIndex == image.trueClass ? "* " : "  ") + model.className($0.classIndex),
+                         value: $0.probability)
+        }
+        if y < infoArea.maxY {
+            BarChart(bars: bars, maxLabelWidth: 16).render(
+                into: &grid, area: Rect(x: infoArea.x + 1, y: y, width: infoArea.width - 2, height: min(3, infoArea.maxY - y)),
+                capabilities: caps)
+            y += bars.count + 1
+        }
+        if y < infoArea.maxY { line("* = true class", caps.style(fg: .default, [.dim])) }
+
+        let tiles = items.map {
+            ImageGrid.Tile(image: HalfBlockImage($0), caption: model.className($0.predictedClass), isCorrect: false)
+        }
+        ImageGrid(tiles: tiles, selected: selected, maxScale: 0.5, minimumShown: 6)
+            .render(into: &grid, area: stripArea, capabilities: caps)
+        return grid
+    }
+}
+
+extension String {
+    func asciiArrows(_ caps: TerminalCapabilities) -> String {
+        caps.glyphs.isUnicode ? self : String(map { $0 == "←" ? "<" : $0 == "→" ? ">" : $0 })
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// Short number and time formats for labels that have only a few columns.
+public enum Format {
+    /// At most about 6 characters: 2.303, 0.0123, 1.2e-04, 12345.
+    public static func compact(_ v: Double) -> String {
+        if !v.isFinite { return v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf") }
+        let a = abs(v)
+        if a == 0 { return "0" }
+        if a >= 100_000 || a < 0.001 { return String(format: "%.1e", v) }
+        if a >= 100 { return String(format: "%.0f", v) }
+        if a >= 10 { return String(format: "%.1f", v) }
+        if a >= 1 { return String(format: "%.2f", v) }
+        return String(format: "%.3f", v)
+    }
+
+    public static func percent(_ fraction: Float, decimals: Int = 1) -> String {
+        String(format: "%.\(decimals)f%%", Double(fraction) * 100)
+    }
+
+    public static func learningRate(_ lr: Float) -> String {
+        let v = Double(lr)
+        if v == 0 { return "0" }
+        return abs(v) >= 0.001 && abs(v) < 10 ? String(format: "%.4g", v) : String(format: "%.2e", v)
+    }
+
+    /// 45s, 3m05s, 1h02m.
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "--" }
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+    }
+
+    public static func rate(_ v: Double) -> String {
+        v >= 1000 ? String(format: "%.1fk", v / 1000) : String(format: "%.0f", v)
+    }
+}

@@ -1,0 +1,155 @@
+import Engine
+import Foundation
+
+/// Where a run stands at a checkpoint, beside the model and optimizer tensors: enough to continue it
+/// bit for bit (`train_state.json`).
+public struct TrainState: Codable, Sendable, Equatable {
+    /// The epoch to continue (1-based) and how many of its batches are already trained.
+    public var epoch: Int
+    public var batchesDone: Int
+    /// Optimizer steps taken so far.
+    public var globalStep: Int
+    public var learningRate: Float
+    public var schedule: [String: Double]
+    /// The network's random stream (dropout, drop-path).
+    public var networkRandom: RandomSource
+    /// Running sums of the epoch in progress, so its train loss and accuracy come out the same.
+    public var epochLossSum: Double
+    public var epochCorrect: Int
+    public var epochSeen: Int
+    public var epochSeconds: Double
+    public var lastTestAccuracy: Float?
+    public var bestTestAccuracy: Float?
+    public var bestEpoch: Int?
+    /// How many metric records belong to the run up to here (a resume drops any written after).
+    public var metricsCount: Int
+    /// True once the last epoch is done.
+    public var finished: Bool
+    /// Content digests of the two tensor files, checked on load (a flipped byte is refused, not loaded).
+    public var modelDigest: String
+    public var optimizerDigest: String
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, schedule, finished
+        case batchesDone = "batches_done", globalStep = "global_step", learningRate = "lr"
+        case networkRandom = "network_random", epochLossSum = "epoch_loss_sum", epochCorrect = "epoch_correct"
+        case epochSeen = "epoch_seen", epochSeconds = "epoch_seconds", lastTestAccuracy = "last_test_accuracy"
+        case bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch", modelDigest = "model_digest"
+        case optimizerDigest = "optimizer_digest", metricsCount = "metrics_count"
+    }
+}
+
+/// Writes and reads checkpoint directories (layout in `Session`).
+public enum CheckpointStore {
+    static let modelFile = "model.safetensors"
+    static let optimizerFile = "optimizer.safetensors"
+    static let stateFile = "train_state.json"
+
+    /// Writes a new checkpoint directory, moves `last` (and `best` when asked) to it, and deletes
+    /// checkpoint directories no link points to any more. Returns the new directory.
+    @discardableResult
+    static func save(session: Session, model: [(String, Safetensors.Entry)], optimizer: [(String, Safetensors.Entry)],
+                     state: TrainState, markBest: Bool) throws -> URL {
+        let fm = FileManager.default
+        let directory = session.checkpointsURL
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        let name = String(format: "ckpt-%06d", nextNumber(in: directory))
+        let temporary = directory.appendingPathComponent(".tmp-" + name)
+        try? fm.removeItem(at: temporary)
+        try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
+
+        var state = state
+        state.modelDigest = digest(model)
+        state.optimizerDigest = digest(optimizer)
+        try AtomicFile.write(try Safetensors.encode(model, metadata: ["format": "pt", "digest": state.modelDigest]),
+                             to: temporary.appendingPathComponent(modelFile))
+        try AtomicFile.write(try Safetensors.encode(optimizer, metadata: ["digest": state.optimizerDigest]),
+                             to: temporary.appendingPathComponent(optimizerFile))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent(stateFile))
+
+        let final = directory.appendingPathComponent(name)
+        guard rename(temporary.path, final.path) == 0 else {
+            throw TrainingError.checkpoint(file: final.path, message: "rename failed: \(String(cString: strerror(errno)))")
+        }
+        AtomicFile.syncDirectory(directory)
+        try AtomicFile.replaceSymlink(at: directory.appendingPathComponent(CheckpointSlot.last.rawValue), pointingTo: name)
+        if markBest {
+            try AtomicFile.replaceSymlink(at: directory.appendingPathComponent(CheckpointSlot.best.rawValue), pointingTo: name)
+        }
+        prune(directory)
+        return final
+    }
+
+    /// Loads a checkpoint's model tensors, verifying them; throws naming the file on any damage.
+    static func readModel(in directory: URL) throws -> [String: Safetensors.Entry] {
+        let state = try readTrainState(in: directory)
+        return try readTensors(directory.appendingPathComponent(modelFile), digest: state.modelDigest)
+    }
+
+    static func readOptimizer(in directory: URL, digest expected: String) throws -> [String: Safetensors.Entry] {
+        try readTensors(directory.appendingPathComponent(optimizerFile), digest: expected)
+    }
+
+    public static func readTrainState(in directory: URL) throws -> TrainState {
+        let url = directory.appendingPathComponent(stateFile)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TrainingError.checkpoint(file: url.path, message: "cannot read: \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(TrainState.self, from: data) } catch {
+            throw TrainingError.checkpoint(file: url.path, message: "corrupt or truncated train state (\(error))")
+        }
+    }
+
+    private static func readTensors(_ url: URL, digest expected: String) throws -> [String: Safetensors.Entry] {
+        let entries: [String: Safetensors.Entry]
+        do { entries = try Safetensors.read(contentsOf: url).entries } catch let error as EngineError {
+            throw TrainingError.checkpoint(file: url.path, message: "refused: \(error)")
+        }
+        let actual = digest(entries.sorted { $0.key < $1.key })
+        guard actual == expected else {
+            throw TrainingError.checkpoint(
+                file: url.path, message: "refused: contents do not match the digest in train_state.json (corrupt checkpoint)")
+        }
+        return entries
+    }
+
+    /// FNV-1a over names, shapes and value bits, in name order: what a checkpoint holds, independent of
+    /// the order or padding the file uses.
+    static func digest(_ entries: [(String, Safetensors.Entry)]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        func mix64(_ v: UInt64) { for i in 0..<8 { mix(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
+        for (name, entry) in entries.sorted(by: { $0.0 < $1.0 }) {
+            for byte in name.utf8 { mix(byte) }
+            mix(0)
+            for d in entry.shape { mix64(UInt64(d)) }
+            mix(entry.isInt64 ? 1 : 0)
+            for v in entry.values { mix64(UInt64(v.bitPattern)) }
+        }
+        return String(hash, radix: 16)
+    }
+
+    private static func nextNumber(in directory: URL) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let numbers = names.compactMap { name -> Int? in
+            let stem = name.hasPrefix(".tmp-") ? String(name.dropFirst(5)) : name
+            return stem.hasPrefix("ckpt-") ? Int(stem.dropFirst(5)) : nil
+        }
+        return (numbers.max() ?? 0) + 1
+    }
+
+    /// Removes checkpoint directories neither link points to, and leftovers of interrupted saves.
+    static func prune(_ directory: URL) {
+        let fm = FileManager.default
+        let kept = Set(CheckpointSlot.allCases.compactMap {
+            try? fm.destinationOfSymbolicLink(atPath: directory.appendingPathComponent($0.rawValue).path)
+        })
+        let names = (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
+        for name in names where (name.hasPrefix("ckpt-") || name.hasPrefix(".tmp-ckpt-")) && !kept.contains(name) {
+            try? fm.removeItem(at: directory.appendingPathComponent(name))
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// One line of a session's metrics: a sampled training step, an epoch summary, or a learning-rate change.
+public struct MetricRecord: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case step, epoch, lr }
+
+    public var kind: Kind
+    public var epoch: Int
+    public var step: Int?
+    public var globalStep: Int
+    public var lr: Float
+    /// Step: the batch's loss and accuracy.
+    public var loss: Float?
+    public var accuracy: Float?
+    /// Epoch: means over the epoch, and the evaluation.
+    public var trainLoss: Float?
+    public var trainAccuracy: Float?
+    public var testLoss: Float?
+    public var testAccuracy: Float?
+    public var imagesPerSecond: Double?
+    public var seconds: Double?
+    /// Learning-rate change: `manual` (the user) or `schedule`.
+    public var lrChange: String?
+
+    public init(kind: Kind, epoch: Int, step: Int? = nil, globalStep: Int, lr: Float) {
+        self.kind = kind; self.epoch = epoch; self.step = step; self.globalStep = globalStep; self.lr = lr
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, epoch, step, lr, loss, accuracy, seconds
+        case globalStep = "global_step", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
+        case testLoss = "test_loss", testAccuracy = "test_accuracy", imagesPerSecond = "images_per_second"
+        case lrChange = "lr_change"
+    }
+}
+
+/// The metrics of a run, kept in memory and rewritten whole (atomically) at every checkpoint, so the
+/// files on disk always agree with the last checkpoint: a resumed run continues them without gaps or
+/// duplicates.
+final class MetricsLog {
+    private(set) var records: [MetricRecord] = []
+    let session: Session
+
+    init(session: Session) { self.session = session }
+
+    /// Reads the first `count` records a previous run wrote (those its checkpoint covers).
+    func restore(count: Int) throws {
+        guard let data = try? Data(contentsOf: session.metricsJSONLURL) else { return }
+        let decoder = JSONDecoder()
+        records = []
+        guard count > 0 else { return }
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            guard let record = try? decoder.decode(MetricRecord.self, from: Data(line)) else {
+                throw TrainingError.session(path: session.metricsJSONLURL.path, message: "unreadable line: \(String(decoding: line, as: UTF8.self))")
+            }
+            records.append(record)
+            if records.count == count { break }
+        }
+    }
+
+    func append(_ record: MetricRecord) { records.append(record) }
+
+    func write() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var jsonl = Data()
+        for record in records {
+            jsonl.append(try encoder.encode(record))
+            jsonl.append(UInt8(ascii: "\n"))
+        }
+        try AtomicFile.write(jsonl, to: session.metricsJSONLURL)
+        try AtomicFile.write(Data(csv().utf8), to: session.metricsCSVURL)
+    }
+
+    static let csvColumns = ["kind", "epoch", "step", "global_step", "lr", "lr_change", "loss", "accuracy", "train_loss",
+                             "train_accuracy", "test_loss", "test_accuracy", "images_per_second", "seconds"]
+
+    func csv() -> String {
+        func text<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "" }
+        var lines = [Self.csvColumns.joined(separator: ",")]
+        for r in records {
+            lines.append([r.kind.rawValue, text(r.epoch), text(r.step), text(r.globalStep), text(r.lr), text(r.lrChange),
+                          text(r.loss), text(r.accuracy), text(r.trainLoss), text(r.trainAccuracy), text(r.testLoss),
+                          text(r.testAccuracy), text(r.imagesPerSecond), text(r.seconds)].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,130 @@
+import Data
+import Engine
+import Foundation
+
+/// Everything the engine thread builds before the first step, from the Sendable request alone:
+/// the dataset and its loaders, the model, optimizer and schedule, the session, and (when resuming)
+/// the restored checkpoint.
+final class PreparedRun {
+    let config: TrainingConfig
+    let session: Session
+    let classNames: [String]
+    let network: Network
+    let optimizer: any Optimizer
+    let schedule: any LearningRateSchedule
+    let trainLoader: BatchLoader
+    let evaluator: Evaluator
+    let metrics: MetricsLog
+    /// The checkpoint's position, when resuming from one.
+    let resumedFrom: TrainState?
+
+    init(_ request: RunRequest) throws {
+        var config: TrainingConfig
+        var existing: Session?
+        switch request.origin {
+        case let .new(newConfig):
+            config = newConfig
+            try config.validate()
+        case let .resume(id, epochs):
+            let session = try request.sessions.open(id)
+            config = try session.readConfig()
+            if let epochs {
+                guard epochs >= 1 else { throw TrainingError.invalidFlag(flag: "--epochs", message: "must be at least 1, got \(epochs)") }
+                config.epochs = epochs
+            }
+            existing = session
+        }
+        BLAS.setThreads(config.threads)
+
+        let dataset = try request.sources.loadDataset(config)
+        var train = dataset.train
+        var test = dataset.test
+        if config.validationFraction > 0 {
+            train = dataset.splitValidation(fraction: config.validationFraction, seed: config.seed).train
+        }
+        if let n = config.limitTrain, n < train.count { train = train.subset(Array(0..<n)) }
+        if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
+        guard train.count > 0, test.count > 0 else {
+            throw TrainingError.invalidFlag(
+                flag: "--dataset", message: "'\(config.dataset)' has \(train.count) training and \(test.count) test images")
+        }
+        let augmentation: Augmentation
+        if let spec = config.augmentation {
+            do { augmentation = try Augmentation.parse(spec) } catch {
+                throw TrainingError.invalidFlag(flag: "--augment", message: "'\(spec)': \(error)")
+            }
+        } else {
+            augmentation = dataset.defaultAugmentation
+            config.augmentation = augmentation.description
+        }
+        classNames = dataset.classNames
+
+        network = try request.sources.buildModel(config, dataset.shape, dataset.classNames.count)
+        trainLoader = BatchLoader(set: train, batchSize: config.batchSize, shuffle: true, dropLast: config.dropLast,
+                                  augmentation: augmentation, mean: dataset.mean, std: dataset.std, seed: config.seed,
+                                  prefetch: 2)
+        guard trainLoader.batchesPerEpoch > 0 else {
+            throw TrainingError.invalidFlag(
+                flag: "--batch-size", message: "\(config.batchSize) with the last batch dropped leaves no batch of \(train.count) images")
+        }
+        evaluator = Evaluator(set: test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,
+                              batchSize: max(config.batchSize, 100))
+        optimizer = try OptimizerFactory.make(config, parameters: network.trainableParameters)
+        schedule = try ScheduleFactory.make(config.schedule, learningRate: config.learningRate,
+                                            stepsPerEpoch: trainLoader.batchesPerEpoch, epochs: config.epochs)
+        optimizer.learningRate = schedule.learningRate
+
+        if let existing {
+            session = existing
+            metrics = MetricsLog(session: existing)
+            // Everything is loaded and verified before anything in the session is written.
+            if let checkpoint = existing.checkpoint(.last) {
+                resumedFrom = try Self.restore(from: checkpoint, network: network, optimizer: optimizer,
+                                               schedule: schedule, metrics: metrics)
+            } else {
+                resumedFrom = nil
+            }
+            try existing.writeConfig(config)
+        } else {
+            config.versions["blas_core"] = BLAS.coreName
+            session = try request.sessions.create(config: config)
+            try session.writeDataset(SessionDataset(
+                name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,
+                std: dataset.std, trainCount: train.count, testCount: test.count))
+            metrics = MetricsLog(session: session)
+            resumedFrom = nil
+        }
+        self.config = config
+    }
+
+    /// Loads and verifies every part of a checkpoint before applying any of it; a damaged file is
+    /// refused with its name and nothing in the session changes.
+    private static func restore(from directory: URL, network: Network, optimizer: any Optimizer,
+                                schedule: any LearningRateSchedule, metrics: MetricsLog) throws -> TrainState {
+        let state = try CheckpointStore.readTrainState(in: directory)
+        let model = try CheckpointStore.readModel(in: directory)
+        let optimizerState = try CheckpointStore.readOptimizer(in: directory, digest: state.optimizerDigest)
+        try network.root.loadStateDict(model, file: directory.appendingPathComponent(CheckpointStore.modelFile).path)
+        try optimizer.loadState(optimizerState, file: directory.appendingPathComponent(CheckpointStore.optimizerFile).path)
+        do { try schedule.restore(state.schedule) } catch {
+            throw TrainingError.checkpoint(file: directory.appendingPathComponent(CheckpointStore.stateFile).path,
+                                           message: "\(error)")
+        }
+        optimizer.learningRate = state.learningRate
+        network.random.source = state.networkRandom
+        try metrics.restore(count: state.metricsCount)
+        return state
+    }
+}
+
+extension Tensor {
+    /// Resizes to `shape` and copies that many values from `values` (a batch's images).
+    func fill(from values: [Float], shape: [Int]) {
+        resize(to: shape)
+        let n = count
+        values.withUnsafeBufferPointer { source in
+            guard let base = source.baseAddress else { return }
+            data.update(from: base, count: min(n, source.count))
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+
+/// Where sessions live: `--sessions-dir`, else `$CNNTUI_SESSIONS`, else `Sessions/` in the current directory.
+public struct SessionStore: Sendable {
+    public let root: URL
+
+    public init(root: URL) { self.root = root }
+
+    public init(override: String?) {
+        if let override, !override.isEmpty {
+            root = URL(fileURLWithPath: override)
+        } else if let env = ProcessInfo.processInfo.environment["CNNTUI_SESSIONS"], !env.isEmpty {
+            root = URL(fileURLWithPath: env)
+        } else {
+            root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Sessions")
+        }
+    }
+
+    /// Makes `Sessions/<yyyyMMdd-HHmmss>-<model>-<dataset>/` (with `-2`, `-3`, ... on a clash) and writes its config.
+    public func create(config: TrainingConfig, now: Date = Date()) throws -> Session {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let base = [formatter.string(from: now), Self.slug(config.model), Self.slug(config.dataset)].joined(separator: "-")
+        do {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError.session(path: root.path, message: "cannot create the sessions directory: \(error.localizedDescription)")
+        }
+        var id = base
+        var suffix = 2
+        while true {
+            let url = root.appendingPathComponent(id)
+            // mkdir is atomic: whoever creates the directory owns the ID.
+            if mkdir(url.path, 0o755) == 0 {
+                let session = Session(id: id, url: url)
+                try FileManager.default.createDirectory(at: session.checkpointsURL, withIntermediateDirectories: true)
+                try session.writeConfig(config)
+                return session
+            }
+            guard errno == EEXIST else {
+                throw TrainingError.session(path: url.path, message: "cannot create: \(String(cString: strerror(errno)))")
+            }
+            id = "\(base)-\(suffix)"
+            suffix += 1
+        }
+    }
+
+    /// A session by ID, unique ID prefix, or path to its directory.
+    public func open(_ idOrPath: String) throws -> Session {
+        var isDirectory: ObjCBool = false
+        let direct = URL(fileURLWithPath: idOrPath)
+        if idOrPath.contains("/"), FileManager.default.fileExists(atPath: direct.path, isDirectory: &isDirectory),
+           isDirectory.boolValue {
+            return Session(id: direct.lastPathComponent, url: direct)
+        }
+        let ids = sessionIDs()
+        if ids.contains(idOrPath) { return Session(id: idOrPath, url: root.appendingPathComponent(idOrPath)) }
+        let matches = ids.filter { $0.hasPrefix(idOrPath) || $0.contains(idOrPath) }
+        guard !matches.isEmpty else {
+            throw TrainingError.session(path: idOrPath, message: "no such session in \(root.path) (see `cnntui sessions`)")
+        }
+        guard matches.count == 1 else {
+            throw TrainingError.session(path: idOrPath, message: "ambiguous, matches \(matches.joined(separator: ", "))")
+        }
+        return Session(id: matches[0], url: root.appendingPathComponent(matches[0]))
+    }
+
+    /// Session directories (those with a config.json), oldest first.
+    public func sessionIDs() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter {
+            FileManager.default.fileExists(atPath: root.appendingPathComponent($0).appendingPathComponent("config.json").path)
+        }.sorted()
+    }
+
+    public func list() -> [SessionSummary] {
+        sessionIDs().map { Session(id: $0, url: root.appendingPathComponent($0)).summary() }
+    }
+
+    static func slug(_ s: String) -> String {
+        let name = URL(fileURLWithPath: s).lastPathComponent
+        let kept = name.lowercased().map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" ? $0 : "_" }
+        return String(kept.prefix(40))
+    }
+}
+
+/// One run's directory:
+///
+///     config.json             the resolved TrainingConfig (seed and versions included)
+///     dataset.json            class names, image shape, normalisation (what `predict` needs)
+///     metrics.jsonl           one JSON object per line: sampled steps, epochs, learning-rate changes
+///     metrics.csv             the same records as a table
+///     checkpoints/last -> ckpt-000007     symlinks, replaced atomically
+///     checkpoints/best -> ckpt-000005
+///     checkpoints/ckpt-000007/model.safetensors       the model's state dict exactly (PyTorch names)
+///     checkpoints/ckpt-000007/optimizer.safetensors   optimizer moments and counters
+///     checkpoints/ckpt-000007/train_state.json        position, schedule, RNG, running epoch sums
+///
+/// A checkpoint directory is written under a temporary name, fsynced, renamed into place, and only then
+/// do `last`/`best` move to it; `kill -9` at any moment leaves the previous checkpoint whole.
+public struct Session: Sendable, Equatable {
+    public let id: String
+    public let url: URL
+
+    public init(id: String, url: URL) {
+        self.id = id
+        self.url = url
+    }
+
+    public var configURL: URL { url.appendingPathComponent("config.json") }
+    public var datasetURL: URL { url.appendingPathComponent("dataset.json") }
+    public var metricsJSONLURL: URL { url.appendingPathComponent("metrics.jsonl") }
+    public var metricsCSVURL: URL { url.appendingPathComponent("metrics.csv") }
+    public var checkpointsURL: URL { url.appendingPathComponent("checkpoints") }
+
+    public func readConfig() throws -> TrainingConfig {
+        let data: Data
+        do { data = try Data(contentsOf: configURL) } catch {
+            throw TrainingError.session(path: configURL.path, message: "cannot read: \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(TrainingConfig.self, from: data) } catch {
+            throw TrainingError.session(path: configURL.path, message: "not a valid config: \(error)")
+        }
+    }
+
+    func writeConfig(_ config: TrainingConfig) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(config), to: configURL)
+    }
+
+    public func readDataset() throws -> SessionDataset {
+        let data: Data
+        do { data = try Data(contentsOf: datasetURL) } catch {
+            throw TrainingError.session(path: datasetURL.path, message: "cannot read: \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(SessionDataset.self, from: data) } catch {
+            throw TrainingError.session(path: datasetURL.path, message: "not valid dataset info: \(error)")
+        }
+    }
+
+    func writeDataset(_ info: SessionDataset) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(info), to: datasetURL)
+    }
+
+    /// The checkpoint directory `last` or `best` points to, if it exists.
+    public func checkpoint(_ slot: CheckpointSlot) -> URL? {
+        let link = checkpointsURL.appendingPathComponent(slot.rawValue)
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: link.path) else { return nil }
+        let resolved = checkpointsURL.appendingPathComponent(target)
+        return FileManager.default.fileExists(atPath: resolved.path) ? resolved : nil
+    }
+
+    /// What `cnntui sessions` shows; unreadable parts stay nil.
+    public func summary() -> SessionSummary {
+        let config = try? readConfig()
+        let state = checkpoint(.last).flatMap { try? CheckpointStore.readTrainState(in: $0) }
+        let best = checkpoint(.best).flatMap { try? CheckpointStore.readTrainState(in: $0) }
+        return SessionSummary(id: id, path: url.path, model: config?.model, dataset: config?.dataset,
+                              epochs: config?.epochs, epochsDone: state.map { $0.epoch - 1 },
+                              globalStep: state?.globalStep, lastTestAccuracy: state?.lastTestAccuracy,
+                              bestTestAccuracy: best?.bestTestAccuracy ?? state?.bestTestAccuracy,
+                              finished: state?.finished ?? false)
+    }
+}
+
+public enum CheckpointSlot: String, Sendable, CaseIterable {
+    case last, best
+}
+
+public struct SessionSummary: Sendable, Equatable, Codable {
+    public var id: String
+    public var path: String
+    public var model: String?
+    public var dataset: String?
+    public var epochs: Int?
+    /// Whole epochs trained, per the last checkpoint.
+    public var epochsDone: Int?
+    public var globalStep: Int?
+    public var lastTestAccuracy: Float?
+    public var bestTestAccuracy: Float?
+    public var finished: Bool
+}
+
+/// What a session records about its dataset, so `predict` can prepare an image without loading it.
+public struct SessionDataset: Codable, Sendable, Equatable {
+    public var name: String
+    public var classNames: [String]
+    /// [C, H, W]
+    public var shape: [Int]
+    public var mean: [Float]
+    public var std: [Float]
+    public var trainCount: Int
+    public var testCount: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name, shape, mean, std
+        case classNames = "class_names", trainCount = "train_count", testCount = "test_count"
+    }
+}

@@ -1,0 +1,100 @@
+import Data
+import Engine
+import Foundation
+import Models
+
+/// What to run: a new session from a resolved config, or the continuation of an existing one.
+public struct RunRequest: Sendable {
+    public enum Origin: Sendable {
+        case new(TrainingConfig)
+        /// Continue session `id` from its last checkpoint; `epochs` raises (or lowers) the total.
+        case resume(id: String, epochs: Int?)
+    }
+
+    public var origin: Origin
+    public var sessions: SessionStore
+    public var sources: RunSources
+    /// Act as if `.stop` arrived at the first batch boundary after this many optimizer steps
+    /// (the deterministic "stop here" that the resume tests use).
+    public var stopAtGlobalStep: Int?
+    /// Pause at the first batch boundary, before any step (the UI can show the run, then start it).
+    public var startPaused: Bool
+
+    public init(_ origin: Origin, sessions: SessionStore, sources: RunSources = .standard,
+                stopAtGlobalStep: Int? = nil, startPaused: Bool = false) {
+        self.origin = origin
+        self.sessions = sessions
+        self.sources = sources
+        self.stopAtGlobalStep = stopAtGlobalStep
+        self.startPaused = startPaused
+    }
+}
+
+/// Where the engine thread gets its dataset and model. `.standard` uses the catalog and the zoo;
+/// tests pass an in-memory dataset and a tiny network. Both run on the engine thread.
+public struct RunSources: Sendable {
+    public var loadDataset: @Sendable (TrainingConfig) throws -> Dataset
+    public var buildModel: @Sendable (_ config: TrainingConfig, _ inputShape: [Int], _ classes: Int) throws -> Network
+
+    public init(loadDataset: @escaping @Sendable (TrainingConfig) throws -> Dataset,
+                buildModel: @escaping @Sendable (TrainingConfig, [Int], Int) throws -> Network) {
+        self.loadDataset = loadDataset
+        self.buildModel = buildModel
+    }
+
+    public static let standard = RunSources(
+        loadDataset: { config in
+            do { return try DatasetCatalog.load(config.dataset, dataDir: config.dataDirectory) } catch {
+                throw TrainingError.invalidFlag(flag: "--dataset", message: "'\(config.dataset)': \(error)")
+            }
+        },
+        buildModel: { config, inputShape, classes in
+            do { return try ModelZoo.build(config.model, inputShape: inputShape, classes: classes, seed: config.seed) } catch {
+                throw TrainingError.invalidFlag(flag: "--model", message: "'\(config.model)': \(error)")
+            }
+        })
+}
+
+/// A running training: send it commands, drain its events, wait for it to end.
+public final class TrainingHandle: Sendable {
+    /// Events from the engine; poll `events.wakeFileDescriptor` and call `events.drain()`.
+    public let events: EventChannel
+    let commands: CommandQueue
+    private let done: DispatchGroup
+
+    init(events: EventChannel, commands: CommandQueue, done: DispatchGroup) {
+        self.events = events
+        self.commands = commands
+        self.done = done
+    }
+
+    /// Takes effect at the next batch boundary (or at once while paused).
+    public func send(_ command: TrainingCommand) { commands.send(command) }
+
+    /// Blocks until the engine thread has ended (finished, stopped or failed).
+    public func wait() { done.wait() }
+
+    /// Like `wait()`, giving up after `seconds`; true when the engine has ended.
+    public func wait(seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
+}
+
+/// Starts training on a dedicated Foundation thread (it computes for seconds at a time, which the
+/// cooperative pool must not be asked to do). Only the Sendable request crosses over: the thread
+/// builds the dataset, model, loader and optimizer itself.
+public enum Trainer {
+    public static func start(_ request: RunRequest) -> TrainingHandle {
+        let events = EventChannel()
+        let commands = CommandQueue()
+        let done = DispatchGroup()
+        if request.startPaused { commands.send(.pause) }
+        done.enter()
+        let thread = Thread {
+            TrainingLoop.run(request, events: events, commands: commands)
+            done.leave()
+        }
+        thread.name = "cnntui-engine"
+        thread.stackSize = 16 << 20
+        thread.start()
+        return TrainingHandle(events: events, commands: commands, done: done)
+    }
+}

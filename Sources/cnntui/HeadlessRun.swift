@@ -1,0 +1,195 @@
+import Foundation
+import Training
+
+/// The write end of a pipe that SIGINT's handler writes one byte to; the main loop polls the read end.
+/// A global constant, created before the handler is installed, so the handler only calls `write(2)`.
+private let interruptPipe = InterruptPipe()
+
+private struct InterruptPipe: Sendable {
+    let readEnd: Int32
+    let writeEnd: Int32
+    init() {
+        var fds: [Int32] = [-1, -1]
+        _ = pipe(&fds)
+        for fd in fds where fd >= 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        readEnd = fds[0]
+        writeEnd = fds[1]
+    }
+}
+
+/// Drives a training run from the command line: shows progress, prints JSON lines, turns Ctrl-C into
+/// commands (the first saves a checkpoint at the next batch boundary and exits 130; the second exits
+/// at once, leaving the last good checkpoint).
+struct HeadlessRun {
+    var json: Bool
+
+    /// Runs to the end; returns the process exit code.
+    func run(_ request: RunRequest) -> Int32 {
+        let pipeEnds = (interruptPipe.readEnd, interruptPipe.writeEnd)  // created before the handler can run
+        signal(SIGINT) { _ in
+            var byte: UInt8 = 1
+            _ = write(interruptPipe.writeEnd, &byte, 1)
+        }
+        defer { signal(SIGINT, SIG_DFL) }
+
+        let handle = Trainer.start(request)
+        var progress = ProgressReporter(json: json)
+        var interrupts = 0
+        var exitCode: Int32?
+        while exitCode == nil {
+            var fds = [pollfd(fd: handle.events.wakeFileDescriptor, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: pipeEnds.0, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, 2, 250)
+            if fds[1].revents & Int16(POLLIN) != 0 {
+                var buffer = [UInt8](repeating: 0, count: 16)
+                let n = read(pipeEnds.0, &buffer, buffer.count)
+                for _ in 0..<max(0, n) {
+                    interrupts += 1
+                    if interrupts == 1 {
+                        progress.note("interrupted: saving a checkpoint at the next batch boundary (Ctrl-C again to quit now)")
+                        handle.send(.stop)
+                    } else {
+                        progress.note("interrupted again: quitting; the last good checkpoint stays")
+                        _exit(130)
+                    }
+                }
+            }
+            for event in handle.events.drain() {
+                progress.show(event)
+                switch event {
+                case .finished: exitCode = interrupts > 0 ? 130 : 0
+                case .failed: exitCode = 1
+                default: break
+                }
+            }
+            progress.tick()
+        }
+        handle.wait()
+        progress.end(interrupted: interrupts > 0)
+        return exitCode ?? 1
+    }
+}
+
+/// Turns events into a progress bar on a terminal, plain lines otherwise, and JSON lines with `--json`.
+struct ProgressReporter {
+    let json: Bool
+    let isTerminal = isatty(STDERR_FILENO) == 1
+    private var description: RunDescription?
+    private var lastStep: StepEvent?
+    private var lastEvaluation: EvaluationEvent?
+    private var bestAccuracy: Float?
+    private var lastPlainStepLine = 0
+    private var barShown = false
+    private var failure: String?
+
+    init(json: Bool) { self.json = json }
+
+    mutating func show(_ event: TrainingEvent) {
+        switch event {
+        case let .started(run):
+            description = run
+            let resumed = run.startEpoch > 1 ? ", resuming at epoch \(run.startEpoch)" : ""
+            note("session \(run.sessionID): \(run.model) on \(run.dataset), \(run.parameterCount) parameters, "
+                 + "\(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.optimizer) lr \(run.learningRate), "
+                 + "schedule \(run.schedule)\(resumed)")
+        case let .step(step):
+            lastStep = step
+            if !isTerminal {
+                let every = max(1, step.stepsPerEpoch / 10)
+                if step.step % every == 0 && step.globalStep != lastPlainStepLine {
+                    lastPlainStepLine = step.globalStep
+                    stderrLine(stepLine(step))
+                }
+            }
+        case let .evaluation(e):
+            lastEvaluation = e
+            bestAccuracy = max(bestAccuracy ?? e.testAccuracy, e.testAccuracy)
+            note(String(format: "epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, lr %g, %.1f s, %.0f img/s",
+                        e.epoch, e.trainLoss, e.trainAccuracy * 100, e.testLoss, e.testAccuracy * 100,
+                        e.learningRate, e.seconds, e.imagesPerSecond))
+            if json {
+                printJSON(["event": "epoch", "epoch": e.epoch, "train_loss": e.trainLoss, "train_accuracy": e.trainAccuracy,
+                           "test_loss": e.testLoss, "test_accuracy": e.testAccuracy, "lr": e.learningRate,
+                           "seconds": e.seconds, "images_per_second": e.imagesPerSecond])
+            }
+        case let .learningRateChanged(lr, step, manual):
+            note("learning rate \(lr) from step \(step + 1)\(manual ? " (manual)" : "")")
+        case let .checkpointSaved(path, _):
+            if !isTerminal { stderrLine("checkpoint saved: \(path)") }
+        case let .failed(message):
+            failure = message
+            note("error: \(message)")
+        case .stateChanged, .finished:
+            break
+        }
+    }
+
+    /// Redraws the bar (a terminal only).
+    mutating func tick() {
+        guard isTerminal, let step = lastStep else { return }
+        let line = stepLine(step)
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+        barShown = true
+    }
+
+    mutating func note(_ line: String) {
+        if barShown {
+            FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+            barShown = false
+        }
+        stderrLine(line)
+    }
+
+    mutating func end(interrupted: Bool) {
+        if barShown { FileHandle.standardError.write(Data("\n".utf8)) }
+        guard let run = description else {
+            if json { printJSON(["event": "end", "error": failure ?? "did not start"]) }
+            return
+        }
+        if json {
+            var end: [String: Any] = ["event": "end", "session": run.sessionID, "session_path": run.sessionPath,
+                                      "interrupted": interrupted, "global_step": lastStep?.globalStep ?? 0]
+            if let e = lastEvaluation {
+                end["test_accuracy"] = e.testAccuracy
+                end["test_loss"] = e.testLoss
+                end["epoch"] = e.epoch
+            }
+            if let bestAccuracy { end["best_test_accuracy"] = bestAccuracy }
+            if let failure { end["error"] = failure }
+            printJSON(end)
+        }
+        if failure == nil { stderrLine("session saved in \(run.sessionPath)") }
+    }
+
+    private func stepLine(_ s: StepEvent) -> String {
+        let width = 20
+        let filled = s.stepsPerEpoch == 0 ? 0 : width * s.step / s.stepsPerEpoch
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let eta = s.etaSeconds.map { "ETA " + Self.duration($0) } ?? "ETA --"
+        return String(format: "epoch %d/%d [%@] %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  %@",
+                      s.epoch, description?.epochs ?? 0, bar, s.step, s.stepsPerEpoch, s.loss, s.accuracy * 100,
+                      s.imagesPerSecond, eta)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" }
+        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s)s"
+    }
+}
+
+func stderrLine(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// One JSON object per line on stdout, keys sorted, floats as numbers.
+func printJSON(_ object: [String: Any]) {
+    let sanitized = object.mapValues { value -> Any in
+        if let f = value as? Float { return f.isFinite ? (Double("\(f)") ?? Double(f)) : NSNull() }  // 0.8, not 0.800000011920929
+        if let d = value as? Double { return d.isFinite ? d : NSNull() }
+        return value
+    }
+    guard let data = try? JSONSerialization.data(withJSONObject: sanitized, options: [.sortedKeys]) else { return }
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
