@@ -13,6 +13,7 @@ struct CNNTUI: ParsableCommand {
             SessionsCommand.self,
             EvalCommand.self,
             PredictCommand.self,
+            Bench.self, BenchWorker.self,
             ModelsCommand.self,
             SummaryCommand.self,
             DatasetsCommand.self,
