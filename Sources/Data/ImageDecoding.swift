@@ -8,7 +8,8 @@ struct DecodedImage {
     var pixels: [UInt8]
 }
 
-/// PNG through libpng's simplified API, JPEG through libjpeg-turbo (behind the setjmp shim).
+/// PNG through libpng's simplified API, JPEG through libjpeg-turbo (behind the setjmp shim),
+/// binary PGM/PPM (P5/P6) by hand.
 enum ImageDecoder {
     static let extensions: Set<String> = ["png", "jpg", "jpeg"]
 
@@ -21,7 +22,44 @@ enum ImageDecoder {
         guard !bytes.isEmpty else { throw DataError(path, "zero-byte image file") }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try decodePNG(bytes, path: path) }
         if bytes.starts(with: [0xFF, 0xD8]) { return try decodeJPEG(bytes, path: path) }
-        throw DataError(path, "not a PNG or JPEG image (unrecognised first bytes)")
+        if bytes.starts(with: Array("P5".utf8)) || bytes.starts(with: Array("P6".utf8)) {
+            return try decodePNM(bytes, path: path)
+        }
+        throw DataError(path, "not a PNG, JPEG or binary PGM/PPM image (unrecognised first bytes)")
+    }
+
+    /// Binary PGM (P5, grey) or PPM (P6, RGB) with maxval 255; `#` comments allowed in the header.
+    static func decodePNM(_ bytes: [UInt8], path: String) throws -> DecodedImage {
+        var position = 2
+        func headerField() throws -> Int {
+            while position < bytes.count {
+                if bytes[position] == UInt8(ascii: "#") {
+                    while position < bytes.count && bytes[position] != UInt8(ascii: "\n") { position += 1 }
+                } else if bytes[position] == 0x20 || (0x09...0x0D).contains(bytes[position]) {
+                    position += 1
+                } else { break }
+            }
+            var value = 0, digits = 0
+            while position < bytes.count, (0x30...0x39).contains(bytes[position]), digits < 9 {
+                value = value * 10 + Int(bytes[position] - 0x30)
+                position += 1
+                digits += 1
+            }
+            guard digits > 0 else { throw DataError(path, "malformed PGM/PPM header") }
+            return value
+        }
+        let channels = bytes[1] == UInt8(ascii: "5") ? 1 : 3
+        let width = try headerField(), height = try headerField(), maxValue = try headerField()
+        guard maxValue == 255 else { throw DataError(path, "only 8-bit PGM/PPM (maxval 255) is supported, got \(maxValue)") }
+        guard width > 0, height > 0, width * height <= 1 << 28 else {
+            throw DataError(path, "implausible PGM/PPM size \(width)x\(height)")
+        }
+        position += 1  // the single whitespace byte after maxval
+        let count = width * height * channels
+        guard bytes.count - position >= count else {
+            throw DataError(path, "truncated PGM/PPM: \(max(0, bytes.count - position)) of \(count) pixel bytes")
+        }
+        return DecodedImage(width: width, height: height, channels: channels, pixels: Array(bytes[position..<position + count]))
     }
 
     private static func decodePNG(_ bytes: [UInt8], path: String) throws -> DecodedImage {

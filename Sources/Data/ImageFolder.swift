@@ -54,18 +54,12 @@ enum ImageFolder {
                                side: Int) throws -> (pixels: [UInt8], labels: [Int32], colour: Bool) {
         var pixels: [UInt8] = [], labels: [Int32] = []
         var colour = false
-        let plane = side * side
         for (name, files) in classes {
             guard let label = labelOf[name] else { continue }
             for path in files {
                 let image = try ImageDecoder.decode(path: path)
-                let resized = resizeBilinear(image, width: side, height: side)
-                if image.channels == 3 {
-                    colour = true
-                    pixels.append(contentsOf: resized)
-                } else {
-                    for _ in 0..<3 { pixels.append(contentsOf: resized[0..<plane]) }
-                }
+                if image.channels == 3 { colour = true }
+                pixels.append(contentsOf: planarBytes(image, channels: 3, width: side, height: side))
                 labels.append(label)
             }
         }

@@ -36,12 +36,7 @@ public enum AtomicFile {
             unlink(temporary.path)
             throw failure(url, ok ? "fsync failed" : "write failed: \(writeError)")
         }
-        guard rename(temporary.path, url.path) == 0 else {
-            let message = lastError()
-            unlink(temporary.path)
-            throw failure(url, "rename failed: \(message)")
-        }
-        syncDirectory(directory)
+        try moveIntoPlace(temporary, url)
     }
 
     /// Points the symbolic link `url` at `target` (a relative path) atomically: a new link is made
@@ -51,12 +46,17 @@ public enum AtomicFile {
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).link-\(getpid())")
         unlink(temporary.path)
         guard symlink(target, temporary.path) == 0 else { throw failure(temporary, "cannot create symlink: \(lastError())") }
+        try moveIntoPlace(temporary, url)
+    }
+
+    /// Renames `temporary` over `url` (removing `temporary` if that fails), then makes the rename durable.
+    private static func moveIntoPlace(_ temporary: URL, _ url: URL) throws {
         guard rename(temporary.path, url.path) == 0 else {
             let message = lastError()
             unlink(temporary.path)
             throw failure(url, "rename failed: \(message)")
         }
-        syncDirectory(directory)
+        syncDirectory(url.deletingLastPathComponent())
     }
 
     /// fsyncs a directory so renames and creations inside it are durable.

@@ -65,9 +65,7 @@ public enum CheckpointStore {
                              to: temporary.appendingPathComponent(modelFile))
         try AtomicFile.write(try Safetensors.encode(optimizer, metadata: ["digest": state.optimizerDigest]),
                              to: temporary.appendingPathComponent(optimizerFile))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent(stateFile))
+        try JSONFile.write(state, to: temporary.appendingPathComponent(stateFile))
 
         let final = directory.appendingPathComponent(name)
         guard rename(temporary.path, final.path) == 0 else {
@@ -94,12 +92,8 @@ public enum CheckpointStore {
 
     public static func readTrainState(in directory: URL) throws -> TrainState {
         let url = directory.appendingPathComponent(stateFile)
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw TrainingError.checkpoint(file: url.path, message: "cannot read: \(error.localizedDescription)")
-        }
-        do { return try JSONDecoder().decode(TrainState.self, from: data) } catch {
-            throw TrainingError.checkpoint(file: url.path, message: "corrupt or truncated train state (\(error))")
+        return try JSONFile.read(TrainState.self, from: url, invalid: "corrupt or truncated train state") {
+            TrainingError.checkpoint(file: url.path, message: $0)
         }
     }
 

@@ -86,6 +86,7 @@ final class PreparedRun {
             }
             try existing.writeConfig(config)
         } else {
+            config.versions["blas_core"] = BLAS.coreName
             session = try request.sessions.create(config: config)
             try session.writeDataset(SessionDataset(
                 name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,

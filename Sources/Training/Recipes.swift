@@ -1,4 +1,6 @@
+import Foundation
 import Engine
+import Models
 
 /// The training recipes the seeds use, and the resolution of a recipe plus command-line flags into a
 /// `TrainingConfig` (every flag overrides the recipe).
@@ -7,7 +9,8 @@ import Engine
 /// - MyCNN, ResNet, SE-ResNet, VGG (seed 003): Adam, lr 0.01 for MyCNN and 0.001 for the rest, batch 100,
 ///   10 epochs, constant learning rate.
 /// - MobileNetV1 (seed 001): Adam 0.01, StepLR(step 10, gamma 0.5) per epoch, batch 64, 50 epochs, 10 %
-///   of the training set held out for validation, seed 42, random crop (pad 4) + horizontal flip.
+///   of the training set held out (never trained on; every epoch still reports the test set), seed 42,
+///   random crop (pad 4) + horizontal flip.
 /// - ShuffleNetV1 (seed 002): SGD with momentum 0.9, weight decay 4e-5, label smoothing 0.1, cosine decay
 ///   from 0.05 to 0.0005 per step after a 4-epoch linear warm-up (from 10 % of 0.05), batch 128 with the last partial batch
 ///   dropped, 250 epochs.
@@ -92,6 +95,18 @@ public struct TrainingOverrides: Sendable, Equatable {
 }
 
 extension TrainingConfig {
+    /// Resolves a model of the zoo (any name or alias `ModelZoo` accepts) with its family's seed recipe
+    /// and the given overrides: what `cnntui train` and the UI's "new run" call.
+    public static func resolve(model: String, dataset: String, dataDirectory: String?, recipe: String = "seed",
+                               overrides: TrainingOverrides) throws -> TrainingConfig {
+        guard let canonical = ModelZoo.canonicalName(model) else {
+            throw TrainingError.invalidFlag(
+                flag: "--model", message: "unknown model '\(model)'; known: \(ModelZoo.acceptedNames.joined(separator: ", "))")
+        }
+        return try resolve(model: canonical, family: ModelZoo.family(canonical), dataset: dataset,
+                           dataDirectory: dataDirectory, recipe: recipe, overrides: overrides)
+    }
+
     /// Applies `recipe` for `model`'s family, then every override, and validates the result.
     /// - Parameters:
     ///   - family: the model's recipe family (`ModelZoo.recipeFamily(model)`).
@@ -99,6 +114,13 @@ extension TrainingConfig {
                                recipe recipeName: String = "seed", overrides o: TrainingOverrides) throws -> TrainingConfig {
         guard Recipe.names.contains(recipeName) else {
             throw TrainingError.invalidFlag(flag: "--recipe", message: "'\(recipeName)' is not one of \(Recipe.names.joined(separator: ", "))")
+        }
+        // A data directory that is not there would silently fall back to the standard places.
+        var isDirectory: ObjCBool = false
+        if let dataDirectory, !dataDirectory.isEmpty,
+           !(FileManager.default.fileExists(atPath: (dataDirectory as NSString).expandingTildeInPath, isDirectory: &isDirectory)
+             && isDirectory.boolValue) {
+            throw TrainingError.invalidFlag(flag: "--data-dir", message: "'\(dataDirectory)' is not a directory")
         }
         guard let recipe = Recipe.seed(family: family) else {
             throw TrainingError.invalidFlag(flag: "--model", message: "no seed recipe for model family '\(family)'")

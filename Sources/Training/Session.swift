@@ -115,36 +115,20 @@ public struct Session: Sendable, Equatable {
     public var checkpointsURL: URL { url.appendingPathComponent("checkpoints") }
 
     public func readConfig() throws -> TrainingConfig {
-        let data: Data
-        do { data = try Data(contentsOf: configURL) } catch {
-            throw TrainingError.session(path: configURL.path, message: "cannot read: \(error.localizedDescription)")
-        }
-        do { return try JSONDecoder().decode(TrainingConfig.self, from: data) } catch {
-            throw TrainingError.session(path: configURL.path, message: "not a valid config: \(error)")
+        try JSONFile.read(TrainingConfig.self, from: configURL, invalid: "not a valid config") {
+            TrainingError.session(path: configURL.path, message: $0)
         }
     }
 
-    func writeConfig(_ config: TrainingConfig) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(config), to: configURL)
-    }
+    func writeConfig(_ config: TrainingConfig) throws { try JSONFile.write(config, to: configURL) }
 
     public func readDataset() throws -> SessionDataset {
-        let data: Data
-        do { data = try Data(contentsOf: datasetURL) } catch {
-            throw TrainingError.session(path: datasetURL.path, message: "cannot read: \(error.localizedDescription)")
-        }
-        do { return try JSONDecoder().decode(SessionDataset.self, from: data) } catch {
-            throw TrainingError.session(path: datasetURL.path, message: "not valid dataset info: \(error)")
+        try JSONFile.read(SessionDataset.self, from: datasetURL, invalid: "not valid dataset info") {
+            TrainingError.session(path: datasetURL.path, message: $0)
         }
     }
 
-    func writeDataset(_ info: SessionDataset) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(info), to: datasetURL)
-    }
+    func writeDataset(_ info: SessionDataset) throws { try JSONFile.write(info, to: datasetURL) }
 
     /// The checkpoint directory `last` or `best` points to, if it exists.
     public func checkpoint(_ slot: CheckpointSlot) -> URL? {

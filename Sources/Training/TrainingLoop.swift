@@ -206,6 +206,9 @@ final class TrainingLoop {
         try saveCheckpoint(markBest: isBest)
     }
 
+    /// Manual changes and the schedule's per-epoch changes become events and `lr` metric lines; a
+    /// per-batch schedule (warm-up, cosine) changes the rate every step, which step events and step
+    /// lines carry instead of flooding the never-dropped queue.
     private func noteLearningRateChange(_ learningRate: Float, manual: Bool) {
         events.post(.learningRateChanged(learningRate, globalStep: globalStep, manual: manual))
         var record = MetricRecord(kind: .lr, epoch: epoch, globalStep: globalStep, lr: learningRate)

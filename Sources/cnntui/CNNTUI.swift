@@ -17,12 +17,17 @@ struct CNNTUI: ParsableCommand {
         subcommands: [
             // Subcommands, one file each; keep this list in the order `--help` should show.
             UICommand.self,
+            TrainCommand.self,
+            ResumeCommand.self,
+            SessionsCommand.self,
+            EvalCommand.self,
+            PredictCommand.self,
+            OpenCommand.self,
+            Bench.self, BenchWorker.self,
             ModelsCommand.self,
             SummaryCommand.self,
             DatasetsCommand.self,
             DownloadCommand.self,
-            TrainCommand.self, ResumeCommand.self, SessionsCommand.self, EvalCommand.self, PredictCommand.self,
-            OpenCommand.self,
         ],
         // Options on the root would capture a subcommand's --model; the UI's flags live on `ui` instead,
         // which runs when no subcommand is named (`cnntui --model mycnn --dataset fashion-mnist`).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Data
 import Foundation
 import Training
 
@@ -9,7 +10,7 @@ struct PredictCommand: ParsableCommand {
         abstract: "Classify images with a session's model.",
         discussion: "Each image is converted to the dataset's channels and size and normalised as in training.")
 
-    @Argument(help: "Image files (PPM/PGM; PNG/JPEG once the Data module exposes its decoder).") var images: [String]
+    @Argument(help: "Image files: PNG, JPEG, or binary PGM/PPM.") var images: [String]
     @Option(help: "Session ID (or a unique part of it, or its path).") var session: String
     @Option(help: "Which checkpoint: last or best.") var checkpoint = "best"
     @Option(name: .customLong("top"), help: "How many classes to show per image.") var top = 3
@@ -29,7 +30,7 @@ struct PredictCommand: ParsableCommand {
             let found = try SessionStore(override: sessionsDir).open(session)
             let slot = CheckpointSlot(rawValue: checkpoint) ?? .best
             let model = try SessionModel(session: found, slot: found.checkpoint(slot) == nil ? .last : slot)
-            let prepared = try images.map { try ImageInput.load($0, shape: model.dataset.shape) }
+            let prepared = try images.map { try ImageFile.load($0, shape: model.dataset.shape) }
             let results = try model.predict(prepared, k: top)
             let names = model.dataset.classNames
             for (path, ranked) in zip(images, results) {

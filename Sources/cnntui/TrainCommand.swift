@@ -1,5 +1,4 @@
 import ArgumentParser
-import Models
 import Training
 
 /// `cnntui train`: one run, headless, in a new session.
@@ -34,10 +33,6 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "JSON lines on stdout: one per epoch and a last one.") var json = false
 
     func resolvedConfig() throws -> TrainingConfig {
-        guard let canonical = ModelZoo.canonicalName(model) else {
-            throw ValidationError("--model: unknown model '\(model)'; known: \(ModelZoo.acceptedNames.joined(separator: ", "))")
-        }
-        let family = ModelZoo.family(canonical)
         var overrides = TrainingOverrides()
         overrides.epochs = epochs
         overrides.batchSize = batchSize
@@ -53,8 +48,8 @@ struct TrainCommand: ParsableCommand {
         overrides.limitTrain = limitTrain
         overrides.limitTest = limitTest
         do {
-            return try TrainingConfig.resolve(model: canonical, family: family, dataset: dataset, dataDirectory: dataDir,
-                                              recipe: recipe, overrides: overrides)
+            return try TrainingConfig.resolve(model: model, dataset: dataset, dataDirectory: dataDir, recipe: recipe,
+                                              overrides: overrides)
         } catch let error as TrainingError {
             throw ValidationError(error.description)
         }

@@ -4,7 +4,7 @@ import Testing
 @Suite struct ActivationTests {
     @Test(arguments: [Activation.Kind.relu, .silu, .sigmoid])
     func matchesTorch(_ kind: Activation.Kind) throws {
-        let fx = try MiscFixture("misc_activation")
+        let fx = try Fixture("misc_activation")
         let name = kind.rawValue.lowercased()
         let layer = Activation(kind)
         let y = try layer.forward(try fx.tensor("\(name).x"), training: true)

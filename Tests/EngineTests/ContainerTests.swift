@@ -64,9 +64,9 @@ let containerCases = ["residual_identity", "residual_shortcut", "concat", "split
 @Suite struct ContainerTests {
     @Test(arguments: containerCases)
     func matchesTorch(_ name: String) throws {
-        let fx = try MiscFixture("misc_containers")
+        let fx = try Fixture("misc_containers")
         let block = containerBlock(name)
-        try block.loadStateDict(fx.state("\(name).param"), file: fx.name)
+        try block.loadStateDict(fx.state("\(name).param"), file: fx.fileName)
         let x = try fx.tensor("\(name).x")
         let xBefore = x.array
         let y = try block.forward(x, training: true)

@@ -54,7 +54,7 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
         ConvCase("conv_k3_s1_p1_g1_plane256", 2, 3, k: 3, s: 1, p: 1, g: 1),
     ])
     func matchesPyTorch(_ c: ConvCase) throws {
-        try assertLayerMatchesFixture(c.makeLayer(), Fixture("ops_conv"), c.name)
+        try expectLayerMatchesFixture(c.makeLayer(), Fixture("ops_conv"), c.name)
     }
 
     @Test(arguments: [
@@ -68,7 +68,7 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
         (ConvCase("depthwise_k5_s2_p0", 2, 2, k: 5, s: 2, p: 0, g: 2), [1, 2, 9, 8]),
     ])
     func gradientsMatchFiniteDifferences(_ c: ConvCase, _ shape: [Int]) throws {
-        try assertGradientsMatchFiniteDifferences(c.makeLayer(), inputShape: shape, c.name)
+        try expectGradientsMatchFiniteDifferences(c.makeLayer(), inputShape: shape, c.name)
     }
 
     /// Several images share one GEMM when the output plane is small; this must match running them one by one.
@@ -93,12 +93,12 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
         for i in 0..<n {
             let xi = Array(x[(i * inSize)..<((i + 1) * inSize)]), dyi = Array(dy[(i * outSize)..<((i + 1) * outSize)])
             let y = try single.forward(Tensor(shape: [1, c.inChannels, h, w], values: xi), training: true).array
-            assertClose(Array(whole[(i * outSize)..<((i + 1) * outSize)]), y, "image \(i) output")
+            expectClose(Array(whole[(i * outSize)..<((i + 1) * outSize)]), y, "image \(i) output")
             let g = single.backward(Tensor(shape: [1, c.outChannels, h, w], values: dyi)).array
-            assertClose(Array(wholeGrad[(i * inSize)..<((i + 1) * inSize)]), g, "image \(i) grad_input")
+            expectClose(Array(wholeGrad[(i * inSize)..<((i + 1) * inSize)]), g, "image \(i) grad_input")
         }
-        assertClose(batched.weight.grad?.array ?? [], single.weight.grad?.array ?? [], "accumulated grad_weight")
-        assertClose(batched.bias?.grad?.array ?? [], single.bias?.grad?.array ?? [], "accumulated grad_bias")
+        expectClose(batched.weight.grad?.array ?? [], single.weight.grad?.array ?? [], "accumulated grad_weight")
+        expectClose(batched.bias?.grad?.array ?? [], single.bias?.grad?.array ?? [], "accumulated grad_bias")
     }
 
     @Test func wrongInputShapeThrowsNamingLayerAndShapes() throws {

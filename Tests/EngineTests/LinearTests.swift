@@ -10,17 +10,17 @@ import Testing
         return layer
     }
 
-    @Test func withBias() throws { try assertLayerMatchesFixture(makeLinear(7, 5), Fixture("ops_linear"), "linear_bias") }
+    @Test func withBias() throws { try expectLayerMatchesFixture(makeLinear(7, 5), Fixture("ops_linear"), "linear_bias") }
     @Test func withoutBias() throws {
-        try assertLayerMatchesFixture(makeLinear(6, 4, bias: false), Fixture("ops_linear"), "linear_nobias")
+        try expectLayerMatchesFixture(makeLinear(6, 4, bias: false), Fixture("ops_linear"), "linear_nobias")
     }
     @Test func fourDimensionalInputIsFlattened() throws {
-        try assertLayerMatchesFixture(makeLinear(12, 5), Fixture("ops_linear"), "linear_4d")
+        try expectLayerMatchesFixture(makeLinear(12, 5), Fixture("ops_linear"), "linear_4d")
     }
 
     @Test func gradientsMatchFiniteDifferences() throws {
-        try assertGradientsMatchFiniteDifferences(makeLinear(6, 4), inputShape: [3, 6], "linear")
-        try assertGradientsMatchFiniteDifferences(makeLinear(12, 3, bias: false), inputShape: [2, 3, 2, 2], "linear 4-D")
+        try expectGradientsMatchFiniteDifferences(makeLinear(6, 4), inputShape: [3, 6], "linear")
+        try expectGradientsMatchFiniteDifferences(makeLinear(12, 3, bias: false), inputShape: [2, 3, 2, 2], "linear 4-D")
     }
 
     @Test func wrongInputShapeThrowsNamingLayerAndShapes() throws {

@@ -4,7 +4,7 @@ import Testing
 @Suite struct CrossEntropyTests {
     @Test(arguments: [1, 5], [Float(0), 0.1])
     func matchesTorch(batch: Int, smoothing: Float) throws {
-        let fx = try MiscFixture("misc_loss")
+        let fx = try Fixture("misc_loss")
         let name = "n\(batch)_s\(smoothing)"
         let loss = CrossEntropyLoss(labelSmoothing: smoothing)
         let labels = try fx.labels("n\(batch).labels")
@@ -15,7 +15,7 @@ import Testing
 
     @Test(arguments: [1, 5])
     func softmaxMatchesTorch(batch: Int) throws {
-        let fx = try MiscFixture("misc_loss")
+        let fx = try Fixture("misc_loss")
         let probabilities = Tensor(shape: [0])
         softmax(try fx.tensor("n\(batch).logits"), into: probabilities)
         expectClose(probabilities, try fx.values("n\(batch).softmax"), "softmax n\(batch)")

@@ -5,9 +5,9 @@ import Testing
     /// Two training steps: outputs, every gradient, then the running statistics and counter after both.
     @Test(arguments: [("train_eps1e-5", Float(1e-5)), ("train_eps1e-3", Float(1e-3))])
     func trainingMatchesTorch(_ name: String, eps: Float) throws {
-        let fx = try MiscFixture("misc_batchnorm")
+        let fx = try Fixture("misc_batchnorm")
         let bn = BatchNorm2d(3, eps: eps, momentum: 0.1)
-        try bn.loadStateDict(fx.state("\(name).param"), file: fx.name)
+        try bn.loadStateDict(fx.state("\(name).param"), file: fx.fileName)
         for step in 1...2 {
             bn.weight.grad?.zero()
             bn.bias.grad?.zero()
@@ -25,9 +25,9 @@ import Testing
     }
 
     @Test func evalMatchesTorch() throws {
-        let fx = try MiscFixture("misc_batchnorm")
+        let fx = try Fixture("misc_batchnorm")
         let bn = BatchNorm2d(3, eps: 1e-3)
-        try bn.loadStateDict(fx.state("eval.param"), file: fx.name)
+        try bn.loadStateDict(fx.state("eval.param"), file: fx.fileName)
         let runningMean = bn.runningMean.value.array
         let y = try bn.forward(try fx.tensor("eval.x1"), training: false)
         expectClose(y, try fx.values("eval.y1"), "eval y")

@@ -2,19 +2,6 @@ import Foundation
 import Testing
 @testable import Engine
 
-/// Loads Fixtures/optim.safetensors, written by scripts/fixtures/optim.py (PyTorch).
-func loadOptimFixture() throws -> [String: Safetensors.Entry] {
-    guard let url = Bundle.module.url(forResource: "optim", withExtension: "safetensors", subdirectory: "Fixtures") else {
-        throw EngineError.checkpoint(file: "optim.safetensors", message: "fixture missing from the test bundle")
-    }
-    return try Safetensors.read(contentsOf: url).entries
-}
-
-func fixtureEntry(_ fixture: [String: Safetensors.Entry], _ key: String) throws -> Safetensors.Entry {
-    guard let e = fixture[key] else { throw EngineError.checkpoint(file: "optim.safetensors", message: "no tensor '\(key)'") }
-    return e
-}
-
 /// Largest |got - want| / max(|want|, floor), where the floor is a tenth of the tensor's largest |want|:
 /// an element that crosses zero is the difference of terms of the tensor's scale, so its rounding error
 /// is one of that scale, not of its own.
@@ -42,9 +29,9 @@ struct OptimizerTests {
     }
 
     /// The fixture's two parameters at their initial values.
-    static func initialParameters(_ fixture: [String: Safetensors.Entry], _ config: String) throws -> [Parameter] {
+    static func initialParameters(_ fixture: Fixture, _ config: String) throws -> [Parameter] {
         try (0..<2).map { i in
-            let e = try fixtureEntry(fixture, "\(config).p\(i).init")
+            let e = try fixture.entry("\(config).p\(i).init")
             let p = Parameter(shape: e.shape)
             for (j, v) in e.values.enumerated() { p.value[j] = v }
             return p
@@ -52,11 +39,11 @@ struct OptimizerTests {
     }
 
     /// Loads step `step`'s gradients and learning rate, as the fixture's loop did before `opt.step()`.
-    static func prepareStep(_ step: Int, _ fixture: [String: Safetensors.Entry], _ config: String,
+    static func prepareStep(_ step: Int, _ fixture: Fixture, _ config: String,
                             _ parameters: [Parameter], _ optimizer: any Optimizer) throws {
-        optimizer.learningRate = try fixtureEntry(fixture, "\(config).lr").values[step]
+        optimizer.learningRate = try fixture.entry("\(config).lr").values[step]
         for (i, p) in parameters.enumerated() {
-            let grads = try fixtureEntry(fixture, "\(config).p\(i).grad").values
+            let grads = try fixture.entry("\(config).p\(i).grad").values
             let n = p.count
             for j in 0..<n { p.grad?[j] = grads[step * n + j] }
         }
@@ -67,16 +54,16 @@ struct OptimizerTests {
     /// (to a tenth of the tensor's scale for elements near zero, see `maxRelativeError`); the worst is printed.
     @Test(arguments: configs)
     func matchesPyTorchEveryStep(config: String) throws {
-        let fixture = try loadOptimFixture()
+        let fixture = try Fixture("optim")
         let parameters = try Self.initialParameters(fixture, config)
         let optimizer = try Self.makeOptimizer(config, parameters)
-        let steps = try fixtureEntry(fixture, "\(config).lr").values.count
+        let steps = try fixture.entry("\(config).lr").values.count
         var worst: Float = 0
         for step in 0..<steps {
             try Self.prepareStep(step, fixture, config, parameters, optimizer)
             optimizer.step()
             for (i, p) in parameters.enumerated() {
-                let want = try fixtureEntry(fixture, "\(config).p\(i).after").values[(step * p.count)..<((step + 1) * p.count)]
+                let want = try fixture.entry("\(config).p\(i).after").values[(step * p.count)..<((step + 1) * p.count)]
                 let err = maxRelativeError(p.value.array[...], want)
                 worst = max(worst, err)
                 #expect(err <= 1e-6, "\(config) step \(step + 1) parameter \(i): relative error \(err)")
@@ -84,7 +71,7 @@ struct OptimizerTests {
         }
         // The moments after the last step equal torch's optimizer.state.
         let state = Dictionary(optimizer.stateEntries(), uniquingKeysWith: { a, _ in a })
-        for (key, want) in fixture where key.hasPrefix("\(config).state.") {
+        for (key, want) in fixture.entries where key.hasPrefix("\(config).state.") {
             let name = String(key.dropFirst("\(config).state.".count))
             let got = try #require(state[name], "\(config): optimizer state lacks '\(name)'")
             #expect(got.shape == want.shape)
@@ -99,7 +86,7 @@ struct OptimizerTests {
     /// continue both: every later step is bit-identical.
     @Test(arguments: ["sgd_nesterov", "sgd_dampening", "adam_wd", "adamw_wd"])
     func stateRoundTrip(config: String) throws {
-        let fixture = try loadOptimFixture()
+        let fixture = try Fixture("optim")
         let parameters = try Self.initialParameters(fixture, config)
         let optimizer = try Self.makeOptimizer(config, parameters)
         for step in 0..<10 {

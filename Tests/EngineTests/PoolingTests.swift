@@ -20,16 +20,16 @@ import Testing
         ("avgpool_k2_s2", .average(countIncludePad: true), 2, 2, 0),
     ])
     func poolMatchesPyTorch(_ name: String, _ kind: Pool2d.Kind, _ kernel: Int, _ stride: Int, _ padding: Int) throws {
-        try assertLayerMatchesFixture(named(Pool2d(kind, kernel: kernel, stride: stride, padding: padding), name),
+        try expectLayerMatchesFixture(named(Pool2d(kind, kernel: kernel, stride: stride, padding: padding), name),
                                       Fixture("ops_pool"), name)
     }
 
     @Test func globalAveragePoolMatchesPyTorch() throws {
-        try assertLayerMatchesFixture(named(GlobalAvgPool(), "globalavg"), Fixture("ops_pool"), "globalavg")
+        try expectLayerMatchesFixture(named(GlobalAvgPool(), "globalavg"), Fixture("ops_pool"), "globalavg")
     }
 
     @Test func zeroPadMatchesPyTorch() throws {
-        try assertLayerMatchesFixture(named(ZeroPad2d(2), "zeropad_2"), Fixture("ops_pool"), "zeropad_2")
+        try expectLayerMatchesFixture(named(ZeroPad2d(2), "zeropad_2"), Fixture("ops_pool"), "zeropad_2")
     }
 
     /// Max pooling has kinks where two inputs tie, so its check uses distinct values 0.1 apart (a shuffled ramp):
@@ -40,19 +40,19 @@ import Testing
             var random = RandomSource(seed: UInt64(kernel * 10 + step))
             var ramp = (0..<shape.reduce(1, *)).map { Float($0) * 0.1 - 8 }
             for i in stride(from: ramp.count - 1, to: 0, by: -1) { ramp.swapAt(i, random.nextInt(i + 1)) }
-            try assertGradientsMatchFiniteDifferences(Pool2d(.max, kernel: kernel, stride: step, padding: padding),
+            try expectGradientsMatchFiniteDifferences(Pool2d(.max, kernel: kernel, stride: step, padding: padding),
                                                       inputShape: shape, input: ramp, samples: 84,
                                                       "maxpool k\(kernel) s\(step) p\(padding)")
         }
     }
 
     @Test func averagePoolAndPaddingGradientsMatchFiniteDifferences() throws {
-        try assertGradientsMatchFiniteDifferences(Pool2d(.average(countIncludePad: true), kernel: 3, stride: 2, padding: 1),
+        try expectGradientsMatchFiniteDifferences(Pool2d(.average(countIncludePad: true), kernel: 3, stride: 2, padding: 1),
                                                   inputShape: [2, 2, 7, 6], "avgpool incl")
-        try assertGradientsMatchFiniteDifferences(Pool2d(.average(countIncludePad: false), kernel: 3, stride: 2, padding: 1),
+        try expectGradientsMatchFiniteDifferences(Pool2d(.average(countIncludePad: false), kernel: 3, stride: 2, padding: 1),
                                                   inputShape: [2, 2, 7, 6], "avgpool excl")
-        try assertGradientsMatchFiniteDifferences(GlobalAvgPool(), inputShape: [2, 3, 4, 5], "global avgpool")
-        try assertGradientsMatchFiniteDifferences(ZeroPad2d(1), inputShape: [2, 2, 3, 4], "zeropad")
+        try expectGradientsMatchFiniteDifferences(GlobalAvgPool(), inputShape: [2, 3, 4, 5], "global avgpool")
+        try expectGradientsMatchFiniteDifferences(ZeroPad2d(1), inputShape: [2, 2, 3, 4], "zeropad")
     }
 
     @Test func wrongInputShapeThrowsNamingLayerAndShapes() throws {

@@ -7,8 +7,8 @@ struct ScheduleTests {
     /// step first). The fixture holds PyTorch's Double rates rounded to Float, as our `learningRate` is.
     func expectMatches(_ name: String, _ schedule: any LearningRateSchedule, byBatch: Bool = false,
                        metrics: [Float]? = nil) throws {
-        let fixture = try loadOptimFixture()
-        let want = try fixtureEntry(fixture, "\(name).lr").values
+        let fixture = try Fixture("optim")
+        let want = try fixture.entry("\(name).lr").values
         var got = [schedule.learningRate]
         for i in 0..<(want.count - 1) {
             got.append(byBatch ? schedule.stepBatch() : schedule.stepEpoch(metric: metrics?[i]))
@@ -37,15 +37,15 @@ struct ScheduleTests {
     }
 
     @Test func plateauMinMatchesPyTorch() throws {
-        let fixture = try loadOptimFixture()
-        let metrics = try fixtureEntry(fixture, "plateau_min.metric").values
+        let fixture = try Fixture("optim")
+        let metrics = try fixture.entry("plateau_min.metric").values
         let spec = try ScheduleSpec.parse("plateau:mode=min:factor=0.5:patience=2:threshold=0.01:threshold_mode=rel:cooldown=2:min=0.01")
         try expectMatches("plateau_min", try spec.makeSchedule(baseLearningRate: 0.1, epochs: 1, batchesPerEpoch: 1), metrics: metrics)
     }
 
     @Test func plateauMaxMatchesPyTorch() throws {
-        let fixture = try loadOptimFixture()
-        let metrics = try fixtureEntry(fixture, "plateau_max.metric").values
+        let fixture = try Fixture("optim")
+        let metrics = try fixture.entry("plateau_max.metric").values
         let spec = try ScheduleSpec.parse("plateau:mode=max:factor=0.94:patience=1:threshold=1e-3:cooldown=1:min=0.0088:eps=1e-4")
         try expectMatches("plateau_max", try spec.makeSchedule(baseLearningRate: 0.01, epochs: 1, batchesPerEpoch: 1), metrics: metrics)
     }

@@ -4,7 +4,7 @@ import Testing
 @Suite struct ChannelShuffleTests {
     @Test(arguments: [("groupsFirst", ChannelShuffle.Order.groupsFirst), ("channelsFirst", .channelsFirst)], [2, 3])
     func matchesTorch(_ order: (String, ChannelShuffle.Order), groups: Int) throws {
-        let fx = try MiscFixture("misc_shuffle")
+        let fx = try Fixture("misc_shuffle")
         let name = "\(order.0)_g\(groups)"
         let layer = ChannelShuffle(groups: groups, order: order.1)
         expectClose(try layer.forward(try fx.tensor("\(name).x"), training: true), try fx.values("\(name).y"), "\(name) y")

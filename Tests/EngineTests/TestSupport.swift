@@ -3,51 +3,34 @@ import Testing
 
 @testable import Engine
 
-// Shared helpers for engine tests: closeness checks, PyTorch fixtures, finite-difference gradient checks.
-
-/// Records an issue unless every |got - want| <= atol + rtol * |want| (numpy's allclose), naming the worst element.
-func assertClose(_ got: [Float], _ want: [Float], rtol: Float = 1e-4, atol: Float = 1e-5, _ what: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
-    guard got.count == want.count else {
-        Issue.record("\(what): \(got.count) values, expected \(want.count)", sourceLocation: sourceLocation)
-        return
-    }
-    var bad = 0, worst = -1
-    var worstExcess: Float = 0
-    for i in 0..<got.count {
-        let error = abs(got[i] - want[i]), allowed = atol + rtol * abs(want[i])
-        if !(error <= allowed) {  // also catches NaN
-            bad += 1
-            if worst < 0 || !(error - allowed <= worstExcess) { worst = i; worstExcess = error - allowed }
-        }
-    }
-    if bad > 0 {
-        Issue.record("\(what): \(bad) of \(got.count) values differ; worst at [\(worst)]: got \(got[worst]), want \(want[worst])",
-                     sourceLocation: sourceLocation)
-    }
-}
+// The engine tests' shared helpers: PyTorch fixtures, closeness checks, seeded inputs, and
+// finite-difference gradient checks.
 
 struct FixtureMissing: Error, CustomStringConvertible {
     var description: String
 }
 
-/// A safetensors file from Tests/EngineTests/Fixtures, written by a script in scripts/fixtures/.
+/// A safetensors file from Tests/EngineTests/Fixtures, written by a script in scripts/fixtures/;
+/// keys are `case.what`.
 struct Fixture {
-    let file: String
+    /// The file's name without extension ("ops_conv").
+    let name: String
     let entries: [String: Safetensors.Entry]
 
-    init(_ file: String) throws {
-        guard let url = Bundle.module.url(forResource: file, withExtension: "safetensors", subdirectory: "Fixtures") else {
-            throw FixtureMissing(description: "Fixtures/\(file).safetensors is not in the test bundle")
+    init(_ name: String) throws {
+        guard let url = Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures") else {
+            throw FixtureMissing(description: "Fixtures/\(name).safetensors is not in the test bundle; run its script in scripts/fixtures/")
         }
-        self.file = file
+        self.name = name
         entries = try Safetensors.read(contentsOf: url).entries
     }
+
+    var fileName: String { name + ".safetensors" }
 
     func contains(_ key: String) -> Bool { entries[key] != nil }
 
     func entry(_ key: String) throws -> Safetensors.Entry {
-        guard let e = entries[key] else { throw FixtureMissing(description: "\(file).safetensors has no tensor '\(key)'") }
+        guard let e = entries[key] else { throw FixtureMissing(description: "\(fileName) has no tensor '\(key)'") }
         return e
     }
 
@@ -57,12 +40,54 @@ struct Fixture {
         let e = try entry(key)
         return Tensor(shape: e.shape, values: e.values)
     }
+
+    func labels(_ key: String) throws -> [Int32] { try values(key).map { Int32($0) } }
+
+    /// The entries under `prefix.` with the prefix removed: a state dict for `loadStateDict`.
+    func state(_ prefix: String) -> [String: Safetensors.Entry] {
+        var out: [String: Safetensors.Entry] = [:]
+        for (key, e) in entries where key.hasPrefix(prefix + ".") { out[String(key.dropFirst(prefix.count + 1))] = e }
+        return out
+    }
+}
+
+/// Records an issue unless every |actual - expected| <= atol + rtol * |expected| (numpy's allclose),
+/// naming how many differ and the worst one. NaN never passes.
+func expectClose(
+    _ actual: [Float], _ expected: [Float], _ what: String, rtol: Float = 1e-4, atol: Float = 1e-5,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    guard actual.count == expected.count else {
+        Issue.record("\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
+        return
+    }
+    var bad = 0
+    var worst = (index: -1, excess: Float(0))
+    for i in actual.indices {
+        let excess = abs(actual[i] - expected[i]) - (atol + rtol * abs(expected[i]))
+        if !(excess <= 0) {
+            bad += 1
+            if worst.index < 0 || !(excess <= worst.excess) { worst = (i, excess) }
+        }
+    }
+    if worst.index >= 0 {
+        let i = worst.index
+        Issue.record("\(what): \(bad) of \(actual.count) values differ; worst at [\(i)]: got \(actual[i]), want \(expected[i])",
+                     sourceLocation: sourceLocation)
+    }
+}
+
+func expectClose(
+    _ actual: Tensor, _ expected: [Float], _ what: String, rtol: Float = 1e-4, atol: Float = 1e-5,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    expectClose(actual.array, expected, what, rtol: rtol, atol: atol, sourceLocation: sourceLocation)
 }
 
 /// Runs a single layer on fixture case `name` (keys `<name>.input`, `.grad_output`, `.output`, `.grad_input`, and per
 /// state-dict entry `<name>.<key>` / `<name>.grad_<key>`) and checks forward and backward against PyTorch. It runs the
 /// step twice without zeroing, so parameter gradients must come out doubled (backward accumulates).
-func assertLayerMatchesFixture(_ layer: any Layer, _ fixture: Fixture, _ name: String,
+func expectLayerMatchesFixture(_ layer: any Layer, _ fixture: Fixture, _ name: String,
                                sourceLocation: SourceLocation = #_sourceLocation) throws {
     let state = layer.stateDict()
     for (key, p) in state {
@@ -78,15 +103,15 @@ func assertLayerMatchesFixture(_ layer: any Layer, _ fixture: Fixture, _ name: S
         let output = try layer.forward(input, training: true)
         let wantOutput = try fixture.entry("\(name).output")
         #expect(output.shape == wantOutput.shape, "\(name): output shape", sourceLocation: sourceLocation)
-        assertClose(output.array, wantOutput.values, "\(name) output (pass \(pass))", sourceLocation: sourceLocation)
+        expectClose(output.array, wantOutput.values, "\(name) output (pass \(pass))", sourceLocation: sourceLocation)
         let gradInput = layer.backward(gradOutput)
         #expect(gradInput.shape == input.shape, "\(name): grad_input shape", sourceLocation: sourceLocation)
-        assertClose(gradInput.array, try fixture.values("\(name).grad_input"), "\(name) grad_input (pass \(pass))",
+        expectClose(gradInput.array, try fixture.values("\(name).grad_input"), "\(name) grad_input (pass \(pass))",
                     sourceLocation: sourceLocation)
         for (key, p) in state {
             guard let grad = p.grad else { continue }
             let want = try fixture.values("\(name).grad_\(key)").map { $0 * Float(pass) }
-            assertClose(grad.array, want, "\(name) grad_\(key) (pass \(pass))", sourceLocation: sourceLocation)
+            expectClose(grad.array, want, "\(name) grad_\(key) (pass \(pass))", sourceLocation: sourceLocation)
         }
     }
 }
@@ -96,51 +121,70 @@ func randomValues(_ count: Int, _ random: inout RandomSource, _ low: Float = -1,
     (0..<count).map { _ in random.uniform(low, high) }
 }
 
-/// Finite-difference check of a layer's backward: loss = sum(output * projection) for a random projection, so
-/// dL/dOutput = projection. Compares dL/dInput and every parameter gradient with central differences at up to
-/// `samples` random coordinates each. `input` lets a caller pass values away from kinks (max pooling).
-func assertGradientsMatchFiniteDifferences(
-    _ layer: any Layer, inputShape: [Int], input: [Float]? = nil, seed: UInt64 = 1, eps: Float = 1e-2,
+/// Values uniform in [-scale, scale) from a seeded source.
+func seededTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+    var random = RandomSource(seed: seed)
+    return Tensor(shape: shape, values: randomValues(shape.reduce(1, *), &random, -scale, scale))
+}
+
+/// Compares a layer's backward with central differences of L = sum(y * projection), so dL/dy = projection:
+/// dL/dInput and every trainable parameter's gradient, at the coordinates `coordinates(count)` picks of each
+/// tensor (every one by default). The projection defaults to `seededTensor(y.shape, seed: 99)`. Layers run
+/// in `training` mode (batch statistics for BatchNorm); use smooth layers or inputs away from kinks.
+func expectGradientsMatchFiniteDifferences(
+    _ layer: any Layer, input: Tensor, projection: Tensor? = nil, training: Bool = true, step: Float = 1e-2,
+    coordinates: (_ count: Int) -> [Int] = { Array(0..<$0) }, rtol: Float = 1e-2, atol: Float = 2e-3,
+    _ what: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    let what = what ?? layer.typeName
+    let r = try projection ?? seededTensor(try layer.forward(input, training: training).shape, seed: 99)
+    func loss() throws -> Double {
+        let out = try layer.forward(input, training: training)
+        var sum = 0.0
+        for i in 0..<out.count { sum += Double(out[i]) * Double(r[i]) }
+        return sum
+    }
+    let parameters = layer.trainableParameters
+    for p in parameters { p.grad?.zero() }
+    _ = try layer.forward(input, training: training)
+    let analyticInput = layer.backward(r).array
+    let analyticParameters = parameters.map { $0.grad?.array ?? [] }
+
+    func check(_ values: Tensor, _ analytic: [Float], _ label: String) throws {
+        var got: [Float] = [], numeric: [Float] = []
+        for i in coordinates(values.count) {
+            let saved = values[i]
+            values[i] = saved + step
+            let plus = try loss()
+            values[i] = saved - step
+            let minus = try loss()
+            values[i] = saved
+            numeric.append(Float((plus - minus) / (2 * Double(step))))
+            got.append(analytic[i])
+        }
+        expectClose(got, numeric, "\(what) \(label) vs finite differences", rtol: rtol, atol: atol,
+                    sourceLocation: sourceLocation)
+    }
+    try check(input, analyticInput, "dInput")
+    for (key, p) in layer.stateDict() where p.isTrainable {
+        guard let index = parameters.firstIndex(where: { $0 === p }) else { continue }
+        try check(p.value, analyticParameters[index], "d\(key)")
+    }
+}
+
+/// The same check on a random input of `inputShape` (or the given `input` values, e.g. away from max-pooling
+/// ties) and a random projection, both drawn from `seed`, at up to `samples` random coordinates per tensor.
+func expectGradientsMatchFiniteDifferences(
+    _ layer: any Layer, inputShape: [Int], input: [Float]? = nil, seed: UInt64 = 1, step: Float = 1e-2,
     samples: Int = 40, rtol: Float = 1e-2, atol: Float = 2e-3, _ what: String,
     sourceLocation: SourceLocation = #_sourceLocation
 ) throws {
     var random = RandomSource(seed: seed)
     let x = Tensor(shape: inputShape, values: input ?? randomValues(inputShape.reduce(1, *), &random))
-    let outShape = try layer.outputShape(for: inputShape)
-    let projection = randomValues(outShape.reduce(1, *), &random)
-
-    func loss() throws -> Double {
-        let y = try layer.forward(x, training: true)
-        var sum: Double = 0
-        for i in 0..<y.count { sum += Double(y[i]) * Double(projection[i]) }
-        return sum
-    }
-
-    // Analytic gradients.
-    let params = layer.trainableParameters
-    for p in params { p.grad?.zero() }
-    _ = try layer.forward(x, training: true)
-    let gradInput = layer.backward(Tensor(shape: outShape, values: projection)).array
-    let paramGrads = params.map { $0.grad?.array ?? [] }
-
-    func check(_ values: Tensor, _ analytic: [Float], _ label: String) throws {
-        var got: [Float] = [], want: [Float] = []
-        let indices = values.count <= samples ? Array(0..<values.count) : (0..<samples).map { _ in random.nextInt(values.count) }
-        for i in indices {
-            let saved = values[i]
-            values[i] = saved + eps
-            let plus = try loss()
-            values[i] = saved - eps
-            let minus = try loss()
-            values[i] = saved
-            want.append(Float((plus - minus) / (2 * Double(eps))))
-            got.append(analytic[i])
-        }
-        assertClose(got, want, rtol: rtol, atol: atol, "\(what) \(label) vs finite differences", sourceLocation: sourceLocation)
-    }
-    try check(x, gradInput, "dInput")
-    for (key, p) in layer.stateDict() where p.isTrainable {
-        guard let index = params.firstIndex(where: { $0 === p }) else { continue }
-        try check(p.value, paramGrads[index], "d\(key)")
-    }
+    let outputShape = try layer.outputShape(for: inputShape)
+    let projection = Tensor(shape: outputShape, values: randomValues(outputShape.reduce(1, *), &random))
+    try expectGradientsMatchFiniteDifferences(
+        layer, input: x, projection: projection, step: step,
+        coordinates: { count in count <= samples ? Array(0..<count) : (0..<samples).map { _ in random.nextInt(count) } },
+        rtol: rtol, atol: atol, what, sourceLocation: sourceLocation)
 }

@@ -22,25 +22,18 @@ import Testing
         return Network(root: root, inputShape: [1, 8, 8], classes: 5, random: RandomStream(seed: 0))
     }
 
-    static func loadFixture() throws -> [String: Safetensors.Entry] {
-        let url = try #require(Bundle.module.url(forResource: "train_small", withExtension: "safetensors", subdirectory: "Fixtures"))
-        return try Safetensors.read(contentsOf: url).entries
-    }
-
     @Test(arguments: ["sgd", "adam"])
     func fiftyStepsFollowPyTorch(optimizerName: String) throws {
-        let fixture = try Self.loadFixture()
+        let fixture = try Fixture("train_small")
         let net = Self.makeSmallNet()
-        var initial: [String: Safetensors.Entry] = [:]
-        for (key, entry) in fixture where key.hasPrefix("init.") { initial[String(key.dropFirst(5))] = entry }
-        try net.root.loadStateDict(initial, file: "train_small.safetensors")
+        try net.root.loadStateDict(fixture.state("init"), file: fixture.fileName)
 
         let optimizer: any Optimizer = optimizerName == "sgd"
             ? try SGD(parameters: net.trainableParameters, learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4)
             : try Adam(parameters: net.trainableParameters, learningRate: 0.01)
         let loss = CrossEntropyLoss()
-        let images = try #require(fixture["images"]), labels = try #require(fixture["labels"])
-        let expected = try #require(fixture[optimizerName + ".losses"]).values
+        let images = try fixture.entry("images"), labels = try fixture.entry("labels")
+        let expected = try fixture.values(optimizerName + ".losses")
         let batch = 8, imageSize = 64
         let x = Tensor(shape: [batch, 1, 8, 8])
         var finalLoss: Float = 0
@@ -61,7 +54,7 @@ import Testing
         // +-lr on float rounding noise, in PyTorch as here; the loss above is the meaningful check.
         guard optimizerName == "sgd" else { return }
         for (key, p) in net.stateDict {
-            let want = try #require(fixture[optimizerName + ".final." + key]).values
+            let want = try fixture.values(optimizerName + ".final." + key)
             let worst = zip(p.value.array, want).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
             #expect(worst <= 1e-3, "\(key): worst relative difference \(worst)")
         }

@@ -101,3 +101,28 @@ func snapshot(_ root: URL) throws -> [String: Data] {
         #expect(refusal()?.contains(stateFile.path) == true)
     }
 }
+
+@Suite struct CrashLeftoverTests {
+    /// What `kill -9` in the middle of a save leaves: a half-written temporary checkpoint directory.
+    /// `last` still names the previous, whole checkpoint, and the next save clears the leftover.
+    @Test func aHalfWrittenSaveLeavesThePreviousCheckpointInUse() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let session = try SessionStore(root: root).create(config: tinyConfig())
+        let model: [(String, Safetensors.Entry)] = [("w", Safetensors.Entry(shape: [2], values: [1, 2]))]
+        let state = TrainState(epoch: 1, batchesDone: 2, globalStep: 2, learningRate: 0.1, schedule: [:],
+                               networkRandom: RandomSource(seed: 1), epochLossSum: 0, epochCorrect: 0, epochSeen: 0,
+                               epochSeconds: 0, metricsCount: 0, finished: false, modelDigest: "", optimizerDigest: "")
+        let first = try CheckpointStore.save(session: session, model: model, optimizer: [], state: state, markBest: false)
+        let leftover = session.checkpointsURL.appendingPathComponent(".tmp-ckpt-000002")
+        try FileManager.default.createDirectory(at: leftover, withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: leftover.appendingPathComponent("model.safetensors"))
+
+        #expect(session.checkpoint(.last)?.lastPathComponent == first.lastPathComponent)
+        #expect(try CheckpointStore.readModel(in: first)["w"]?.values == [1, 2])
+        let second = try CheckpointStore.save(session: session, model: model, optimizer: [], state: state, markBest: false)
+        #expect(second.lastPathComponent == "ckpt-000003")
+        #expect(!FileManager.default.fileExists(atPath: leftover.path))
+        #expect(session.checkpoint(.last)?.lastPathComponent == second.lastPathComponent)
+    }
+}

@@ -16,8 +16,13 @@ public enum BLAS {
             blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The engine's thread count: each op splits its work over `n` threads of its own (`Parallel`) and
+    /// calls OpenBLAS single-threaded inside each part, so OpenBLAS's threads and ours never run at once.
+    public static func setThreads(_ n: Int) { Parallel.setThreads(n) }
+    public static var threads: Int { Parallel.threads }
+    /// OpenBLAS's own thread count, for measuring OpenBLAS alone (`cnntui bench`'s sgemm figure).
+    /// The engine's kernels expect 1: call `setThreads` again before training.
+    public static func setLibraryThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     /// OpenBLAS's kernel for this CPU (`Haswell`, `SkylakeX`, `Cooperlake`, ...), as chosen at load time.
     public static var coreName: String { String(cString: openblas_get_corename()) }
 }

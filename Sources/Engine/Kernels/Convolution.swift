@@ -126,17 +126,36 @@ func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
     return (columns, gathered)
 }
 
+/// Floats of scratch each thread's part needs (see `convScratchCounts`), times the parts of a batch of sh.n.
+func convScratchTotals(_ sh: ConvShape) -> (columns: Int, gathered: Int, weightPartials: Int) {
+    let one = convScratchCounts(sh), parts = Parallel.parts(sh.n)
+    return (one.columns * parts, one.gathered * parts, (parts - 1) * sh.k * sh.patch)
+}
+
 /// output[N, K, P, Q] = conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K].
-/// columns and gathered are scratch of at least `convScratchCounts(sh)` floats.
+/// The batch splits into one run of images per thread; columns and gathered hold `convScratchTotals(sh)` floats.
 func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
+    let scratch = convScratchCounts(sh)
+    Parallel.forEachPart(sh.n) { part, images in
+        convForwardImages(sh, images: images, input: input, weight: weight, bias: bias, output: output,
+                          columns: columns + part * scratch.columns, gathered: gathered + part * scratch.gathered)
+    }
+}
+
+/// convForward for the images in `images`, on one thread.
+func convForwardImages(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+) {
     let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
     let pq = sh.outPlane
-    var n0 = 0
-    while n0 < sh.n {
-        let b = Swift.min(imagesPerGemm, sh.n - n0)
+    var n0 = images.lowerBound
+    while n0 < images.upperBound {
+        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
         let width = b * pq
         let image = input + n0 * sh.c * sh.inPlane
         // The column matrix: the image [C, H*W] itself for a pointwise conv taken one image at a time.
@@ -171,27 +190,54 @@ func convForward(
 }
 
 /// Backward of `convForward`: gradInput[N, C, H, W] is overwritten; gradWeight[K, Cg, R, S] and gradBias[K]
-/// are *accumulated* into (+=).
+/// are *accumulated* into (+=). Each thread's images add their weight gradient into a partial of their own
+/// (the first thread straight into gradWeight); the partials are summed at the end.
+/// weightPartials holds `convScratchTotals(sh).weightPartials` floats.
 func convBackward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
-    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>, weightPartials: UnsafeMutablePointer<Float>
 ) {
-    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
     let pq = sh.outPlane
     if let gradBias {
-        for i in 0..<sh.n {
-            for k in 0..<sh.k {
-                let src = gradOutput + (i * sh.k + k) * pq
+        Parallel.forEachPart(sh.k, minimum: 8) { _, channels in
+            for k in channels {
                 var sum: Float = 0
-                for j in 0..<pq { sum += src[j] }
+                for i in 0..<sh.n { sum += sumOf(gradOutput + (i * sh.k + k) * pq, count: pq) }
                 gradBias[k] += sum
             }
         }
     }
-    var n0 = 0
-    while n0 < sh.n {
-        let b = Swift.min(imagesPerGemm, sh.n - n0)
+    let scratch = convScratchCounts(sh), weightCount = sh.k * sh.patch
+    let parts = Parallel.parts(sh.n)
+    Parallel.forEachPart(sh.n) { part, images in
+        let partial = part == 0 ? gradWeight : weightPartials + (part - 1) * weightCount
+        if part > 0 { partial.update(repeating: 0, count: weightCount) }
+        convBackwardImages(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
+                           gradInput: gradInput, gradWeight: partial,
+                           columns: columns + part * scratch.columns, gathered: gathered + part * scratch.gathered)
+    }
+    if parts > 1 {
+        Parallel.forEachPart(weightCount, minimum: 4096) { _, range in
+            for p in 1..<parts {
+                let src = weightPartials + (p - 1) * weightCount
+                for j in range { gradWeight[j] = gradWeight[j] + src[j] }
+            }
+        }
+    }
+}
+
+/// convBackward's GEMMs for the images in `images`, on one thread; gradWeight is accumulated into.
+func convBackwardImages(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+) {
+    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
+    let pq = sh.outPlane
+    var n0 = images.lowerBound
+    while n0 < images.upperBound {
+        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
         let width = b * pq
         let image = input + n0 * sh.c * sh.inPlane
         let gradImage = gradInput + n0 * sh.c * sh.inPlane
@@ -200,9 +246,7 @@ func convBackward(
         if b == 1 { dOut = gradOutput + n0 * sh.k * pq } else {
             for i in 0..<b {
                 for k in 0..<sh.k {
-                    let src = gradOutput + ((n0 + i) * sh.k + k) * pq
-                    let dst = gathered + k * width + i * pq
-                    for j in 0..<pq { dst[j] = src[j] }
+                    (gathered + k * width + i * pq).update(from: gradOutput + ((n0 + i) * sh.k + k) * pq, count: pq)
                 }
             }
             dOut = UnsafePointer(gathered)
@@ -233,6 +277,23 @@ func convBackward(
     }
 }
 
+/// sum(a[i]) over count floats, with eight partial sums.
+@inline(__always)
+func sumOf(_ a: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        acc = acc + UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < count {
+        sum += a[i]
+        i += 1
+    }
+    return sum
+}
+
 // MARK: - Depthwise convolution (direct)
 
 /// Depthwise conv (groups == C == K): output[N, C, P, Q], input[N, C, H, W], weight[C, 1, R, S], bias[C].
@@ -242,8 +303,21 @@ func depthwiseConvForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>
 ) {
+    if sh.strideH == 1 && sh.strideW == 1 {
+        depthwiseConvForwardStride1(sh, input: input, weight: weight, bias: bias, output: output)
+    } else {
+        depthwiseConvForwardAnyStride(sh, input: input, weight: weight, bias: bias, output: output)
+    }
+}
+
+/// depthwiseConvForward for any stride, one output row per tap.
+func depthwiseConvForwardAnyStride(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>
+) {
+    Parallel.forEachPart(sh.c) { _, channels in
     for i in 0..<sh.n {
-        for c in 0..<sh.c {
+        for c in channels {
             let x = input + (i * sh.c + c) * sh.inPlane
             let y = output + (i * sh.c + c) * sh.outPlane
             let w = weight + c * sh.r * sh.s
@@ -266,6 +340,7 @@ func depthwiseConvForward(
             }
         }
     }
+    }
 }
 
 /// Backward of `depthwiseConvForward`: gradInput is overwritten; gradWeight and gradBias are accumulated (+=).
@@ -273,11 +348,26 @@ func depthwiseConvBackward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
 ) {
-    gradInput.update(repeating: 0, count: sh.n * sh.c * sh.inPlane)
+    if sh.strideH == 1 && sh.strideW == 1 {
+        depthwiseConvBackwardStride1(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                     gradWeight: gradWeight, gradBias: gradBias)
+    } else {
+        depthwiseConvBackwardAnyStride(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                       gradWeight: gradWeight, gradBias: gradBias)
+    }
+}
+
+/// depthwiseConvBackward for any stride, one output row per tap.
+func depthwiseConvBackwardAnyStride(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
+) {
+    Parallel.forEachPart(sh.c) { _, channels in
     for i in 0..<sh.n {
-        for c in 0..<sh.c {
+        for c in channels {
             let x = input + (i * sh.c + c) * sh.inPlane
             let dx = gradInput + (i * sh.c + c) * sh.inPlane
+            dx.update(repeating: 0, count: sh.inPlane)
             let dy = gradOutput + (i * sh.c + c) * sh.outPlane
             let w = weight + c * sh.r * sh.s
             let dw = gradWeight + c * sh.r * sh.s
@@ -308,6 +398,92 @@ func depthwiseConvBackward(
                         }
                     }
                     dw[r * sh.s + s] += tapGrad
+                }
+            }
+        }
+    }
+    }
+}
+
+// MARK: - Depthwise convolution at stride 1 (padded planes)
+
+// At stride 1 the whole plane is one loop per tap: the input plane is copied into a zero-bordered plane
+// xp[(H + 2padH) x pw], pw = W + 2padW, and the output is computed on the same row pitch pw
+// (y'[p*pw + q], its last pw - Q columns unused), so tap (r, s) is y'[i] += w[r, s] * xp[i + r*pw + s]
+// for i in 0..<P*pw: long contiguous loops instead of one short loop per output row (8 floats on an 8x8
+// plane). Reads run S - 1 floats past the padded plane, which the scratch keeps as zeros.
+
+/// Floats of one padded plane (with the tail the last tap reads) and of one output on the padded pitch.
+private func depthwisePaddedSizes(_ sh: ConvShape) -> (plane: Int, pitch: Int, output: Int) {
+    let pw = sh.w + 2 * sh.padW, ph = sh.h + 2 * sh.padH
+    return (ph * pw + sh.s, pw, sh.p * pw)
+}
+
+/// Copies plane x[H, W] into the interior of xp (whose border stays zero).
+@inline(__always)
+private func copyIntoPadded(_ x: UnsafePointer<Float>, _ xp: UnsafeMutablePointer<Float>, _ sh: ConvShape, pitch: Int) {
+    for row in 0..<sh.h { (xp + (row + sh.padH) * pitch + sh.padW).update(from: x + row * sh.w, count: sh.w) }
+}
+
+func depthwiseConvForwardStride1(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>
+) {
+    let sizes = depthwisePaddedSizes(sh), pitch = sizes.pitch, span = sizes.output
+    Parallel.forEachPart(sh.c) { _, channels in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: sizes.plane + span) { scratch in
+            guard let xp = scratch.baseAddress else { return }
+            let yp = xp + sizes.plane
+            xp.initialize(repeating: 0, count: sizes.plane + span)
+            for i in 0..<sh.n {
+                for c in channels {
+                    copyIntoPadded(input + (i * sh.c + c) * sh.inPlane, xp, sh, pitch: pitch)
+                    let w = weight + c * sh.r * sh.s
+                    yp.update(repeating: bias?[c] ?? 0, count: span)
+                    for r in 0..<sh.r {
+                        for s in 0..<sh.s {
+                            let tap = w[r * sh.s + s], src = xp + r * pitch + s
+                            for j in 0..<span { yp[j] = yp[j] + tap * src[j] }
+                        }
+                    }
+                    let y = output + (i * sh.c + c) * sh.outPlane
+                    for p in 0..<sh.p { (y + p * sh.q).update(from: yp + p * pitch, count: sh.q) }
+                }
+            }
+        }
+    }
+}
+
+/// Backward at stride 1 on padded planes: dy' is dy on the padded pitch with zeros in the unused columns,
+/// so dW[r, s] += dot(dy', xp shifted by (r, s)) and dxp[i + r*pw + s] += w[r, s] * dy'[i]; dx is dxp's interior.
+func depthwiseConvBackwardStride1(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
+) {
+    let sizes = depthwisePaddedSizes(sh), pitch = sizes.pitch, span = sizes.output
+    Parallel.forEachPart(sh.c) { _, channels in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * sizes.plane + span) { scratch in
+            guard let xp = scratch.baseAddress else { return }
+            let dxp = xp + sizes.plane, dyp = dxp + sizes.plane
+            xp.initialize(repeating: 0, count: 2 * sizes.plane + span)
+            for i in 0..<sh.n {
+                for c in channels {
+                    copyIntoPadded(input + (i * sh.c + c) * sh.inPlane, xp, sh, pitch: pitch)
+                    let dy = gradOutput + (i * sh.c + c) * sh.outPlane
+                    for p in 0..<sh.p { (dyp + p * pitch).update(from: dy + p * sh.q, count: sh.q) }
+                    if let gradBias { gradBias[c] += sumOf(dy, count: sh.outPlane) }
+                    dxp.update(repeating: 0, count: sizes.plane)
+                    let w = weight + c * sh.r * sh.s, dw = gradWeight + c * sh.r * sh.s
+                    for r in 0..<sh.r {
+                        for s in 0..<sh.s {
+                            let offset = r * pitch + s, tap = w[r * sh.s + s]
+                            dw[r * sh.s + s] += dotProduct(dyp, xp + offset, count: span)
+                            let dst = dxp + offset
+                            for j in 0..<span { dst[j] = dst[j] + tap * dyp[j] }
+                        }
+                    }
+                    let dx = gradInput + (i * sh.c + c) * sh.inPlane
+                    for row in 0..<sh.h { (dx + row * sh.w).update(from: dxp + (row + sh.padH) * pitch + sh.padW, count: sh.w) }
                 }
             }
         }

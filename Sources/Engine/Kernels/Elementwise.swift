@@ -3,44 +3,73 @@ import Foundation
 // Elementwise kernels over n values of any shape: activations, their derivatives, masks and sums.
 // Backward kernels overwrite dx; dy, x, y have n values each.
 
+/// Elements below which a kernel stays on one thread (waking another costs more than it saves).
+let elementwiseGrain = 16_384
+
 // MARK: - ReLU: y = max(x, 0); dx = dy where x > 0 (PyTorch's threshold_backward: 0 at x == 0).
 
 func reluForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { y[i] = x[i] > 0 ? x[i] : 0 }
+    }
 }
 
 func reluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { dx[i] = x[i] > 0 ? dy[i] : 0 }
+    // Eight lanes at a time with a blend: a branch on the sign of x mispredicts half the time
+    // (25x slower on a 1M-element map).
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        let zero = SIMD8<Float>()
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let vx = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            let vdy = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dx + i).storeBytes(of: zero.replacing(with: vdy, where: vx .> zero), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < range.upperBound {
+            dx[i] = x[i] > 0 ? dy[i] : 0
+            i += 1
+        }
+    }
 }
 
 // MARK: - Sigmoid: y = 1 / (1 + e^-x); dx = dy * y * (1 - y), from the saved output.
 
-/// Written so that exp never overflows: for x < 0, e^x / (1 + e^x).
+/// Written so that exp never overflows: with e = e^-|x|, 1 / (1 + e) for x >= 0, else e / (1 + e).
+/// Both sides are computed and one is selected, so the sign of x costs no mispredicted branch.
 @inline(__always)
 func sigmoid(_ x: Float) -> Float {
-    if x >= 0 { return 1 / (1 + exp(-x)) }
-    let e = exp(x)
-    return e / (1 + e)
+    let e = exp(-abs(x))
+    let r = 1 / (1 + e)
+    return x >= 0 ? r : e * r
 }
 
 func sigmoidForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { y[i] = sigmoid(x[i]) }
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { y[i] = sigmoid(x[i]) }
+    }
 }
 
 func sigmoidBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, y: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+    }
 }
 
 // MARK: - SiLU (Swish): y = x * sigmoid(x); dx = dy * s * (1 + x * (1 - s)), s = sigmoid(x), from the saved input.
 
 func siluForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { y[i] = x[i] * sigmoid(x[i]) }
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { y[i] = x[i] * sigmoid(x[i]) }
+    }
 }
 
 func siluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n {
-        let s = sigmoid(x[i])
-        dx[i] = dy[i] * s * (1 + x[i] * (1 - s))
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range {
+            let s = sigmoid(x[i])
+            dx[i] = dy[i] * s * (1 + x[i] * (1 - s))
+        }
     }
 }
 
@@ -48,17 +77,23 @@ func siluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: 
 
 /// y = a + b.
 func add(y: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { y[i] = a[i] + b[i] }
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { y[i] = a[i] + b[i] }
+    }
 }
 
 /// y += x.
 func accumulate(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { y[i] += x[i] }
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { y[i] += x[i] }
+    }
 }
 
 /// y = x * mask (dropout forward and, with dy for x, its backward).
 func multiply(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, mask: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { y[i] = x[i] * mask[i] }
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { y[i] = x[i] * mask[i] }
+    }
 }
 
 /// Per-sample scale over [N, D]: y[n, :] = x[n, :] * scale[n] (drop-path forward and backward).

@@ -12,30 +12,24 @@ func batchNormForwardTraining(
     N: Int, C: Int, S: Int, eps: Float
 ) {
     let M = N * S
-    for c in 0..<C {
-        var sum = 0.0
-        for n in 0..<N {
-            let xp = x + (n * C + c) * S
-            for s in 0..<S { sum += Double(xp[s]) }
-        }
-        let m = sum / Double(M)
-        var squares = 0.0
-        for n in 0..<N {
-            let xp = x + (n * C + c) * S
-            for s in 0..<S {
-                let d = Double(xp[s]) - m
-                squares += d * d
+    Parallel.forEachPart(C) { _, channels in
+        for c in channels {
+            // Each plane's S values are summed in float (eight lanes), the planes in Double.
+            var sum = 0.0
+            for n in 0..<N { sum += Double(sumOf(x + (n * C + c) * S, count: S)) }
+            let m = sum / Double(M)
+            var squares = 0.0
+            for n in 0..<N { squares += Double(sumOfSquaredDeviations(x + (n * C + c) * S, from: Float(m), count: S)) }
+            let variance = squares / Double(M)
+            let r = Float(1 / (variance + Double(eps)).squareRoot())
+            mean[c] = Float(m)
+            rstd[c] = r
+            unbiasedVar[c] = Float(squares / Double(M - 1))
+            let meanF = Float(m), w = weight[c], b = bias[c]
+            for n in 0..<N {
+                let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
+                for s in 0..<S { yp[s] = (xp[s] - meanF) * r * w + b }
             }
-        }
-        let variance = squares / Double(M)
-        let r = Float(1 / (variance + Double(eps)).squareRoot())
-        mean[c] = Float(m)
-        rstd[c] = r
-        unbiasedVar[c] = Float(squares / Double(M - 1))
-        let meanF = Float(m), w = weight[c], b = bias[c]
-        for n in 0..<N {
-            let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
-            for s in 0..<S { yp[s] = (xp[s] - meanF) * r * w + b }
         }
     }
 }
@@ -47,14 +41,16 @@ func batchNormForwardEval(
     runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
     N: Int, C: Int, S: Int, eps: Float
 ) {
-    for c in 0..<C {
-        let m = runningMean[c], r = 1 / (runningVar[c] + eps).squareRoot()
-        mean[c] = m
-        rstd[c] = r
-        let w = weight[c], b = bias[c]
-        for n in 0..<N {
-            let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
-            for s in 0..<S { yp[s] = (xp[s] - m) * r * w + b }
+    Parallel.forEachPart(C) { _, channels in
+        for c in channels {
+            let m = runningMean[c], r = 1 / (runningVar[c] + eps).squareRoot()
+            mean[c] = m
+            rstd[c] = r
+            let w = weight[c], b = bias[c]
+            for n in 0..<N {
+                let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
+                for s in 0..<S { yp[s] = (xp[s] - m) * r * w + b }
+            }
         }
     }
 }
@@ -80,27 +76,69 @@ func batchNormBackward(
     weight: UnsafePointer<Float>, N: Int, C: Int, S: Int, batchStatistics: Bool
 ) {
     let M = N * S
-    for c in 0..<C {
-        let m = mean[c], r = rstd[c]
-        var sumDy = 0.0, sumDyXhat = 0.0
-        for n in 0..<N {
-            let xp = x + (n * C + c) * S, dyp = dy + (n * C + c) * S
-            for s in 0..<S {
-                sumDy += Double(dyp[s])
-                sumDyXhat += Double(dyp[s] * ((xp[s] - m) * r))
+    Parallel.forEachPart(C) { _, channels in
+        for c in channels {
+            let m = mean[c], r = rstd[c]
+            // sum(dy * xhat) = r * sum(dy * (x - m)); planes summed in float (eight lanes), then in Double.
+            var sumDy = 0.0, sumDyCentered = 0.0
+            for n in 0..<N {
+                let xp = x + (n * C + c) * S, dyp = dy + (n * C + c) * S
+                sumDy += Double(sumOf(dyp, count: S))
+                sumDyCentered += Double(centeredDotProduct(dyp, xp, center: m, count: S))
             }
-        }
-        dBias[c] += Float(sumDy)
-        dWeight[c] += Float(sumDyXhat)
-        let scale = weight[c] * r
-        let meanDy = batchStatistics ? Float(sumDy / Double(M)) : 0
-        let meanDyXhat = batchStatistics ? Float(sumDyXhat / Double(M)) : 0
-        for n in 0..<N {
-            let xp = x + (n * C + c) * S, dyp = dy + (n * C + c) * S, dxp = dx + (n * C + c) * S
-            for s in 0..<S {
-                let xhat = (xp[s] - m) * r
-                dxp[s] = scale * (dyp[s] - meanDy - xhat * meanDyXhat)
+            let sumDyXhat = sumDyCentered * Double(r)
+            dBias[c] += Float(sumDy)
+            dWeight[c] += Float(sumDyXhat)
+            let scale = weight[c] * r
+            let meanDy = batchStatistics ? Float(sumDy / Double(M)) : 0
+            let meanDyXhat = batchStatistics ? Float(sumDyXhat / Double(M)) : 0
+            for n in 0..<N {
+                let xp = x + (n * C + c) * S, dyp = dy + (n * C + c) * S, dxp = dx + (n * C + c) * S
+                for s in 0..<S {
+                    let xhat = (xp[s] - m) * r
+                    dxp[s] = scale * (dyp[s] - meanDy - xhat * meanDyXhat)
+                }
             }
         }
     }
+}
+
+/// sum((x[i] - center)^2) over count floats, with eight partial sums.
+@inline(__always)
+func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, from center: Float, count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    let c = SIMD8<Float>(repeating: center)
+    var i = 0
+    while i + 8 <= count {
+        let d = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - c
+        acc = acc + d * d
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < count {
+        let d = x[i] - center
+        sum += d * d
+        i += 1
+    }
+    return sum
+}
+
+/// sum(a[i] * (b[i] - center)) over count floats, with eight partial sums.
+@inline(__always)
+func centeredDotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, center: Float, count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    let c = SIMD8<Float>(repeating: center)
+    var i = 0
+    while i + 8 <= count {
+        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        acc = acc + va * (vb - c)
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < count {
+        sum += a[i] * (b[i] - center)
+        i += 1
+    }
+    return sum
 }

@@ -18,27 +18,93 @@ struct PoolShape {
 /// Indices are stored as Float: exact for planes up to 2^24 pixels.
 func maxPoolForward(_ sh: PoolShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     argmax: UnsafeMutablePointer<Float>) {
-    for plane in 0..<sh.planes {
-        let x = input + plane * sh.h * sh.w
-        let y = output + plane * sh.p * sh.q
-        let idx = argmax + plane * sh.p * sh.q
-        for p in 0..<sh.p {
-            let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
-            for q in 0..<sh.q {
-                let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
-                var best = -Float.infinity
-                var bestIndex = h0 * sh.w + w0
-                for ih in h0..<h1 {
-                    for iw in w0..<w1 {
-                        let v = x[ih * sh.w + iw]
-                        if v > best || v.isNaN {
-                            best = v
-                            bestIndex = ih * sh.w + iw
+    if sh.kernel == 2 && sh.stride == 2 && sh.pad == 0 {
+        maxPool2x2Forward(sh, input: input, output: output, argmax: argmax)
+    } else {
+        maxPoolForwardAnyWindow(sh, input: input, output: output, argmax: argmax)
+    }
+}
+
+/// maxPoolForward for any window, stride and padding, one output at a time.
+func maxPoolForwardAnyWindow(_ sh: PoolShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                             argmax: UnsafeMutablePointer<Float>) {
+    Parallel.forEachPart(sh.planes) { _, planes in
+        for plane in planes {
+            let x = input + plane * sh.h * sh.w
+            let y = output + plane * sh.p * sh.q
+            let idx = argmax + plane * sh.p * sh.q
+            for p in 0..<sh.p {
+                let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
+                for q in 0..<sh.q {
+                    let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
+                    var best = -Float.infinity
+                    var bestIndex = h0 * sh.w + w0
+                    for ih in h0..<h1 {
+                        for iw in w0..<w1 {
+                            let v = x[ih * sh.w + iw]
+                            if v > best || v.isNaN {
+                                best = v
+                                bestIndex = ih * sh.w + iw
+                            }
                         }
                     }
+                    y[p * sh.q + q] = best
+                    idx[p * sh.q + q] = Float(bestIndex)
                 }
-                y[p * sh.q + q] = best
-                idx[p * sh.q + q] = Float(bestIndex)
+            }
+        }
+    }
+}
+
+/// maxPoolForward for 2x2 windows at stride 2 without padding, eight outputs at a time: the even and odd
+/// columns of two input rows are the window's four candidates, taken in row-major order with blends
+/// (a branch on which is larger mispredicts half the time). Same tie and NaN rules as the general kernel.
+func maxPool2x2Forward(_ sh: PoolShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                       argmax: UnsafeMutablePointer<Float>) {
+    Parallel.forEachPart(sh.planes) { _, planes in
+        let lane = SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7)
+        for plane in planes {
+            let x = input + plane * sh.h * sh.w
+            let y = output + plane * sh.p * sh.q
+            let idx = argmax + plane * sh.p * sh.q
+            for p in 0..<sh.p {
+                let top = x + 2 * p * sh.w, bottom = top + sh.w
+                let rowIndex = Float(2 * p * sh.w)
+                var q = 0
+                while q + 8 <= sh.q {
+                    let r0 = UnsafeRawPointer(top + 2 * q).loadUnaligned(as: SIMD16<Float>.self)
+                    let r1 = UnsafeRawPointer(bottom + 2 * q).loadUnaligned(as: SIMD16<Float>.self)
+                    var best = r0.evenHalf
+                    var bestIndex = rowIndex + 2 * (Float(q) + lane)
+                    let firstIndex = bestIndex
+                    @inline(__always) func consider(_ candidate: SIMD8<Float>, _ offset: Float) {
+                        let wins = (candidate .> best) .| (candidate .!= candidate)
+                        best.replace(with: candidate, where: wins)
+                        bestIndex.replace(with: firstIndex + offset, where: wins)
+                    }
+                    consider(r0.oddHalf, 1)
+                    consider(r1.evenHalf, Float(sh.w))
+                    consider(r1.oddHalf, Float(sh.w + 1))
+                    UnsafeMutableRawPointer(y + p * sh.q + q).storeBytes(of: best, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(idx + p * sh.q + q).storeBytes(of: bestIndex, as: SIMD8<Float>.self)
+                    q += 8
+                }
+                while q < sh.q {
+                    let first = 2 * p * sh.w + 2 * q
+                    var best = top[2 * q], bestIndex = first
+                    @inline(__always) func consider(_ v: Float, _ i: Int) {
+                        if v > best || v.isNaN {
+                            best = v
+                            bestIndex = i
+                        }
+                    }
+                    consider(top[2 * q + 1], first + 1)
+                    consider(bottom[2 * q], first + sh.w)
+                    consider(bottom[2 * q + 1], first + sh.w + 1)
+                    y[p * sh.q + q] = best
+                    idx[p * sh.q + q] = Float(bestIndex)
+                    q += 1
+                }
             }
         }
     }
@@ -48,13 +114,15 @@ func maxPoolForward(_ sh: PoolShape, input: UnsafePointer<Float>, output: Unsafe
 func maxPoolBackward(_ sh: PoolShape, gradOutput: UnsafePointer<Float>, argmax: UnsafePointer<Float>,
                      gradInput: UnsafeMutablePointer<Float>) {
     gradInput.update(repeating: 0, count: sh.planes * sh.h * sh.w)
-    for plane in 0..<sh.planes {
-        let dx = gradInput + plane * sh.h * sh.w
-        let dy = gradOutput + plane * sh.p * sh.q
-        let idx = argmax + plane * sh.p * sh.q
-        for j in 0..<sh.p * sh.q {
-            let i = Int(idx[j])
-            dx[i] = dx[i] + dy[j]
+    Parallel.forEachPart(sh.planes) { _, planes in
+        for plane in planes {
+            let dx = gradInput + plane * sh.h * sh.w
+            let dy = gradOutput + plane * sh.p * sh.q
+            let idx = argmax + plane * sh.p * sh.q
+            for j in 0..<sh.p * sh.q {
+                let i = Int(idx[j])
+                dx[i] = dx[i] + dy[j]
+            }
         }
     }
 }
@@ -75,18 +143,20 @@ func averagePoolDivisor(_ sh: PoolShape, p: Int, q: Int, countIncludePad: Bool) 
 /// output[planes, P, Q] = window means of input[planes, H, W].
 func averagePoolForward(_ sh: PoolShape, countIncludePad: Bool, input: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>) {
-    for plane in 0..<sh.planes {
-        let x = input + plane * sh.h * sh.w
-        let y = output + plane * sh.p * sh.q
-        for p in 0..<sh.p {
-            let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
-            for q in 0..<sh.q {
-                let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
-                var sum: Float = 0
-                for ih in h0..<h1 {
-                    for iw in w0..<w1 { sum += x[ih * sh.w + iw] }
+    Parallel.forEachPart(sh.planes) { _, planes in
+        for plane in planes {
+            let x = input + plane * sh.h * sh.w
+            let y = output + plane * sh.p * sh.q
+            for p in 0..<sh.p {
+                let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
+                for q in 0..<sh.q {
+                    let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
+                    var sum: Float = 0
+                    for ih in h0..<h1 {
+                        for iw in w0..<w1 { sum += x[ih * sh.w + iw] }
+                    }
+                    y[p * sh.q + q] = sum / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
                 }
-                y[p * sh.q + q] = sum / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
             }
         }
     }
@@ -96,16 +166,18 @@ func averagePoolForward(_ sh: PoolShape, countIncludePad: Bool, input: UnsafePoi
 func averagePoolBackward(_ sh: PoolShape, countIncludePad: Bool, gradOutput: UnsafePointer<Float>,
                          gradInput: UnsafeMutablePointer<Float>) {
     gradInput.update(repeating: 0, count: sh.planes * sh.h * sh.w)
-    for plane in 0..<sh.planes {
-        let dx = gradInput + plane * sh.h * sh.w
-        let dy = gradOutput + plane * sh.p * sh.q
-        for p in 0..<sh.p {
-            let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
-            for q in 0..<sh.q {
-                let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
-                let g = dy[p * sh.q + q] / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
-                for ih in h0..<h1 {
-                    for iw in w0..<w1 { dx[ih * sh.w + iw] = dx[ih * sh.w + iw] + g }
+    Parallel.forEachPart(sh.planes) { _, planes in
+        for plane in planes {
+            let dx = gradInput + plane * sh.h * sh.w
+            let dy = gradOutput + plane * sh.p * sh.q
+            for p in 0..<sh.p {
+                let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
+                for q in 0..<sh.q {
+                    let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
+                    let g = dy[p * sh.q + q] / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
+                    for ih in h0..<h1 {
+                        for iw in w0..<w1 { dx[ih * sh.w + iw] = dx[ih * sh.w + iw] + g }
+                    }
                 }
             }
         }
@@ -117,11 +189,13 @@ func averagePoolBackward(_ sh: PoolShape, countIncludePad: Bool, gradOutput: Uns
 /// output[planes] = mean of each input[planes, size] plane.
 func globalAveragePoolForward(planes: Int, size: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
     let scale = 1 / Float(size)
-    for plane in 0..<planes {
-        let x = input + plane * size
-        var sum: Float = 0
-        for i in 0..<size { sum += x[i] }
-        output[plane] = sum * scale
+    Parallel.forEachPart(planes, minimum: 64) { _, planes in
+        for plane in planes {
+            let x = input + plane * size
+            var sum: Float = 0
+            for i in 0..<size { sum += x[i] }
+            output[plane] = sum * scale
+        }
     }
 }
 
@@ -129,8 +203,10 @@ func globalAveragePoolForward(planes: Int, size: Int, input: UnsafePointer<Float
 func globalAveragePoolBackward(planes: Int, size: Int, gradOutput: UnsafePointer<Float>,
                                gradInput: UnsafeMutablePointer<Float>) {
     let scale = 1 / Float(size)
-    for plane in 0..<planes {
-        (gradInput + plane * size).update(repeating: gradOutput[plane] * scale, count: size)
+    Parallel.forEachPart(planes, minimum: 64) { _, planes in
+        for plane in planes {
+            (gradInput + plane * size).update(repeating: gradOutput[plane] * scale, count: size)
+        }
     }
 }
 
@@ -140,9 +216,11 @@ func globalAveragePoolBackward(planes: Int, size: Int, gradOutput: UnsafePointer
 func zeroPadForward(planes: Int, h: Int, w: Int, pad: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
     let oh = h + 2 * pad, ow = w + 2 * pad
     output.update(repeating: 0, count: planes * oh * ow)
-    for plane in 0..<planes {
-        for ih in 0..<h {
-            (output + (plane * oh + ih + pad) * ow + pad).update(from: input + (plane * h + ih) * w, count: w)
+    Parallel.forEachPart(planes, minimum: 64) { _, planes in
+        for plane in planes {
+            for ih in 0..<h {
+                (output + (plane * oh + ih + pad) * ow + pad).update(from: input + (plane * h + ih) * w, count: w)
+            }
         }
     }
 }
@@ -151,9 +229,11 @@ func zeroPadForward(planes: Int, h: Int, w: Int, pad: Int, input: UnsafePointer<
 func zeroPadBackward(planes: Int, h: Int, w: Int, pad: Int, gradOutput: UnsafePointer<Float>,
                      gradInput: UnsafeMutablePointer<Float>) {
     let oh = h + 2 * pad, ow = w + 2 * pad
-    for plane in 0..<planes {
-        for ih in 0..<h {
-            (gradInput + (plane * h + ih) * w).update(from: gradOutput + (plane * oh + ih + pad) * ow + pad, count: w)
+    Parallel.forEachPart(planes, minimum: 64) { _, planes in
+        for plane in planes {
+            for ih in 0..<h {
+                (gradInput + (plane * h + ih) * w).update(from: gradOutput + (plane * oh + ih + pad) * ow + pad, count: w)
+            }
         }
     }
 }

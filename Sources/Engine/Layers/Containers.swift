@@ -16,18 +16,29 @@ public final class Sequential: Layer {
 
     public var children: [(String, any Layer)] { layers }
 
+    /// When set, each child's forward and backward is timed (`cnntui bench --profile`).
+    public var profiler: LayerProfiler?
+
     public func outputShape(for input: [Int]) throws -> [Int] {
         try layers.reduce(input) { try $1.1.outputShape(for: $0) }
     }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         var x = input
+        if let profiler {
+            for (_, layer) in layers { x = try profiler.time(layer, backward: false) { try layer.forward(x, training: training) } }
+            return x
+        }
         for (_, layer) in layers { x = try layer.forward(x, training: training) }
         return x
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         var g = gradOutput
+        if let profiler {
+            for (_, layer) in layers.reversed() { g = profiler.time(layer, backward: true) { layer.backward(g) } }
+            return g
+        }
         for (_, layer) in layers.reversed() { g = layer.backward(g) }
         return g
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// 2-D convolution as `nn.Conv2d` (zero padding, dilation 1), with `groups` for grouped and depthwise convs.
 ///
 /// Shapes: input [N, C, H, W], weight [K, C/groups, R, S], bias [K], output [N, K, P, Q],
@@ -58,8 +60,8 @@ public final class Conv2d: Layer {
     // Buffers reused across steps; `resize(to:)` only reallocates when a larger batch arrives.
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
-    let columns = Tensor(shape: [0])            // im2col matrix [C*R*S, B*P*Q]
-    private let gathered = Tensor(shape: [0])   // GEMM result / gradient as [K, B*P*Q] when B images share a GEMM
+    /// The calling thread's im2col matrix (shared by every conv on that thread).
+    var columns: Tensor { ConvScratch.forCurrentThread().columns }
     /// The forward input, read again by backward (valid until then by the Layer contract).
     private var savedInput: Tensor?
     private var geometry: ConvShape?
@@ -74,9 +76,10 @@ public final class Conv2d: Layer {
         if sh.isDepthwise {
             depthwiseConvForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data)
         } else {
-            let scratch = convScratchCounts(sh)
-            columns.resize(to: [scratch.columns])
-            gathered.resize(to: [scratch.gathered])
+            let scratch = ConvScratch.forCurrentThread(), sizes = convScratchTotals(sh)
+            let columns = scratch.columns, gathered = scratch.gathered
+            columns.resize(to: [sizes.columns])
+            gathered.resize(to: [sizes.gathered])
             convForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data,
                         columns: columns.data, gathered: gathered.data)
         }
@@ -96,10 +99,35 @@ public final class Conv2d: Layer {
             depthwiseConvBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
                                   gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias)
         } else {
+            let scratch = ConvScratch.forCurrentThread(), sizes = convScratchTotals(sh)
+            let columns = scratch.columns, gathered = scratch.gathered, weightPartials = scratch.weightPartials
+            columns.resize(to: [sizes.columns])
+            gathered.resize(to: [sizes.gathered])
+            weightPartials.resize(to: [sizes.weightPartials])
             convBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
                          gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias,
-                         columns: columns.data, gathered: gathered.data)
+                         columns: columns.data, gathered: gathered.data, weightPartials: weightPartials.data)
         }
         return gradInput
+    }
+}
+
+/// Scratch of the GEMM convolution path: the im2col matrix, the batched GEMM result and the other threads'
+/// weight-gradient partials. Only one conv call uses it at a time, so every conv layer run from the same
+/// thread shares one set (a network's scratch is its largest layer's, not the sum over layers); each
+/// thread has its own, so networks trained on different threads (tests) never share.
+final class ConvScratch {
+    let columns = Tensor(shape: [0])
+    let gathered = Tensor(shape: [0])
+    let weightPartials = Tensor(shape: [0])
+
+    private static let key = "cnntui.Engine.ConvScratch"
+
+    static func forCurrentThread() -> ConvScratch {
+        let dictionary = Thread.current.threadDictionary
+        if let scratch = dictionary[key] as? ConvScratch { return scratch }
+        let scratch = ConvScratch()
+        dictionary[key] = scratch
+        return scratch
     }
 }

@@ -70,8 +70,12 @@ public final class Linear: Layer {
 /// output[N, O] = input[N, F] * weight[O, F]^T + bias[O].
 func linearForward(batch: Int, inFeatures: Int, outFeatures: Int, input: UnsafePointer<Float>,
                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
-    BLAS.sgemm(transA: false, transB: true, m: batch, n: outFeatures, k: inFeatures,
-               a: input, lda: inFeatures, b: weight, ldb: inFeatures, beta: 0, c: output, ldc: outFeatures)
+    // Rows of the batch split over the threads.
+    Parallel.forEachPart(batch, minimum: 8) { _, rows in
+        BLAS.sgemm(transA: false, transB: true, m: rows.count, n: outFeatures, k: inFeatures,
+                   a: input + rows.lowerBound * inFeatures, lda: inFeatures, b: weight, ldb: inFeatures,
+                   beta: 0, c: output + rows.lowerBound * outFeatures, ldc: outFeatures)
+    }
     if let bias {
         for i in 0..<batch {
             let row = output + i * outFeatures
@@ -85,10 +89,17 @@ func linearForward(batch: Int, inFeatures: Int, outFeatures: Int, input: UnsafeP
 func linearBackward(batch: Int, inFeatures: Int, outFeatures: Int, input: UnsafePointer<Float>,
                     weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>,
                     gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
-    BLAS.sgemm(transA: false, transB: false, m: batch, n: inFeatures, k: outFeatures,
-               a: gradOutput, lda: outFeatures, b: weight, ldb: inFeatures, beta: 0, c: gradInput, ldc: inFeatures)
-    BLAS.sgemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: batch,
-               a: gradOutput, lda: outFeatures, b: input, ldb: inFeatures, beta: 1, c: gradWeight, ldc: inFeatures)
+    // gradInput splits over batch rows, gradWeight over its input-feature columns.
+    Parallel.forEachPart(batch, minimum: 8) { _, rows in
+        BLAS.sgemm(transA: false, transB: false, m: rows.count, n: inFeatures, k: outFeatures,
+                   a: gradOutput + rows.lowerBound * outFeatures, lda: outFeatures, b: weight, ldb: inFeatures,
+                   beta: 0, c: gradInput + rows.lowerBound * inFeatures, ldc: inFeatures)
+    }
+    Parallel.forEachPart(inFeatures, minimum: 64) { _, columns in
+        BLAS.sgemm(transA: true, transB: false, m: outFeatures, n: columns.count, k: batch,
+                   a: gradOutput, lda: outFeatures, b: input + columns.lowerBound, ldb: inFeatures,
+                   beta: 1, c: gradWeight + columns.lowerBound, ldc: inFeatures)
+    }
     if let gradBias {
         for i in 0..<batch {
             let row = gradOutput + i * outFeatures
