@@ -47,7 +47,7 @@ struct UICommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = SessionStore(override: options.sessionsDir)
+        let store = SessionStore(override: options.recipe.sessionsDir)
         let config = try options.resolvedConfigIfComplete()
         let painter: TerminalPainter
         do { painter = try TerminalPainter.start() } catch { throw ValidationError("\(error)") }
@@ -56,7 +56,7 @@ struct UICommand: ParsableCommand {
             chosen = config
         } else {
             let setup = SetupApp(capabilities: painter.capabilities, width: painter.width, height: painter.height,
-                                 painter: painter, dataDirectory: options.dataDir, base: options.overrides(),
+                                 painter: painter, dataDirectory: options.recipe.dataDir, base: options.recipe.overrides,
                                  preselectedModel: options.model, preselectedDataset: options.dataset)
             guard let picked = SetupLoop.run(setup, painter: painter) else {
                 painter.stop()

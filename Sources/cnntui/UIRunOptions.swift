@@ -9,32 +9,7 @@ import Training
 struct UIRunOptions: ParsableArguments {
     @Option(help: "Model name (see `cnntui models`); with --dataset, skips the pickers.") var model: String?
     @Option(help: "Dataset name or path (see `cnntui datasets`).") var dataset: String?
-    @Option(name: .customLong("data-dir"), help: "Where datasets are looked for.") var dataDir: String?
-    @Option(help: "Epochs to train.") var epochs: Int?
-    @Option(name: .customLong("batch-size")) var batchSize: Int?
-    @Option(help: "sgd, adam or adamw.") var optimizer: String?
-    @Option(help: "Learning rate.") var lr: Float?
-    @Option(help: "Learning-rate schedule spec.") var schedule: String?
-    @Option(help: "Seed for weights, shuffling, augmentation, dropout.") var seed: UInt64?
-    @Option(help: "OpenBLAS threads (default 2).") var threads: Int?
-    @Option(name: .customLong("limit-train"), help: "Train on the first N images only.") var limitTrain: Int?
-    @Option(name: .customLong("limit-test"), help: "Test on the first N images only.") var limitTest: Int?
-    @Option(name: .customLong("sessions-dir"), help: "Sessions directory (default $CNNTUI_SESSIONS or ./Sessions).")
-    var sessionsDir: String?
-
-    func overrides() -> TrainingOverrides {
-        var o = TrainingOverrides()
-        o.epochs = epochs
-        o.batchSize = batchSize
-        o.optimizer = optimizer
-        o.learningRate = lr
-        o.schedule = schedule
-        o.seed = seed
-        o.threads = threads
-        o.limitTrain = limitTrain
-        o.limitTest = limitTest
-        return o
-    }
+    @OptionGroup var recipe: RecipeOptions
 
     /// The config when both --model and --dataset were given (the dashboard starts at once), else nil.
     func resolvedConfigIfComplete() throws -> TrainingConfig? {
@@ -42,16 +17,11 @@ struct UIRunOptions: ParsableArguments {
         guard let canonical = ModelZoo.canonicalName(model) else {
             throw ValidationError("--model: unknown model '\(model)'; known: \(ModelZoo.acceptedNames.joined(separator: ", "))")
         }
-        if DatasetCatalog.knownNames.contains(dataset), DatasetCatalog.locate(dataset, dataDir: dataDir) == nil {
+        if DatasetCatalog.knownNames.contains(dataset), DatasetCatalog.locate(dataset, dataDir: recipe.dataDir) == nil {
             let how = DatasetCatalog.info(dataset)?.howToGet ?? "see `cnntui datasets`"
             throw ValidationError("--dataset: '\(dataset)' is not on this machine; \(how)")
         }
-        do {
-            return try TrainingConfig.resolve(model: canonical, family: ModelZoo.family(canonical), dataset: dataset,
-                                              dataDirectory: dataDir, overrides: overrides())
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
-        }
+        return try recipe.resolve(model: canonical, dataset: dataset)
     }
 
     func validateForUI() throws {

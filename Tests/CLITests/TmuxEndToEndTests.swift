@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+/// glibc (2.34+) has it, but its header declares it only under _GNU_SOURCE, which Swift's Glibc module lacks.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func spawnActionsCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ lowest: Int32) -> Int32
+
 /// A private tmux server (its own socket), driven like a user at a terminal: send keys, read the screen.
 struct Tmux {
     let socket = "cnntui-test-\(UUID().uuidString)"
@@ -12,6 +16,11 @@ struct Tmux {
 
     /// Runs a tmux client and returns what it printed. posix_spawn and waitpid rather than Foundation's
     /// Process: the client forks the server, and Process was seen never to notice the client's exit then.
+    ///
+    /// The client is spawned with an empty signal mask and default dispositions: test threads block most
+    /// signals, and a tmux server (and the shell and cnntui in its pane) inheriting that mask ignores
+    /// SIGHUP/SIGTERM/SIGINT, so `kill-server` never finishes and Ctrl-C never arrives. It also gets no
+    /// descriptor beyond 0-2: a server that inherited another test's pipe would hold it open forever.
     @discardableResult
     func run(_ args: [String]) throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-out-\(UUID().uuidString)")
@@ -22,11 +31,21 @@ struct Tmux {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        _ = spawnActionsCloseFrom(&actions, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = [Self.executable ?? "tmux", "-L", socket] + args
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        let spawned = posix_spawn(&pid, argv[0], &actions, &attributes, &cArgs, environ)
         guard spawned == 0 else { throw TmuxFailure(message: "cannot run tmux: error \(spawned)") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

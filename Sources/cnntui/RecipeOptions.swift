@@ -1,0 +1,53 @@
+import ArgumentParser
+import Training
+
+/// The flags that override a model's seed recipe, shared by `cnntui train` and the UI entry
+/// (`cnntui --model M --dataset D ...`), so both accept the same names with the same meanings.
+struct RecipeOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Where datasets are looked for.") var dataDir: String?
+    @Option(help: "Recipe for the defaults.") var recipe = "seed"
+    @Option(help: "Epochs to train.") var epochs: Int?
+    @Option(name: .customLong("batch-size")) var batchSize: Int?
+    @Option(help: "sgd, adam or adamw.") var optimizer: String?
+    @Option(help: "Learning rate.") var lr: Float?
+    @Option var momentum: Float?
+    @Option(name: .customLong("weight-decay")) var weightDecay: Float?
+    @Option(help: "Learning-rate schedule spec, e.g. constant, step:10:0.5, cosine:warmup=5:min=0.0005.")
+    var schedule: String?
+    @Option(name: .customLong("label-smoothing")) var labelSmoothing: Float?
+    @Option(help: "none, crop, flip or crop+flip.") var augment: String?
+    @Option(help: "Seed for weights, shuffling, augmentation, dropout.") var seed: UInt64?
+    @Option(help: "Engine threads (default 2).") var threads: Int?
+    @Option(name: .customLong("limit-train"), help: "Train on the first N images only.") var limitTrain: Int?
+    @Option(name: .customLong("limit-test"), help: "Test on the first N images only.") var limitTest: Int?
+    @Option(name: .customLong("sessions-dir"), help: "Sessions directory (default $CNNTUI_SESSIONS or ./Sessions).")
+    var sessionsDir: String?
+
+    var overrides: TrainingOverrides {
+        var o = TrainingOverrides()
+        o.epochs = epochs
+        o.batchSize = batchSize
+        o.optimizer = optimizer
+        o.learningRate = lr
+        o.momentum = momentum
+        o.weightDecay = weightDecay
+        o.schedule = schedule
+        o.labelSmoothing = labelSmoothing
+        o.augmentation = augment
+        o.seed = seed
+        o.threads = threads
+        o.limitTrain = limitTrain
+        o.limitTest = limitTest
+        return o
+    }
+
+    /// The seed recipe of `model` with every flag applied; a bad flag is a ValidationError naming it.
+    func resolve(model: String, dataset: String) throws -> TrainingConfig {
+        do {
+            return try TrainingConfig.resolve(model: model, dataset: dataset, dataDirectory: dataDir, recipe: recipe,
+                                              overrides: overrides)
+        } catch let error as TrainingError {
+            throw ValidationError(error.description)
+        }
+    }
+}
