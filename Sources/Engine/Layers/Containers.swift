@@ -8,7 +8,18 @@ public final class Sequential: Layer {
     public var typeName: String { "Sequential" }
     public private(set) var layers: [(String, any Layer)]
 
-    public init(_ layers: [(String, any Layer)]) { self.layers = layers }
+    public init(_ layers: [(String, any Layer)]) {
+        self.layers = layers
+        // A BatchNorm2d directly followed by a ReLU computes relu(bn(x)) itself and masks the gradient
+        // itself: one pass and one buffer fewer each way. The ReLU stays a child (same summary and
+        // state dict) and passes the already rectified tensor through.
+        for i in layers.indices.dropLast() {
+            if let bn = layers[i].1 as? BatchNorm2d, let act = layers[i + 1].1 as? Activation, act.kind == .relu {
+                bn.appliesReLU = true
+                act.fusedInto = bn
+            }
+        }
+    }
     /// Children named by index, as `nn.Sequential(a, b, c)`.
     public convenience init(indexed layers: [any Layer]) {
         self.init(layers.enumerated().map { (String($0.offset), $0.element) })
