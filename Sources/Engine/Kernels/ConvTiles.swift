@@ -14,9 +14,13 @@ let convTileColumns = 128
 /// Output rows per tile: whole rows, about `convTileColumns` pixels, at least one row.
 func convTileRows(_ sh: ConvShape) -> Int { Swift.max(1, Swift.min(sh.p, convTileColumns / Swift.max(1, sh.q))) }
 
-/// Convs that run tile by tile: all but depthwise ones and stride-1 unpadded 1x1 convs (whose image
-/// already is its column matrix, see `convReadsImageAsColumns` and the batched path).
-func convUsesTiles(_ sh: ConvShape) -> Bool { !sh.isDepthwise && (sh.r > 1 || sh.s > 1) }
+/// Convs that run tile by tile: spatial (not 1x1, not depthwise) convs with at most 64x3x3 patch rows on
+/// output planes of at least half a tile. Measured: the tiles win on ResNet's 16-64 channel convs; wider
+/// patches (EfficientNetV2's expand convs) ran 30% slower, and small planes batch several images into
+/// one wider GEMM instead (see `convImagesPerGemm`).
+func convUsesTiles(_ sh: ConvShape) -> Bool {
+    !sh.isDepthwise && (sh.r > 1 || sh.s > 1) && sh.outPlane >= convTileColumns / 2 && sh.patch <= 576
+}
 
 /// Floats of one column tile: [C*R*S, rows*Q].
 func convTileFloats(_ sh: ConvShape) -> Int { sh.c * sh.r * sh.s * convTileRows(sh) * sh.q }
