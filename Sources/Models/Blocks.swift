@@ -19,6 +19,7 @@ public final class Block: Layer {
     public init(_ typeName: String, _ stages: [(String?, any Layer)]) {
         self.typeName = typeName
         self.stages = stages.map { (name: $0.0, layer: $0.1) }
+        fuseBatchNormReLU(self.stages.map(\.layer))
     }
 
     public var children: [(String, any Layer)] {

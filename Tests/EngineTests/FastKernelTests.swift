@@ -77,4 +77,83 @@ import Testing
             }
         }
     }
+
+    /// A BatchNorm2d followed by a ReLU in one Sequential runs fused (the BN rectifies, the ReLU passes
+    /// through); outputs, input gradients and parameter gradients must equal the two layers run apart.
+    @Test(arguments: [true, false])
+    func fusedBatchNormReLUMatchesSeparateLayers(_ training: Bool) throws {
+        let shape = [3, 4, 5, 7]
+        var random = RandomSource(seed: 11)
+        let x = Tensor(shape: shape, values: randomValues(shape.reduce(1, *), &random))
+        let dy = Tensor(shape: shape, values: randomValues(shape.reduce(1, *), &random))
+        func makeBN() -> BatchNorm2d {
+            let bn = BatchNorm2d(4)
+            for c in 0..<4 {
+                bn.weight.value[c] = 0.5 + Float(c) * 0.3
+                bn.bias.value[c] = Float(c) * 0.2 - 0.3
+                bn.runningMean.value[c] = 0.1 * Float(c)
+                bn.runningVar.value[c] = 0.8 + 0.1 * Float(c)
+            }
+            return bn
+        }
+        let fusedBN = makeBN(), fusedReLU = Activation(.relu)
+        let fused = Sequential([("bn", fusedBN), ("relu", fusedReLU)])
+        #expect(fusedBN.appliesReLU && fusedReLU.fusedInto === fusedBN)
+        let apartBN = makeBN(), apartReLU = Activation(.relu)
+        for p in fusedBN.trainableParameters + apartBN.trainableParameters { p.grad?.zero() }
+        for _ in 0..<2 {
+            let y = try fused.forward(x, training: training).array
+            let yApart = try apartReLU.forward(apartBN.forward(x, training: training), training: training).array
+            expectClose(y, yApart, "output", rtol: 1e-6, atol: 1e-7)
+            let dx = fused.backward(dy).array
+            let dxApart = apartBN.backward(apartReLU.backward(dy)).array
+            expectClose(dx, dxApart, "grad_input", rtol: 1e-6, atol: 1e-7)
+        }
+        expectClose(fusedBN.weight.grad?.array ?? [], apartBN.weight.grad?.array ?? [], "grad_weight", rtol: 1e-6, atol: 1e-7)
+        expectClose(fusedBN.bias.grad?.array ?? [], apartBN.bias.grad?.array ?? [], "grad_bias", rtol: 1e-6, atol: 1e-7)
+        // The fused ReLU given any other tensor still rectifies it itself.
+        let elsewhere = try fusedReLU.forward(Tensor(shape: [2], values: [-1, 2]), training: training).array
+        #expect(elsewhere == [0, 2])
+    }
+
+    /// The tile-by-tile conv (3x3 and strided convs) against the whole-image im2col path, on planes whose
+    /// row count leaves a partial last tile, with groups and bias.
+    @Test(arguments: [(3, 2, 1, 1), (1, 2, 0, 1), (3, 1, 1, 2), (5, 2, 2, 1)])
+    func tiledConvMatchesWholeImagePath(_ kernel: Int, _ stride: Int, _ pad: Int, _ groups: Int) {
+        let (n, c, k, h, w) = (3, 4, 6, 19, 37)
+        let p = (h + 2 * pad - kernel) / stride + 1, q = (w + 2 * pad - kernel) / stride + 1
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: p, q: q, r: kernel, s: kernel,
+                           strideH: stride, strideW: stride, padH: pad, padW: pad, groups: groups)
+        #expect(convUsesTiles(sh) == (kernel > 1))
+        var random = RandomSource(seed: UInt64(kernel * 10 + stride))
+        let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
+        let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
+        let bias = Tensor(shape: [k], values: randomValues(k, &random))
+        let dy = Tensor(shape: [n * k * p * q], values: randomValues(n * k * p * q, &random))
+        let tile = Tensor(shape: [convTileFloats(sh)]), gradTile = Tensor(shape: [convTileFloats(sh)])
+        let columns = Tensor(shape: [sh.c * sh.r * sh.s * p * q]), gathered = Tensor(shape: [1])
+        let tiled = Tensor(shape: [n * k * p * q]), whole = Tensor(shape: [n * k * p * q])
+        convForwardTiles(sh, images: 0..<n, input: x.data, weight: weight.data, bias: bias.data, output: tiled.data,
+                         tile: tile.data)
+        for i in 0..<n {
+            let one = ConvShape(n: 1, c: c, h: h, w: w, k: k, p: p, q: q, r: kernel, s: kernel,
+                                strideH: stride, strideW: stride, padH: pad, padW: pad, groups: groups)
+            convForwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data, bias: bias.data,
+                              output: whole.data + i * k * p * q, columns: columns.data, gathered: gathered.data)
+        }
+        expectClose(tiled.array, whole.array, "output", rtol: 1e-5, atol: 1e-6)
+        let dxTiled = Tensor(shape: [n * c * h * w]), dxWhole = Tensor(shape: [n * c * h * w])
+        let dwTiled = Tensor(shape: [k * sh.patch]), dwWhole = Tensor(shape: [k * sh.patch])
+        convBackwardTiles(sh, images: 0..<n, input: x.data, weight: weight.data, gradOutput: dy.data,
+                          gradInput: dxTiled.data, gradWeight: dwTiled.data, tile: tile.data, gradTile: gradTile.data)
+        for i in 0..<n {
+            let one = ConvShape(n: 1, c: c, h: h, w: w, k: k, p: p, q: q, r: kernel, s: kernel,
+                                strideH: stride, strideW: stride, padH: pad, padW: pad, groups: groups)
+            convBackwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data,
+                               gradOutput: dy.data + i * k * p * q, gradInput: dxWhole.data + i * c * h * w,
+                               gradWeight: dwWhole.data, columns: columns.data, gathered: gathered.data)
+        }
+        expectClose(dxTiled.array, dxWhole.array, "grad_input", rtol: 1e-5, atol: 1e-6)
+        expectClose(dwTiled.array, dwWhole.array, "grad_weight", rtol: 1e-5, atol: 1e-5)
+    }
 }

@@ -120,6 +120,7 @@ func convReadsImageAsColumns(_ sh: ConvShape) -> Bool { sh.isPointwise && convIm
 /// Floats of scratch the GEMM path needs: columns [C*R*S, B*P*Q] and, when B > 1, an output-shaped
 /// matrix [K, B*P*Q] (the GEMM result, before it is scattered to NCHW).
 func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
+    if convUsesTiles(sh) { return (convTileFloats(sh), convTileFloats(sh)) }  // the tile and its gradient
     let b = convImagesPerGemm(sh)
     let columns = convReadsImageAsColumns(sh) ? 0 : sh.c * sh.r * sh.s * b * sh.outPlane
     let gathered = b > 1 ? sh.k * b * sh.outPlane : 0
@@ -140,6 +141,11 @@ func convForward(
 ) {
     let scratch = convScratchCounts(sh)
     Parallel.forEachPart(sh.n) { part, images in
+        if convUsesTiles(sh) {
+            convForwardTiles(sh, images: images, input: input, weight: weight, bias: bias, output: output,
+                             tile: columns + part * scratch.columns)
+            return
+        }
         convForwardImages(sh, images: images, input: input, weight: weight, bias: bias, output: output,
                           columns: columns + part * scratch.columns, gathered: gathered + part * scratch.gathered)
     }
@@ -213,6 +219,12 @@ func convBackward(
     Parallel.forEachPart(sh.n) { part, images in
         let partial = part == 0 ? gradWeight : weightPartials + (part - 1) * weightCount
         if part > 0 { partial.update(repeating: 0, count: weightCount) }
+        if convUsesTiles(sh) {
+            convBackwardTiles(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
+                              gradInput: gradInput, gradWeight: partial,
+                              tile: columns + part * scratch.columns, gradTile: gathered + part * scratch.gathered)
+            return
+        }
         convBackwardImages(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
                            gradInput: gradInput, gradWeight: partial,
                            columns: columns + part * scratch.columns, gathered: gathered + part * scratch.gathered)

@@ -9,7 +9,7 @@ func batchNormForwardTraining(
     y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
     unbiasedVar: UnsafeMutablePointer<Float>,
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    N: Int, C: Int, S: Int, eps: Float
+    N: Int, C: Int, S: Int, eps: Float, relu: Bool = false
 ) {
     let M = N * S
     Parallel.forEachPart(C) { _, channels in
@@ -29,6 +29,7 @@ func batchNormForwardTraining(
             for n in 0..<N {
                 let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
                 for s in 0..<S { yp[s] = (xp[s] - meanF) * r * w + b }
+                if relu { for s in 0..<S { yp[s] = yp[s] > 0 ? yp[s] : 0 } }
             }
         }
     }
@@ -39,7 +40,7 @@ func batchNormForwardEval(
     y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
-    N: Int, C: Int, S: Int, eps: Float
+    N: Int, C: Int, S: Int, eps: Float, relu: Bool = false
 ) {
     Parallel.forEachPart(C) { _, channels in
         for c in channels {
@@ -50,6 +51,7 @@ func batchNormForwardEval(
             for n in 0..<N {
                 let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
                 for s in 0..<S { yp[s] = (xp[s] - m) * r * w + b }
+                if relu { for s in 0..<S { yp[s] = yp[s] > 0 ? yp[s] : 0 } }
             }
         }
     }
@@ -66,7 +68,8 @@ func batchNormUpdateRunningStatistics(
     }
 }
 
-/// Backward from dy; *accumulates* into dWeight and dBias [C] and overwrites dx.
+/// Backward from dy; *accumulates* into dWeight and dBias [C] and overwrites dx (dx may be dy itself:
+/// each element of dy is read before the same element of dx is written).
 /// With batch statistics the mean and variance depend on x, which gives the full formula
 /// dx = weight * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)); with running statistics (eval)
 /// they are constants and dx = dy * weight * rstd.

@@ -12,11 +12,23 @@ public final class Activation: Layer {
     /// Sigmoid from its own output.
     private var input: Tensor?
 
+    /// The BatchNorm2d before this ReLU that already rectifies its output (set by `Sequential`). Only a
+    /// call whose input *is* that layer's output passes through, so a ReLU used anywhere else still works.
+    weak var fusedInto: BatchNorm2d?
+    /// Whether the last forward passed its input through (then backward passes the gradient through too).
+    private var passedThrough = false
+
     public init(_ kind: Kind) { self.kind = kind }
 
     public func outputShape(for input: [Int]) throws -> [Int] { input }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        if let bn = fusedInto, bn.isOutput(input) {
+            passedThrough = true
+            self.input = nil
+            return input
+        }
+        passedThrough = false
         output.resize(to: input.shape)
         let n = input.count
         switch kind {
@@ -29,6 +41,7 @@ public final class Activation: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
+        if passedThrough { return gradOutput }
         guard let input else { preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward") }
         gradInput.resize(to: input.shape)
         let n = input.count

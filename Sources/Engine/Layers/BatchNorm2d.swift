@@ -19,6 +19,12 @@ public final class BatchNorm2d: Layer {
     /// The last forward's input (owned by the layer before, valid until its next forward); backward re-derives xhat from it.
     private var input: Tensor?
     private var usedBatchStatistics = false
+    /// Set by `Sequential` when a ReLU follows: forward writes relu(bn(x)) and backward first zeroes the
+    /// gradient where that output is 0 (where the ReLU's input was <= 0, exactly as the ReLU would).
+    var appliesReLU = false
+
+    /// Whether `tensor` is this layer's output buffer (the fused ReLU checks what it is given).
+    func isOutput(_ tensor: Tensor) -> Bool { appliesReLU && tensor === output }
 
     public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
         self.channels = channels
@@ -58,7 +64,8 @@ public final class BatchNorm2d: Layer {
             }
             batchNormForwardTraining(
                 y: output.data, mean: mean.data, rstd: rstd.data, unbiasedVar: unbiasedVar.data,
-                x: input.data, weight: weight.value.data, bias: bias.value.data, N: N, C: C, S: S, eps: eps)
+                x: input.data, weight: weight.value.data, bias: bias.value.data, N: N, C: C, S: S, eps: eps,
+                relu: appliesReLU)
             batchNormUpdateRunningStatistics(
                 runningMean: runningMean.value.data, runningVar: runningVar.value.data,
                 mean: mean.data, unbiasedVar: unbiasedVar.data, C: C, momentum: momentum)
@@ -67,7 +74,8 @@ public final class BatchNorm2d: Layer {
             batchNormForwardEval(
                 y: output.data, mean: mean.data, rstd: rstd.data, x: input.data,
                 weight: weight.value.data, bias: bias.value.data,
-                runningMean: runningMean.value.data, runningVar: runningVar.value.data, N: N, C: C, S: S, eps: eps)
+                runningMean: runningMean.value.data, runningVar: runningVar.value.data, N: N, C: C, S: S, eps: eps,
+                relu: appliesReLU)
         }
         self.input = input
         usedBatchStatistics = training
@@ -80,8 +88,14 @@ public final class BatchNorm2d: Layer {
         }
         let (N, C, S) = (input.shape[0], channels, input.shape[2] * input.shape[3])
         gradInput.resize(to: input.shape)
+        var dy = UnsafePointer(gradOutput.data)
+        if appliesReLU {
+            // The ReLU's backward, into gradInput; the BN backward below then reads and overwrites it in place.
+            reluBackward(dx: gradInput.data, dy: gradOutput.data, x: output.data, n: gradInput.count)
+            dy = UnsafePointer(gradInput.data)
+        }
         batchNormBackward(
-            dx: gradInput.data, dWeight: dWeight.data, dBias: dBias.data, dy: gradOutput.data, x: input.data,
+            dx: gradInput.data, dWeight: dWeight.data, dBias: dBias.data, dy: dy, x: input.data,
             mean: mean.data, rstd: rstd.data, weight: weight.value.data, N: N, C: C, S: S,
             batchStatistics: usedBatchStatistics)
         return gradInput

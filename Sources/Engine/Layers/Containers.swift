@@ -2,13 +2,29 @@
 /// of its inner `Sequential`s directly, so state-dict keys match the seed's module attributes
 /// (`layer1.0.conv1.weight`, not `layer1.0.body.conv1.weight`).
 
+/// Lets each BatchNorm2d directly followed by a ReLU in `layers` (run in this order by one container)
+/// compute relu(bn(x)) and mask the gradient itself: one pass and one buffer fewer each way. The ReLU
+/// stays a child (same summary and state dict) and passes the already rectified tensor through.
+public func fuseBatchNormReLU(_ layers: [any Layer]) {
+    for i in layers.indices.dropLast() {
+        if let bn = layers[i] as? BatchNorm2d, let act = layers[i + 1] as? Activation, act.kind == .relu {
+            bn.appliesReLU = true
+            act.fusedInto = bn
+        }
+    }
+}
+
 /// Layers applied in order, as `nn.Sequential` (children named "0", "1", ... or by attribute name).
 public final class Sequential: Layer {
     public var name = ""
     public var typeName: String { "Sequential" }
     public private(set) var layers: [(String, any Layer)]
 
-    public init(_ layers: [(String, any Layer)]) { self.layers = layers }
+    public init(_ layers: [(String, any Layer)]) {
+        self.layers = layers
+        fuseBatchNormReLU(layers.map(\.1))
+    }
+
     /// Children named by index, as `nn.Sequential(a, b, c)`.
     public convenience init(indexed layers: [any Layer]) {
         self.init(layers.enumerated().map { (String($0.offset), $0.element) })
