@@ -10,18 +10,11 @@ struct OpenCommand: ParsableCommand {
         commandName: "open",
         abstract: "Open a session in the dashboard: a finished one's history, or resume an unfinished one.")
 
-    @Argument(help: "Session ID (or a unique part of it, or its path).") var id: String
-    @Option(help: "Resuming: change the total number of epochs.") var epochs: Int?
-    @Option(name: .customLong("sessions-dir")) var sessionsDir: String?
-
-    func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs: must be at least 1, got \(epochs)") }
-    }
+    @OptionGroup var arguments: SessionArguments
 
     func run() throws {
-        let store = SessionStore(override: sessionsDir)
-        let session: Session
-        do { session = try store.open(id) } catch { throw ValidationError("\(error)") }
+        let (store, session) = try arguments.open()
+        let epochs = arguments.epochs
         let summary = session.summary()
         let resumable = session.checkpoint(.last) != nil && (!summary.finished || (epochs ?? 0) > (summary.epochs ?? 0))
         let history: DashboardModel?
