@@ -27,7 +27,7 @@ public struct DatasetListing: Sendable, Equatable, Codable {
     /// For a missing dataset: how to get it.
     public let howToGet: String?
 
-    private enum CodingKeys: String, CodingKey { case name, found, path, train, test, shape, classes, howToGet }
+    private enum CodingKeys: String, CodingKey { case name, found, path, train, test, shape, classes, howToGet = "how_to_get" }
 
     /// Missing values are written as null, so every object has the same keys.
     public func encode(to encoder: any Encoder) throws {

@@ -10,9 +10,9 @@ import Training
         let json = """
             [{"name": "fashion-mnist", "found": false, "path": null, "train": null, "test": null, "shape": [1, 28, 28],
               "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
-              "howToGet": "apt install dataset-fashion-mnist"},
+              "how_to_get": "apt install dataset-fashion-mnist"},
              {"name": "mnist", "found": true, "path": "/data/mnist", "train": 60000, "test": 10000, "shape": [1, 28, 28],
-              "classes": ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"], "howToGet": null}]
+              "classes": ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"], "how_to_get": null}]
             """
         return (try? JSONDecoder().decode([DatasetListing].self, from: Data(json.utf8))) ?? []
     }()
