@@ -11,7 +11,7 @@ struct DatasetsCommand: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Look here first (then $CNNTUI_DATA, ~/.cache/cnntui, /usr/share/datasets).")
     var dataDir: String?
 
-    @Flag(help: "Print a JSON list of {name, found, path, train, test, shape, classes, howToGet}.")
+    @Flag(help: "Print a JSON list of {name, found, path, train, test, shape, classes, how_to_get}.")
     var json = false
 
     func run() throws {
