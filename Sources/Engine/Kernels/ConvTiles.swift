@@ -43,13 +43,7 @@ func im2colRows(_ image: UnsafePointer<Float>, _ sh: ConvShape, p0: Int, rows: I
                         continue
                     }
                     let src = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                    for q in 0..<qRange.lowerBound { out[q] = 0 }
-                    if sh.strideW == 1 {
-                        (out + qRange.lowerBound).update(from: src + qRange.lowerBound, count: qRange.count)
-                    } else {
-                        for q in qRange { out[q] = src[q * sh.strideW] }
-                    }
-                    for q in qRange.upperBound..<sh.q { out[q] = 0 }
+                    unfoldRow(src, into: out, valid: qRange, sh)
                 }
             }
         }
@@ -70,12 +64,7 @@ func col2imRows(_ tile: UnsafePointer<Float>, _ sh: ConvShape, p0: Int, rows: In
                     let p = p0 + i
                     guard pRange.contains(p) else { continue }
                     let dst = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                    let col = row + i * sh.q
-                    if sh.strideW == 1 {
-                        for q in qRange { dst[q] = dst[q] + col[q] }
-                    } else {
-                        for q in qRange { dst[q * sh.strideW] = dst[q * sh.strideW] + col[q] }
-                    }
+                    foldRow(row + i * sh.q, onto: dst, valid: qRange, sh)
                 }
             }
         }

@@ -38,6 +38,30 @@ func validOutputRange(inCount: Int, outCount: Int, stride: Int, pad: Int, offset
 
 // MARK: - im2col / col2im
 
+/// One row of an unfold: out[q] = input pixel under output column q for one (c, r, s) and output row p,
+/// zero where the window hangs over the padding. out: [Q]; src points at input column -padW + s of the
+/// input row p*strideH - padH + r; qRange: the columns whose pixel lies inside the image.
+@inline(__always)
+func unfoldRow(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, valid qRange: Range<Int>, _ sh: ConvShape) {
+    for q in 0..<qRange.lowerBound { out[q] = 0 }
+    if sh.strideW == 1 {
+        (out + qRange.lowerBound).update(from: src + qRange.lowerBound, count: qRange.count)
+    } else {
+        for q in qRange { out[q] = src[q * sh.strideW] }
+    }
+    for q in qRange.upperBound..<sh.q { out[q] = 0 }
+}
+
+/// The adjoint of `unfoldRow`: adds col[q] onto the input pixel it was read from, for q in qRange.
+@inline(__always)
+func foldRow(_ col: UnsafePointer<Float>, onto dst: UnsafeMutablePointer<Float>, valid qRange: Range<Int>, _ sh: ConvShape) {
+    if sh.strideW == 1 {
+        for q in qRange { dst[q] = dst[q] + col[q] }
+    } else {
+        for q in qRange { dst[q * sh.strideW] = dst[q * sh.strideW] + col[q] }
+    }
+}
+
 /// Unfolds `images` consecutive images into columns.
 /// image: [images, C, H, W] (consecutive images), columns: [C*R*S, images*P*Q] (row (c, r, s), column (b, p, q)).
 func im2col(_ image: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ columns: UnsafeMutablePointer<Float>) {
@@ -58,13 +82,7 @@ func im2col(_ image: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ colum
                             continue
                         }
                         let src = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                        for q in 0..<qRange.lowerBound { out[q] = 0 }
-                        if sh.strideW == 1 {
-                            for q in qRange { out[q] = src[q] }
-                        } else {
-                            for q in qRange { out[q] = src[q * sh.strideW] }
-                        }
-                        for q in qRange.upperBound..<sh.q { out[q] = 0 }
+                        unfoldRow(src, into: out, valid: qRange, sh)
                     }
                 }
             }
@@ -89,11 +107,7 @@ func col2im(_ columns: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ gra
                     for p in pRange {
                         let dst = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
                         let col = src + p * sh.q
-                        if sh.strideW == 1 {
-                            for q in qRange { dst[q] = dst[q] + col[q] }
-                        } else {
-                            for q in qRange { dst[q * sh.strideW] = dst[q * sh.strideW] + col[q] }
-                        }
+                        foldRow(col, onto: dst, valid: qRange, sh)
                     }
                 }
             }
