@@ -3,6 +3,15 @@
 // One target per layer of the system; data flows Data -> Training <- Models <- Engine, then TUI/CLI.
 import PackageDescription
 
+// The engine's own vector kernels (direct convolution) need fused multiply-add: at the default x86-64
+// target Swift lowers SIMD `addingProduct` to a libm call per lane. Haswell (AVX2 + FMA, 2013) is the
+// oldest x86 CPU the engine is built for; OpenBLAS still picks its own kernels at run time.
+#if arch(x86_64)
+let engineSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let engineSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "cnntui",
     platforms: [.macOS(.v14)],
@@ -19,7 +28,7 @@ let package = Package(
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
 
         // Tensors, kernels, layers with forward and backward, optimizers, schedules, safetensors.
-        .target(name: "Engine", dependencies: ["COpenBLAS"]),
+        .target(name: "Engine", dependencies: ["COpenBLAS"], swiftSettings: engineSettings),
         // The zoo: one file per family (a variant table and a builder), the registry, the summary.
         .target(name: "Models", dependencies: ["Engine"]),
         // Dataset readers, transforms, splits, the loader thread, downloads.

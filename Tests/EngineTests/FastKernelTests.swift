@@ -156,4 +156,48 @@ import Testing
         expectClose(dxTiled.array, dxWhole.array, "grad_input", rtol: 1e-5, atol: 1e-6)
         expectClose(dwTiled.array, dwWhole.array, "grad_weight", rtol: 1e-5, atol: 1e-5)
     }
+
+    /// The direct conv (stride-1 "same" convs of 4-64 channels) against the whole-image im2col path, forward
+    /// and backward, over plane sizes whose padded pitch leaves partial 24-pixel and 8-pixel blocks, with and
+    /// without bias, through convForward/convBackward's thread split.
+    @Test(arguments: [(3, 8, 12, 9, 13, true), (3, 16, 16, 8, 8, false), (5, 4, 8, 7, 11, true), (3, 64, 32, 5, 4, false)])
+    func directConvMatchesWholeImagePath(_ kernel: Int, _ c: Int, _ k: Int, _ h: Int, _ w: Int, _ withBias: Bool) {
+        let n = 5, pad = (kernel - 1) / 2
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: kernel, s: kernel,
+                           strideH: 1, strideW: 1, padH: pad, padW: pad, groups: 1)
+        #expect(convUsesDirect(sh))
+        var random = RandomSource(seed: UInt64(c * 100 + h))
+        let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
+        let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
+        let bias = Tensor(shape: [k], values: randomValues(k, &random))
+        let dy = Tensor(shape: [n * k * h * w], values: randomValues(n * k * h * w, &random))
+        let sizes = convScratchTotals(sh)
+        let columns = Tensor(shape: [sizes.columns]), gathered = Tensor(shape: [max(1, sizes.gathered)])
+        let partials = Tensor(shape: [max(1, sizes.weightPartials)])
+        let direct = Tensor(shape: [n * k * h * w])
+        convForward(sh, input: x.data, weight: weight.data, bias: withBias ? bias.data : nil, output: direct.data,
+                    columns: columns.data, gathered: gathered.data)
+        let dxDirect = Tensor(shape: [n * c * h * w])
+        let dwDirect = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random)), dwWhole = dwDirect.clone()
+        convBackward(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxDirect.data,
+                     gradWeight: dwDirect.data, gradBias: nil, columns: columns.data, gathered: gathered.data,
+                     weightPartials: partials.data)
+
+        let one = ConvShape(n: 1, c: c, h: h, w: w, k: k, p: h, q: w, r: kernel, s: kernel,
+                            strideH: 1, strideW: 1, padH: pad, padW: pad, groups: 1)
+        let wholeColumns = Tensor(shape: [one.patch * h * w]), wholeGathered = Tensor(shape: [1])
+        let whole = Tensor(shape: [n * k * h * w]), dxWhole = Tensor(shape: [n * c * h * w])
+        for i in 0..<n {
+            convForwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data,
+                              bias: withBias ? bias.data : nil, output: whole.data + i * k * h * w,
+                              columns: wholeColumns.data, gathered: wholeGathered.data)
+            convBackwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data,
+                               gradOutput: dy.data + i * k * h * w, gradInput: dxWhole.data + i * c * h * w,
+                               gradWeight: dwWhole.data, columns: wholeColumns.data, gathered: wholeGathered.data)
+        }
+        let label = "\(kernel)x\(kernel) \(c)->\(k) on \(h)x\(w)"
+        expectClose(direct.array, whole.array, "output of \(label)", rtol: 1e-5, atol: 1e-5)
+        expectClose(dxDirect.array, dxWhole.array, "grad_input of \(label)", rtol: 1e-5, atol: 1e-5)
+        expectClose(dwDirect.array, dwWhole.array, "grad_weight of \(label)", rtol: 1e-4, atol: 1e-4)
+    }
 }

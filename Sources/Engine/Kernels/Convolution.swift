@@ -134,6 +134,10 @@ func convReadsImageAsColumns(_ sh: ConvShape) -> Bool { sh.isPointwise && convIm
 /// Floats of scratch the GEMM path needs: columns [C*R*S, B*P*Q] and, when B > 1, an output-shaped
 /// matrix [K, B*P*Q] (the GEMM result, before it is scattered to NCHW).
 func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
+    if convUsesDirect(sh) {
+        let direct = directScratchCounts(sh)
+        return (direct.columns, direct.gathered)
+    }
     if convUsesTiles(sh) { return (convTileFloats(sh), convTileFloats(sh)) }  // the tile and its gradient
     let b = convImagesPerGemm(sh)
     let columns = convReadsImageAsColumns(sh) ? 0 : sh.c * sh.r * sh.s * b * sh.outPlane
@@ -141,10 +145,12 @@ func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
     return (columns, gathered)
 }
 
-/// Floats of scratch each thread's part needs (see `convScratchCounts`), times the parts of a batch of sh.n.
+/// Floats of scratch each thread's part needs (see `convScratchCounts`), times the parts of a batch of sh.n;
+/// the direct path's packed weights follow the parts' columns.
 func convScratchTotals(_ sh: ConvShape) -> (columns: Int, gathered: Int, weightPartials: Int) {
     let one = convScratchCounts(sh), parts = Parallel.parts(sh.n)
-    return (one.columns * parts, one.gathered * parts, (parts - 1) * sh.k * sh.patch)
+    let packed = convUsesDirect(sh) ? directScratchCounts(sh).packed : 0
+    return (one.columns * parts + packed, one.gathered * parts, (parts - 1) * sh.k * sh.patch)
 }
 
 /// output[N, K, P, Q] = conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K].
@@ -154,6 +160,15 @@ func convForward(
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
     let scratch = convScratchCounts(sh)
+    if convUsesDirect(sh) {
+        let packed = columns + Parallel.parts(sh.n) * scratch.columns
+        packDirectWeights(weight, sh, into: packed)
+        Parallel.forEachPart(sh.n) { part, images in
+            convForwardDirect(sh, images: images, input: input, packed: packed, bias: bias, output: output,
+                              planes: columns + part * scratch.columns, pitched: gathered + part * scratch.gathered)
+        }
+        return
+    }
     Parallel.forEachPart(sh.n) { part, images in
         if convUsesTiles(sh) {
             convForwardTiles(sh, images: images, input: input, weight: weight, bias: bias, output: output,
@@ -230,9 +245,17 @@ func convBackward(
     }
     let scratch = convScratchCounts(sh), weightCount = sh.k * sh.patch
     let parts = Parallel.parts(sh.n)
+    let packed = columns + parts * scratch.columns
+    if convUsesDirect(sh) { packDirectWeightsTransposed(weight, sh, into: packed) }
     Parallel.forEachPart(sh.n) { part, images in
         let partial = part == 0 ? gradWeight : weightPartials + (part - 1) * weightCount
         if part > 0 { partial.update(repeating: 0, count: weightCount) }
+        if convUsesDirect(sh) {
+            convBackwardDirect(sh, images: images, input: input, packedTransposed: packed, gradOutput: gradOutput,
+                               gradInput: gradInput, gradWeight: partial,
+                               planes: columns + part * scratch.columns, pitched: gathered + part * scratch.gathered)
+            return
+        }
         if convUsesTiles(sh) {
             convBackwardTiles(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
                               gradInput: gradInput, gradWeight: partial,

@@ -1,0 +1,296 @@
+/// Direct convolution for stride-1 "same" convs with few channels (ResNet's 16-64 channel 3x3 convs).
+///
+/// With 16-64 channels an im2col GEMM spends as long writing and packing its column matrix (9 floats per
+/// input pixel) as multiplying it (Cout multiply-adds per column float): the GEMM kernel ran near peak
+/// but the conv as a whole at half of it. Here nothing is unfolded. Each image's planes are copied once
+/// into zero-bordered planes on a row pitch pw = W + 2*padW, the output is computed on the same pitch
+/// (its last pw - Q columns per row are never copied out), and tap (r, s) of output pixel j reads input
+/// pixel j + r*pw + s: one unaligned vector load serves eight outputs. A register block holds 4 output
+/// channels x 24 pixels (12 accumulators), so each tap costs 3 loads and 4 broadcasts for 12 fused
+/// multiply-adds.
+///
+/// Backward is the same kernel twice over: dInput is the conv of dOutput (padded likewise) with the
+/// weights flipped and transposed, and dWeight[k, c, r, s] is a dot product of dOutput's plane k with
+/// input plane c shifted by r*pw + s, 4 channels x 3 taps per block.
+///
+/// Shapes as in Convolution.swift: input [N, C, H, W], weight [K, C, R, S], output [N, K, P, Q] with
+/// P = H and Q = W (stride 1, padding (R-1)/2 and (S-1)/2).
+
+/// Convs that run direct: ungrouped, stride 1, odd kernels larger than 1x1 with "same" padding, and
+/// channel counts that are multiples of 4 up to 64 (wider convs keep their GEMM: im2col is cheap beside it),
+/// on planes at least 4 wide (so that the zero border after each plane covers the weight gradient's last
+/// partial vector).
+func convUsesDirect(_ sh: ConvShape) -> Bool {
+    sh.groups == 1 && sh.w >= 4 && sh.strideH == 1 && sh.strideW == 1 && (sh.r > 1 || sh.s > 1)
+        && 2 * sh.padH == sh.r - 1 && 2 * sh.padW == sh.s - 1
+        && sh.c % 4 == 0 && sh.k % 4 == 0 && sh.c <= 64 && sh.k <= 64
+}
+
+/// The padded-plane layout of one direct conv.
+struct DirectLayout {
+    /// Row pitch of padded planes and of outputs: W + 2*padW.
+    let pitch: Int
+    /// Floats of one padded plane: (H + 2*padH) * pitch.
+    let plane: Int
+    /// Output floats per channel on the padded pitch, rounded up to whole 24-pixel blocks.
+    let span: Int
+    /// Images whose planes lie side by side in one channel's row of scratch, [C][images][plane]: the weight
+    /// gradient sweeps them all before it sums its vector lanes (on an 8x8 plane one image is ten vectors).
+    let images: Int
+    /// Floats from one channel's planes to the next: images * plane.
+    let channelStride: Int
+    /// Floats past the last plane that the kernels may read (their results are discarded).
+    let tail: Int
+
+    init(_ sh: ConvShape) {
+        pitch = sh.w + 2 * sh.padW
+        plane = (sh.h + 2 * sh.padH) * pitch
+        span = (sh.p * pitch + 23) / 24 * 24
+        images = Swift.max(1, Swift.min(sh.n, 1600 / plane))
+        channelStride = images * plane
+        tail = span + sh.r * pitch + sh.s + 24
+    }
+
+    /// Floats of `channels` rows of padded planes and the tail.
+    func planesFloats(_ channels: Int) -> Int { channels * channelStride + tail }
+    /// Offset of pixel (0, 0) of a plane's interior.
+    func interior(_ sh: ConvShape) -> Int { sh.padH * pitch + sh.padW }
+}
+
+/// Per-part scratch of the direct path: padded input planes and padded dOutput planes (columns), and
+/// one output on the padded pitch (gathered); plus the packed weights, shared by the parts.
+func directScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int, packed: Int) {
+    let layout = DirectLayout(sh)
+    return (layout.planesFloats(sh.c) + layout.planesFloats(sh.k), Swift.max(sh.c, sh.k) * layout.span,
+            sh.k * sh.c * sh.r * sh.s)
+}
+
+// MARK: - Weight packing
+
+/// packed[K/4][C][R][S][4] = weight[k][c][r][s]: the four output channels of a block side by side, in the
+/// order the kernel reads them. weight: [K, C, R, S].
+func packDirectWeights(_ weight: UnsafePointer<Float>, _ sh: ConvShape, into packed: UnsafeMutablePointer<Float>) {
+    let taps = sh.r * sh.s
+    for k in 0..<sh.k {
+        for c in 0..<sh.c {
+            for t in 0..<taps {
+                packed[(((k / 4) * sh.c + c) * taps + t) * 4 + k % 4] = weight[(k * sh.c + c) * taps + t]
+            }
+        }
+    }
+}
+
+/// The weights of dInput's conv, packed likewise: packed[C/4][K][R][S][4] = weight[k][c][R-1-r][S-1-s]
+/// (input and output channels swapped, the kernel turned by 180 degrees).
+func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: ConvShape, into packed: UnsafeMutablePointer<Float>) {
+    let taps = sh.r * sh.s
+    for c in 0..<sh.c {
+        for k in 0..<sh.k {
+            for t in 0..<taps {
+                packed[(((c / 4) * sh.k + k) * taps + t) * 4 + c % 4] = weight[(k * sh.c + c) * taps + (taps - 1 - t)]
+            }
+        }
+    }
+}
+
+// MARK: - Kernels
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// out[outChannels, span] = sum over c, r, s of packed weight * planes[c][j + r*pitch + s].
+/// planes: one image's padded planes, `channelStride` apart, within scratch that ends in the layout's tail;
+/// packed: [outChannels/4][inChannels][R*S][4];
+/// out: [outChannels][span] on the padded pitch. outChannels is a multiple of 4.
+func directConvPlanes(
+    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, r: Int, s: Int, _ layout: DirectLayout,
+    packed: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+) {
+    let span = layout.span, pitch = layout.pitch, plane = layout.channelStride
+    for kb in 0..<outChannels / 4 {
+        let weights = packed + kb * inChannels * r * s * 4
+        let y0 = out + kb * 4 * span, y1 = y0 + span, y2 = y1 + span, y3 = y2 + span
+        var j = 0
+        while j < span {
+            var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
+            var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
+            var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
+            var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
+            var w = weights
+            for c in 0..<inChannels {
+                let base = planes + c * plane + j
+                for tr in 0..<r {
+                    let row = base + tr * pitch
+                    for ts in 0..<s {
+                        let src = row + ts
+                        let x0 = load8(src), x1 = load8(src + 8), x2 = load8(src + 16)
+                        let w0 = SIMD8<Float>(repeating: w[0])
+                        a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
+                        let w1 = SIMD8<Float>(repeating: w[1])
+                        a10 = a10.addingProduct(x0, w1); a11 = a11.addingProduct(x1, w1); a12 = a12.addingProduct(x2, w1)
+                        let w2 = SIMD8<Float>(repeating: w[2])
+                        a20 = a20.addingProduct(x0, w2); a21 = a21.addingProduct(x1, w2); a22 = a22.addingProduct(x2, w2)
+                        let w3 = SIMD8<Float>(repeating: w[3])
+                        a30 = a30.addingProduct(x0, w3); a31 = a31.addingProduct(x1, w3); a32 = a32.addingProduct(x2, w3)
+                        w += 4
+                    }
+                }
+            }
+            store8(y0 + j, a00); store8(y0 + j + 8, a01); store8(y0 + j + 16, a02)
+            store8(y1 + j, a10); store8(y1 + j + 8, a11); store8(y1 + j + 16, a12)
+            store8(y2 + j, a20); store8(y2 + j + 8, a21); store8(y2 + j + 16, a22)
+            store8(y3 + j, a30); store8(y3 + j + 8, a31); store8(y3 + j + 16, a32)
+            j += 24
+        }
+    }
+}
+
+/// gradWeight[K, C, R, S] += sum over j of dOut[k][j] * planes[c][j + r*pitch + s], for j in 0..<count.
+/// dOut: K rows `channelStride` floats apart, zero wherever j is not an output pixel (the pitch's extra
+/// columns, the borders between images, and count rounded up to 8); planes: [C][images][plane] padded
+/// input planes and tail.
+func directConvWeightGrad(
+    _ planes: UnsafePointer<Float>, dOut: UnsafePointer<Float>, _ sh: ConvShape, _ layout: DirectLayout,
+    count: Int, gradWeight: UnsafeMutablePointer<Float>
+) {
+    let pitch = layout.pitch, plane = layout.channelStride, taps = sh.r * sh.s
+    for kb in 0..<sh.k / 4 {
+        let d0 = dOut + kb * 4 * plane, d1 = d0 + plane, d2 = d1 + plane, d3 = d2 + plane
+        for c in 0..<sh.c {
+            for r in 0..<sh.r {
+                // Three taps (r, s0 ..< s0+3) at a time; a fourth or fifth column past S is computed and dropped.
+                var s0 = 0
+                while s0 < sh.s {
+                    let x = planes + c * plane + r * pitch + s0
+                    var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
+                    var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
+                    var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
+                    var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
+                    var j = 0
+                    while j < count {
+                        let x0 = load8(x + j), x1 = load8(x + j + 1), x2 = load8(x + j + 2)
+                        let g0 = load8(d0 + j)
+                        a00 = a00.addingProduct(g0, x0); a01 = a01.addingProduct(g0, x1); a02 = a02.addingProduct(g0, x2)
+                        let g1 = load8(d1 + j)
+                        a10 = a10.addingProduct(g1, x0); a11 = a11.addingProduct(g1, x1); a12 = a12.addingProduct(g1, x2)
+                        let g2 = load8(d2 + j)
+                        a20 = a20.addingProduct(g2, x0); a21 = a21.addingProduct(g2, x1); a22 = a22.addingProduct(g2, x2)
+                        let g3 = load8(d3 + j)
+                        a30 = a30.addingProduct(g3, x0); a31 = a31.addingProduct(g3, x1); a32 = a32.addingProduct(g3, x2)
+                        j += 8
+                    }
+                    let first = gradWeight + ((kb * 4) * sh.c + c) * taps + r * sh.s + s0
+                    let kStride = sh.c * taps, valid = Swift.min(3, sh.s - s0)
+                    addTapSums(first, valid, a00, a01, a02)
+                    addTapSums(first + kStride, valid, a10, a11, a12)
+                    addTapSums(first + 2 * kStride, valid, a20, a21, a22)
+                    addTapSums(first + 3 * kStride, valid, a30, a31, a32)
+                    s0 += 3
+                }
+            }
+        }
+    }
+}
+
+/// dst[t] += sum of the lanes of the t-th accumulator, for the first `valid` of three taps.
+@inline(__always)
+private func addTapSums(_ dst: UnsafeMutablePointer<Float>, _ valid: Int,
+                        _ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) {
+    dst[0] += a.sum()
+    if valid > 1 { dst[1] += b.sum() }
+    if valid > 2 { dst[2] += c.sum() }
+}
+
+/// Copies planes [channels, H, W] into the interiors of zero-bordered padded planes `channelStride` apart
+/// (whose borders and tail the caller zeroed once).
+@inline(__always)
+private func copyIntoPaddedPlanes(_ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int,
+                                  _ layout: DirectLayout, interior: Int, _ padded: UnsafeMutablePointer<Float>) {
+    for c in 0..<channels {
+        let src = x + c * h * w, dst = padded + c * layout.channelStride + interior
+        for row in 0..<h { (dst + row * layout.pitch).update(from: src + row * w, count: w) }
+    }
+}
+
+/// Copies outputs on the padded pitch [channels][span] into NCHW planes [channels, P, Q], adding bias[c].
+@inline(__always)
+private func copyFromPitch(_ pitched: UnsafePointer<Float>, channels: Int, p: Int, q: Int, _ layout: DirectLayout,
+                           bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>) {
+    for c in 0..<channels {
+        let src = pitched + c * layout.span, dst = out + c * p * q
+        if let bias {
+            let b = bias[c]
+            for row in 0..<p {
+                let s = src + row * layout.pitch, d = dst + row * q
+                for i in 0..<q { d[i] = s[i] + b }
+            }
+        } else {
+            for row in 0..<p { (dst + row * q).update(from: src + row * layout.pitch, count: q) }
+        }
+    }
+}
+
+// MARK: - Forward and backward
+
+/// Forward of the images in `images` on one thread. packed: `packDirectWeights`; planes: `layout.planesFloats(C)`
+/// floats; pitched: K * span floats.
+func convForwardDirect(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+    planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>
+) {
+    let layout = DirectLayout(sh), interior = layout.interior(sh)
+    planes.update(repeating: 0, count: layout.planesFloats(sh.c))
+    for n in images {
+        copyIntoPaddedPlanes(input + n * sh.c * sh.inPlane, channels: sh.c, h: sh.h, w: sh.w, layout, interior: interior, planes)
+        directConvPlanes(planes, inChannels: sh.c, outChannels: sh.k, r: sh.r, s: sh.s, layout, packed: packed, out: pitched)
+        copyFromPitch(pitched, channels: sh.k, p: sh.p, q: sh.q, layout, bias: bias, output + n * sh.k * sh.outPlane)
+    }
+}
+
+/// Backward of the images in `images` on one thread: gradInput overwritten, gradWeight accumulated into.
+/// packedTransposed: `packDirectWeightsTransposed`; planes: C planes then K planes (`directScratchCounts`);
+/// pitched: C * span floats.
+func convBackwardDirect(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packedTransposed: UnsafePointer<Float>,
+    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+    planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>
+) {
+    let layout = DirectLayout(sh), interior = layout.interior(sh)
+    let inputPlanes = planes, gradPlanes = planes + layout.planesFloats(sh.c)
+    planes.update(repeating: 0, count: layout.planesFloats(sh.c) + layout.planesFloats(sh.k))
+    // dOut on the padded pitch starts at the interior of its padded planes; rows end in zeros (the border),
+    // and so does the last plane past P*pitch (bottom border and tail).
+    var first = images.lowerBound
+    while first < images.upperBound {
+        let count = Swift.min(layout.images, images.upperBound - first)
+        for b in 0..<count {
+            let n = first + b
+            copyIntoPaddedPlanes(input + n * sh.c * sh.inPlane, channels: sh.c, h: sh.h, w: sh.w, layout,
+                                 interior: interior + b * layout.plane, inputPlanes)
+            copyIntoPaddedPlanes(gradOutput + n * sh.k * sh.outPlane, channels: sh.k, h: sh.p, w: sh.q, layout,
+                                 interior: interior + b * layout.plane, gradPlanes)
+        }
+        if count < layout.images {  // the last group's unused planes must read as zeros
+            for c in 0..<sh.c { (inputPlanes + c * layout.channelStride + count * layout.plane).update(repeating: 0, count: (layout.images - count) * layout.plane) }
+            for k in 0..<sh.k { (gradPlanes + k * layout.channelStride + count * layout.plane).update(repeating: 0, count: (layout.images - count) * layout.plane) }
+        }
+        let weightGradCount = ((count - 1) * layout.plane + sh.p * layout.pitch + 7) / 8 * 8
+        directConvWeightGrad(inputPlanes, dOut: gradPlanes + interior, sh, layout, count: weightGradCount,
+                             gradWeight: gradWeight)
+        for b in 0..<count {
+            directConvPlanes(gradPlanes + b * layout.plane, inChannels: sh.k, outChannels: sh.c, r: sh.r, s: sh.s,
+                             layout, packed: packedTransposed, out: pitched)
+            copyFromPitch(pitched, channels: sh.c, p: sh.h, q: sh.w, layout, bias: nil,
+                          gradInput + (first + b) * sh.c * sh.inPlane)
+        }
+        first += count
+    }
+}
