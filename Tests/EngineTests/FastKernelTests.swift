@@ -159,8 +159,10 @@ import Testing
 
     /// The direct conv (stride-1 "same" convs of 4-64 channels) against the whole-image im2col path, forward
     /// and backward, over plane sizes whose padded pitch leaves partial 24-pixel and 8-pixel blocks, with and
-    /// without bias, through convForward/convBackward's thread split.
-    @Test(arguments: [(3, 8, 12, 9, 13, true), (3, 16, 16, 8, 8, false), (5, 4, 8, 7, 11, true), (3, 64, 32, 5, 4, false)])
+    /// without bias, in row mode (Q a multiple of 8, block counts not a multiple of 3) and on the padded pitch,
+    /// through convForward/convBackward's thread split.
+    @Test(arguments: [(3, 8, 12, 9, 13, true), (3, 16, 16, 8, 8, false), (5, 4, 8, 7, 11, true), (3, 64, 32, 5, 4, false),
+                      (3, 8, 4, 5, 8, true), (3, 12, 8, 6, 16, false)])
     func directConvMatchesWholeImagePath(_ kernel: Int, _ c: Int, _ k: Int, _ h: Int, _ w: Int, _ withBias: Bool) {
         let n = 5, pad = (kernel - 1) / 2
         let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: kernel, s: kernel,

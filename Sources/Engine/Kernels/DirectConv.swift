@@ -3,11 +3,12 @@
 /// With 16-64 channels an im2col GEMM spends as long writing and packing its column matrix (9 floats per
 /// input pixel) as multiplying it (Cout multiply-adds per column float): the GEMM kernel ran near peak
 /// but the conv as a whole at half of it. Here nothing is unfolded. Each image's planes are copied once
-/// into zero-bordered planes on a row pitch pw = W + 2*padW, the output is computed on the same pitch
-/// (its last pw - Q columns per row are never copied out), and tap (r, s) of output pixel j reads input
-/// pixel j + r*pw + s: one unaligned vector load serves eight outputs. A register block holds 4 output
-/// channels x 24 pixels (12 accumulators), so each tap costs 3 loads and 4 broadcasts for 12 fused
-/// multiply-adds.
+/// into zero-bordered planes on a row pitch pw = W + 2*padW, and tap (r, s) of the output pixel at
+/// (p, q) reads padded pixel (p + r)*pw + q + s: one unaligned vector load serves eight outputs. When Q is
+/// a multiple of 8 the output vectors are whole pieces of output rows, written straight to the output;
+/// otherwise the output is computed on the padded pitch (its last pw - Q columns per row discarded) and
+/// copied out. A register block holds 4 output channels x 3 vectors (12 accumulators), so each tap costs
+/// 3 loads and 4 broadcasts for 12 fused multiply-adds.
 ///
 /// Backward is the same kernel twice over: dInput is the conv of dOutput (padded likewise) with the
 /// weights flipped and transposed, and dWeight[k, c, r, s] is a dot product of dOutput's plane k with
@@ -28,11 +29,15 @@ func convUsesDirect(_ sh: ConvShape) -> Bool {
 
 /// The padded-plane layout of one direct conv.
 struct DirectLayout {
-    /// Row pitch of padded planes and of outputs: W + 2*padW.
+    /// Row pitch of padded planes: W + 2*padW.
     let pitch: Int
     /// Floats of one padded plane: (H + 2*padH) * pitch.
     let plane: Int
-    /// Output floats per channel on the padded pitch, rounded up to whole 24-pixel blocks.
+    /// Output vectors are pieces of output rows (Q a multiple of 8), written straight to NCHW.
+    let rowMode: Bool
+    /// Eight-pixel output vectors per channel, and how many make one output row (row mode; else all of them).
+    let vectors: Int, rowVectors: Int
+    /// Floats of one channel's output on the padded pitch (not row mode): vectors * 8.
     let span: Int
     /// Images whose planes lie side by side in one channel's row of scratch, [C][images][plane]: the weight
     /// gradient sweeps them all before it sums its vector lanes (on an 8x8 plane one image is ten vectors).
@@ -45,20 +50,26 @@ struct DirectLayout {
     init(_ sh: ConvShape) {
         pitch = sh.w + 2 * sh.padW
         plane = (sh.h + 2 * sh.padH) * pitch
-        span = (sh.p * pitch + 23) / 24 * 24
+        rowMode = sh.q % 8 == 0
+        vectors = rowMode ? sh.p * sh.q / 8 : (sh.p * pitch + 7) / 8
+        rowVectors = rowMode ? sh.q / 8 : vectors
+        span = rowMode ? 0 : vectors * 8
         images = Swift.max(1, Swift.min(sh.n, 1600 / plane))
         channelStride = images * plane
-        tail = span + sh.r * pitch + sh.s + 24
+        tail = sh.p * pitch + sh.r * pitch + sh.s + 24
     }
 
     /// Floats of `channels` rows of padded planes and the tail.
     func planesFloats(_ channels: Int) -> Int { channels * channelStride + tail }
     /// Offset of pixel (0, 0) of a plane's interior.
     func interior(_ sh: ConvShape) -> Int { sh.padH * pitch + sh.padW }
+    /// Offset in a padded plane of the first pixel output vector v reads (at tap (0, 0)).
+    @inline(__always)
+    func inputOffset(ofVector v: Int) -> Int { (v / rowVectors) * pitch + (v % rowVectors) * 8 }
 }
 
 /// Per-part scratch of the direct path: padded input planes and padded dOutput planes (columns), and
-/// one output on the padded pitch (gathered); plus the packed weights, shared by the parts.
+/// one output on the padded pitch when not in row mode (gathered); plus the packed weights, shared by the parts.
 func directScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int, packed: Int) {
     let layout = DirectLayout(sh)
     return (layout.planesFloats(sh.c) + layout.planesFloats(sh.k), Swift.max(sh.c, sh.k) * layout.span,
@@ -105,32 +116,37 @@ private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
-/// out[outChannels, span] = sum over c, r, s of packed weight * planes[c][j + r*pitch + s].
+/// out[o][8v ..< 8v+8] = bias[o] + sum over c, r, s of weight[o, c, r, s] * planes[c][inputOffset(v) + r*pitch + s ...],
+/// for every output vector v of every output channel o.
 /// planes: one image's padded planes, `channelStride` apart, within scratch that ends in the layout's tail;
-/// packed: [outChannels/4][inChannels][R*S][4];
-/// out: [outChannels][span] on the padded pitch. outChannels is a multiple of 4.
+/// packed: [outChannels/4][inChannels][R*S][4]; out: [outChannels][outStride] (NCHW planes in row mode,
+/// else the padded pitch). outChannels is a multiple of 4.
 func directConvPlanes(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, r: Int, s: Int, _ layout: DirectLayout,
-    packed: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
-    let span = layout.span, pitch = layout.pitch, plane = layout.channelStride
+    let pitch = layout.pitch, plane = layout.channelStride, last = layout.vectors - 1
     for kb in 0..<outChannels / 4 {
         let weights = packed + kb * inChannels * r * s * 4
-        let y0 = out + kb * 4 * span, y1 = y0 + span, y2 = y1 + span, y3 = y2 + span
-        var j = 0
-        while j < span {
-            var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
-            var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
-            var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
-            var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
+        let y0 = out + kb * 4 * outStride, y1 = y0 + outStride, y2 = y1 + outStride, y3 = y2 + outStride
+        let b0 = SIMD8<Float>(repeating: bias?[kb * 4] ?? 0), b1 = SIMD8<Float>(repeating: bias?[kb * 4 + 1] ?? 0)
+        let b2 = SIMD8<Float>(repeating: bias?[kb * 4 + 2] ?? 0), b3 = SIMD8<Float>(repeating: bias?[kb * 4 + 3] ?? 0)
+        var v = 0
+        while v <= last {
+            // Three vectors per block; a short last block repeats its last vector (same value, stored twice).
+            let v1 = Swift.min(v + 1, last), v2 = Swift.min(v + 2, last)
+            let o0 = layout.inputOffset(ofVector: v), o1 = layout.inputOffset(ofVector: v1)
+            let o2 = layout.inputOffset(ofVector: v2)
+            var a00 = b0, a01 = b0, a02 = b0, a10 = b1, a11 = b1, a12 = b1
+            var a20 = b2, a21 = b2, a22 = b2, a30 = b3, a31 = b3, a32 = b3
             var w = weights
             for c in 0..<inChannels {
-                let base = planes + c * plane + j
+                let base = planes + c * plane
                 for tr in 0..<r {
                     let row = base + tr * pitch
                     for ts in 0..<s {
                         let src = row + ts
-                        let x0 = load8(src), x1 = load8(src + 8), x2 = load8(src + 16)
+                        let x0 = load8(src + o0), x1 = load8(src + o1), x2 = load8(src + o2)
                         let w0 = SIMD8<Float>(repeating: w[0])
                         a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
                         let w1 = SIMD8<Float>(repeating: w[1])
@@ -143,11 +159,12 @@ func directConvPlanes(
                     }
                 }
             }
-            store8(y0 + j, a00); store8(y0 + j + 8, a01); store8(y0 + j + 16, a02)
-            store8(y1 + j, a10); store8(y1 + j + 8, a11); store8(y1 + j + 16, a12)
-            store8(y2 + j, a20); store8(y2 + j + 8, a21); store8(y2 + j + 16, a22)
-            store8(y3 + j, a30); store8(y3 + j + 8, a31); store8(y3 + j + 16, a32)
-            j += 24
+            let j0 = v * 8, j1 = v1 * 8, j2 = v2 * 8
+            store8(y0 + j0, a00); store8(y0 + j1, a01); store8(y0 + j2, a02)
+            store8(y1 + j0, a10); store8(y1 + j1, a11); store8(y1 + j2, a12)
+            store8(y2 + j0, a20); store8(y2 + j1, a21); store8(y2 + j2, a22)
+            store8(y3 + j0, a30); store8(y3 + j1, a31); store8(y3 + j2, a32)
+            v += 3
         }
     }
 }
@@ -219,28 +236,38 @@ private func copyIntoPaddedPlanes(_ x: UnsafePointer<Float>, channels: Int, h: I
     }
 }
 
-/// Copies outputs on the padded pitch [channels][span] into NCHW planes [channels, P, Q], adding bias[c].
+/// Copies outputs on the padded pitch [channels][span] into NCHW planes [channels, P, Q].
 @inline(__always)
 private func copyFromPitch(_ pitched: UnsafePointer<Float>, channels: Int, p: Int, q: Int, _ layout: DirectLayout,
-                           bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>) {
+                           _ out: UnsafeMutablePointer<Float>) {
     for c in 0..<channels {
         let src = pitched + c * layout.span, dst = out + c * p * q
-        if let bias {
-            let b = bias[c]
-            for row in 0..<p {
-                let s = src + row * layout.pitch, d = dst + row * q
-                for i in 0..<q { d[i] = s[i] + b }
-            }
-        } else {
-            for row in 0..<p { (dst + row * q).update(from: src + row * layout.pitch, count: q) }
-        }
+        for row in 0..<p { (dst + row * q).update(from: src + row * layout.pitch, count: q) }
+    }
+}
+
+/// One image's conv from its padded planes, into NCHW `out` [outChannels, P, Q]: straight in row mode,
+/// else through `pitched` [outChannels][span].
+@inline(__always)
+private func directConvImage(
+    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ sh: ConvShape, _ layout: DirectLayout,
+    packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
+    pitched: UnsafeMutablePointer<Float>
+) {
+    if layout.rowMode {
+        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, r: sh.r, s: sh.s, layout,
+                         packed: packed, bias: bias, out: out, outStride: sh.outPlane)
+    } else {
+        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, r: sh.r, s: sh.s, layout,
+                         packed: packed, bias: bias, out: pitched, outStride: layout.span)
+        copyFromPitch(pitched, channels: outChannels, p: sh.p, q: sh.q, layout, out)
     }
 }
 
 // MARK: - Forward and backward
 
 /// Forward of the images in `images` on one thread. packed: `packDirectWeights`; planes: `layout.planesFloats(C)`
-/// floats; pitched: K * span floats.
+/// floats; pitched: K * span floats (unused in row mode).
 func convForwardDirect(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
@@ -250,14 +277,14 @@ func convForwardDirect(
     planes.update(repeating: 0, count: layout.planesFloats(sh.c))
     for n in images {
         copyIntoPaddedPlanes(input + n * sh.c * sh.inPlane, channels: sh.c, h: sh.h, w: sh.w, layout, interior: interior, planes)
-        directConvPlanes(planes, inChannels: sh.c, outChannels: sh.k, r: sh.r, s: sh.s, layout, packed: packed, out: pitched)
-        copyFromPitch(pitched, channels: sh.k, p: sh.p, q: sh.q, layout, bias: bias, output + n * sh.k * sh.outPlane)
+        directConvImage(planes, inChannels: sh.c, outChannels: sh.k, sh, layout, packed: packed, bias: bias,
+                        out: output + n * sh.k * sh.outPlane, pitched: pitched)
     }
 }
 
 /// Backward of the images in `images` on one thread: gradInput overwritten, gradWeight accumulated into.
 /// packedTransposed: `packDirectWeightsTransposed`; planes: C planes then K planes (`directScratchCounts`);
-/// pitched: C * span floats.
+/// pitched: C * span floats (unused in row mode).
 func convBackwardDirect(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packedTransposed: UnsafePointer<Float>,
     gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
@@ -286,10 +313,9 @@ func convBackwardDirect(
         directConvWeightGrad(inputPlanes, dOut: gradPlanes + interior, sh, layout, count: weightGradCount,
                              gradWeight: gradWeight)
         for b in 0..<count {
-            directConvPlanes(gradPlanes + b * layout.plane, inChannels: sh.k, outChannels: sh.c, r: sh.r, s: sh.s,
-                             layout, packed: packedTransposed, out: pitched)
-            copyFromPitch(pitched, channels: sh.c, p: sh.h, q: sh.w, layout, bias: nil,
-                          gradInput + (first + b) * sh.c * sh.inPlane)
+            directConvImage(gradPlanes + b * layout.plane, inChannels: sh.k, outChannels: sh.c, sh, layout,
+                            packed: packedTransposed, bias: nil, out: gradInput + (first + b) * sh.c * sh.inPlane,
+                            pitched: pitched)
         }
         first += count
     }
