@@ -1,7 +1,8 @@
 import Foundation
 import Training
 
-/// The write end of a pipe that SIGINT's handler writes one byte to; the main loop polls the read end.
+/// The write end of a pipe that the SIGINT and SIGTERM handlers write one byte to (the signal number);
+/// the main loop polls the read end.
 /// A global constant, created before the handler is installed, so the handler only calls `write(2)`.
 private let interruptPipe = InterruptPipe()
 
@@ -17,24 +18,37 @@ private struct InterruptPipe: Sendable {
     }
 }
 
-/// Drives a training run from the command line: shows progress, prints JSON lines, turns Ctrl-C into
-/// commands (the first saves a checkpoint at the next batch boundary and exits 130; the second exits
-/// at once, leaving the last good checkpoint).
+/// Drives a training run from the command line: shows progress, prints JSON lines, turns Ctrl-C and
+/// SIGTERM (`kill`, a job scheduler's time limit) into commands: the first saves a checkpoint at the next
+/// batch boundary and exits 130 (143 for SIGTERM); the second exits at once, leaving the last good checkpoint.
 struct HeadlessRun {
     var json: Bool
 
     /// Runs to the end; returns the process exit code.
     func run(_ request: RunRequest) -> Int32 {
         let pipeEnds = (interruptPipe.readEnd, interruptPipe.writeEnd)  // created before the handler can run
-        signal(SIGINT) { _ in
-            var byte: UInt8 = 1
-            _ = write(interruptPipe.writeEnd, &byte, 1)
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber) { received in
+                var byte = UInt8(truncatingIfNeeded: received)
+                _ = write(interruptPipe.writeEnd, &byte, 1)
+            }
         }
-        defer { signal(SIGINT, SIG_DFL) }
+        defer {
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
+        }
+        // A parent may have started us with these signals blocked (test runners, some job launchers), and
+        // the mask survives exec: unblock them, or Ctrl-C and `kill` would never reach the handler.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        sigaddset(&handled, SIGINT)
+        sigaddset(&handled, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &handled, nil)
 
         let handle = Trainer.start(request)
         var progress = ProgressReporter(json: json)
         var interrupts = 0
+        var interruptExitCode: Int32 = 130  // 128 + the first signal's number
         var exitCode: Int32?
         while exitCode == nil {
             var fds = [pollfd(fd: handle.events.wakeFileDescriptor, events: Int16(POLLIN), revents: 0),
@@ -43,21 +57,23 @@ struct HeadlessRun {
             if fds[1].revents & Int16(POLLIN) != 0 {
                 var buffer = [UInt8](repeating: 0, count: 16)
                 let n = read(pipeEnds.0, &buffer, buffer.count)
-                for _ in 0..<max(0, n) {
+                for signalNumber in buffer.prefix(max(0, n)) {
                     interrupts += 1
                     if interrupts == 1 {
-                        progress.note("interrupted: saving a checkpoint at the next batch boundary (Ctrl-C again to quit now)")
+                        interruptExitCode = 128 + Int32(signalNumber)
+                        let what = Int32(signalNumber) == SIGTERM ? "terminated" : "interrupted"
+                        progress.note("\(what): saving a checkpoint at the next batch boundary (Ctrl-C again to quit now)")
                         handle.send(.stop)
                     } else {
                         progress.note("interrupted again: quitting; the last good checkpoint stays")
-                        _exit(130)
+                        _exit(interruptExitCode)
                     }
                 }
             }
             for event in handle.events.drain() {
                 progress.show(event)
                 switch event {
-                case .finished: exitCode = interrupts > 0 ? 130 : 0
+                case .finished: exitCode = interrupts > 0 ? interruptExitCode : 0
                 case .failed: exitCode = 1
                 default: break
                 }

@@ -151,6 +151,50 @@ import Testing
         #expect(box.sessionIDs().isEmpty, "a failed start left a session behind")
     }
 
+    /// Ctrl-C (SIGINT) or `kill` (SIGTERM) in the middle of an epoch: a checkpoint at the next batch boundary,
+    /// exit 128 + the signal's number, and a session that `sessions` lists as unfinished.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func signalMidEpochSavesACheckpointAndExits(_ signalNumber: Int32) throws {
+        let box = try Sandbox()
+        defer { box.remove() }
+        let process = Process()
+        process.executableURL = CLI.executable
+        process.arguments = ["train", "--model", "mycnn", "--dataset", "fashion-mnist", "--epochs", "5", "--batch-size", "64"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["CNNTUI_SESSIONS": box.sessions.path]) { $1 }
+        process.currentDirectoryURL = box.root
+        let errFile = box.root.appendingPathComponent("stderr.txt")
+        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errFile)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+
+        // Wait for training steps on record (metrics.jsonl holds every 10th step), then signal.
+        let deadline = Date().addingTimeInterval(60)
+        var stepping = false
+        while !stepping && Date() < deadline && process.isRunning {
+            Thread.sleep(forTimeInterval: 0.1)
+            stepping = box.sessionIDs().contains { id in
+                let metrics = box.sessions.appendingPathComponent(id).appendingPathComponent("metrics.jsonl")
+                return ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").contains("\"step\"")
+            }
+        }
+        try #require(stepping, "training never started: \((try? String(contentsOf: errFile, encoding: .utf8)) ?? "")")
+        kill(process.processIdentifier, signalNumber)
+        process.waitUntilExit()
+        let stderr = (try? String(contentsOf: errFile, encoding: .utf8)) ?? ""
+
+        #expect(process.terminationStatus == 128 + signalNumber, "\(stderr)")
+        #expect(stderr.contains("saving a checkpoint"), "\(stderr)")
+        let id = try #require(box.sessionIDs().first)
+        let last = box.sessions.appendingPathComponent(id).appendingPathComponent("checkpoints/last")
+        for file in ["model.safetensors", "optimizer.safetensors", "train_state.json"] {
+            #expect(FileManager.default.fileExists(atPath: last.appendingPathComponent(file).path), "missing \(file)")
+        }
+        let listed = try Self.jsonLines(try box.run(["sessions", "--json"]).stdout)
+        #expect(listed.first?["id"] as? String == id && listed.first?["finished"] as? Bool == false)
+    }
+
     // MARK: - Fixtures
 
     static let fashionClasses: Set<String> = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
