@@ -114,20 +114,26 @@ let containerCases = ["residual_identity", "residual_shortcut", "concat", "split
         expectClose(split.backward(dy3), dy3.array, "split + identity backward")
     }
 
-    /// Steady-state steps reuse the same buffers: no allocation per step.
+    /// Steady-state steps reuse the same buffers: no allocation per step, and every gradient lent inside
+    /// the block comes back to the pool (the caller gives back the one the block returns).
     @Test(arguments: containerCases)
     func buffersAreReusedAcrossSteps(_ name: String) throws {
         let block = containerBlock(name)
+        let pool = GradientPool.forCurrentThread()
         let channels = name == "split_concat" ? 6 : 4
         let x = seededTensor([3, channels, 3, 3], seed: 4)
         let y1 = try block.forward(x, training: true)
         let (outPointer, dy) = (y1.data, seededTensor(y1.shape, seed: 5))
+        let lentBefore = pool.lentCount
         let dx1 = block.backward(dy)
-        let gradPointer = dx1.data
+        #expect(pool.lentCount == lentBefore + 1, "only the returned gradient is still lent")
+        pool.give(dx1)
+        let tensorsAfterOneStep = pool.tensorCount
         let y2 = try block.forward(x, training: true)
         let dx2 = block.backward(dy)
+        pool.give(dx2)
         #expect(y1 === y2 && y2.data == outPointer)
-        #expect(dx1 === dx2 && dx2.data == gradPointer)
+        #expect(pool.tensorCount == tensorsAfterOneStep, "the second step made new gradient tensors")
     }
 
     @Test func mismatchedShortcutThrows() {

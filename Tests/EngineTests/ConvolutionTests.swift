@@ -133,6 +133,7 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
             let dy = Tensor(shape: y.shape, values: randomValues(y.count, &random))
             let dx = conv.backward(dy)
             seen.append((y.capacity, y.data, dx.capacity, dx.data, conv.columns.capacity))
+            GradientPool.forCurrentThread().give(dx)  // as a container does once it has read dx
         }
         for s in seen.dropFirst() {
             #expect(s.0 == seen[0].0 && s.1 == seen[0].1 && s.2 == seen[0].2 && s.3 == seen[0].3 && s.4 == seen[0].4)

@@ -44,6 +44,7 @@ import Testing
             let y = try layer.forward(x, training: true)
             let dx = layer.backward(Tensor(shape: y.shape, values: randomValues(y.count, &random)))
             seen.append((y.capacity, y.data, dx.capacity, dx.data))
+            GradientPool.forCurrentThread().give(dx)  // as a container does once it has read dx
         }
         for s in seen.dropFirst() { #expect(s.0 == seen[0].0 && s.1 == seen[0].1 && s.2 == seen[0].2 && s.3 == seen[0].3) }
     }

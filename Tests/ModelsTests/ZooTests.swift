@@ -122,8 +122,8 @@ let inputs: [(key: String, shape: [Int])] = [("3x32x32", [3, 32, 32]), ("1x28x28
     #expect(throws: ModelError.self) { try ModelZoo.build("mycnn", inputShape: [3, 32, 32], classes: 0, seed: 0) }
 }
 
-/// Every family and variant, at both dataset sizes, takes one real training step: finite loss, and the
-/// weights moved. (Not every tensor need move: an SE gate's single hidden ReLU unit can be dead for the
+/// Every family and variant, at both dataset sizes, takes one real training step: finite loss, the
+/// weights moved, and every gradient went back to the pool. (Not every tensor need move: an SE gate's single hidden ReLU unit can be dead for the
 /// whole batch at initialisation, and then its two Linear weights get no gradient, in PyTorch too.)
 @Test(arguments: ModelZoo.names)
 func everyVariantRunsATrainingStep(name: String) throws {
@@ -140,9 +140,12 @@ func everyVariantRunsATrainingStep(name: String) throws {
         let value = try labels.withUnsafeBufferPointer {
             try loss.forward(logits: network.forward(images, training: true), labels: $0)
         }
+        let lentBefore = GradientPool.forCurrentThread().lentCount
         network.backward(loss.gradient)
         optimizer.step()
         #expect(value.isFinite && value > 0, "\(name) at \(shape): loss \(value)")
+        // Every gradient lent during backward came back: nothing accumulates from step to step.
+        #expect(GradientPool.forCurrentThread().lentCount == lentBefore, "\(name) at \(shape): gradients not given back")
         let moved = zip(before, network.trainableParameters).filter { $0.0 != $0.1.value.array }.count
         #expect(moved * 10 >= before.count * 9, "\(name) at \(shape): \(before.count - moved) of \(before.count) tensors did not move")
     }

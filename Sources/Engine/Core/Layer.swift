@@ -3,8 +3,8 @@
 /// Shapes include the batch dimension: `[N, C, H, W]` for images, `[N, F]` for features.
 /// `forward` keeps whatever `backward` needs (inputs, masks, statistics) in buffers it owns and reuses.
 /// `backward` takes dL/dOutput, *accumulates* parameter gradients into `Parameter.grad`, and returns
-/// dL/dInput. A layer's output tensor stays valid until its next `forward`; the tensor `backward`
-/// returns stays valid until its next `backward`.
+/// dL/dInput, in a tensor lent by the thread's `GradientPool` (or gradOutput itself, for a pass-through):
+/// the caller gives it back once read. A layer's output tensor stays valid until its next `forward`.
 public protocol Layer: AnyObject {
     /// The state-dict path of this layer (`layer1.0.conv1`), set by `Network.init`; used in error messages.
     var name: String { get set }

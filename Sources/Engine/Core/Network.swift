@@ -23,7 +23,8 @@ public final class Network {
 
     /// Back-propagates dL/dlogits, accumulating every parameter's gradient.
     public func backward(_ gradLogits: Tensor) {
-        _ = root.backward(gradLogits)
+        let gradImages = root.backward(gradLogits)
+        GradientPool.forCurrentThread().give(gradImages, unless: gradLogits)
     }
 
     public var stateDict: [(String, Parameter)] { root.stateDict() }

@@ -7,7 +7,6 @@ public final class Activation: Layer {
     public var typeName: String { kind.rawValue }
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     /// ReLU and SiLU differentiate from the input (owned by the layer before, valid until its next forward);
     /// Sigmoid from its own output.
     private var input: Tensor?
@@ -43,7 +42,7 @@ public final class Activation: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         if passedThrough { return gradOutput }
         guard let input else { preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward") }
-        gradInput.resize(to: input.shape)
+        let gradInput = GradientPool.forCurrentThread().take(input.shape)
         let n = input.count
         switch kind {
         case .relu: reluBackward(dx: gradInput.data, dy: gradOutput.data, x: input.data, n: n)

@@ -13,7 +13,6 @@ public final class BatchNorm2d: Layer {
     public let runningMean: Parameter, runningVar: Parameter, numBatchesTracked: Parameter
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     /// Per-channel statistics the last forward normalised with (batch or running), for backward.
     private let mean: Tensor, rstd: Tensor, unbiasedVar: Tensor
     /// The last forward's input (owned by the layer before, valid until its next forward); backward re-derives xhat from it.
@@ -87,7 +86,7 @@ public final class BatchNorm2d: Layer {
             preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward")
         }
         let (N, C, S) = (input.shape[0], channels, input.shape[2] * input.shape[3])
-        gradInput.resize(to: input.shape)
+        let gradInput = GradientPool.forCurrentThread().take(input.shape)
         var dy = UnsafePointer(gradOutput.data)
         if appliesReLU {
             // The ReLU's backward, into gradInput; the BN backward below then reads and overwrites it in place.

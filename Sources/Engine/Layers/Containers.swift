@@ -49,13 +49,16 @@ public final class Sequential: Layer {
         return x
     }
 
+    /// Each layer's input gradient is given back to the pool once the layer before it has read it.
     public func backward(_ gradOutput: Tensor) -> Tensor {
+        let pool = GradientPool.forCurrentThread()
         var g = gradOutput
-        if let profiler {
-            for (_, layer) in layers.reversed() { g = profiler.time(layer, backward: true) { layer.backward(g) } }
-            return g
+        for (_, layer) in layers.reversed() {
+            let next = profiler.map { profiler in profiler.time(layer, backward: true) { layer.backward(g) } }
+                ?? layer.backward(g)
+            pool.give(g, unless: gradOutput, next)
+            g = next
         }
-        for (_, layer) in layers.reversed() { g = layer.backward(g) }
         return g
     }
 }
@@ -92,7 +95,6 @@ public final class Residual: Layer {
     }
 
     private let sum = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let main = try body.forward(input, training: training)
@@ -106,14 +108,18 @@ public final class Residual: Layer {
         return try activation?.forward(sum, training: training) ?? sum
     }
 
-    /// x feeds both paths, so dL/dx = body's dx + shortcut's dx, summed in a buffer this block owns
-    /// (either path may hand back a tensor it does not own, e.g. the identity's gradOutput itself).
+    /// x feeds both paths, so dL/dx = body's dx + shortcut's dx, summed into a fresh gradient (either
+    /// path may hand back g itself, e.g. the identity shortcut).
     public func backward(_ gradOutput: Tensor) -> Tensor {
+        let pool = GradientPool.forCurrentThread()
         let g = activation?.backward(gradOutput) ?? gradOutput
         let bodyGrad = body.backward(g)
-        gradInput.copy(from: bodyGrad)
         let sideGrad = shortcut?.1.backward(g) ?? g
-        accumulate(y: gradInput.data, x: sideGrad.data, n: gradInput.count)
+        let gradInput = pool.take(bodyGrad.shape)
+        add(y: gradInput.data, a: bodyGrad.data, b: sideGrad.data, n: gradInput.count)
+        pool.give(bodyGrad, unless: g)
+        pool.give(sideGrad, unless: g)
+        pool.give(g, unless: gradOutput)
         return gradInput
     }
 }
@@ -128,7 +134,6 @@ public final class Concat: Layer {
     public init(branches: [Sequential], activation: Activation? = nil) {
         self.branches = branches
         self.activation = activation
-        branchGrads = branches.map { _ in Tensor(shape: [0]) }
         branchChannels = branches.map { _ in 0 }
     }
 
@@ -145,9 +150,6 @@ public final class Concat: Layer {
     }
 
     private let joined = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
-    /// Each branch's slice of the output gradient, as a tensor of its own.
-    private let branchGrads: [Tensor]
     private var branchChannels: [Int]
     private var inputShape: [Int] = []
 
@@ -167,15 +169,16 @@ public final class Concat: Layer {
         return try activation?.forward(joined, training: training) ?? joined
     }
 
-    /// Every branch reads x, so their input gradients are summed into a buffer this block owns.
+    /// Every branch reads x, so their input gradients are summed; each branch gets its slice of the
+    /// output gradient as a tensor of its own.
     public func backward(_ gradOutput: Tensor) -> Tensor {
+        let pool = GradientPool.forCurrentThread()
         let g = activation?.backward(gradOutput) ?? gradOutput
         let (N, C, H, W) = (g.shape[0], g.shape[1], g.shape[2], g.shape[3])
-        gradInput.resize(to: inputShape)
+        let gradInput = pool.take(inputShape)
         var start = 0
         for (b, branch) in branches.enumerated() {
-            let slice = branchGrads[b]
-            slice.resize(to: [N, branchChannels[b], H, W])
+            let slice = pool.take([N, branchChannels[b], H, W])
             copyChannels(dst: slice.data, dstC: branchChannels[b], dstStart: 0, src: g.data, srcC: C, srcStart: start,
                          count: branchChannels[b], N: N, S: H * W)
             start += branchChannels[b]
@@ -185,7 +188,10 @@ public final class Concat: Layer {
             } else {
                 accumulate(y: gradInput.data, x: dx.data, n: gradInput.count)
             }
+            pool.give(dx, unless: slice)
+            pool.give(slice)
         }
+        pool.give(g, unless: gradOutput)
         return gradInput
     }
 }
@@ -216,8 +222,6 @@ public final class SplitConcat: Layer {
 
     private let bodyInput = Tensor(shape: [0])
     private let output = Tensor(shape: [0])
-    private let bodyGrad = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     private var inputShape: [Int] = []
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
@@ -244,15 +248,18 @@ public final class SplitConcat: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let (N, outC, H, W) = (gradOutput.shape[0], gradOutput.shape[1], gradOutput.shape[2], gradOutput.shape[3])
         let C = inputShape[1]
-        gradInput.resize(to: inputShape)
+        let pool = GradientPool.forCurrentThread()
+        let gradInput = pool.take(inputShape)
         copyChannels(dst: gradInput.data, dstC: C, dstStart: 0, src: gradOutput.data, srcC: outC, srcStart: 0,
                      count: splitAt, N: N, S: H * W)
-        bodyGrad.resize(to: [N, outC - splitAt, H, W])
+        let bodyGrad = pool.take([N, outC - splitAt, H, W])
         copyChannels(dst: bodyGrad.data, dstC: outC - splitAt, dstStart: 0, src: gradOutput.data, srcC: outC,
                      srcStart: splitAt, count: outC - splitAt, N: N, S: H * W)
         let dx = body.backward(bodyGrad)
         copyChannels(dst: gradInput.data, dstC: C, dstStart: splitAt, src: dx.data, srcC: C - splitAt, srcStart: 0,
                      count: C - splitAt, N: N, S: H * W)
+        pool.give(dx, unless: bodyGrad)
+        pool.give(bodyGrad)
         return gradInput
     }
 }
@@ -278,8 +285,6 @@ public final class SqueezeExcite: Layer {
     }
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
-    private let gateGrad = Tensor(shape: [0])
     private var input: Tensor?
     private var gateOutput: Tensor?
 
@@ -303,12 +308,15 @@ public final class SqueezeExcite: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let input, let gateOutput else { preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward") }
         let (N, C, S) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
-        gradInput.resize(to: input.shape)
+        let pool = GradientPool.forCurrentThread()
+        let gradInput = pool.take(input.shape)
         scaleRows(y: gradInput.data, x: gradOutput.data, scale: gateOutput.data, N: N * C, D: S)
-        gateGrad.resize(to: gateOutput.shape)
+        let gateGrad = pool.take(gateOutput.shape)
         dotPerRow(out: gateGrad.data, a: gradOutput.data, b: input.data, rows: N * C, D: S)
         let dx = gate.backward(gateGrad)
         accumulate(y: gradInput.data, x: dx.data, n: gradInput.count)
+        pool.give(dx, unless: gateGrad)
+        pool.give(gateGrad)
         return gradInput
     }
 }

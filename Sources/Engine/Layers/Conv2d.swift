@@ -59,7 +59,6 @@ public final class Conv2d: Layer {
 
     // Buffers reused across steps; `resize(to:)` only reallocates when a larger batch arrives.
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     /// The calling thread's im2col matrix (shared by every conv on that thread).
     var columns: Tensor { ConvScratch.forCurrentThread().columns }
     /// The forward input, read again by backward (valid until then by the Layer contract).
@@ -92,7 +91,7 @@ public final class Conv2d: Layer {
         guard let input = savedInput, let sh = geometry else { preconditionFailure("\(name): backward before forward") }
         precondition(gradOutput.shape == output.shape,
                      "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
-        gradInput.resize(to: input.shape)
+        let gradInput = GradientPool.forCurrentThread().take(input.shape)
         guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
         let gradBias = bias?.grad?.data
         if sh.isDepthwise {

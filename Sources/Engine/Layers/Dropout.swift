@@ -7,7 +7,6 @@ public final class Dropout: Layer {
     public let random: RandomStream
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     /// 0 or 1/(1-p) per element, drawn in forward and reused by backward.
     private let mask = Tensor(shape: [0])
     /// False when the last forward passed its input through (eval, or p = 0).
@@ -33,7 +32,7 @@ public final class Dropout: Layer {
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard masked else { return gradOutput }
-        gradInput.resize(to: gradOutput.shape)
+        let gradInput = GradientPool.forCurrentThread().take(gradOutput.shape)
         multiply(y: gradInput.data, x: gradOutput.data, mask: mask.data, n: gradOutput.count)
         return gradInput
     }
@@ -48,7 +47,6 @@ public final class DropPath: Layer {
     public let random: RandomStream
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     /// One factor per sample, 0 or 1/(1-p), drawn in forward and reused by backward.
     private let sampleScale = Tensor(shape: [0])
     private var masked = false
@@ -78,7 +76,7 @@ public final class DropPath: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard masked else { return gradOutput }
         let N = gradOutput.shape[0]
-        gradInput.resize(to: gradOutput.shape)
+        let gradInput = GradientPool.forCurrentThread().take(gradOutput.shape)
         scaleRows(y: gradInput.data, x: gradOutput.data, scale: sampleScale.data, N: N, D: N == 0 ? 0 : gradOutput.count / N)
         return gradInput
     }

@@ -38,7 +38,6 @@ public final class Linear: Layer {
     public func macsPerSample(input: [Int]) -> Int { inFeatures * outFeatures }
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     /// The forward input, read again by backward (valid until then by the Layer contract).
     private var savedInput: Tensor?
 
@@ -56,7 +55,7 @@ public final class Linear: Layer {
         precondition(gradOutput.shape == output.shape,
                      "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
         guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
-        gradInput.resize(to: input.shape)
+        let gradInput = GradientPool.forCurrentThread().take(input.shape)
         linearBackward(batch: output.shape[0], inFeatures: inFeatures, outFeatures: outFeatures, input: input.data,
                        weight: weight.value.data, gradOutput: gradOutput.data, gradInput: gradInput.data,
                        gradWeight: gradWeight.data, gradBias: bias?.grad?.data)

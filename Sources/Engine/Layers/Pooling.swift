@@ -30,7 +30,6 @@ public final class Pool2d: Layer {
     }
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     /// Max pooling: the plane index of each output's chosen input (see `maxPoolForward`).
     private let argmax = Tensor(shape: [0])
     private var inputShape: [Int] = []
@@ -58,7 +57,7 @@ public final class Pool2d: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         precondition(gradOutput.shape == output.shape,
                      "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
-        gradInput.resize(to: inputShape)
+        let gradInput = GradientPool.forCurrentThread().take(inputShape)
         let sh = geometry(input: inputShape, output: output.shape)
         switch kind {
         case .max:
@@ -82,7 +81,6 @@ public final class GlobalAvgPool: Layer {
     }
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     private var inputShape: [Int] = []
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
@@ -96,7 +94,7 @@ public final class GlobalAvgPool: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         precondition(gradOutput.count == output.count,
                      "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
-        gradInput.resize(to: inputShape)
+        let gradInput = GradientPool.forCurrentThread().take(inputShape)
         globalAveragePoolBackward(planes: inputShape[0] * inputShape[1], size: inputShape[2] * inputShape[3],
                                   gradOutput: gradOutput.data, gradInput: gradInput.data)
         return gradInput

@@ -5,7 +5,6 @@ public final class Flatten: Layer {
     public var name = ""
     public var typeName: String { "Flatten" }
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     private var inputShape: [Int] = []
     public init() {}
 
@@ -24,7 +23,7 @@ public final class Flatten: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        gradInput.resize(to: inputShape)
+        let gradInput = GradientPool.forCurrentThread().take(inputShape)
         gradInput.data.update(from: gradOutput.data, count: gradOutput.count)
         return gradInput
     }
@@ -54,7 +53,6 @@ public final class ZeroPad2d: Layer {
     }
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
     private var inputShape: [Int] = []
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
@@ -68,7 +66,7 @@ public final class ZeroPad2d: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         precondition(gradOutput.shape == output.shape,
                      "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
-        gradInput.resize(to: inputShape)
+        let gradInput = GradientPool.forCurrentThread().take(inputShape)
         zeroPadBackward(planes: inputShape[0] * inputShape[1], h: inputShape[2], w: inputShape[3], pad: padding,
                         gradOutput: gradOutput.data, gradInput: gradInput.data)
         return gradInput
@@ -100,7 +98,6 @@ public final class ChannelShuffle: Layer {
     }
 
     private let output = Tensor(shape: [0])
-    private let gradInput = Tensor(shape: [0])
 
     /// The kernel's group count: `.channelsFirst` with g groups is `.groupsFirst` with C/g groups.
     private func kernelGroups(channels: Int) -> Int { order == .groupsFirst ? groups : channels / groups }
@@ -113,7 +110,7 @@ public final class ChannelShuffle: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        gradInput.resize(to: gradOutput.shape)
+        let gradInput = GradientPool.forCurrentThread().take(gradOutput.shape)
         let (N, C, S) = (gradOutput.shape[0], gradOutput.shape[1], gradOutput.shape[2] * gradOutput.shape[3])
         channelShuffleBackward(dx: gradInput.data, dy: gradOutput.data, N: N, C: C, S: S, groups: kernelGroups(channels: C))
         return gradInput
