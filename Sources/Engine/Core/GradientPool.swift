@@ -15,7 +15,9 @@ import Foundation
 /// that returns a tensor of its own is never handed to anyone else.
 public final class GradientPool {
     private var free: [Tensor] = []
-    private var lent: Set<ObjectIdentifier> = []
+    /// Lent tensors, held strongly: an identifier is only unique while its object lives, so a lent
+    /// tensor dropped by its borrower must not free its address for a tensor the pool never lent.
+    private var lent: [ObjectIdentifier: Tensor] = [:]
 
     /// Tensors lent out and not yet given back: zero between steps (a test checks every model).
     public var lentCount: Int { lent.count }
@@ -37,13 +39,13 @@ public final class GradientPool {
         } else {
             tensor = Tensor(shape: shape)
         }
-        lent.insert(ObjectIdentifier(tensor))
+        lent[ObjectIdentifier(tensor)] = tensor
         return tensor
     }
 
     /// Takes back `tensor` if this pool lent it and it is none of `kept` (tensors the caller must not give away).
     public func give(_ tensor: Tensor, unless kept: Tensor...) {
-        guard !kept.contains(where: { $0 === tensor }), lent.remove(ObjectIdentifier(tensor)) != nil else { return }
+        guard !kept.contains(where: { $0 === tensor }), lent.removeValue(forKey: ObjectIdentifier(tensor)) != nil else { return }
         free.append(tensor)
     }
 

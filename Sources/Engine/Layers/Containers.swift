@@ -14,6 +14,30 @@ public func fuseBatchNormReLU(_ layers: [any Layer]) {
     }
 }
 
+/// The activation after a container's sum or concatenation, over the container's own buffer `x`.
+/// A ReLU runs in place: its gradient needs only the sign of its output, so the block keeps one
+/// activation-sized tensor instead of two. Other kinds run as a layer.
+private func activate(_ activation: Activation?, _ x: Tensor, training: Bool) throws -> Tensor {
+    guard let activation else { return x }
+    if activation.kind == .relu {
+        reluForward(y: x.data, x: x.data, n: x.count)
+        return x
+    }
+    return try activation.forward(x, training: training)
+}
+
+/// The backward of `activate`: output is the tensor `activate` returned. Returns gradOutput itself when
+/// there is no activation, else a gradient lent by the pool.
+private func activationBackward(_ activation: Activation?, _ gradOutput: Tensor, output: Tensor) -> Tensor {
+    guard let activation else { return gradOutput }
+    if activation.kind == .relu {
+        let g = GradientPool.forCurrentThread().take(output.shape)
+        reluBackward(dx: g.data, dy: gradOutput.data, x: output.data, n: output.count)
+        return g
+    }
+    return activation.backward(gradOutput)
+}
+
 /// Layers applied in order, as `nn.Sequential` (children named "0", "1", ... or by attribute name).
 public final class Sequential: Layer {
     public var name = ""
@@ -95,6 +119,8 @@ public final class Residual: Layer {
     }
 
     private let sum = Tensor(shape: [0])
+    /// What forward returned: `sum` (rectified in place, or no activation) or the activation's output.
+    private var output = Tensor(shape: [0])
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let main = try body.forward(input, training: training)
@@ -105,14 +131,15 @@ public final class Residual: Layer {
         }
         sum.resize(to: main.shape)
         add(y: sum.data, a: main.data, b: side.data, n: sum.count)
-        return try activation?.forward(sum, training: training) ?? sum
+        output = try activate(activation, sum, training: training)
+        return output
     }
 
     /// x feeds both paths, so dL/dx = body's dx + shortcut's dx, summed into a fresh gradient (either
     /// path may hand back g itself, e.g. the identity shortcut).
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let pool = GradientPool.forCurrentThread()
-        let g = activation?.backward(gradOutput) ?? gradOutput
+        let g = activationBackward(activation, gradOutput, output: output)
         let bodyGrad = body.backward(g)
         let sideGrad = shortcut?.1.backward(g) ?? g
         let gradInput = pool.take(bodyGrad.shape)
@@ -150,6 +177,8 @@ public final class Concat: Layer {
     }
 
     private let joined = Tensor(shape: [0])
+    /// What forward returned: `joined` (rectified in place, or no activation) or the activation's output.
+    private var output = Tensor(shape: [0])
     private var branchChannels: [Int]
     private var inputShape: [Int] = []
 
@@ -166,14 +195,15 @@ public final class Concat: Layer {
             start += y.shape[1]
         }
         inputShape = input.shape
-        return try activation?.forward(joined, training: training) ?? joined
+        output = try activate(activation, joined, training: training)
+        return output
     }
 
     /// Every branch reads x, so their input gradients are summed; each branch gets its slice of the
     /// output gradient as a tensor of its own.
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let pool = GradientPool.forCurrentThread()
-        let g = activation?.backward(gradOutput) ?? gradOutput
+        let g = activationBackward(activation, gradOutput, output: output)
         let (N, C, H, W) = (g.shape[0], g.shape[1], g.shape[2], g.shape[3])
         let gradInput = pool.take(inputShape)
         var start = 0
