@@ -118,22 +118,26 @@ let containerCases = ["residual_identity", "residual_shortcut", "concat", "split
     /// the block comes back to the pool (the caller gives back the one the block returns).
     @Test(arguments: containerCases)
     func buffersAreReusedAcrossSteps(_ name: String) throws {
-        let block = containerBlock(name)
-        let pool = GradientPool.forCurrentThread()
-        let channels = name == "split_concat" ? 6 : 4
-        let x = seededTensor([3, channels, 3, 3], seed: 4)
-        let y1 = try block.forward(x, training: true)
-        let (outPointer, dy) = (y1.data, seededTensor(y1.shape, seed: 5))
-        let lentBefore = pool.lentCount
-        let dx1 = block.backward(dy)
-        #expect(pool.lentCount == lentBefore + 1, "only the returned gradient is still lent")
-        pool.give(dx1)
-        let tensorsAfterOneStep = pool.tensorCount
-        let y2 = try block.forward(x, training: true)
-        let dx2 = block.backward(dy)
-        pool.give(dx2)
-        #expect(y1 === y2 && y2.data == outPointer)
-        #expect(pool.tensorCount == tensorsAfterOneStep, "the second step made new gradient tensors")
+        // (output kept across steps, gradients lent after backward, tensors made by step 1, by step 2).
+        let (sameOutput, lentAfterBackward, tensorsAfterOne, tensorsAfterTwo) = try onOwnThread {
+            () throws -> (Bool, Int, Int, Int) in
+            let block = containerBlock(name)
+            let pool = GradientPool.forCurrentThread()
+            let channels = name == "split_concat" ? 6 : 4
+            let x = seededTensor([3, channels, 3, 3], seed: 4)
+            let y1 = try block.forward(x, training: true)
+            let (outPointer, dy) = (y1.data, seededTensor(y1.shape, seed: 5))
+            let dx1 = block.backward(dy)
+            let lent = pool.lentCount
+            pool.give(dx1)
+            let tensorsAfterOne = pool.tensorCount
+            let y2 = try block.forward(x, training: true)
+            pool.give(block.backward(dy))
+            return (y1 === y2 && y2.data == outPointer, lent, tensorsAfterOne, pool.tensorCount)
+        }
+        #expect(sameOutput)
+        #expect(lentAfterBackward == 1, "only the returned gradient is still lent")
+        #expect(tensorsAfterTwo == tensorsAfterOne, "the second step made new gradient tensors")
     }
 
     @Test func mismatchedShortcutThrows() {

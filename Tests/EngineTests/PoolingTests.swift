@@ -72,22 +72,26 @@ import Testing
     }
 
     @Test func buffersDoNotGrowAcrossSteps() throws {
-        let layers: [any Layer] = [Pool2d(.max, kernel: 3, stride: 2, padding: 1),
-                                   Pool2d(.average(countIncludePad: false), kernel: 3, stride: 2, padding: 1),
-                                   GlobalAvgPool(), ZeroPad2d(1)]
-        var random = RandomSource(seed: 4)
-        let x = Tensor(shape: [3, 2, 7, 7], values: randomValues(294, &random))
-        for layer in layers {
-            var seen: [(Int, UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>)] = []
-            for _ in 0..<3 {
-                let y = try layer.forward(x, training: true)
-                let dx = layer.backward(Tensor(shape: y.shape, values: randomValues(y.count, &random)))
-                seen.append((y.capacity, y.data, dx.capacity, dx.data))
-                GradientPool.forCurrentThread().give(dx)  // as a container does once it has read dx
+        // Per layer, (output capacity, output address, dx capacity, dx address) per step.
+        let seenPerLayer = try onOwnThread { () throws -> [(String, [[Int]])] in
+            let layers: [any Layer] = [Pool2d(.max, kernel: 3, stride: 2, padding: 1),
+                                       Pool2d(.average(countIncludePad: false), kernel: 3, stride: 2, padding: 1),
+                                       GlobalAvgPool(), ZeroPad2d(1)]
+            var random = RandomSource(seed: 4)
+            let x = Tensor(shape: [3, 2, 7, 7], values: randomValues(294, &random))
+            return try layers.map { layer in
+                var seen: [[Int]] = []
+                for _ in 0..<3 {
+                    let y = try layer.forward(x, training: true)
+                    let dx = layer.backward(Tensor(shape: y.shape, values: randomValues(y.count, &random)))
+                    seen.append([y.capacity, Int(bitPattern: y.data), dx.capacity, Int(bitPattern: dx.data)])
+                    GradientPool.forCurrentThread().give(dx)  // as a container does once it has read dx
+                }
+                return (layer.typeName, seen)
             }
-            for s in seen.dropFirst() {
-                #expect(s.0 == seen[0].0 && s.1 == seen[0].1 && s.2 == seen[0].2 && s.3 == seen[0].3, "\(layer.typeName)")
-            }
+        }
+        for (name, seen) in seenPerLayer {
+            for s in seen.dropFirst() { #expect(s == seen[0], "\(name)") }
         }
     }
 }

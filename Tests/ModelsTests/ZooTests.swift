@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Synchronization
 import Testing
 @testable import Models
 
@@ -128,25 +129,47 @@ let inputs: [(key: String, shape: [Int])] = [("3x32x32", [3, 32, 32]), ("1x28x28
 @Test(arguments: ModelZoo.names)
 func everyVariantRunsATrainingStep(name: String) throws {
     for (_, shape) in inputs {
-        let network = try ModelZoo.build(name, inputShape: shape, classes: 10, seed: 3)
-        let images = Tensor(shape: [2] + shape)
-        var random = RandomSource(seed: 9)
-        for i in 0..<images.count { images[i] = random.uniform(-1, 1) }
-        let labels: [Int32] = [3, 7]
-        let optimizer = try SGD(parameters: network.trainableParameters, learningRate: 0.1, momentum: 0.9)
-        let before = network.trainableParameters.map { $0.value.array }
-        optimizer.zeroGradients()
-        let loss = CrossEntropyLoss()
-        let value = try labels.withUnsafeBufferPointer {
-            try loss.forward(logits: network.forward(images, training: true), labels: $0)
+        // On a thread of its own, so that the pool's count is this network's alone.
+        let (value, moved, tensors, lentDelta) = try onOwnThread { () throws -> (Float, Int, Int, Int) in
+            let network = try ModelZoo.build(name, inputShape: shape, classes: 10, seed: 3)
+            let images = Tensor(shape: [2] + shape)
+            var random = RandomSource(seed: 9)
+            for i in 0..<images.count { images[i] = random.uniform(-1, 1) }
+            let labels: [Int32] = [3, 7]
+            let optimizer = try SGD(parameters: network.trainableParameters, learningRate: 0.1, momentum: 0.9)
+            let before = network.trainableParameters.map { $0.value.array }
+            optimizer.zeroGradients()
+            let loss = CrossEntropyLoss()
+            let value = try labels.withUnsafeBufferPointer {
+                try loss.forward(logits: network.forward(images, training: true), labels: $0)
+            }
+            let lentBefore = GradientPool.forCurrentThread().lentCount
+            network.backward(loss.gradient)
+            optimizer.step()
+            let moved = zip(before, network.trainableParameters).filter { $0.0 != $0.1.value.array }.count
+            return (value, moved, before.count, GradientPool.forCurrentThread().lentCount - lentBefore)
         }
-        let lentBefore = GradientPool.forCurrentThread().lentCount
-        network.backward(loss.gradient)
-        optimizer.step()
         #expect(value.isFinite && value > 0, "\(name) at \(shape): loss \(value)")
+        #expect(moved * 10 >= tensors * 9, "\(name) at \(shape): \(tensors - moved) of \(tensors) tensors did not move")
         // Every gradient lent during backward came back: nothing accumulates from step to step.
-        #expect(GradientPool.forCurrentThread().lentCount == lentBefore, "\(name) at \(shape): gradients not given back")
-        let moved = zip(before, network.trainableParameters).filter { $0.0 != $0.1.value.array }.count
-        #expect(moved * 10 >= before.count * 9, "\(name) at \(shape): \(before.count - moved) of \(before.count) tensors did not move")
+        #expect(lentDelta == 0, "\(name) at \(shape): \(lentDelta) gradients not given back")
     }
+}
+
+/// Runs `body` on a thread of its own and returns its result: the engine's per-thread state (the
+/// GradientPool) then holds only this body's tensors, whatever other tests run meanwhile.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.result.withLock { $0 = Result { try body() } }
+        done.signal()
+    }
+    thread.start()
+    done.wait()
+    return try box.result.withLock { $0! }.get()
+}
+
+private final class ResultBox<T: Sendable>: Sendable {
+    let result = Mutex<Result<T, any Error>?>(nil)
 }
