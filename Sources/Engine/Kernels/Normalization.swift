@@ -3,6 +3,34 @@
 // x[n, c, s] (at offset (n*C + c)*S + s) together. mean/rstd are [C]; rstd = 1/sqrt(var + eps).
 // Sums run in Double: a channel of a 128x32x32 batch has 131k values, too many for float accumulation.
 
+/// Two per-channel sums over the batch: out[c] and out[C + c] add the two lanes of planeSums(n, c) over
+/// n, in Double. The images split over the threads, each streaming through its own contiguous run of
+/// planes into a row of partials (walking one channel through every image instead touches a few hundred
+/// scattered bytes per plane on small maps); the rows are then added in order.
+@inline(__always)
+private func sumOverImages(N: Int, C: Int, into out: UnsafeMutablePointer<Double>,
+                           _ planeSums: (_ n: Int, _ c: Int) -> SIMD2<Float>) {
+    let parts = Parallel.parts(N)
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: parts * 2 * C) { scratch in
+        guard let partials = scratch.baseAddress else { return }
+        partials.initialize(repeating: 0, count: parts * 2 * C)
+        Parallel.forEachPart(N) { part, images in
+            let row = partials + part * 2 * C
+            for n in images {
+                for c in 0..<C {
+                    let sums = planeSums(n, c)
+                    row[c] += Double(sums[0])
+                    row[C + c] += Double(sums[1])
+                }
+            }
+        }
+        out.initialize(repeating: 0, count: 2 * C)
+        for part in 0..<parts {
+            for i in 0..<2 * C { out[i] += partials[part * 2 * C + i] }
+        }
+    }
+}
+
 /// Training forward: per-channel batch mean and biased variance normalise x; y = xhat * weight + bias.
 /// Writes `mean` and `rstd` for backward and `unbiasedVar` (var * M/(M-1)) for the running-statistics update.
 func batchNormForwardTraining(
@@ -11,25 +39,42 @@ func batchNormForwardTraining(
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     N: Int, C: Int, S: Int, eps: Float, relu: Bool = false
 ) {
-    let M = N * S
-    Parallel.forEachPart(C) { _, channels in
-        for c in channels {
-            // Each plane's S values are summed in float (eight lanes), the planes in Double.
-            var sum = 0.0
-            for n in 0..<N { sum += Double(sumOf(x + (n * C + c) * S, count: S)) }
-            let m = sum / Double(M)
-            var squares = 0.0
-            for n in 0..<N { squares += Double(sumOfSquaredDeviations(x + (n * C + c) * S, from: Float(m), count: S)) }
-            let variance = squares / Double(M)
-            let r = Float(1 / (variance + Double(eps)).squareRoot())
-            mean[c] = Float(m)
-            rstd[c] = r
-            unbiasedVar[c] = Float(squares / Double(M - 1))
-            let meanF = Float(m), w = weight[c], b = bias[c]
-            for n in 0..<N {
+    let M = Double(N * S)
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * C) { scratch in
+        guard let sums = scratch.baseAddress else { return }
+        // The mean first, then the squared deviations from it (two passes: no cancellation).
+        sumOverImages(N: N, C: C, into: sums) { n, c in SIMD2(sumOf(x + (n * C + c) * S, count: S), 0) }
+        for c in 0..<C { mean[c] = Float(sums[c] / M) }
+        sumOverImages(N: N, C: C, into: sums) { n, c in
+            SIMD2(sumOfSquaredDeviations(x + (n * C + c) * S, from: mean[c], count: S), 0)
+        }
+        for c in 0..<C {
+            let variance = sums[c] / M
+            rstd[c] = Float(1 / (variance + Double(eps)).squareRoot())
+            unbiasedVar[c] = Float(sums[c] / (M - 1))
+        }
+    }
+    normalizeImages(y: y, x: x, mean: mean, rstd: rstd, weight: weight, bias: bias, N: N, C: C, S: S, relu: relu)
+}
+
+/// y = (x - mean[c]) * rstd[c] * weight[c] + bias[c], rectified when `relu`; the images split over the threads.
+private func normalizeImages(
+    y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, N: Int, C: Int, S: Int, relu: Bool
+) {
+    Parallel.forEachPart(N) { _, images in
+        for n in images {
+            for c in 0..<C {
                 let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
-                for s in 0..<S { yp[s] = (xp[s] - meanF) * r * w + b }
-                if relu { for s in 0..<S { yp[s] = yp[s] > 0 ? yp[s] : 0 } }
+                let m = mean[c], scale = rstd[c] * weight[c], b = bias[c]
+                if relu {
+                    for s in 0..<S {
+                        let v = (xp[s] - m) * scale + b
+                        yp[s] = v > 0 ? v : 0
+                    }
+                } else {
+                    for s in 0..<S { yp[s] = (xp[s] - m) * scale + b }
+                }
             }
         }
     }
@@ -42,19 +87,11 @@ func batchNormForwardEval(
     runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
     N: Int, C: Int, S: Int, eps: Float, relu: Bool = false
 ) {
-    Parallel.forEachPart(C) { _, channels in
-        for c in channels {
-            let m = runningMean[c], r = 1 / (runningVar[c] + eps).squareRoot()
-            mean[c] = m
-            rstd[c] = r
-            let w = weight[c], b = bias[c]
-            for n in 0..<N {
-                let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
-                for s in 0..<S { yp[s] = (xp[s] - m) * r * w + b }
-                if relu { for s in 0..<S { yp[s] = yp[s] > 0 ? yp[s] : 0 } }
-            }
-        }
+    for c in 0..<C {
+        mean[c] = runningMean[c]
+        rstd[c] = 1 / (runningVar[c] + eps).squareRoot()
     }
+    normalizeImages(y: y, x: x, mean: mean, rstd: rstd, weight: weight, bias: bias, N: N, C: C, S: S, relu: relu)
 }
 
 /// running = (1 - momentum) * running + momentum * batch, for mean and (unbiased) variance.
@@ -78,28 +115,34 @@ func batchNormBackward(
     dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
     weight: UnsafePointer<Float>, N: Int, C: Int, S: Int, batchStatistics: Bool
 ) {
-    let M = N * S
-    Parallel.forEachPart(C) { _, channels in
-        for c in channels {
-            let m = mean[c], r = rstd[c]
-            // sum(dy * xhat) = r * sum(dy * (x - m)); planes summed in float (eight lanes), then in Double.
-            var sumDy = 0.0, sumDyCentered = 0.0
-            for n in 0..<N {
-                let xp = x + (n * C + c) * S, dyp = dy + (n * C + c) * S
-                sumDy += Double(sumOf(dyp, count: S))
-                sumDyCentered += Double(centeredDotProduct(dyp, xp, center: m, count: S))
+    let M = Double(N * S)
+    // Per channel: dx = scale * dy - shift - slope * (x - mean), from sum(dy) and sum(dy * (x - mean)),
+    // both taken in one pass; sum(dy * xhat) = rstd * sum(dy * (x - mean)).
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * C) { coefficients in
+        guard let scale = coefficients.baseAddress else { return }
+        let shift = scale + C, slope = shift + C
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * C) { scratch in
+            guard let sums = scratch.baseAddress else { return }
+            sumOverImages(N: N, C: C, into: sums) { n, c in
+                let offset = (n * C + c) * S
+                return SIMD2(sumOf(dy + offset, count: S), centeredDotProduct(dy + offset, x + offset, center: mean[c], count: S))
             }
-            let sumDyXhat = sumDyCentered * Double(r)
-            dBias[c] += Float(sumDy)
-            dWeight[c] += Float(sumDyXhat)
-            let scale = weight[c] * r
-            let meanDy = batchStatistics ? Float(sumDy / Double(M)) : 0
-            let meanDyXhat = batchStatistics ? Float(sumDyXhat / Double(M)) : 0
-            for n in 0..<N {
-                let xp = x + (n * C + c) * S, dyp = dy + (n * C + c) * S, dxp = dx + (n * C + c) * S
-                for s in 0..<S {
-                    let xhat = (xp[s] - m) * r
-                    dxp[s] = scale * (dyp[s] - meanDy - xhat * meanDyXhat)
+            for c in 0..<C {
+                let r = rstd[c], sumDy = sums[c], sumDyXhat = sums[C + c] * Double(r)
+                dBias[c] += Float(sumDy)
+                dWeight[c] += Float(sumDyXhat)
+                scale[c] = weight[c] * r
+                shift[c] = batchStatistics ? scale[c] * Float(sumDy / M) : 0
+                slope[c] = batchStatistics ? scale[c] * r * Float(sumDyXhat / M) : 0
+            }
+        }
+        Parallel.forEachPart(N) { _, images in
+            for n in images {
+                for c in 0..<C {
+                    let offset = (n * C + c) * S
+                    let xp = x + offset, dyp = dy + offset, dxp = dx + offset
+                    let m = mean[c], a = scale[c], b = shift[c], k = slope[c]
+                    for s in 0..<S { dxp[s] = a * dyp[s] - b - k * (xp[s] - m) }
                 }
             }
         }
