@@ -41,8 +41,10 @@ let package = Package(
             name: "cnntui",
             dependencies: ["TUI", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
+        // What more than one test target needs: running a test's layers on a thread of its own.
+        .target(name: "TestThreads", path: "Tests/TestThreads"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestThreads"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestThreads"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "TUITests", dependencies: ["TUI"]),

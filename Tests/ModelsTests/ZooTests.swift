@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Synchronization
+import TestThreads
 import Testing
 @testable import Models
 
@@ -154,22 +154,4 @@ func everyVariantRunsATrainingStep(name: String) throws {
         // Every gradient lent during backward came back: nothing accumulates from step to step.
         #expect(lentDelta == 0, "\(name) at \(shape): \(lentDelta) gradients not given back")
     }
-}
-
-/// Runs `body` on a thread of its own and returns its result: the engine's per-thread state (the
-/// GradientPool) then holds only this body's tensors, whatever other tests run meanwhile.
-func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    let thread = Thread {
-        box.result.withLock { $0 = Result { try body() } }
-        done.signal()
-    }
-    thread.start()
-    done.wait()
-    return try box.result.withLock { $0! }.get()
-}
-
-private final class ResultBox<T: Sendable>: Sendable {
-    let result = Mutex<Result<T, any Error>?>(nil)
 }
