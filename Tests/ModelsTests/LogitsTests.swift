@@ -3,7 +3,9 @@ import Foundation
 import Testing
 @testable import Models
 
-/// Our forward pass in eval mode against PyTorch's logits, with PyTorch's trained weights loaded.
+/// Our forward pass in eval mode against PyTorch's logits, with PyTorch's trained weights loaded; then,
+/// where the fixture has one, a train-mode batch: the loss and every parameter's gradient against PyTorch's
+/// (the whole backward: every container, the gradient pool, the fast conv paths).
 func expectLogitsMatch(_ fixture: String, inputShape: [Int],
                        _ build: (_ input: [Int], _ classes: Int, _ factory: inout LayerFactory) throws -> [(String, any Layer)]) throws {
     let url = try #require(Bundle.module.url(forResource: "logits_" + fixture, withExtension: "safetensors", subdirectory: "Fixtures"))
@@ -19,6 +21,30 @@ func expectLogitsMatch(_ fixture: String, inputShape: [Int],
     for (i, (a, b)) in zip(logits.array, expected.values).enumerated() {
         #expect(abs(a - b) <= 1e-4 * max(1, abs(b)), "\(fixture) logit \(i): \(a) vs PyTorch \(b)")
     }
+
+    guard let trainInput = entries["__train_input"], let trainLabels = entries["__train_labels"],
+          let expectedLoss = entries["__train_loss"] else { return }
+    network.zeroGradients()
+    let loss = CrossEntropyLoss()
+    let labels = trainLabels.values.map { Int32($0) }
+    let value = try labels.withUnsafeBufferPointer {
+        try loss.forward(logits: network.forward(Tensor(shape: trainInput.shape, values: trainInput.values), training: true),
+                         labels: $0)
+    }
+    #expect(abs(value - expectedLoss.values[0]) <= 1e-5 * max(1, abs(expectedLoss.values[0])),
+            "\(fixture) train loss \(value) vs PyTorch \(expectedLoss.values[0])")
+    network.backward(loss.gradient)
+    var checked = 0
+    for (name, parameter) in network.stateDict where parameter.isTrainable {
+        let expectedGrad = try #require(entries["__grad." + name], "\(fixture): PyTorch has no gradient for \(name)")
+        let grad = try #require(parameter.grad?.array)
+        let scale = expectedGrad.values.reduce(Float(0)) { max($0, abs($1)) }
+        var worst: Float = 0
+        for (a, b) in zip(grad, expectedGrad.values) { worst = max(worst, abs(a - b)) }
+        #expect(worst <= 1e-4 * max(scale, 1e-2), "\(fixture) grad \(name): worst difference \(worst), largest entry \(scale)")
+        checked += 1
+    }
+    #expect(checked > 0)
 }
 
 @Test func myCNNLogitsMatchPyTorch() throws {
