@@ -1,4 +1,4 @@
-/// Direct convolution for stride-1 "same" convs with few channels (ResNet's 16-64 channel 3x3 convs).
+/// Direct convolution for stride-1 "same" convs: ResNet's 16-64 channel 3x3 convs and VGG's wide-plane ones.
 ///
 /// With 16-64 channels an im2col GEMM spends as long writing and packing its column matrix (9 floats per
 /// input pixel) as multiplying it (Cout multiply-adds per column float): the GEMM kernel ran near peak
