@@ -55,6 +55,10 @@ func expectLogitsMatch(_ fixture: String, inputShape: [Int],
     try expectLogitsMatch("resnet", inputShape: [3, 32, 32]) { ResNet.build(ResNet.fixtureRows[0], input: $0, classes: $1, factory: &$2) }
 }
 
+@Test func resNetOnFashionMNISTShapesMatchesPyTorch() throws {
+    try expectLogitsMatch("resnet_28", inputShape: [1, 28, 28]) { ResNet.build(ResNet.fixtureRows[0], input: $0, classes: $1, factory: &$2) }
+}
+
 @Test func seResNetLogitsMatchPyTorch() throws {
     try expectLogitsMatch("se_resnet", inputShape: [3, 32, 32]) { ResNet.build(ResNet.fixtureRows[1], input: $0, classes: $1, factory: &$2) }
 }
