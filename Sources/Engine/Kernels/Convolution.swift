@@ -121,9 +121,7 @@ func col2im(_ columns: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ gra
 /// else several (their columns side by side, ~1024 wide), capped so the column matrix stays under 16 MB.
 func convImagesPerGemm(_ sh: ConvShape) -> Int {
     let wantWidth = 1024
-    // A short patch (a strided 1x1 conv over few channels) makes a GEMM with a tiny inner dimension:
-    // several images side by side at least give it a long row.
-    if sh.outPlane >= wantWidth / 4 && (sh.isPointwise || sh.patch >= 64) { return 1 }
+    if sh.outPlane >= wantWidth / 4 { return 1 }
     let maxColumnFloats = 4 << 20
     let byWidth = Swift.max(1, wantWidth / Swift.max(1, sh.outPlane))
     let byMemory = Swift.max(1, maxColumnFloats / Swift.max(1, sh.c * sh.r * sh.s * sh.outPlane))
