@@ -39,16 +39,8 @@ public final class Block: Layer {
         return x
     }
 
-    /// Each stage's input gradient goes back to the pool once the stage before it has read it.
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        let pool = GradientPool.forCurrentThread()
-        var g = gradOutput
-        for stage in stages.reversed() {
-            let next = stage.layer.backward(g)
-            pool.give(g, unless: gradOutput, next)
-            g = next
-        }
-        return g
+        GradientPool.forCurrentThread().backward(through: stages.lazy.map(\.layer), gradOutput)
     }
 }
 

@@ -43,10 +43,27 @@ public final class GradientPool {
         return tensor
     }
 
-    /// Takes back `tensor` if this pool lent it and it is none of `kept` (tensors the caller must not give away).
-    public func give(_ tensor: Tensor, unless kept: Tensor...) {
-        guard !kept.contains(where: { $0 === tensor }), lent.removeValue(forKey: ObjectIdentifier(tensor)) != nil else { return }
+    /// Takes back `tensor` if this pool lent it and it is neither `kept` nor `alsoKept` (tensors the caller
+    /// must not give away). Two optionals rather than a variadic list: no array per call in the backward pass.
+    public func give(_ tensor: Tensor, unless kept: Tensor? = nil, _ alsoKept: Tensor? = nil) {
+        guard tensor !== kept, tensor !== alsoKept, lent.removeValue(forKey: ObjectIdentifier(tensor)) != nil else { return }
         free.append(tensor)
+    }
+
+    /// Back-propagates through a chain of layers given in forward order: each layer's input gradient is
+    /// given back once the layer before it has read it, and the first layer's is returned. `step` runs one
+    /// layer's backward (a profiler may wrap it).
+    public func backward<Layers: BidirectionalCollection>(
+        through layers: Layers, _ gradOutput: Tensor,
+        step: (any Layer, Tensor) -> Tensor = { layer, g in layer.backward(g) }
+    ) -> Tensor where Layers.Element == any Layer {
+        var g = gradOutput
+        for layer in layers.reversed() {
+            let next = step(layer, g)
+            give(g, unless: gradOutput, next)
+            g = next
+        }
+        return g
     }
 
     private static let key = "cnntui.Engine.GradientPool"

@@ -73,17 +73,12 @@ public final class Sequential: Layer {
         return x
     }
 
-    /// Each layer's input gradient is given back to the pool once the layer before it has read it.
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let pool = GradientPool.forCurrentThread()
-        var g = gradOutput
-        for (_, layer) in layers.reversed() {
-            let next = profiler.map { profiler in profiler.time(layer, backward: true) { layer.backward(g) } }
-                ?? layer.backward(g)
-            pool.give(g, unless: gradOutput, next)
-            g = next
+        guard let profiler else { return pool.backward(through: layers.lazy.map(\.1), gradOutput) }
+        return pool.backward(through: layers.lazy.map(\.1), gradOutput) { layer, g in
+            profiler.time(layer, backward: true) { layer.backward(g) }
         }
-        return g
     }
 }
 
