@@ -1,5 +1,7 @@
 /// Convolution kernels: im2col/col2im around BLAS GEMMs for general (and grouped) convs, and a direct
-/// kernel for depthwise convs. Forward and backward sit side by side.
+/// kernel for depthwise convs. Forward and backward sit side by side. `convForward`/`convBackward` pick
+/// the path: Winograd (Winograd.swift) for wide 3x3 convs, direct (DirectConv.swift) for narrower "same"
+/// convs, row tiles (ConvTiles.swift) for other spatial convs on big planes, whole-image GEMMs otherwise.
 ///
 /// Legend: N batch, C in channels, K out channels, G groups (Cg = C/G, Kg = K/G), H×W input,
 /// P×Q output, R×S kernel. Everything is row-major NCHW; weights are [K, Cg, R, S].
@@ -148,6 +150,10 @@ func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
 /// Floats of scratch each thread's part needs (see `convScratchCounts`), times the parts of a batch of sh.n;
 /// the direct path's packed weights follow the parts' columns.
 func convScratchTotals(_ sh: ConvShape) -> (columns: Int, gathered: Int, weightPartials: Int) {
+    if convUsesWinograd(sh) {
+        let winograd = winogradScratchCounts(sh)
+        return (winograd.columns, winograd.gathered, 0)
+    }
     let one = convScratchCounts(sh), parts = Parallel.parts(sh.n)
     let packed = convUsesDirect(sh) ? directScratchCounts(sh).packed : 0
     return (one.columns * parts + packed, one.gathered * parts, (parts - 1) * sh.k * sh.patch)
@@ -159,6 +165,10 @@ func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
+    if convUsesWinograd(sh) {
+        convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered)
+        return
+    }
     let scratch = convScratchCounts(sh)
     if convUsesDirect(sh) {
         let packed = columns + Parallel.parts(sh.n) * scratch.columns
@@ -242,6 +252,11 @@ func convBackward(
                 gradBias[k] += sum
             }
         }
+    }
+    if convUsesWinograd(sh) {
+        convBackwardWinograd(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                             gradWeight: gradWeight, columns: columns, gathered: gathered)
+        return
     }
     let scratch = convScratchCounts(sh), weightCount = sh.k * sh.patch
     let parts = Parallel.parts(sh.n)
