@@ -47,34 +47,61 @@ import Testing
     /// padded and unpadded, square and not, with and without bias.
     @Test func depthwiseStride1MatchesRowKernel() {
         for (h, w, k, pad, bias) in [(8, 8, 3, 1, true), (9, 7, 3, 0, false), (6, 11, 5, 2, true), (5, 5, 3, 1, false)] {
-            let p = h + 2 * pad - k + 1, q = w + 2 * pad - k + 1
-            let sh = ConvShape(n: 3, c: 5, h: h, w: w, k: 5, p: p, q: q, r: k, s: k, strideH: 1, strideW: 1,
-                               padH: pad, padW: pad, groups: 5)
-            var random = RandomSource(seed: UInt64(h * 31 + w))
-            func filled(_ n: Int) -> Tensor {
-                let t = Tensor(shape: [n])
-                for i in 0..<n { t[i] = random.uniform(-1, 1) }
-                return t
-            }
-            let x = filled(sh.n * sh.c * h * w), weight = filled(sh.c * k * k), b = filled(sh.c)
-            let dy = filled(sh.n * sh.c * p * q)
-            let outFast = Tensor(shape: [dy.count]), outPlain = Tensor(shape: [dy.count])
+            expectDepthwiseMatchesRowKernel(h: h, w: w, kernel: k, stride: 1, pad: pad, bias: bias, fast: .stride1)
+        }
+    }
+
+    /// The small-plane depthwise kernel (one matrix per channel) against the row-by-row kernels, on every
+    /// plane size it takes: 1x1, 2x2, 4x4 and 2x8 planes, stride 1 and 2, 3x3 and 5x5 filters.
+    @Test func depthwiseSmallPlaneMatchesRowKernel() {
+        for (h, w, k, stride, pad, bias) in [(1, 1, 3, 1, 1, true), (2, 2, 3, 1, 1, false), (4, 4, 3, 1, 1, true),
+                                             (4, 4, 3, 2, 1, false), (2, 2, 3, 2, 1, true), (3, 3, 5, 1, 2, false),
+                                             (2, 8, 3, 1, 1, true)] {
+            expectDepthwiseMatchesRowKernel(h: h, w: w, kernel: k, stride: stride, pad: pad, bias: bias, fast: .smallPlane)
+        }
+    }
+
+    private enum DepthwiseKernel { case stride1, smallPlane }
+
+    private func expectDepthwiseMatchesRowKernel(h: Int, w: Int, kernel k: Int, stride: Int, pad: Int, bias: Bool,
+                                                 fast kernel: DepthwiseKernel) {
+        let p = (h + 2 * pad - k) / stride + 1, q = (w + 2 * pad - k) / stride + 1
+        let sh = ConvShape(n: 3, c: 5, h: h, w: w, k: 5, p: p, q: q, r: k, s: k, strideH: stride, strideW: stride,
+                           padH: pad, padW: pad, groups: 5)
+        #expect(depthwiseUsesSmallPlane(sh) == (kernel == .smallPlane))
+        var random = RandomSource(seed: UInt64(h * 31 + w))
+        func filled(_ n: Int) -> Tensor {
+            let t = Tensor(shape: [n])
+            for i in 0..<n { t[i] = random.uniform(-1, 1) }
+            return t
+        }
+        let x = filled(sh.n * sh.c * h * w), weight = filled(sh.c * k * k), b = filled(sh.c)
+        let dy = filled(sh.n * sh.c * p * q)
+        let outFast = Tensor(shape: [dy.count]), outPlain = Tensor(shape: [dy.count])
+        if kernel == .smallPlane {
+            depthwiseSmallPlaneForward(sh, input: x.data, weight: weight.data, bias: bias ? b.data : nil, output: outFast.data)
+        } else {
             depthwiseConvForwardStride1(sh, input: x.data, weight: weight.data, bias: bias ? b.data : nil, output: outFast.data)
-            depthwiseConvForwardAnyStride(sh, input: x.data, weight: weight.data, bias: bias ? b.data : nil, output: outPlain.data)
-            let dxFast = Tensor(shape: [x.count]), dxPlain = Tensor(shape: [x.count])
-            let dwFast = filled(weight.count), dwPlain = dwFast.clone()
-            let dbFast = filled(sh.c), dbPlain = dbFast.clone()
+        }
+        depthwiseConvForwardAnyStride(sh, input: x.data, weight: weight.data, bias: bias ? b.data : nil, output: outPlain.data)
+        let dxFast = Tensor(shape: [x.count]), dxPlain = Tensor(shape: [x.count])
+        let dwFast = filled(weight.count), dwPlain = dwFast.clone()
+        let dbFast = filled(sh.c), dbPlain = dbFast.clone()
+        if kernel == .smallPlane {
+            depthwiseSmallPlaneBackward(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxFast.data,
+                                        gradWeight: dwFast.data, gradBias: bias ? dbFast.data : nil)
+        } else {
             depthwiseConvBackwardStride1(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxFast.data,
                                          gradWeight: dwFast.data, gradBias: bias ? dbFast.data : nil)
-            depthwiseConvBackwardAnyStride(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxPlain.data,
-                                           gradWeight: dwPlain.data, gradBias: bias ? dbPlain.data : nil)
-            let label = "\(h)x\(w) k\(k) pad \(pad)"
-            for (fast, plain, what) in [(outFast, outPlain, "output"), (dxFast, dxPlain, "dx"), (dwFast, dwPlain, "dw"),
-                                        (dbFast, dbPlain, "db")] {
-                var worst: Float = 0
-                for i in 0..<fast.count { worst = max(worst, abs(fast[i] - plain[i]) / max(1, abs(plain[i]))) }
-                #expect(worst < 1e-5, "\(what) of \(label): worst error \(worst)")
-            }
+        }
+        depthwiseConvBackwardAnyStride(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxPlain.data,
+                                       gradWeight: dwPlain.data, gradBias: bias ? dbPlain.data : nil)
+        let label = "\(h)x\(w) k\(k) stride \(stride) pad \(pad)"
+        for (fast, plain, what) in [(outFast, outPlain, "output"), (dxFast, dxPlain, "dx"), (dwFast, dwPlain, "dw"),
+                                    (dbFast, dbPlain, "db")] {
+            var worst: Float = 0
+            for i in 0..<fast.count { worst = max(worst, abs(fast[i] - plain[i]) / max(1, abs(plain[i]))) }
+            #expect(worst < 1e-5, "\(what) of \(label): worst error \(worst)")
         }
     }
 

@@ -367,7 +367,9 @@ func depthwiseConvForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>
 ) {
-    if sh.strideH == 1 && sh.strideW == 1 {
+    if depthwiseUsesSmallPlane(sh) {
+        depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output)
+    } else if sh.strideH == 1 && sh.strideW == 1 {
         depthwiseConvForwardStride1(sh, input: input, weight: weight, bias: bias, output: output)
     } else {
         depthwiseConvForwardAnyStride(sh, input: input, weight: weight, bias: bias, output: output)
@@ -412,7 +414,10 @@ func depthwiseConvBackward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
 ) {
-    if sh.strideH == 1 && sh.strideW == 1 {
+    if depthwiseUsesSmallPlane(sh) {
+        depthwiseSmallPlaneBackward(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                    gradWeight: gradWeight, gradBias: gradBias)
+    } else if sh.strideH == 1 && sh.strideW == 1 {
         depthwiseConvBackwardStride1(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
                                      gradWeight: gradWeight, gradBias: gradBias)
     } else {
