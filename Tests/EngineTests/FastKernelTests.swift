@@ -43,11 +43,14 @@ import Testing
         for i in 0..<n { #expect(dx[i] == (x[i] > 0 ? dy[i] : 0)) }
     }
 
-    /// The stride-1 depthwise kernels on padded planes against the row-by-row kernels, forward and backward,
-    /// padded and unpadded, square and not, with and without bias.
-    @Test func depthwiseStride1MatchesRowKernel() {
-        for (h, w, k, pad, bias) in [(8, 8, 3, 1, true), (9, 7, 3, 0, false), (6, 11, 5, 2, true), (5, 5, 3, 1, false)] {
-            expectDepthwiseMatchesRowKernel(h: h, w: w, kernel: k, stride: 1, pad: pad, bias: bias, fast: .stride1)
+    /// The depthwise kernels on phase planes against the row-by-row kernels, forward and backward: stride 1
+    /// and 2, padded and unpadded, square and not, odd and even sizes (whose last rows and columns a stride
+    /// may skip), with and without bias.
+    @Test func depthwisePhasedMatchesRowKernel() {
+        for (h, w, k, stride, pad, bias) in [(8, 8, 3, 1, 1, true), (9, 7, 3, 1, 0, false), (6, 11, 5, 1, 2, true),
+                                             (5, 5, 3, 1, 1, false), (8, 8, 3, 2, 1, true), (9, 7, 3, 2, 1, false),
+                                             (10, 9, 5, 2, 2, true), (8, 6, 2, 2, 0, false), (12, 12, 3, 3, 1, true)] {
+            expectDepthwiseMatchesRowKernel(h: h, w: w, kernel: k, stride: stride, pad: pad, bias: bias, fast: .phased)
         }
     }
 
@@ -61,7 +64,7 @@ import Testing
         }
     }
 
-    private enum DepthwiseKernel { case stride1, smallPlane }
+    private enum DepthwiseKernel { case phased, smallPlane }
 
     private func expectDepthwiseMatchesRowKernel(h: Int, w: Int, kernel k: Int, stride: Int, pad: Int, bias: Bool,
                                                  fast kernel: DepthwiseKernel) {
@@ -81,7 +84,7 @@ import Testing
         if kernel == .smallPlane {
             depthwiseSmallPlaneForward(sh, input: x.data, weight: weight.data, bias: bias ? b.data : nil, output: outFast.data)
         } else {
-            depthwiseConvForwardStride1(sh, input: x.data, weight: weight.data, bias: bias ? b.data : nil, output: outFast.data)
+            depthwiseConvForwardPhased(sh, input: x.data, weight: weight.data, bias: bias ? b.data : nil, output: outFast.data)
         }
         depthwiseConvForwardAnyStride(sh, input: x.data, weight: weight.data, bias: bias ? b.data : nil, output: outPlain.data)
         let dxFast = Tensor(shape: [x.count]), dxPlain = Tensor(shape: [x.count])
@@ -91,8 +94,8 @@ import Testing
             depthwiseSmallPlaneBackward(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxFast.data,
                                         gradWeight: dwFast.data, gradBias: bias ? dbFast.data : nil)
         } else {
-            depthwiseConvBackwardStride1(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxFast.data,
-                                         gradWeight: dwFast.data, gradBias: bias ? dbFast.data : nil)
+            depthwiseConvBackwardPhased(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxFast.data,
+                                        gradWeight: dwFast.data, gradBias: bias ? dbFast.data : nil)
         }
         depthwiseConvBackwardAnyStride(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxPlain.data,
                                        gradWeight: dwPlain.data, gradBias: bias ? dbPlain.data : nil)

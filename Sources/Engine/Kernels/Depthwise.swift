@@ -1,0 +1,271 @@
+/// Depthwise convolution (groups == C == K), computed directly: no GEMM has enough work per channel.
+/// Shapes: input [N, C, H, W], weight [C, 1, R, S], bias [C], output [N, C, P, Q].
+///
+/// Three kernels: planes of at most 16 pixels as one small matrix per channel (DepthwiseSmallPlane.swift);
+/// other planes split into stride phases so that every tap is one long contiguous loop (below); and the
+/// plain row-by-row kernels, which the other two are tested against.
+
+/// Depthwise conv forward: output = conv(input, weight) + bias, channel by channel.
+func depthwiseConvForward(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>
+) {
+    if depthwiseUsesSmallPlane(sh) {
+        depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output)
+    } else {
+        depthwiseConvForwardPhased(sh, input: input, weight: weight, bias: bias, output: output)
+    }
+}
+
+/// depthwiseConvForward one output row per tap, each row clipped to the columns that read inside the image:
+/// the reference the fast kernels are tested against.
+func depthwiseConvForwardAnyStride(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>
+) {
+    Parallel.forEachPart(sh.c) { _, channels in
+    for i in 0..<sh.n {
+        for c in channels {
+            let x = input + (i * sh.c + c) * sh.inPlane
+            let y = output + (i * sh.c + c) * sh.outPlane
+            let w = weight + c * sh.r * sh.s
+            y.update(repeating: bias?[c] ?? 0, count: sh.outPlane)
+            for r in 0..<sh.r {
+                let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
+                for s in 0..<sh.s {
+                    let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
+                    let tap = w[r * sh.s + s]
+                    for p in pRange {
+                        let src = x + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
+                        let dst = y + p * sh.q
+                        if sh.strideW == 1 {
+                            for q in qRange { dst[q] = dst[q] + tap * src[q] }
+                        } else {
+                            for q in qRange { dst[q] = dst[q] + tap * src[q * sh.strideW] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    }
+}
+
+/// Backward of `depthwiseConvForward`: gradInput is overwritten; gradWeight and gradBias are accumulated (+=).
+func depthwiseConvBackward(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
+) {
+    if depthwiseUsesSmallPlane(sh) {
+        depthwiseSmallPlaneBackward(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                    gradWeight: gradWeight, gradBias: gradBias)
+    } else {
+        depthwiseConvBackwardPhased(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                    gradWeight: gradWeight, gradBias: gradBias)
+    }
+}
+
+/// depthwiseConvBackward one output row per tap (the reference, as above).
+func depthwiseConvBackwardAnyStride(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
+) {
+    Parallel.forEachPart(sh.c) { _, channels in
+    for i in 0..<sh.n {
+        for c in channels {
+            let x = input + (i * sh.c + c) * sh.inPlane
+            let dx = gradInput + (i * sh.c + c) * sh.inPlane
+            dx.update(repeating: 0, count: sh.inPlane)
+            let dy = gradOutput + (i * sh.c + c) * sh.outPlane
+            let w = weight + c * sh.r * sh.s
+            let dw = gradWeight + c * sh.r * sh.s
+            if let gradBias {
+                var sum: Float = 0
+                for j in 0..<sh.outPlane { sum += dy[j] }
+                gradBias[c] += sum
+            }
+            for r in 0..<sh.r {
+                let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
+                for s in 0..<sh.s {
+                    let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
+                    let tap = w[r * sh.s + s]
+                    var tapGrad: Float = 0
+                    for p in pRange {
+                        let offset = (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
+                        let src = x + offset, dst = dx + offset
+                        let g = dy + p * sh.q
+                        if sh.strideW == 1 {
+                            tapGrad += dotProduct(g + qRange.lowerBound, src + qRange.lowerBound, count: qRange.count)
+                            for q in qRange { dst[q] = dst[q] + tap * g[q] }
+                        } else {
+                            for q in qRange {
+                                let j = q * sh.strideW
+                                tapGrad += g[q] * src[j]
+                                dst[j] = dst[j] + tap * g[q]
+                            }
+                        }
+                    }
+                    dw[r * sh.s + s] += tapGrad
+                }
+            }
+        }
+    }
+    }
+}
+
+// MARK: - Phase planes
+
+// A tap (r, s) of a stride-(sH, sW) conv reads padded input pixel (p*sH + r, q*sW + s) for output (p, q).
+// Split the padded plane into its sH*sW phases, phase (a, b) holding the pixels whose padded row is a mod sH
+// and column b mod sW, and the tap reads phase (r mod sH, s mod sW) at (p + r/sH, q + s/sW): stride 1 again.
+// Computing the output on the phase planes' row pitch (y'[p*pitch + q], its last pitch - Q columns unused)
+// then makes every tap one contiguous loop over P*pitch floats, y'[i] += w[r, s] * phase[i + offset(r, s)],
+// rather than one short loop per output row (eight floats on an 8x8 plane). At stride 1 the one phase is the
+// zero-bordered plane.
+
+/// The geometry of one conv's phase planes.
+private struct DepthwisePhases {
+    /// Columns and rows of each phase plane: the Q (P) output positions plus the furthest tap's shift.
+    let pitch: Int, rows: Int
+    /// Floats per phase plane: rows * pitch, plus the few floats the last tap reads past it (kept zero).
+    let plane: Int
+    let count: Int
+    /// Floats of the output on the pitch: P * pitch.
+    let span: Int
+
+    init(_ sh: ConvShape) {
+        pitch = sh.q + (sh.s - 1) / sh.strideW
+        rows = sh.p + (sh.r - 1) / sh.strideH
+        plane = rows * pitch + (sh.s - 1) / sh.strideW
+        count = sh.strideH * sh.strideW
+        span = sh.p * pitch
+    }
+
+    /// Offset of tap (r, s) into the phase planes: its phase's start plus its shift within it.
+    @inline(__always)
+    func offset(_ sh: ConvShape, r: Int, s: Int) -> Int {
+        ((r % sh.strideH) * sh.strideW + s % sh.strideW) * plane + (r / sh.strideH) * pitch + s / sh.strideW
+    }
+
+    /// Splits plane x[H, W] into the phase planes (zero where they fall on the padding).
+    @inline(__always)
+    func fill(_ phases: UnsafeMutablePointer<Float>, from x: UnsafePointer<Float>, _ sh: ConvShape) {
+        for a in 0..<sh.strideH {
+            let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
+            for b in 0..<sh.strideW {
+                let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
+                let phase = phases + (a * sh.strideW + b) * plane
+                for i in 0..<rows {
+                    let dst = phase + i * pitch
+                    guard iRange.contains(i), !jRange.isEmpty else {
+                        dst.update(repeating: 0, count: pitch)
+                        continue
+                    }
+                    let src = x + (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW
+                    for j in 0..<jRange.lowerBound { dst[j] = 0 }
+                    if sh.strideW == 1 {
+                        (dst + jRange.lowerBound).update(from: src + jRange.lowerBound, count: jRange.count)
+                    } else {
+                        for j in jRange { dst[j] = src[j * sh.strideW] }
+                    }
+                    for j in jRange.upperBound..<pitch { dst[j] = 0 }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `fill`: dx[H, W] = the phase planes' entries that lie on the image.
+    @inline(__always)
+    func gather(_ dx: UnsafeMutablePointer<Float>, from phases: UnsafePointer<Float>, _ sh: ConvShape) {
+        for a in 0..<sh.strideH {
+            let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
+            for b in 0..<sh.strideW {
+                let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
+                let phase = phases + (a * sh.strideW + b) * plane
+                for i in iRange {
+                    let src = phase + i * pitch
+                    let dst = dx + (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW
+                    if sh.strideW == 1 {
+                        (dst + jRange.lowerBound).update(from: src + jRange.lowerBound, count: jRange.count)
+                    } else {
+                        for j in jRange { dst[j * sh.strideW] = src[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether every input pixel lies on some phase plane (else `gather` leaves it to be zeroed first):
+    /// true unless the stride skips the image's last rows or columns.
+    func coversInput(_ sh: ConvShape) -> Bool {
+        (sh.h - 1 + sh.padH) / sh.strideH < rows && (sh.w - 1 + sh.padW) / sh.strideW < pitch
+    }
+}
+
+func depthwiseConvForwardPhased(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>
+) {
+    let phases = DepthwisePhases(sh), span = phases.span, phaseFloats = phases.count * phases.plane
+    Parallel.forEachPart(sh.c) { _, channels in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: phaseFloats + span) { scratch in
+            guard let xp = scratch.baseAddress else { return }
+            let yp = xp + phaseFloats
+            xp.initialize(repeating: 0, count: phaseFloats + span)
+            for i in 0..<sh.n {
+                for c in channels {
+                    phases.fill(xp, from: input + (i * sh.c + c) * sh.inPlane, sh)
+                    let w = weight + c * sh.r * sh.s
+                    yp.update(repeating: bias?[c] ?? 0, count: span)
+                    for r in 0..<sh.r {
+                        for s in 0..<sh.s {
+                            let tap = w[r * sh.s + s], src = xp + phases.offset(sh, r: r, s: s)
+                            for j in 0..<span { yp[j] = yp[j] + tap * src[j] }
+                        }
+                    }
+                    let y = output + (i * sh.c + c) * sh.outPlane
+                    for p in 0..<sh.p { (y + p * sh.q).update(from: yp + p * phases.pitch, count: sh.q) }
+                }
+            }
+        }
+    }
+}
+
+/// Backward on phase planes: dy' is dy on the pitch with zeros in the unused columns, so
+/// dW[r, s] += dot(dy', phases at the tap's offset) and dphases[i + offset] += w[r, s] * dy'[i];
+/// dx is gathered back from dphases.
+func depthwiseConvBackwardPhased(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
+) {
+    let phases = DepthwisePhases(sh), span = phases.span, phaseFloats = phases.count * phases.plane
+    let covered = phases.coversInput(sh)
+    Parallel.forEachPart(sh.c) { _, channels in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * phaseFloats + span) { scratch in
+            guard let xp = scratch.baseAddress else { return }
+            let dxp = xp + phaseFloats, dyp = dxp + phaseFloats
+            xp.initialize(repeating: 0, count: 2 * phaseFloats + span)
+            for i in 0..<sh.n {
+                for c in channels {
+                    phases.fill(xp, from: input + (i * sh.c + c) * sh.inPlane, sh)
+                    let dy = gradOutput + (i * sh.c + c) * sh.outPlane
+                    for p in 0..<sh.p { (dyp + p * phases.pitch).update(from: dy + p * sh.q, count: sh.q) }
+                    if let gradBias { gradBias[c] += sumOf(dy, count: sh.outPlane) }
+                    dxp.update(repeating: 0, count: phaseFloats)
+                    let w = weight + c * sh.r * sh.s, dw = gradWeight + c * sh.r * sh.s
+                    for r in 0..<sh.r {
+                        for s in 0..<sh.s {
+                            let offset = phases.offset(sh, r: r, s: s), tap = w[r * sh.s + s]
+                            dw[r * sh.s + s] += dotProduct(dyp, xp + offset, count: span)
+                            let dst = dxp + offset
+                            for j in 0..<span { dst[j] = dst[j] + tap * dyp[j] }
+                        }
+                    }
+                    let dx = gradInput + (i * sh.c + c) * sh.inPlane
+                    if !covered { dx.update(repeating: 0, count: sh.inPlane) }
+                    phases.gather(dx, from: dxp, sh)
+                }
+            }
+        }
+    }
+}
