@@ -45,11 +45,13 @@ import Testing
 
     /// The depthwise kernels on phase planes against the row-by-row kernels, forward and backward: stride 1
     /// and 2, padded and unpadded, square and not, odd and even sizes (whose last rows and columns a stride
-    /// may skip), with and without bias.
+    /// may skip), rows wide enough for the eight-wide stride-2 copies, planes that stack two images to a
+    /// pass and leave the third alone, with and without bias.
     @Test func depthwisePhasedMatchesRowKernel() {
         for (h, w, k, stride, pad, bias) in [(8, 8, 3, 1, 1, true), (9, 7, 3, 1, 0, false), (6, 11, 5, 1, 2, true),
                                              (5, 5, 3, 1, 1, false), (8, 8, 3, 2, 1, true), (9, 7, 3, 2, 1, false),
-                                             (10, 9, 5, 2, 2, true), (8, 6, 2, 2, 0, false), (12, 12, 3, 3, 1, true)] {
+                                             (10, 9, 5, 2, 2, true), (8, 6, 2, 2, 0, false), (12, 12, 3, 3, 1, true),
+                                             (20, 20, 3, 1, 1, true), (33, 40, 3, 2, 1, false)] {
             expectDepthwiseMatchesRowKernel(h: h, w: w, kernel: k, stride: stride, pad: pad, bias: bias, fast: .phased)
         }
     }

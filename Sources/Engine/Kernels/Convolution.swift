@@ -47,7 +47,7 @@ func validOutputRange(inCount: Int, outCount: Int, stride: Int, pad: Int, offset
 func unfoldRow(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, valid qRange: Range<Int>, _ sh: ConvShape) {
     for q in 0..<qRange.lowerBound { out[q] = 0 }
     if sh.strideW == 1 {
-        (out + qRange.lowerBound).update(from: src + qRange.lowerBound, count: qRange.count)
+        copyFloats(out + qRange.lowerBound, src + qRange.lowerBound, count: qRange.count)
     } else {
         for q in qRange { out[q] = src[q * sh.strideW] }
     }
@@ -310,7 +310,7 @@ func convBackwardImages(
         if b == 1 { dOut = gradOutput + n0 * sh.k * pq } else {
             for i in 0..<b {
                 for k in 0..<sh.k {
-                    (gathered + k * width + i * pq).update(from: gradOutput + ((n0 + i) * sh.k + k) * pq, count: pq)
+                    copyFloats(gathered + k * width + i * pq, gradOutput + ((n0 + i) * sh.k + k) * pq, count: pq)
                 }
             }
             dOut = UnsafePointer(gathered)
@@ -358,19 +358,25 @@ func sumOf(_ a: UnsafePointer<Float>, count: Int) -> Float {
     return sum
 }
 
-/// sum(a[i] * b[i]) over count floats, with eight partial sums so the additions do not wait on each other
-/// (the compiler may not reorder float additions by itself).
+/// sum(a[i] * b[i]) over count floats, with four eight-wide partial sums so that the fused multiply-adds
+/// do not wait on each other (the compiler may not reorder float additions by itself).
 @inline(__always)
 func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    var acc = SIMD8<Float>()
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
     var i = 0
+    while i + 32 <= count {
+        acc0 = acc0.addingProduct(load(a + i), load(b + i))
+        acc1 = acc1.addingProduct(load(a + i + 8), load(b + i + 8))
+        acc2 = acc2.addingProduct(load(a + i + 16), load(b + i + 16))
+        acc3 = acc3.addingProduct(load(a + i + 24), load(b + i + 24))
+        i += 32
+    }
     while i + 8 <= count {
-        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        acc = acc + va * vb
+        acc0 = acc0.addingProduct(load(a + i), load(b + i))
         i += 8
     }
-    var sum = acc.sum()
+    var sum = ((acc0 + acc1) + (acc2 + acc3)).sum()
     while i < count {
         sum += a[i] * b[i]
         i += 1

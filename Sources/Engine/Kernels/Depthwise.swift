@@ -119,74 +119,105 @@ func depthwiseConvBackwardAnyStride(
 // Split the padded plane into its sH*sW phases, phase (a, b) holding the pixels whose padded row is a mod sH
 // and column b mod sW, and the tap reads phase (r mod sH, s mod sW) at (p + r/sH, q + s/sW): stride 1 again.
 // Computing the output on the phase planes' row pitch (y'[p*pitch + q], its last pitch - Q columns unused)
-// then makes every tap one contiguous loop over P*pitch floats, y'[i] += w[r, s] * phase[i + offset(r, s)],
-// rather than one short loop per output row (eight floats on an 8x8 plane). At stride 1 the one phase is the
-// zero-bordered plane.
+// then makes every tap one contiguous loop, y'[i] += w[r, s] * phase[i + offset(r, s)], rather than one
+// short loop per output row. At stride 1 the one phase is the zero-bordered plane.
+// Small planes stack: the same channel of several images lies one below the other in each phase, so a tap's
+// loop runs over all of them at once (ShuffleNet's 8x8 planes would otherwise spend their time on loop
+// setup); the output rows that straddle two images are computed and dropped.
 
 /// The geometry of one conv's phase planes.
 private struct DepthwisePhases {
-    /// Columns and rows of each phase plane: the Q (P) output positions plus the furthest tap's shift.
+    /// Columns and rows of one image's phase plane: the Q (P) output positions plus the furthest tap's shift.
     let pitch: Int, rows: Int
-    /// Floats per phase plane: rows * pitch, plus the few floats the last tap reads past it (kept zero).
-    let plane: Int
+    /// Images stacked in each phase, and floats from one image's phase plane to the next: rows * pitch.
+    let images: Int, plane: Int
+    /// Floats per phase: the stacked planes plus the few floats the last tap reads past them (kept zero).
+    let phase: Int
     let count: Int
-    /// Floats of the output on the pitch: P * pitch.
+    /// Floats of the stacked output on the pitch: up to the last image's last output row.
     let span: Int
 
     init(_ sh: ConvShape) {
         pitch = sh.q + (sh.s - 1) / sh.strideW
         rows = sh.p + (sh.r - 1) / sh.strideH
-        plane = rows * pitch + (sh.s - 1) / sh.strideW
+        plane = rows * pitch
+        images = Swift.max(1, Swift.min(sh.n, 1024 / plane))
+        phase = images * plane + (sh.s - 1) / sh.strideW
         count = sh.strideH * sh.strideW
-        span = sh.p * pitch
+        span = ((images - 1) * rows + sh.p) * pitch
     }
 
-    /// Offset of tap (r, s) into the phase planes: its phase's start plus its shift within it.
+    /// Floats of all phases.
+    var floats: Int { count * phase }
+
+    /// Offset of tap (r, s) into the phases: its phase's start plus its shift within it.
     @inline(__always)
     func offset(_ sh: ConvShape, r: Int, s: Int) -> Int {
-        ((r % sh.strideH) * sh.strideW + s % sh.strideW) * plane + (r / sh.strideH) * pitch + s / sh.strideW
+        ((r % sh.strideH) * sh.strideW + s % sh.strideW) * phase + (r / sh.strideH) * pitch + s / sh.strideW
     }
 
-    /// Splits plane x[H, W] into the phase planes (zero where they fall on the padding).
+    /// Splits plane x[H, W] into image slot `slot` of the phases. Only pixels of the image are written: the
+    /// entries on the padding are the same for every plane and stay as the caller zeroed them.
     @inline(__always)
-    func fill(_ phases: UnsafeMutablePointer<Float>, from x: UnsafePointer<Float>, _ sh: ConvShape) {
+    func fill(_ phases: UnsafeMutablePointer<Float>, slot: Int, from x: UnsafePointer<Float>, _ sh: ConvShape) {
         for a in 0..<sh.strideH {
             let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
             for b in 0..<sh.strideW {
                 let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
-                let phase = phases + (a * sh.strideW + b) * plane
-                for i in 0..<rows {
-                    let dst = phase + i * pitch
-                    guard iRange.contains(i), !jRange.isEmpty else {
-                        dst.update(repeating: 0, count: pitch)
-                        continue
-                    }
+                let base = phases + (a * sh.strideW + b) * phase + slot * plane
+                for i in iRange {
+                    let dst = base + i * pitch
                     let src = x + (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW
-                    for j in 0..<jRange.lowerBound { dst[j] = 0 }
                     if sh.strideW == 1 {
-                        (dst + jRange.lowerBound).update(from: src + jRange.lowerBound, count: jRange.count)
+                        copyFloats(dst + jRange.lowerBound, src + jRange.lowerBound, count: jRange.count)
+                    } else if sh.strideW == 2 {
+                        // Eight at a time from the even lanes of sixteen (the last lane read is src[2j + 15],
+                        // inside the row while j + 9 <= upper bound).
+                        var j = jRange.lowerBound
+                        while j + 9 <= jRange.upperBound {
+                            let pair = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(dst + j).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+                            j += 8
+                        }
+                        while j < jRange.upperBound {
+                            dst[j] = src[2 * j]
+                            j += 1
+                        }
                     } else {
                         for j in jRange { dst[j] = src[j * sh.strideW] }
                     }
-                    for j in jRange.upperBound..<pitch { dst[j] = 0 }
                 }
             }
         }
     }
 
-    /// The adjoint of `fill`: dx[H, W] = the phase planes' entries that lie on the image.
+    /// The adjoint of `fill`: dx[H, W] = the entries of image slot `slot` that lie on the image.
     @inline(__always)
-    func gather(_ dx: UnsafeMutablePointer<Float>, from phases: UnsafePointer<Float>, _ sh: ConvShape) {
+    func gather(_ dx: UnsafeMutablePointer<Float>, slot: Int, from phases: UnsafePointer<Float>, _ sh: ConvShape) {
         for a in 0..<sh.strideH {
             let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
             for b in 0..<sh.strideW {
                 let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
-                let phase = phases + (a * sh.strideW + b) * plane
+                let base = phases + (a * sh.strideW + b) * phase + slot * plane
                 for i in iRange {
-                    let src = phase + i * pitch
+                    let src = base + i * pitch
                     let dst = dx + (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW
                     if sh.strideW == 1 {
-                        (dst + jRange.lowerBound).update(from: src + jRange.lowerBound, count: jRange.count)
+                        copyFloats(dst + jRange.lowerBound, src + jRange.lowerBound, count: jRange.count)
+                    } else if sh.strideW == 2 {
+                        // Into the even lanes of sixteen; the odd lanes are read and written back unchanged
+                        // (the other column phase, on this same thread, owns them).
+                        var j = jRange.lowerBound
+                        while j + 9 <= jRange.upperBound {
+                            var pair = UnsafeRawPointer(dst + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+                            pair.evenHalf = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(dst + 2 * j).storeBytes(of: pair, as: SIMD16<Float>.self)
+                            j += 8
+                        }
+                        while j < jRange.upperBound {
+                            dst[2 * j] = src[j]
+                            j += 1
+                        }
                     } else {
                         for j in jRange { dst[j * sh.strideW] = src[j] }
                     }
@@ -206,16 +237,17 @@ func depthwiseConvForwardPhased(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>
 ) {
-    let phases = DepthwisePhases(sh), span = phases.span, phaseFloats = phases.count * phases.plane
+    let phases = DepthwisePhases(sh), span = phases.span
     Parallel.forEachPart(sh.c) { _, channels in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: phaseFloats + span) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: phases.floats + span) { scratch in
             guard let xp = scratch.baseAddress else { return }
-            let yp = xp + phaseFloats
-            xp.initialize(repeating: 0, count: phaseFloats + span)
-            for i in 0..<sh.n {
-                for c in channels {
-                    phases.fill(xp, from: input + (i * sh.c + c) * sh.inPlane, sh)
-                    let w = weight + c * sh.r * sh.s
+            let yp = xp + phases.floats
+            xp.initialize(repeating: 0, count: phases.floats + span)
+            for c in channels {
+                let w = weight + c * sh.r * sh.s
+                for n0 in stride(from: 0, to: sh.n, by: phases.images) {
+                    let images = Swift.min(phases.images, sh.n - n0)
+                    for slot in 0..<images { phases.fill(xp, slot: slot, from: input + ((n0 + slot) * sh.c + c) * sh.inPlane, sh) }
                     yp.update(repeating: bias?[c] ?? 0, count: span)
                     for r in 0..<sh.r {
                         for s in 0..<sh.s {
@@ -223,36 +255,43 @@ func depthwiseConvForwardPhased(
                             for j in 0..<span { yp[j] = yp[j] + tap * src[j] }
                         }
                     }
-                    let y = output + (i * sh.c + c) * sh.outPlane
-                    for p in 0..<sh.p { (y + p * sh.q).update(from: yp + p * phases.pitch, count: sh.q) }
+                    for slot in 0..<images {
+                        let y = output + ((n0 + slot) * sh.c + c) * sh.outPlane, rows = yp + slot * phases.plane
+                        for p in 0..<sh.p { copyFloats(y + p * sh.q, rows + p * phases.pitch, count: sh.q) }
+                    }
                 }
             }
         }
     }
 }
 
-/// Backward on phase planes: dy' is dy on the pitch with zeros in the unused columns, so
+/// Backward on phase planes: dy' is dy on the pitch with zeros in the unused columns and rows, so
 /// dW[r, s] += dot(dy', phases at the tap's offset) and dphases[i + offset] += w[r, s] * dy'[i];
 /// dx is gathered back from dphases.
 func depthwiseConvBackwardPhased(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
 ) {
-    let phases = DepthwisePhases(sh), span = phases.span, phaseFloats = phases.count * phases.plane
+    let phases = DepthwisePhases(sh), span = phases.span, phaseFloats = phases.floats
     let covered = phases.coversInput(sh)
     Parallel.forEachPart(sh.c) { _, channels in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * phaseFloats + span) { scratch in
             guard let xp = scratch.baseAddress else { return }
             let dxp = xp + phaseFloats, dyp = dxp + phaseFloats
             xp.initialize(repeating: 0, count: 2 * phaseFloats + span)
-            for i in 0..<sh.n {
-                for c in channels {
-                    phases.fill(xp, from: input + (i * sh.c + c) * sh.inPlane, sh)
-                    let dy = gradOutput + (i * sh.c + c) * sh.outPlane
-                    for p in 0..<sh.p { (dyp + p * phases.pitch).update(from: dy + p * sh.q, count: sh.q) }
-                    if let gradBias { gradBias[c] += sumOf(dy, count: sh.outPlane) }
+            for c in channels {
+                let w = weight + c * sh.r * sh.s, dw = gradWeight + c * sh.r * sh.s
+                for n0 in stride(from: 0, to: sh.n, by: phases.images) {
+                    let images = Swift.min(phases.images, sh.n - n0)
+                    if images < phases.images { dyp.update(repeating: 0, count: span) }
+                    for slot in 0..<images {
+                        let n = n0 + slot
+                        phases.fill(xp, slot: slot, from: input + (n * sh.c + c) * sh.inPlane, sh)
+                        let dy = gradOutput + (n * sh.c + c) * sh.outPlane, rows = dyp + slot * phases.plane
+                        for p in 0..<sh.p { copyFloats(rows + p * phases.pitch, dy + p * sh.q, count: sh.q) }
+                        if let gradBias { gradBias[c] += sumOf(dy, count: sh.outPlane) }
+                    }
                     dxp.update(repeating: 0, count: phaseFloats)
-                    let w = weight + c * sh.r * sh.s, dw = gradWeight + c * sh.r * sh.s
                     for r in 0..<sh.r {
                         for s in 0..<sh.s {
                             let offset = phases.offset(sh, r: r, s: s), tap = w[r * sh.s + s]
@@ -261,9 +300,11 @@ func depthwiseConvBackwardPhased(
                             for j in 0..<span { dst[j] = dst[j] + tap * dyp[j] }
                         }
                     }
-                    let dx = gradInput + (i * sh.c + c) * sh.inPlane
-                    if !covered { dx.update(repeating: 0, count: sh.inPlane) }
-                    phases.gather(dx, from: dxp, sh)
+                    for slot in 0..<images {
+                        let dx = gradInput + ((n0 + slot) * sh.c + c) * sh.inPlane
+                        if !covered { dx.update(repeating: 0, count: sh.inPlane) }
+                        phases.gather(dx, slot: slot, from: dxp, sh)
+                    }
                 }
             }
         }

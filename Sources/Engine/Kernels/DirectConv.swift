@@ -235,7 +235,7 @@ private func copyIntoPaddedPlanes(_ x: UnsafePointer<Float>, channels: Int, h: I
                                   _ layout: DirectLayout, interior: Int, _ padded: UnsafeMutablePointer<Float>) {
     for c in 0..<channels {
         let src = x + c * h * w, dst = padded + c * layout.channelStride + interior
-        for row in 0..<h { (dst + row * layout.pitch).update(from: src + row * w, count: w) }
+        for row in 0..<h { copyFloats(dst + row * layout.pitch, src + row * w, count: w) }
     }
 }
 
@@ -245,7 +245,7 @@ private func copyFromPitch(_ pitched: UnsafePointer<Float>, channels: Int, p: In
                            _ out: UnsafeMutablePointer<Float>) {
     for c in 0..<channels {
         let src = pitched + c * layout.span, dst = out + c * p * q
-        for row in 0..<p { (dst + row * q).update(from: src + row * layout.pitch, count: q) }
+        for row in 0..<p { copyFloats(dst + row * q, src + row * layout.pitch, count: q) }
     }
 }
 

@@ -219,7 +219,7 @@ func zeroPadForward(planes: Int, h: Int, w: Int, pad: Int, input: UnsafePointer<
     Parallel.forEachPart(planes, minimum: 64) { _, planes in
         for plane in planes {
             for ih in 0..<h {
-                (output + (plane * oh + ih + pad) * ow + pad).update(from: input + (plane * h + ih) * w, count: w)
+                copyFloats(output + (plane * oh + ih + pad) * ow + pad, input + (plane * h + ih) * w, count: w)
             }
         }
     }
@@ -232,7 +232,7 @@ func zeroPadBackward(planes: Int, h: Int, w: Int, pad: Int, gradOutput: UnsafePo
     Parallel.forEachPart(planes, minimum: 64) { _, planes in
         for plane in planes {
             for ih in 0..<h {
-                (gradInput + (plane * h + ih) * w).update(from: gradOutput + (plane * oh + ih + pad) * ow + pad, count: w)
+                copyFloats(gradInput + (plane * h + ih) * w, gradOutput + (plane * oh + ih + pad) * ow + pad, count: w)
             }
         }
     }

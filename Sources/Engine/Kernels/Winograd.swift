@@ -123,7 +123,7 @@ private func transformInput(
         for c in channels {
             for n in 0..<sh.n {
                 let x = input + (n * sh.c + c) * sh.inPlane
-                for row in 0..<sh.h { (padded + (row + 1) * pitch + 1).update(from: x + row * sh.w, count: sh.w) }
+                for row in 0..<sh.h { copyFloats(padded + (row + 1) * pitch + 1, x + row * sh.w, count: sh.w) }
                 for th in 0..<layout.tilesH {
                     let d0 = padded + 2 * th * pitch, d1 = d0 + pitch, d2 = d1 + pitch, d3 = d2 + pitch
                     let out = v + c * t + (n * layout.tilesH + th) * tilesW
@@ -296,7 +296,7 @@ private func transformGradInput(
                     }
                 }
                 let dx = gradInput + (n * sh.c + c) * sh.inPlane
-                for row in 0..<sh.h { (dx + row * sh.w).update(from: padded + (row + 1) * pitch + 1, count: sh.w) }
+                for row in 0..<sh.h { copyFloats(dx + row * sh.w, padded + (row + 1) * pitch + 1, count: sh.w) }
             }
         }
     }
