@@ -105,8 +105,10 @@ final class TrainingLoop {
                 guard let batch = trainLoader.next() else { break }
                 let (batchLoss, correct) = try step(batch)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                trainLoader.recycle(batch)
-                try afterStep(batchLoss: batchLoss, correct: correct, count: batch.count, seconds: seconds,
+                let count = batch.count
+                // Consumed: a copy still alive here would make the loader copy the arrays instead of refilling them.
+                trainLoader.recycle(consume batch)
+                try afterStep(batchLoss: batchLoss, correct: correct, count: count, seconds: seconds,
                               stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)
             }
             try endEpoch()

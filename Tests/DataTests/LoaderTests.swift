@@ -150,7 +150,9 @@ import Testing
             loader.startEpoch(epoch)
             while let batch = loader.next() {
                 addresses.insert(batch.images.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
-                loader.recycle(batch)
+                // Consumed, so that no copy here still shares the arrays when the producer refills them
+                // (a shared array would be copied, not refilled: a new address).
+                loader.recycle(consume batch)
             }
         }
         #expect(addresses.count <= 4)
