@@ -51,7 +51,7 @@ import Testing
         for (h, w, k, stride, pad, bias) in [(8, 8, 3, 1, 1, true), (9, 7, 3, 1, 0, false), (6, 11, 5, 1, 2, true),
                                              (5, 5, 3, 1, 1, false), (8, 8, 3, 2, 1, true), (9, 7, 3, 2, 1, false),
                                              (10, 9, 5, 2, 2, true), (8, 6, 2, 2, 0, false), (12, 12, 3, 3, 1, true),
-                                             (20, 20, 3, 1, 1, true), (33, 40, 3, 2, 1, false)] {
+                                             (14, 14, 3, 1, 1, true), (33, 40, 3, 2, 1, false)] {
             expectDepthwiseMatchesRowKernel(h: h, w: w, kernel: k, stride: stride, pad: pad, bias: bias, fast: .phased)
         }
     }

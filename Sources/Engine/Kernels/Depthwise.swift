@@ -121,9 +121,10 @@ func depthwiseConvBackwardAnyStride(
 // Computing the output on the phase planes' row pitch (y'[p*pitch + q], its last pitch - Q columns unused)
 // then makes every tap one contiguous loop, y'[i] += w[r, s] * phase[i + offset(r, s)], rather than one
 // short loop per output row. At stride 1 the one phase is the zero-bordered plane.
-// Small planes stack: the same channel of several images lies one below the other in each phase, so a tap's
-// loop runs over all of them at once (ShuffleNet's 8x8 planes would otherwise spend their time on loop
-// setup); the output rows that straddle two images are computed and dropped.
+// Small planes stack: the same channel of several images (up to 512 floats of phase plane) lies one below
+// the other in each phase, so a tap's loop runs over all of them at once; the output rows that straddle two
+// images are computed and dropped. Planes from 16x16 up go one at a time: stacked, MobileNetV1's 18x18
+// backward ran 20-30 % slower.
 
 /// The geometry of one conv's phase planes.
 private struct DepthwisePhases {
@@ -141,7 +142,7 @@ private struct DepthwisePhases {
         pitch = sh.q + (sh.s - 1) / sh.strideW
         rows = sh.p + (sh.r - 1) / sh.strideH
         plane = rows * pitch
-        images = Swift.max(1, Swift.min(sh.n, 1024 / plane))
+        images = Swift.max(1, Swift.min(sh.n, 512 / plane))
         phase = images * plane + (sh.s - 1) / sh.strideW
         count = sh.strideH * sh.strideW
         span = ((images - 1) * rows + sh.p) * pitch
@@ -243,10 +244,12 @@ func depthwiseConvForwardPhased(
             guard let xp = scratch.baseAddress else { return }
             let yp = xp + phases.floats
             xp.initialize(repeating: 0, count: phases.floats + span)
-            for c in channels {
-                let w = weight + c * sh.r * sh.s
-                for n0 in stride(from: 0, to: sh.n, by: phases.images) {
-                    let images = Swift.min(phases.images, sh.n - n0)
+            // Images outside, channels inside: the planes are read in memory order (MobileNetV1's depthwise
+            // convs ran 40 % slower channel by channel).
+            for n0 in stride(from: 0, to: sh.n, by: phases.images) {
+                let images = Swift.min(phases.images, sh.n - n0)
+                for c in channels {
+                    let w = weight + c * sh.r * sh.s
                     for slot in 0..<images { phases.fill(xp, slot: slot, from: input + ((n0 + slot) * sh.c + c) * sh.inPlane, sh) }
                     yp.update(repeating: bias?[c] ?? 0, count: span)
                     for r in 0..<sh.r {
@@ -279,11 +282,11 @@ func depthwiseConvBackwardPhased(
             guard let xp = scratch.baseAddress else { return }
             let dxp = xp + phaseFloats, dyp = dxp + phaseFloats
             xp.initialize(repeating: 0, count: 2 * phaseFloats + span)
-            for c in channels {
-                let w = weight + c * sh.r * sh.s, dw = gradWeight + c * sh.r * sh.s
-                for n0 in stride(from: 0, to: sh.n, by: phases.images) {
-                    let images = Swift.min(phases.images, sh.n - n0)
-                    if images < phases.images { dyp.update(repeating: 0, count: span) }
+            for n0 in stride(from: 0, to: sh.n, by: phases.images) {
+                let images = Swift.min(phases.images, sh.n - n0)
+                if images < phases.images { dyp.update(repeating: 0, count: span) }
+                for c in channels {
+                    let w = weight + c * sh.r * sh.s, dw = gradWeight + c * sh.r * sh.s
                     for slot in 0..<images {
                         let n = n0 + slot
                         phases.fill(xp, slot: slot, from: input + (n * sh.c + c) * sh.inPlane, sh)
