@@ -216,6 +216,19 @@ import Testing
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 1e-4)
     }
 
+    /// Winograd's transformed batch is four times the input and output: VGG11's widest conv at 32x32 fits
+    /// the limit even at batch 128; a wide conv on 112x112 images would need gigabytes and goes elsewhere.
+    @Test func winogradKeepsItsScratchBounded() {
+        func shape(n: Int, c: Int, k: Int, side: Int) -> ConvShape {
+            ConvShape(n: n, c: c, h: side, w: side, k: k, p: side, q: side, r: 3, s: 3,
+                      strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
+        }
+        #expect(convUsesWinograd(shape(n: 128, c: 64, k: 128, side: 16)))
+        #expect(!convUsesWinograd(shape(n: 64, c: 48, k: 192, side: 112)))
+        let big = shape(n: 64, c: 48, k: 192, side: 112)
+        #expect(convScratchTotals(big).columns + convScratchTotals(big).gathered <= winogradScratchLimit)
+    }
+
     /// convForward/convBackward on a whole batch (whatever path `sh` takes, through its thread split) against
     /// one image at a time through the plain im2col GEMMs.
     private func expectSameAsWholeImagePath(_ sh: ConvShape, withBias: Bool, atol: Float) {

@@ -19,10 +19,18 @@
 /// GEMMs, not the transforms, are the work. Per tile the multiplies saved grow as C*K and the transforms as
 /// C + K; measured: ResNet's 32->32 convs lose (C*K/(C+K) = 16), its 64->64 ones (32) and EfficientNetV2's
 /// 48->192 expand convs (38) win.
+/// The transformed batch must also fit `winogradScratchLimit`: it is four times the input and output, which
+/// is 50 MB for VGG11's widest conv at 32x32 but would be gigabytes for EfficientNetV2 on 224x224 images
+/// (those take the other paths, whose scratch is bounded per GEMM).
 func convUsesWinograd(_ sh: ConvShape) -> Bool {
-    sh.groups == 1 && sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 1 && sh.padW == 1
-        && sh.c * sh.k >= 24 * (sh.c + sh.k)
+    guard sh.groups == 1, sh.r == 3, sh.s == 3, sh.strideH == 1, sh.strideW == 1, sh.padH == 1, sh.padW == 1,
+          sh.c * sh.k >= 24 * (sh.c + sh.k) else { return false }
+    let scratch = WinogradLayout(sh).scratch
+    return scratch.columns + scratch.gathered <= winogradScratchLimit
 }
+
+/// Floats of scratch the Winograd path may use: 128 MB.
+let winogradScratchLimit = 32 << 20
 
 /// Where one call's tiles and transforms live.
 struct WinogradLayout {
