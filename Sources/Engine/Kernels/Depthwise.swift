@@ -157,73 +157,36 @@ private struct DepthwisePhases {
         ((r % sh.strideH) * sh.strideW + s % sh.strideW) * phase + (r / sh.strideH) * pitch + s / sh.strideW
     }
 
-    /// Splits plane x[H, W] into image slot `slot` of the phases. Only pixels of the image are written: the
-    /// entries on the padding are the same for every plane and stay as the caller zeroed them.
+    /// Calls body(phase row, image row, columns) for every row of image slot `slot`'s phases that lies on the
+    /// image: entry j of the phase row (at that offset into the phases) is pixel j*sW of the image row (at
+    /// that offset into the plane), for j in columns.
     @inline(__always)
-    func fill(_ phases: UnsafeMutablePointer<Float>, slot: Int, from x: UnsafePointer<Float>, _ sh: ConvShape) {
+    private func forEachImageRow(slot: Int, _ sh: ConvShape,
+                                 _ body: (_ phaseRow: Int, _ imageRow: Int, _ columns: Range<Int>) -> Void) {
         for a in 0..<sh.strideH {
             let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
             for b in 0..<sh.strideW {
                 let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
-                let base = phases + (a * sh.strideW + b) * phase + slot * plane
-                for i in iRange {
-                    let dst = base + i * pitch
-                    let src = x + (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW
-                    if sh.strideW == 1 {
-                        copyFloats(dst + jRange.lowerBound, src + jRange.lowerBound, count: jRange.count)
-                    } else if sh.strideW == 2 {
-                        // Eight at a time from the even lanes of sixteen (the last lane read is src[2j + 15],
-                        // inside the row while j + 9 <= upper bound).
-                        var j = jRange.lowerBound
-                        while j + 9 <= jRange.upperBound {
-                            let pair = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
-                            UnsafeMutableRawPointer(dst + j).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
-                            j += 8
-                        }
-                        while j < jRange.upperBound {
-                            dst[j] = src[2 * j]
-                            j += 1
-                        }
-                    } else {
-                        for j in jRange { dst[j] = src[j * sh.strideW] }
-                    }
-                }
+                let base = (a * sh.strideW + b) * phase + slot * plane
+                for i in iRange { body(base + i * pitch, (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW, jRange) }
             }
+        }
+    }
+
+    /// Splits plane x[H, W] into image slot `slot` of the phases. Only pixels of the image are written: the
+    /// entries on the padding are the same for every plane and stay as the caller zeroed them.
+    @inline(__always)
+    func fill(_ phases: UnsafeMutablePointer<Float>, slot: Int, from x: UnsafePointer<Float>, _ sh: ConvShape) {
+        forEachImageRow(slot: slot, sh) { phaseRow, imageRow, columns in
+            readStrided(x + imageRow, stride: sh.strideW, into: phases + phaseRow, columns)
         }
     }
 
     /// The adjoint of `fill`: dx[H, W] = the entries of image slot `slot` that lie on the image.
     @inline(__always)
     func gather(_ dx: UnsafeMutablePointer<Float>, slot: Int, from phases: UnsafePointer<Float>, _ sh: ConvShape) {
-        for a in 0..<sh.strideH {
-            let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
-            for b in 0..<sh.strideW {
-                let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
-                let base = phases + (a * sh.strideW + b) * phase + slot * plane
-                for i in iRange {
-                    let src = base + i * pitch
-                    let dst = dx + (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW
-                    if sh.strideW == 1 {
-                        copyFloats(dst + jRange.lowerBound, src + jRange.lowerBound, count: jRange.count)
-                    } else if sh.strideW == 2 {
-                        // Into the even lanes of sixteen; the odd lanes are read and written back unchanged
-                        // (the other column phase, on this same thread, owns them).
-                        var j = jRange.lowerBound
-                        while j + 9 <= jRange.upperBound {
-                            var pair = UnsafeRawPointer(dst + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
-                            pair.evenHalf = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
-                            UnsafeMutableRawPointer(dst + 2 * j).storeBytes(of: pair, as: SIMD16<Float>.self)
-                            j += 8
-                        }
-                        while j < jRange.upperBound {
-                            dst[2 * j] = src[j]
-                            j += 1
-                        }
-                    } else {
-                        for j in jRange { dst[j * sh.strideW] = src[j] }
-                    }
-                }
-            }
+        forEachImageRow(slot: slot, sh) { phaseRow, imageRow, columns in
+            writeStrided(phases + phaseRow, into: dx + imageRow, stride: sh.strideW, columns)
         }
     }
 
@@ -231,6 +194,52 @@ private struct DepthwisePhases {
     /// true unless the stride skips the image's last rows or columns.
     func coversInput(_ sh: ConvShape) -> Bool {
         (sh.h - 1 + sh.padH) / sh.strideH < rows && (sh.w - 1 + sh.padW) / sh.strideW < pitch
+    }
+}
+
+/// dst[j] = src[j * stride] for j in columns. At stride 2, eight at a time from the even lanes of sixteen
+/// (the last lane read, src[2j + 15], stays inside the row while j + 9 <= columns.upperBound).
+@inline(__always)
+private func readStrided(_ src: UnsafePointer<Float>, stride: Int, into dst: UnsafeMutablePointer<Float>, _ columns: Range<Int>) {
+    if stride == 1 {
+        copyFloats(dst + columns.lowerBound, src + columns.lowerBound, count: columns.count)
+        return
+    }
+    var j = columns.lowerBound
+    if stride == 2 {
+        while j + 9 <= columns.upperBound {
+            let pair = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(dst + j).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+            j += 8
+        }
+    }
+    while j < columns.upperBound {
+        dst[j] = src[j * stride]
+        j += 1
+    }
+}
+
+/// dst[j * stride] = src[j] for j in columns: the adjoint of `readStrided`. At stride 2, into the even lanes of
+/// sixteen; the odd lanes are read and written back unchanged (the other column phase, on this same thread,
+/// owns them).
+@inline(__always)
+private func writeStrided(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, stride: Int, _ columns: Range<Int>) {
+    if stride == 1 {
+        copyFloats(dst + columns.lowerBound, src + columns.lowerBound, count: columns.count)
+        return
+    }
+    var j = columns.lowerBound
+    if stride == 2 {
+        while j + 9 <= columns.upperBound {
+            var pair = UnsafeRawPointer(dst + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+            pair.evenHalf = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dst + 2 * j).storeBytes(of: pair, as: SIMD16<Float>.self)
+            j += 8
+        }
+    }
+    while j < columns.upperBound {
+        dst[j * stride] = src[j]
+        j += 1
     }
 }
 
