@@ -99,7 +99,9 @@ public enum CheckpointStore {
 
     private static func readTensors(_ url: URL, digest expected: String) throws -> [String: Safetensors.Entry] {
         let entries: [String: Safetensors.Entry]
-        do { entries = try Safetensors.read(contentsOf: url).entries } catch let error as EngineError {
+        do { entries = try Safetensors.read(contentsOf: url).entries } catch EngineError.checkpoint(_, let message) {
+            throw TrainingError.checkpoint(file: url.path, message: "refused: \(message)")
+        } catch let error as EngineError {
             throw TrainingError.checkpoint(file: url.path, message: "refused: \(error)")
         }
         let actual = digest(entries.sorted { $0.key < $1.key })

@@ -45,7 +45,7 @@ public enum Safetensors {
         guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, no safetensors header") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(data.count - 8) else {
-            throw fail("truncated: header says \(headerLength) bytes, file has \(data.count - 8)")
+            throw fail("truncated or not safetensors: its first 8 bytes announce a \(headerLength)-byte header, but only \(data.count - 8) bytes follow")
         }
         let headerEnd = 8 + Int(headerLength)
         guard let header = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<headerEnd)) as? [String: Any] else {
