@@ -50,6 +50,23 @@ import Training
         #expect(app.step == .model)
     }
 
+    @Test func aMissingDatasetsLongHowToGetWrapsWhole() {
+        let how = "cnntui download cifar10 fetches it, or place cifar-10-binary.tar.gz or its extracted "
+            + "cifar-10-batches-bin directory in /usr/share/datasets/cifar10 or ~/.cache/cnntui/cifar10"
+        let json = """
+            [{"name": "cifar10", "found": false, "path": null, "train": null, "test": null, "shape": [3, 32, 32],
+              "classes": ["airplane"], "how_to_get": "\(how)"}]
+            """
+        let listings = (try? JSONDecoder().decode([DatasetListing].self, from: Data(json.utf8))) ?? []
+        let app = SetupApp(capabilities: .full, width: 80, height: 24, datasets: listings, models: ["mycnn"], estimator: nil,
+                           summarize: { _, _ in [] })
+        let g = app.render()
+        let detail = g.lines.filter { $0.contains("missing.") || $0.contains("extracted") || $0.contains("~/.cache") }
+            .map { $0.replacingOccurrences(of: "│", with: " ").trimmingCharacters(in: .whitespaces) }
+        #expect(detail.joined(separator: " ").hasSuffix(how), "\(g.text)")
+        #expect(!g.text.contains("…"), "\(g.text)")
+    }
+
     @Test func modelPickerShowsCountsAndMeasuredSecondsPerEpoch() {
         let app = setup()
         press(app, .enter)

@@ -196,3 +196,20 @@ import Training
         #expect(g.lines == ["####.... 50%"])
     }
 }
+
+@Suite struct FormatTests {
+    @Test func shortLabelsKeepTheirDigits() {
+        #expect(Format.compact(2.3026) == "2.30" && Format.compact(0.01234) == "0.012" && Format.compact(123_456) == "1.2e+05")
+        #expect(Format.duration(45) == "45s" && Format.duration(185) == "3m05s" && Format.duration(3720) == "1h02m")
+        #expect(Format.learningRate(0.0005) == "0.0005" && Format.learningRate(1e-6) == "1.00e-06")
+    }
+
+    @Test func wrappingBreaksAtSpacesAndKeepsEveryWord() {
+        let text = "place train-images-idx3-ubyte.gz and its labels in /usr/share/datasets/mnist"
+        let lines = Format.wrapped(text, width: 30)
+        #expect(lines.allSatisfy { $0.count <= 30 || !$0.contains(" ") })
+        #expect(lines.joined(separator: " ") == text)
+        #expect(Format.wrapped("", width: 10).isEmpty)
+        #expect(Format.wrapped("a-very-long-word next", width: 5) == ["a-very-long-word", "next"])
+    }
+}

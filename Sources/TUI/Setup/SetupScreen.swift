@@ -111,9 +111,10 @@ struct SetupScreen {
         if d.found {
             grid.text("found in " + (d.path ?? "?"), in: detail, row: 1, style: caps.style(fg: .green), glyphs: caps.glyphs)
         } else {
-            grid.text("missing. " + (d.howToGet ?? ""), in: detail, row: 1, style: caps.style(fg: .yellow, [.bold]), glyphs: caps.glyphs)
-            grid.text("(`cnntui download \(d.name)` fetches it where the network allows)", in: detail, row: 2,
-                      style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+            let how = "missing. " + (d.howToGet ?? "`cnntui download \(d.name)` fetches it where the network allows")
+            for (k, text) in Format.wrapped(how, width: detail.width).prefix(detail.height - 1).enumerated() {
+                grid.text(text, in: detail, row: 1 + k, style: caps.style(fg: .yellow, [.bold]), glyphs: caps.glyphs)
+            }
         }
     }
 
@@ -122,7 +123,7 @@ struct SetupScreen {
     func renderModels(_ grid: inout CellGrid, _ body: Rect) {
         let shape = app.dataset.map { "\($0.shape.map(String.init).joined(separator: "x")), \($0.classes.count) classes" } ?? ""
         let inside = panel(&grid, body, "Choose a model and variant (counted at \(shape))")
-        let columns: [(String, Int, Alignment)] = [("Model", 24, .left), ("Family", 13, .left), ("Params", 10, .right),
+        let columns: [(String, Int, Alignment)] = [("Model", 24, .left), ("Family", 14, .left), ("Params", 10, .right),
                                                    ("Mult-adds", 13, .right), ("s/epoch", 9, .right)]
         func line(_ cells: [String]) -> String {
             zip(columns, cells).map { $0.1.padded(to: $0.0.1, align: $0.0.2) }.joined(separator: " ")

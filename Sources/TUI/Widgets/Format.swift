@@ -37,4 +37,23 @@ public enum Format {
     public static func rate(_ v: Double) -> String {
         v >= 1000 ? String(format: "%.1fk", v / 1000) : String(format: "%.0f", v)
     }
+
+    /// Splits `text` at spaces into lines of at most `width` characters; a word longer than a line is
+    /// cut by the grid when drawn.
+    public static func wrapped(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: true) {
+            if current.isEmpty {
+                current = String(word)
+            } else if current.count + 1 + word.count <= width {
+                current += " " + word
+            } else {
+                lines.append(current)
+                current = String(word)
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
 }
