@@ -87,8 +87,10 @@ public struct Dataset: Sendable {
 
     /// Digits and clothes are never mirrored (a flipped 2 or shoe is another picture); photos get
     /// the seeds' recipe, pad 4 + random crop + horizontal flip.
-    public var defaultAugmentation: Augmentation {
-        Dataset.isGreyscaleCatalogue(name) ? .none : .standard
+    public var defaultAugmentation: Augmentation { Dataset.defaultAugmentation(forDatasetNamed: name) }
+
+    public static func defaultAugmentation(forDatasetNamed name: String) -> Augmentation {
+        isGreyscaleCatalogue(name) ? .none : .standard
     }
 
     static func isGreyscaleCatalogue(_ name: String) -> Bool { name == "mnist" || name == "fashion-mnist" }

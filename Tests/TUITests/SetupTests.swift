@@ -97,6 +97,7 @@ import Training
         #expect(c.optimizer == .adam && c.learningRate == 0.01)
         var g = app.render()
         #expect(g.text.contains("Learning rate   0.01") && g.text.contains("Continue: layer summary"))
+        #expect(g.text.contains("none (the dataset's default)"), "digits are never mirrored or cropped: \(g.text)")
         // A bad number: a message, nothing changes, the field stays open.
         press(app, .down, .down, .down, .enter, .end)
         for ch in "x" { app.handle(key: .character(ch)) }

@@ -211,7 +211,7 @@ struct SetupScreen {
         let fixed: [(String, String)] = [
             ("momentum", Format.compact(Double(c.momentum))), ("weight decay", Format.compact(Double(c.weightDecay))),
             ("label smoothing", Format.compact(Double(c.labelSmoothing))),
-            ("augmentation", c.augmentation ?? "dataset default"),
+            ("augmentation", c.augmentation ?? "\(Dataset.defaultAugmentation(forDatasetNamed: c.dataset)) (the dataset's default)"),
             ("held out", c.validationFraction > 0 ? Format.percent(Float(c.validationFraction), decimals: 0) : "none"),
             ("drop last batch", c.dropLast ? "yes" : "no"), ("BLAS threads", String(c.threads)),
             ("limit train", c.limitTrain.map(String.init) ?? "all"), ("limit test", c.limitTest.map(String.init) ?? "all"),
