@@ -4,22 +4,24 @@ import Training
 /// The flags that override a model's seed recipe, shared by `cnntui train` and the UI entry
 /// (`cnntui --model M --dataset D ...`), so both accept the same names with the same meanings.
 struct RecipeOptions: ParsableArguments {
+    // Numbers parse `.unconditional`ly so that `--lr -1` reaches our check ("--lr: must be a positive
+    // number") instead of reading -1 as a flag and reporting a missing value.
     @Option(name: .customLong("data-dir"), help: "Where datasets are looked for.") var dataDir: String?
     @Option(help: "Recipe for the defaults.") var recipe = "seed"
-    @Option(help: "Epochs to train.") var epochs: Int?
-    @Option(name: .customLong("batch-size")) var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Epochs to train.") var epochs: Int?
+    @Option(name: .customLong("batch-size"), parsing: .unconditional) var batchSize: Int?
     @Option(help: "sgd, adam or adamw.") var optimizer: String?
-    @Option(help: "Learning rate.") var lr: Float?
-    @Option var momentum: Float?
-    @Option(name: .customLong("weight-decay")) var weightDecay: Float?
+    @Option(parsing: .unconditional, help: "Learning rate.") var lr: Float?
+    @Option(parsing: .unconditional) var momentum: Float?
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional) var weightDecay: Float?
     @Option(help: "Learning-rate schedule spec, e.g. constant, step:10:0.5, cosine:warmup=5:min=0.0005.")
     var schedule: String?
-    @Option(name: .customLong("label-smoothing")) var labelSmoothing: Float?
+    @Option(name: .customLong("label-smoothing"), parsing: .unconditional) var labelSmoothing: Float?
     @Option(help: "none, crop, flip or crop+flip.") var augment: String?
-    @Option(help: "Seed for weights, shuffling, augmentation, dropout.") var seed: UInt64?
-    @Option(help: "Engine threads (default 2).") var threads: Int?
-    @Option(name: .customLong("limit-train"), help: "Train on the first N images only.") var limitTrain: Int?
-    @Option(name: .customLong("limit-test"), help: "Test on the first N images only.") var limitTest: Int?
+    @Option(parsing: .unconditional, help: "Seed for weights, shuffling, augmentation, dropout.") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Engine threads (default 2).") var threads: Int?
+    @Option(name: .customLong("limit-train"), parsing: .unconditional, help: "Train on the first N images only.") var limitTrain: Int?
+    @Option(name: .customLong("limit-test"), parsing: .unconditional, help: "Test on the first N images only.") var limitTest: Int?
     @Option(name: .customLong("sessions-dir"), help: "Sessions directory (default $CNNTUI_SESSIONS or ./Sessions).")
     var sessionsDir: String?
 

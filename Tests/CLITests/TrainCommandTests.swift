@@ -122,7 +122,8 @@ import Testing
 
     @Test(arguments: [
         (["--model", "nosuch"], ["--model", "nosuch", "mycnn", "vgg11"]),
-        (["--epochs", "-1"], ["--epochs"]),
+        (["--epochs", "-1"], ["--epochs", "at least 1"]),
+        (["--lr", "-0.1"], ["--lr", "positive", "-0.1"]),
         (["--epochs=-1"], ["--epochs", "at least 1"]),
         (["--lr", "abc"], ["--lr", "abc"]),
         (["--schedule", "step:x"], ["--schedule", "step:x"]),
