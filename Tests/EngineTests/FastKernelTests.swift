@@ -8,6 +8,44 @@ import Testing
     /// 2x2/2 max pooling, eight outputs at a time, against the any-window kernel: ties (small integers)
     /// must pick the first in row-major order, NaN must win, and the outputs past a multiple of eight
     /// take the scalar tail.
+    /// Stride-2 unfold and fold, eight outputs per 16-float load, against the plain gather and scatter: every
+    /// width, padding and tap column; the NaN sentinels either side of the row reach no output and stay as
+    /// they were.
+    @Test func strideTwoRowUnfoldAndFoldMatchScalarAndStayInTheRow() {
+        for w in 8...41 {
+            for pad in 0...2 {
+                let q = (w + 2 * pad - 3) / 2 + 1
+                let sh = ConvShape(n: 1, c: 1, h: 3, w: w, k: 1, p: 1, q: q, r: 3, s: 3, strideH: 2, strideW: 2,
+                                   padH: pad, padW: pad, groups: 1)
+                for tap in 0..<3 {
+                    let guardFloats = 32, rowStart = guardFloats
+                    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: w + 2 * guardFloats)
+                    defer { buffer.deallocate() }
+                    for i in 0..<(w + 2 * guardFloats) { buffer[i] = i < rowStart || i >= rowStart + w ? .nan : Float(i) }
+                    let src = buffer + rowStart - pad + tap
+                    let qRange = validOutputRange(inCount: w, outCount: q, stride: 2, pad: pad, offset: tap)
+                    var out = [Float](repeating: -1, count: q)
+                    out.withUnsafeMutableBufferPointer {
+                        unfoldRow(src, into: $0.baseAddress!, valid: qRange, rowEnd: w + pad - tap, sh)
+                    }
+                    let expected = (0..<q).map { qRange.contains($0) ? src[2 * $0] : 0 }
+                    #expect(out == expected, "unfold w \(w) pad \(pad) tap \(tap)")
+
+                    let col = (0..<q).map { Float($0) + 0.5 }
+                    let before = (0..<(w + 2 * guardFloats)).map { buffer[$0] }
+                    col.withUnsafeBufferPointer { foldRow($0.baseAddress!, onto: src, valid: qRange, rowEnd: w + pad - tap, sh) }
+                    for i in 0..<(w + 2 * guardFloats) {
+                        let x = i - rowStart + pad - tap  // offset from src
+                        let added = x >= 0 && x % 2 == 0 && qRange.contains(x / 2) ? col[x / 2] : 0
+                        let want = before[i] + added
+                        #expect(buffer[i] == want || (buffer[i].isNaN && want.isNaN),
+                                "fold w \(w) pad \(pad) tap \(tap) at \(i - rowStart)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func maxPool2x2MatchesAnyWindowKernel() {
         for (h, w) in [(6, 20), (5, 17), (4, 16), (8, 34)] {
             let sh = PoolShape(planes: 6, h: h, w: w, p: h / 2, q: w / 2, kernel: 2, stride: 2, pad: 0)

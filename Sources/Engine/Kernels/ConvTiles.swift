@@ -43,7 +43,7 @@ func im2colRows(_ image: UnsafePointer<Float>, _ sh: ConvShape, p0: Int, rows: I
                         continue
                     }
                     let src = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                    unfoldRow(src, into: out, valid: qRange, sh)
+                    unfoldRow(src, into: out, valid: qRange, rowEnd: sh.w + sh.padW - s, sh)
                 }
             }
         }
@@ -64,7 +64,7 @@ func col2imRows(_ tile: UnsafePointer<Float>, _ sh: ConvShape, p0: Int, rows: In
                     let p = p0 + i
                     guard pRange.contains(p) else { continue }
                     let dst = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                    foldRow(row + i * sh.q, onto: dst, valid: qRange, sh)
+                    foldRow(row + i * sh.q, onto: dst, valid: qRange, rowEnd: sh.w + sh.padW - s, sh)
                 }
             }
         }
