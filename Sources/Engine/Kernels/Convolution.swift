@@ -43,56 +43,20 @@ func validOutputRange(inCount: Int, outCount: Int, stride: Int, pad: Int, offset
 /// One row of an unfold: out[q] = input pixel under output column q for one (c, r, s) and output row p,
 /// zero where the window hangs over the padding. out: [Q]; src points at input column -padW + s of the
 /// input row p*strideH - padH + r; qRange: the columns whose pixel lies inside the image; rowEnd: the
-/// floats from src to the end of that input row (W + padW - s).
-///
-/// Stride 2 (ResNet's and the stems' downsampling convs) takes eight outputs from one 16-float load; the
-/// load never reads past the row. In a ResNet step (`perf`), im2col and col2im went from 11.5 % to 9 %.
+/// floats from src to the end of that input row (W + padW - s), which bounds the stride-2 vector loads.
 @inline(__always)
 func unfoldRow(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, valid qRange: Range<Int>, rowEnd: Int,
                _ sh: ConvShape) {
     for q in 0..<qRange.lowerBound { out[q] = 0 }
-    if sh.strideW == 1 {
-        copyFloats(out + qRange.lowerBound, src + qRange.lowerBound, count: qRange.count)
-    } else if sh.strideW == 2 {
-        var q = qRange.lowerBound
-        while q + 8 <= qRange.upperBound, 2 * q + 16 <= rowEnd {
-            let pairs = UnsafeRawPointer(src + 2 * q).loadUnaligned(as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(out + q).storeBytes(of: pairs.evenHalf, as: SIMD8<Float>.self)
-            q += 8
-        }
-        while q < qRange.upperBound {
-            out[q] = src[2 * q]
-            q += 1
-        }
-    } else {
-        for q in qRange { out[q] = src[q * sh.strideW] }
-    }
+    readStrided(src, stride: sh.strideW, into: out, qRange, readable: rowEnd)
     for q in qRange.upperBound..<sh.q { out[q] = 0 }
 }
 
-/// The adjoint of `unfoldRow`: adds col[q] onto the input pixel it was read from, for q in qRange. At stride 2
-/// the odd pixels between are loaded and stored back unchanged, never past the row (which is this thread's).
+/// The adjoint of `unfoldRow`: adds col[q] onto the input pixel it was read from, for q in qRange.
 @inline(__always)
 func foldRow(_ col: UnsafePointer<Float>, onto dst: UnsafeMutablePointer<Float>, valid qRange: Range<Int>, rowEnd: Int,
              _ sh: ConvShape) {
-    if sh.strideW == 1 {
-        for q in qRange { dst[q] = dst[q] + col[q] }
-    } else if sh.strideW == 2 {
-        var q = qRange.lowerBound
-        while q + 8 <= qRange.upperBound, 2 * q + 16 <= rowEnd {
-            let at = UnsafeMutableRawPointer(dst + 2 * q)
-            var pairs = at.loadUnaligned(as: SIMD16<Float>.self)
-            pairs.evenHalf = pairs.evenHalf + UnsafeRawPointer(col + q).loadUnaligned(as: SIMD8<Float>.self)
-            at.storeBytes(of: pairs, as: SIMD16<Float>.self)
-            q += 8
-        }
-        while q < qRange.upperBound {
-            dst[2 * q] = dst[2 * q] + col[q]
-            q += 1
-        }
-    } else {
-        for q in qRange { dst[q * sh.strideW] = dst[q * sh.strideW] + col[q] }
-    }
+    writeStrided(col, into: dst, stride: sh.strideW, qRange, accumulate: true, writable: rowEnd)
 }
 
 /// Unfolds `images` consecutive images into columns.

@@ -197,52 +197,6 @@ private struct DepthwisePhases {
     }
 }
 
-/// dst[j] = src[j * stride] for j in columns. At stride 2, eight at a time from the even lanes of sixteen
-/// (the last lane read, src[2j + 15], stays inside the row while j + 9 <= columns.upperBound).
-@inline(__always)
-private func readStrided(_ src: UnsafePointer<Float>, stride: Int, into dst: UnsafeMutablePointer<Float>, _ columns: Range<Int>) {
-    if stride == 1 {
-        copyFloats(dst + columns.lowerBound, src + columns.lowerBound, count: columns.count)
-        return
-    }
-    var j = columns.lowerBound
-    if stride == 2 {
-        while j + 9 <= columns.upperBound {
-            let pair = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(dst + j).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
-            j += 8
-        }
-    }
-    while j < columns.upperBound {
-        dst[j] = src[j * stride]
-        j += 1
-    }
-}
-
-/// dst[j * stride] = src[j] for j in columns: the adjoint of `readStrided`. At stride 2, into the even lanes of
-/// sixteen; the odd lanes are read and written back unchanged (the other column phase, on this same thread,
-/// owns them).
-@inline(__always)
-private func writeStrided(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, stride: Int, _ columns: Range<Int>) {
-    if stride == 1 {
-        copyFloats(dst + columns.lowerBound, src + columns.lowerBound, count: columns.count)
-        return
-    }
-    var j = columns.lowerBound
-    if stride == 2 {
-        while j + 9 <= columns.upperBound {
-            var pair = UnsafeRawPointer(dst + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
-            pair.evenHalf = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dst + 2 * j).storeBytes(of: pair, as: SIMD16<Float>.self)
-            j += 8
-        }
-    }
-    while j < columns.upperBound {
-        dst[j * stride] = src[j]
-        j += 1
-    }
-}
-
 func depthwiseConvForwardPhased(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>
