@@ -23,7 +23,7 @@ struct CNNTUI: ParsableCommand {
             EvalCommand.self,
             PredictCommand.self,
             OpenCommand.self,
-            Bench.self, BenchWorker.self,
+            BenchCommand.self, BenchWorkerCommand.self,
             ModelsCommand.self,
             SummaryCommand.self,
             DatasetsCommand.self,
