@@ -9,10 +9,7 @@
 
 // Macros and C globals Swift cannot import (or, under Swift 6, cannot touch safely) as functions.
 static inline WINDOW *nc_stdscr(void) { return stdscr; }
-static inline int nc_lines(void) { return LINES; }
-static inline int nc_cols(void) { return COLS; }
 static inline int nc_colors(void) { return COLORS; }
-static inline int nc_color_pairs(void) { return COLOR_PAIRS; }
 static inline attr_t nc_a_normal(void) { return A_NORMAL; }
 static inline attr_t nc_a_bold(void) { return A_BOLD; }
 static inline attr_t nc_a_reverse(void) { return A_REVERSE; }

@@ -87,12 +87,6 @@ public final class TerminalPainter {
         refresh()
     }
 
-    /// Forgets the previous frame so the next `draw` repaints everything (after the screen was disturbed).
-    public func invalidate() {
-        previous = nil
-        clearok(nc_stdscr(), true)
-    }
-
     private func write(_ cell: Cell, x: Int, y: Int) {
         var attributes = nc_a_normal()
         if cell.attributes.contains(.bold) { attributes |= nc_a_bold() }
