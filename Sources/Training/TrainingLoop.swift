@@ -19,7 +19,8 @@ final class TrainingLoop {
     private let metrics: MetricsLog
     private let loss: CrossEntropyLoss
 
-    /// Where the run stands; a checkpoint records it whole.
+    /// Where the run stands; a checkpoint records it whole. Changed only through `position`; the three
+    /// below are read-only shorthands.
     private var position: RunPosition
     private var epoch: Int { position.epoch }
     private var batchesDone: Int { position.batchesDone }
