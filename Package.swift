@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // cnntui: train convolutional networks on the CPU and watch them learn in the terminal.
 // One target per layer of the system; data flows Data -> Training <- Models <- Engine, then TUI/CLI.
+// Every target lists each module it imports, not only the ones the others would drag in.
 import PackageDescription
 
 // The engine's own vector kernels (direct convolution) need fused multiply-add: at the default x86-64
@@ -36,18 +37,20 @@ let package = Package(
         // The engine thread, its command/event channel, recipes, evaluation, sessions.
         .target(name: "Training", dependencies: ["Engine", "Models", "Data"]),
         // Cell grid, widgets, screens, view model, and the one curses painter.
-        .target(name: "TUI", dependencies: ["Training", "CNcursesw"]),
+        .target(name: "TUI", dependencies: ["Training", "Data", "Models", "Engine", "CNcursesw"]),
         .executableTarget(
             name: "cnntui",
-            dependencies: ["TUI", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["TUI", "Training", "Data", "Models", "Engine",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // What more than one test target needs: running a test's layers on a thread of its own.
         .target(name: "TestThreads", path: "Tests/TestThreads"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestThreads"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestThreads"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestThreads"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
-        .testTarget(name: "TUITests", dependencies: ["TUI"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Engine"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Training", "Data"]),
+        // Runs the built binary; imports none of its modules.
         .testTarget(name: "CLITests", dependencies: ["cnntui"]),
     ]
 )

@@ -28,6 +28,15 @@ static inline void cnntui_jpeg_emit_message(j_common_ptr cinfo, int level) {
     if (level < 0 && error->warnings++ == 0) (*cinfo->err->format_message)(cinfo, error->message);
 }
 
+/* Clears `error` and makes it report through the two handlers above (the same for decoding and encoding). */
+static inline struct jpeg_error_mgr *cnntui_jpeg_errors(struct cnntui_jpeg_error *error) {
+    memset(error, 0, sizeof *error);
+    struct jpeg_error_mgr *manager = jpeg_std_error(&error->pub);
+    manager->error_exit = cnntui_jpeg_error_exit;
+    manager->emit_message = cnntui_jpeg_emit_message;
+    return manager;
+}
+
 /* Decodes JPEG bytes to 8-bit interleaved RGB, or grey when the file is greyscale.
    Returns malloc'd pixels (free with free()) or NULL with a message. */
 static inline unsigned char *cnntui_jpeg_decode(const unsigned char *data, unsigned long size, int *width, int *height,
@@ -35,10 +44,7 @@ static inline unsigned char *cnntui_jpeg_decode(const unsigned char *data, unsig
     struct jpeg_decompress_struct cinfo;
     struct cnntui_jpeg_error error;
     unsigned char *volatile pixels = NULL;
-    memset(&error, 0, sizeof error);
-    cinfo.err = jpeg_std_error(&error.pub);
-    error.pub.error_exit = cnntui_jpeg_error_exit;
-    error.pub.emit_message = cnntui_jpeg_emit_message;
+    cinfo.err = cnntui_jpeg_errors(&error);
     if (setjmp(error.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(pixels);
@@ -80,10 +86,7 @@ static inline int cnntui_jpeg_encode_file(const char *path, const unsigned char 
     struct jpeg_compress_struct cinfo;
     struct cnntui_jpeg_error error;
     FILE *volatile file = NULL;
-    memset(&error, 0, sizeof error);
-    cinfo.err = jpeg_std_error(&error.pub);
-    error.pub.error_exit = cnntui_jpeg_error_exit;
-    error.pub.emit_message = cnntui_jpeg_emit_message;
+    cinfo.err = cnntui_jpeg_errors(&error);
     if (setjmp(error.jump)) {
         jpeg_destroy_compress(&cinfo);
         if (file) fclose(file);

@@ -9,10 +9,7 @@
 
 // Macros and C globals Swift cannot import (or, under Swift 6, cannot touch safely) as functions.
 static inline WINDOW *nc_stdscr(void) { return stdscr; }
-static inline int nc_lines(void) { return LINES; }
-static inline int nc_cols(void) { return COLS; }
 static inline int nc_colors(void) { return COLORS; }
-static inline int nc_color_pairs(void) { return COLOR_PAIRS; }
 static inline attr_t nc_a_normal(void) { return A_NORMAL; }
 static inline attr_t nc_a_bold(void) { return A_BOLD; }
 static inline attr_t nc_a_reverse(void) { return A_REVERSE; }
@@ -22,15 +19,22 @@ static inline int nc_key_resize(void) { return KEY_RESIZE; }
 static inline const char *nc_codeset(void) { return nl_langinfo(CODESET); }
 
 // MARK: terminal-restoring signal handlers (used only by TUI's TerminalPainter.swift)
-// The counter is `static`, so every Swift file that calls these would get its own copy in a non-WMO build:
+// The counters are `static`, so every Swift file that calls these would get its own copy in a non-WMO build:
 // keep all calls in one Swift file.
 #include <signal.h>
-static volatile sig_atomic_t nc_pending_interrupts = 0;
+static volatile sig_atomic_t nc_pending_quit_requests = 0;
+static volatile sig_atomic_t nc_terminated = 0;
 
-/// SIGINT is a quit request the UI loop polls for; after 3 unanswered ones (a stuck loop) it terminates.
-/// Every other handled signal restores the terminal, then takes its default action (exit or core dump).
+/// SIGINT (Ctrl-C) and SIGTERM (`kill`, a scheduler's time limit) are the same quit request, which the UI
+/// loop polls for: it saves a checkpoint and leaves through the normal path, restoring the terminal. After
+/// 3 unanswered ones (a stuck loop) the process terminates. Every other handled signal (a hang-up, a crash)
+/// restores the terminal, then takes its default action (exit or core dump).
 static void nc_on_signal(int sig) {
-    if (sig == SIGINT && nc_pending_interrupts < 2) { nc_pending_interrupts += 1; return; }
+    if ((sig == SIGINT || sig == SIGTERM) && nc_pending_quit_requests < 2) {
+        if (sig == SIGTERM) nc_terminated = 1;
+        nc_pending_quit_requests += 1;
+        return;
+    }
     endwin();
     signal(sig, SIG_DFL);
     raise(sig);
@@ -41,13 +45,25 @@ static inline void nc_install_signal_handlers(void) {
     action.sa_handler = nc_on_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;   /* no SA_RESTART: a pending get_wch returns so the loop sees the flag at once */
-    int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-    for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, 0);
+    int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT};
+    sigset_t handled;
+    sigemptyset(&handled);
+    for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        sigaction(signals[i], &action, 0);
+        sigaddset(&handled, signals[i]);
+    }
+    /* A parent may have started us with these blocked (test runners, some job launchers), and the mask
+       survives exec: unblock them, or Ctrl-C and `kill` would never reach the handler. Threads started
+       later (the engine's) inherit this mask. */
+    pthread_sigmask(SIG_UNBLOCK, &handled, 0);
 }
 
-/// How many SIGINTs arrived since the last call (and resets the count).
-static inline int nc_take_interrupts(void) {
-    int n = nc_pending_interrupts;
-    nc_pending_interrupts = 0;
+/// How many quit requests (SIGINT or SIGTERM) arrived since the last call (and resets the count).
+static inline int nc_take_quit_requests(void) {
+    int n = nc_pending_quit_requests;
+    nc_pending_quit_requests = 0;
     return n;
 }
+
+/// True once a SIGTERM has arrived: the process should end with 128 + SIGTERM after saving.
+static inline int nc_was_terminated(void) { return nc_terminated; }

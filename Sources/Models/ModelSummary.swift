@@ -178,8 +178,8 @@ public struct ModelSummary: Sendable {
     }
 }
 
-/// 1234567 -> "1,234,567".
-func grouped(_ n: Int) -> String {
+/// 1234567 -> "1,234,567": the one thousands-separator format of every table and screen.
+public func grouped(_ n: Int) -> String {
     let digits = String(n.magnitude)
     var out = ""
     for (i, ch) in digits.enumerated() {

@@ -79,8 +79,9 @@ public enum ModelZoo {
         return e
     }
 
-    /// The seed ("000" ... "004") whose training recipe a model follows.
-    public static func recipeFamily(_ name: String) -> String {
+    /// The id of the seed blog post ("000" ... "004") a model comes from, as `cnntui models` lists it;
+    /// the name itself when unknown. Recipes are chosen by `family`, not by this id.
+    public static func seedID(_ name: String) -> String {
         (try? entry(name).seed) ?? name
     }
 

@@ -3,7 +3,7 @@ import Foundation
 import Models
 
 // Speed measurements behind `cnntui bench`: this machine's sgemm, and a model's training or inference
-// throughput on one fixed batch, the way /work/shared/yardstick/torch_bench.py measures PyTorch
+// throughput on one fixed batch, timed the way the PyTorch yardstick times the same step
 // (forward + cross-entropy + backward + SGD momentum 0.9 per step).
 
 /// What one model did in one mode, as `cnntui bench --json` prints it.
@@ -179,7 +179,6 @@ public enum Bench {
         let totalForward = Double(rows.reduce(0) { $0 + $1.forwardExclusiveNanos }) * perStep
         let totalBackward = Double(rows.reduce(0) { $0 + $1.backwardExclusiveNanos }) * perStep
         func ms(_ v: Double) -> String { String(format: "%9.3f", v) }
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         var lines = [pad("layer", 34) + pad("type", 16) + "   fwd ms    bwd ms   share"]
         let total = max(totalForward + totalBackward, 1e-12)
         for e in rows.prefix(limit) {
@@ -191,4 +190,10 @@ public enum Bench {
         lines.append(pad("total (timed layers)", 50) + ms(totalForward) + " " + ms(totalBackward))
         return lines.joined(separator: "\n")
     }
+}
+
+/// `text` left-aligned in a column `width` characters wide; text that fills the column gets one space
+/// after it all the same, so columns never run together. For the plain-text tables of the CLI.
+public func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }

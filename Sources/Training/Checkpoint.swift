@@ -1,26 +1,69 @@
 import Engine
 import Foundation
 
-/// Where a run stands at a checkpoint, beside the model and optimizer tensors: enough to continue it
-/// bit for bit (`train_state.json`).
-public struct TrainState: Codable, Sendable, Equatable {
+/// Running sums over training steps, from which their means come: the epoch's train loss and accuracy, and
+/// each `StepRecord`'s window. Checkpoints keep them, so a resumed run reports what an uninterrupted one would.
+public struct StepTally: Codable, Sendable, Equatable {
+    /// Sum over the steps of the batch's mean loss times its size.
+    public var lossSum = 0.0
+    public var correct = 0
+    public var seen = 0
+    /// Wall time of the steps (an epoch's also counts its evaluation).
+    public var seconds = 0.0
+
+    public init(lossSum: Double = 0, correct: Int = 0, seen: Int = 0, seconds: Double = 0) {
+        self.lossSum = lossSum; self.correct = correct; self.seen = seen; self.seconds = seconds
+    }
+
+    mutating func add(batchLoss: Float, correct: Int, count: Int, seconds: Double) {
+        lossSum += Double(batchLoss) * Double(count)
+        self.correct += correct
+        seen += count
+        self.seconds += seconds
+    }
+
+    /// Mean loss per image (0 before any).
+    var meanLoss: Float { seen == 0 ? 0 : Float(lossSum / Double(seen)) }
+    var accuracy: Float { seen == 0 ? 0 : Float(correct) / Float(seen) }
+    var imagesPerSecond: Double { seconds > 0 ? Double(seen) / seconds : 0 }
+
+    enum CodingKeys: String, CodingKey {
+        case lossSum = "loss_sum", correct, seen, seconds
+    }
+}
+
+/// Where a run stands: what the training loop advances step by step and a checkpoint saves.
+public struct RunPosition: Sendable, Equatable {
     /// The epoch to continue (1-based) and how many of its batches are already trained.
-    public var epoch: Int
-    public var batchesDone: Int
+    public var epoch = 1
+    public var batchesDone = 0
     /// Optimizer steps taken so far.
-    public var globalStep: Int
+    public var globalStep = 0
+    /// The epoch in progress, so its train loss and accuracy come out the same.
+    public var epochTotals = StepTally()
+    /// The steps since the last `StepRecord`, so the next record's means cover the same steps.
+    public var recordWindow = StepTally()
+    public var lastTestAccuracy: Float?
+    public var bestTestAccuracy: Float?
+    public var bestEpoch: Int?
+
+    public init(epoch: Int = 1, batchesDone: Int = 0, globalStep: Int = 0, epochTotals: StepTally = StepTally(),
+                recordWindow: StepTally = StepTally(), lastTestAccuracy: Float? = nil, bestTestAccuracy: Float? = nil,
+                bestEpoch: Int? = nil) {
+        self.epoch = epoch; self.batchesDone = batchesDone; self.globalStep = globalStep; self.epochTotals = epochTotals
+        self.recordWindow = recordWindow; self.lastTestAccuracy = lastTestAccuracy
+        self.bestTestAccuracy = bestTestAccuracy; self.bestEpoch = bestEpoch
+    }
+}
+
+/// A checkpoint's `train_state.json`, beside the model and optimizer tensors: enough to continue a run bit
+/// for bit.
+public struct TrainState: Codable, Sendable, Equatable {
+    public var position: RunPosition
     public var learningRate: Float
     public var schedule: [String: Double]
     /// The network's random stream (dropout, drop-path).
     public var networkRandom: RandomSource
-    /// Running sums of the epoch in progress, so its train loss and accuracy come out the same.
-    public var epochLossSum: Double
-    public var epochCorrect: Int
-    public var epochSeen: Int
-    public var epochSeconds: Double
-    public var lastTestAccuracy: Float?
-    public var bestTestAccuracy: Float?
-    public var bestEpoch: Int?
     /// How many metric records belong to the run up to here (a resume drops any written after).
     public var metricsCount: Int
     /// True once the last epoch is done.
@@ -29,13 +72,66 @@ public struct TrainState: Codable, Sendable, Equatable {
     public var modelDigest: String
     public var optimizerDigest: String
 
+    public init(position: RunPosition, learningRate: Float, schedule: [String: Double], networkRandom: RandomSource,
+                metricsCount: Int, finished: Bool, modelDigest: String = "", optimizerDigest: String = "") {
+        self.position = position; self.learningRate = learningRate; self.schedule = schedule
+        self.networkRandom = networkRandom; self.metricsCount = metricsCount; self.finished = finished
+        self.modelDigest = modelDigest; self.optimizerDigest = optimizerDigest
+    }
+
+    // One flat object, as checkpoints have always been written; `record_window` is absent from those written
+    // before step records were window means (their runs resume with an empty window).
     enum CodingKeys: String, CodingKey {
         case epoch, schedule, finished
         case batchesDone = "batches_done", globalStep = "global_step", learningRate = "lr"
         case networkRandom = "network_random", epochLossSum = "epoch_loss_sum", epochCorrect = "epoch_correct"
-        case epochSeen = "epoch_seen", epochSeconds = "epoch_seconds", lastTestAccuracy = "last_test_accuracy"
-        case bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch", modelDigest = "model_digest"
-        case optimizerDigest = "optimizer_digest", metricsCount = "metrics_count"
+        case epochSeen = "epoch_seen", epochSeconds = "epoch_seconds", recordWindow = "record_window"
+        case lastTestAccuracy = "last_test_accuracy", bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch"
+        case modelDigest = "model_digest", optimizerDigest = "optimizer_digest", metricsCount = "metrics_count"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        position = RunPosition(
+            epoch: try c.decode(Int.self, forKey: .epoch), batchesDone: try c.decode(Int.self, forKey: .batchesDone),
+            globalStep: try c.decode(Int.self, forKey: .globalStep),
+            epochTotals: StepTally(lossSum: try c.decode(Double.self, forKey: .epochLossSum),
+                                   correct: try c.decode(Int.self, forKey: .epochCorrect),
+                                   seen: try c.decode(Int.self, forKey: .epochSeen),
+                                   seconds: try c.decode(Double.self, forKey: .epochSeconds)),
+            recordWindow: try c.decodeIfPresent(StepTally.self, forKey: .recordWindow) ?? StepTally(),
+            lastTestAccuracy: try c.decodeIfPresent(Float.self, forKey: .lastTestAccuracy),
+            bestTestAccuracy: try c.decodeIfPresent(Float.self, forKey: .bestTestAccuracy),
+            bestEpoch: try c.decodeIfPresent(Int.self, forKey: .bestEpoch))
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        schedule = try c.decode([String: Double].self, forKey: .schedule)
+        networkRandom = try c.decode(RandomSource.self, forKey: .networkRandom)
+        metricsCount = try c.decode(Int.self, forKey: .metricsCount)
+        finished = try c.decode(Bool.self, forKey: .finished)
+        modelDigest = try c.decode(String.self, forKey: .modelDigest)
+        optimizerDigest = try c.decode(String.self, forKey: .optimizerDigest)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(position.epoch, forKey: .epoch)
+        try c.encode(position.batchesDone, forKey: .batchesDone)
+        try c.encode(position.globalStep, forKey: .globalStep)
+        try c.encode(position.epochTotals.lossSum, forKey: .epochLossSum)
+        try c.encode(position.epochTotals.correct, forKey: .epochCorrect)
+        try c.encode(position.epochTotals.seen, forKey: .epochSeen)
+        try c.encode(position.epochTotals.seconds, forKey: .epochSeconds)
+        try c.encode(position.recordWindow, forKey: .recordWindow)
+        try c.encodeIfPresent(position.lastTestAccuracy, forKey: .lastTestAccuracy)
+        try c.encodeIfPresent(position.bestTestAccuracy, forKey: .bestTestAccuracy)
+        try c.encodeIfPresent(position.bestEpoch, forKey: .bestEpoch)
+        try c.encode(learningRate, forKey: .learningRate)
+        try c.encode(schedule, forKey: .schedule)
+        try c.encode(networkRandom, forKey: .networkRandom)
+        try c.encode(metricsCount, forKey: .metricsCount)
+        try c.encode(finished, forKey: .finished)
+        try c.encode(modelDigest, forKey: .modelDigest)
+        try c.encode(optimizerDigest, forKey: .optimizerDigest)
     }
 }
 

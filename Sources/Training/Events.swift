@@ -15,23 +15,36 @@ public enum TrainingState: String, Sendable, Codable {
     case starting, running, paused, finished, failed
 }
 
-/// One training step (coalesced: a slow consumer sees only the newest).
+/// Where training is, after each step: the header's progress and ETA (coalesced: a slow consumer sees
+/// only the newest). The training figures come in `StepRecord`s.
 public struct StepEvent: Sendable, Equatable {
     public var epoch: Int            // 1-based
     public var step: Int             // 1-based within the epoch
     public var stepsPerEpoch: Int
     public var globalStep: Int       // 1-based over the whole run
     public var totalSteps: Int
-    public var loss: Float
-    public var accuracy: Float       // fraction of the batch right
-    public var learningRate: Float
-    public var imagesPerSecond: Double  // moving average
     public var etaSeconds: Double?   // nil while warming up
-    public init(epoch: Int, step: Int, stepsPerEpoch: Int, globalStep: Int, totalSteps: Int, loss: Float,
-                accuracy: Float, learningRate: Float, imagesPerSecond: Double, etaSeconds: Double?) {
+    public init(epoch: Int, step: Int, stepsPerEpoch: Int, globalStep: Int, totalSteps: Int, etaSeconds: Double?) {
         self.epoch = epoch; self.step = step; self.stepsPerEpoch = stepsPerEpoch; self.globalStep = globalStep
-        self.totalSteps = totalSteps; self.loss = loss; self.accuracy = accuracy; self.learningRate = learningRate
-        self.imagesPerSecond = imagesPerSecond; self.etaSeconds = etaSeconds
+        self.totalSteps = totalSteps; self.etaSeconds = etaSeconds
+    }
+}
+
+/// The training figures of the steps since the previous record, taken every `metricsEvery` steps: means over
+/// all of those steps, not one sampled batch. Never dropped, and the same values as the `step` line of the
+/// metrics, so a session reopened from its files draws the curves the live run drew.
+public struct StepRecord: Sendable, Equatable {
+    public var epoch: Int            // of the record's last step
+    public var step: Int             // the last step's number within its epoch
+    public var globalStep: Int       // the last step's number over the whole run
+    public var loss: Float           // mean loss per image over the steps
+    public var accuracy: Float       // fraction of their images right
+    public var imagesPerSecond: Double  // their images over their training time
+    public var learningRate: Float   // the rate the last step used
+    public init(epoch: Int, step: Int, globalStep: Int, loss: Float, accuracy: Float, imagesPerSecond: Double,
+                learningRate: Float) {
+        self.epoch = epoch; self.step = step; self.globalStep = globalStep; self.loss = loss; self.accuracy = accuracy
+        self.imagesPerSecond = imagesPerSecond; self.learningRate = learningRate
     }
 }
 
@@ -80,12 +93,16 @@ public struct EvaluationEvent: Sendable, Equatable {
     }
 }
 
-/// Everything a consumer is told. Step events coalesce; the rest are delivered in order, never dropped.
+/// Everything a consumer is told, each fact once. Step events coalesce; the rest are delivered in order,
+/// never dropped.
 public enum TrainingEvent: Sendable, Equatable {
     /// Once, before the first step: what is being trained.
     case started(RunDescription)
     case step(StepEvent)
+    case record(StepRecord)
     case evaluation(EvaluationEvent)
+    /// Starting, running, paused. A run ends with `.finished` or `.failed`, which are its last event and
+    /// imply the state: no `stateChanged` precedes them.
     case stateChanged(TrainingState)
     case learningRateChanged(Float, globalStep: Int, manual: Bool)
     case checkpointSaved(path: String, globalStep: Int)
@@ -103,17 +120,19 @@ public struct RunDescription: Sendable, Equatable {
     public var epochs: Int
     public var batchSize: Int
     public var stepsPerEpoch: Int
+    /// Steps each `StepRecord` covers (`metricsEvery`).
+    public var stepsPerRecord: Int
     public var startEpoch: Int           // > 1 when resumed
     public var optimizer: String
     public var schedule: String
     public var learningRate: Float
     public var parameterCount: Int
     public init(sessionID: String, sessionPath: String, model: String, dataset: String, classNames: [String],
-                epochs: Int, batchSize: Int, stepsPerEpoch: Int, startEpoch: Int, optimizer: String,
+                epochs: Int, batchSize: Int, stepsPerEpoch: Int, stepsPerRecord: Int, startEpoch: Int, optimizer: String,
                 schedule: String, learningRate: Float, parameterCount: Int) {
         self.sessionID = sessionID; self.sessionPath = sessionPath; self.model = model; self.dataset = dataset
         self.classNames = classNames; self.epochs = epochs; self.batchSize = batchSize
-        self.stepsPerEpoch = stepsPerEpoch; self.startEpoch = startEpoch; self.optimizer = optimizer
+        self.stepsPerEpoch = stepsPerEpoch; self.stepsPerRecord = stepsPerRecord; self.startEpoch = startEpoch; self.optimizer = optimizer
         self.schedule = schedule; self.learningRate = learningRate; self.parameterCount = parameterCount
     }
 }

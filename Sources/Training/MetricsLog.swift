@@ -1,6 +1,7 @@
 import Foundation
 
-/// One line of a session's metrics: a sampled training step, an epoch summary, or a learning-rate change.
+/// One line of a session's metrics: a step record (means over the steps since the previous one), an epoch
+/// summary, or a learning-rate change.
 public struct MetricRecord: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable { case step, epoch, lr }
 
@@ -9,7 +10,7 @@ public struct MetricRecord: Codable, Sendable, Equatable {
     public var step: Int?
     public var globalStep: Int
     public var lr: Float
-    /// Step: the batch's loss and accuracy.
+    /// Step: the record's mean loss and accuracy (files from before records were means: one sampled batch's).
     public var loss: Float?
     public var accuracy: Float?
     /// Epoch: means over the epoch, and the evaluation.
@@ -26,6 +27,21 @@ public struct MetricRecord: Codable, Sendable, Equatable {
         self.kind = kind; self.epoch = epoch; self.step = step; self.globalStep = globalStep; self.lr = lr
     }
 
+    /// The `step` line of a record: the values are the record's, exactly.
+    public init(_ record: StepRecord) {
+        self.init(kind: .step, epoch: record.epoch, step: record.step, globalStep: record.globalStep, lr: record.learningRate)
+        loss = record.loss
+        accuracy = record.accuracy
+        imagesPerSecond = record.imagesPerSecond
+    }
+
+    /// The record a `step` line holds; nil for other kinds.
+    public var stepRecord: StepRecord? {
+        guard kind == .step, let loss, let accuracy else { return nil }
+        return StepRecord(epoch: epoch, step: step ?? 0, globalStep: globalStep, loss: loss, accuracy: accuracy,
+                          imagesPerSecond: imagesPerSecond ?? 0, learningRate: lr)
+    }
+
     enum CodingKeys: String, CodingKey {
         case kind, epoch, step, lr, loss, accuracy, seconds
         case globalStep = "global_step", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
@@ -37,7 +53,7 @@ public struct MetricRecord: Codable, Sendable, Equatable {
 /// The metrics of a run, kept in memory and rewritten whole (atomically) at every checkpoint, so the
 /// files on disk always agree with the last checkpoint: a resumed run continues them without gaps or
 /// duplicates.
-final class MetricsLog {
+public final class MetricsLog {
     private(set) var records: [MetricRecord] = []
     let session: Session
 
@@ -45,17 +61,25 @@ final class MetricsLog {
 
     /// Reads the first `count` records a previous run wrote (those its checkpoint covers).
     func restore(count: Int) throws {
-        guard let data = try? Data(contentsOf: session.metricsJSONLURL) else { return }
+        records = try Self.read(session.metricsJSONLURL, limit: count)
+    }
+
+    /// The records of a metrics.jsonl, oldest first, at most `limit` of them (lines after those are not read);
+    /// none when there is no file. Throws naming the file and the line that is not a record.
+    public static func read(_ url: URL, limit: Int = .max) throws -> [MetricRecord] {
+        guard limit > 0, let data = try? Data(contentsOf: url) else { return [] }
         let decoder = JSONDecoder()
-        records = []
-        guard count > 0 else { return }
-        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+        var records: [MetricRecord] = []
+        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+        where !line.isEmpty {
             guard let record = try? decoder.decode(MetricRecord.self, from: Data(line)) else {
-                throw TrainingError.session(path: session.metricsJSONLURL.path, message: "unreadable line: \(String(decoding: line, as: UTF8.self))")
+                let text = String(decoding: line.prefix(120), as: UTF8.self)
+                throw TrainingError.session(path: url.path, message: "line \(index + 1) is not a metrics record: \(text)")
             }
             records.append(record)
-            if records.count == count { break }
+            if records.count == limit { break }
         }
+        return records
     }
 
     func append(_ record: MetricRecord) { records.append(record) }

@@ -43,7 +43,7 @@ public struct Recipe: Sendable, Equatable {
     /// The recipe names `--recipe` accepts.
     public static let names = ["seed"]
 
-    /// The seed recipe of a model family (as `ModelZoo.recipeFamily` names it); nil when unknown.
+    /// The seed recipe of a model family (as `ModelZoo.family` names it: "ResNet", "ShuffleNetV2"); nil when unknown.
     public static func seed(family: String) -> Recipe? {
         switch normalized(family) {
         case "mycnn":
@@ -109,7 +109,7 @@ extension TrainingConfig {
 
     /// Applies `recipe` for `model`'s family, then every override, and validates the result.
     /// - Parameters:
-    ///   - family: the model's recipe family (`ModelZoo.recipeFamily(model)`).
+    ///   - family: the model's family (`ModelZoo.family(model)`), which picks the seed recipe.
     public static func resolve(model: String, family: String, dataset: String, dataDirectory: String?,
                                recipe recipeName: String = "seed", overrides o: TrainingOverrides) throws -> TrainingConfig {
         guard Recipe.names.contains(recipeName) else {

@@ -89,13 +89,14 @@ public struct SessionStore: Sendable {
 ///
 ///     config.json             the resolved TrainingConfig (seed and versions included)
 ///     dataset.json            class names, image shape, normalisation (what `predict` needs)
-///     metrics.jsonl           one JSON object per line: sampled steps, epochs, learning-rate changes
+///     metrics.jsonl           one JSON object per line: step records (means over `metrics_every` steps),
+///                             epochs, learning-rate changes
 ///     metrics.csv             the same records as a table
 ///     checkpoints/last -> ckpt-000007     symlinks, replaced atomically
 ///     checkpoints/best -> ckpt-000005
 ///     checkpoints/ckpt-000007/model.safetensors       the model's state dict exactly (PyTorch names)
 ///     checkpoints/ckpt-000007/optimizer.safetensors   optimizer moments and counters
-///     checkpoints/ckpt-000007/train_state.json        position, schedule, RNG, running epoch sums
+///     checkpoints/ckpt-000007/train_state.json        position, schedule, RNG, running epoch and record sums
 ///
 /// A checkpoint directory is written under a temporary name, fsynced, renamed into place, and only then
 /// do `last`/`best` move to it; `kill -9` at any moment leaves the previous checkpoint whole.
@@ -144,9 +145,9 @@ public struct Session: Sendable, Equatable {
         let state = checkpoint(.last).flatMap { try? CheckpointStore.readTrainState(in: $0) }
         let best = checkpoint(.best).flatMap { try? CheckpointStore.readTrainState(in: $0) }
         return SessionSummary(id: id, path: url.path, model: config?.model, dataset: config?.dataset,
-                              epochs: config?.epochs, epochsDone: state.map { $0.epoch - 1 },
-                              globalStep: state?.globalStep, lastTestAccuracy: state?.lastTestAccuracy,
-                              bestTestAccuracy: best?.bestTestAccuracy ?? state?.bestTestAccuracy,
+                              epochs: config?.epochs, epochsDone: state.map { $0.position.epoch - 1 },
+                              globalStep: state?.position.globalStep, lastTestAccuracy: state?.position.lastTestAccuracy,
+                              bestTestAccuracy: best?.position.bestTestAccuracy ?? state?.position.bestTestAccuracy,
                               finished: state?.finished ?? false)
     }
 }

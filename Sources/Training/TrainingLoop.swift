@@ -19,24 +19,19 @@ final class TrainingLoop {
     private let metrics: MetricsLog
     private let loss: CrossEntropyLoss
 
-    // Where the run stands; exactly what a checkpoint records.
-    private var epoch = 1
-    private var batchesDone = 0
-    private var globalStep = 0
-    private var epochLossSum = 0.0
-    private var epochCorrect = 0
-    private var epochSeen = 0
-    private var epochSeconds = 0.0
-    private var lastTestAccuracy: Float?
-    private var bestTestAccuracy: Float?
-    private var bestEpoch: Int?
+    /// Where the run stands; a checkpoint records it whole. Changed only through `position`; the three
+    /// below are read-only shorthands.
+    private var position: RunPosition
+    private var epoch: Int { position.epoch }
+    private var batchesDone: Int { position.batchesDone }
+    private var globalStep: Int { position.globalStep }
 
     // Per-process bookkeeping.
     private var paused = false
     private var stopRequested = false
     /// False right after a checkpoint, so a stop does not write the same state twice.
     private var changedSinceSave = true
-    private let speed = Throughput()
+    private let remaining = RemainingTime()
     private let input = Tensor(shape: [0])
 
     private init(_ run: PreparedRun, stopAtGlobalStep: Int?, events: EventChannel, commands: CommandQueue) {
@@ -52,19 +47,8 @@ final class TrainingLoop {
         evaluator = run.evaluator
         metrics = run.metrics
         loss = CrossEntropyLoss(labelSmoothing: run.config.labelSmoothing)
-        if let state = run.resumedFrom {
-            epoch = state.epoch
-            batchesDone = state.batchesDone
-            globalStep = state.globalStep
-            epochLossSum = state.epochLossSum
-            epochCorrect = state.epochCorrect
-            epochSeen = state.epochSeen
-            epochSeconds = state.epochSeconds
-            lastTestAccuracy = state.lastTestAccuracy
-            bestTestAccuracy = state.bestTestAccuracy
-            bestEpoch = state.bestEpoch
-            changedSinceSave = false
-        }
+        position = run.resumedFrom?.position ?? RunPosition()
+        changedSinceSave = run.resumedFrom == nil
     }
 
     /// The engine thread's body: prepare, announce, train; any error ends the run with `.failed`.
@@ -78,14 +62,13 @@ final class TrainingLoop {
             try loop.train()
         } catch {
             events.post(.failed(message: "\(error)"))
-            events.post(.stateChanged(.failed))
         }
     }
 
     private func description(classNames: [String]) -> RunDescription {
         RunDescription(sessionID: session.id, sessionPath: session.url.path, model: config.model, dataset: config.dataset,
                        classNames: classNames, epochs: config.epochs, batchSize: config.batchSize,
-                       stepsPerEpoch: trainLoader.batchesPerEpoch, startEpoch: epoch,
+                       stepsPerEpoch: trainLoader.batchesPerEpoch, stepsPerRecord: config.metricsEvery, startEpoch: epoch,
                        optimizer: config.optimizer.rawValue, schedule: config.schedule,
                        learningRate: optimizer.learningRate, parameterCount: network.parameterCount)
     }
@@ -96,7 +79,7 @@ final class TrainingLoop {
     private func train() throws {
         let stepsPerEpoch = trainLoader.batchesPerEpoch
         let totalSteps = stepsPerEpoch * config.epochs
-        speed.begin(totalSteps: totalSteps, doneSteps: globalStep)
+        remaining.begin(totalSteps: totalSteps)
         while epoch <= config.epochs {
             trainLoader.startEpoch(epoch, skipBatches: batchesDone)
             while batchesDone < stepsPerEpoch {
@@ -114,8 +97,7 @@ final class TrainingLoop {
             try endEpoch()
         }
         if try atBatchBoundary() { return try stop() }
-        events.post(.stateChanged(.finished))
-        events.post(.finished(testAccuracy: lastTestAccuracy ?? 0))
+        events.post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
     }
 
     /// One optimizer step on one batch; returns the batch's mean loss and how many it got right.
@@ -144,54 +126,52 @@ final class TrainingLoop {
     private func afterStep(batchLoss: Float, correct: Int, count: Int, seconds: Double, stepsPerEpoch: Int, totalSteps: Int) throws {
         let usedLearningRate = optimizer.learningRate
         optimizer.learningRate = schedule.stepBatch()
-        batchesDone += 1
-        globalStep += 1
-        epochLossSum += Double(batchLoss) * Double(count)
-        epochCorrect += correct
-        epochSeen += count
-        epochSeconds += seconds
+        position.batchesDone += 1
+        position.globalStep += 1
+        position.epochTotals.add(batchLoss: batchLoss, correct: correct, count: count, seconds: seconds)
+        position.recordWindow.add(batchLoss: batchLoss, correct: correct, count: count, seconds: seconds)
         changedSinceSave = true
-        speed.record(images: count, seconds: seconds)
-        let accuracy = Float(correct) / Float(count)
-        events.post(.step(StepEvent(
-            epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep, totalSteps: totalSteps,
-            loss: batchLoss, accuracy: accuracy, learningRate: usedLearningRate,
-            imagesPerSecond: speed.imagesPerSecond, etaSeconds: speed.eta(doneSteps: globalStep))))
+        remaining.record(seconds: seconds)
+        events.post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
+                                    totalSteps: totalSteps, etaSeconds: remaining.eta(doneSteps: globalStep))))
         if globalStep % config.metricsEvery == 0 {
-            var record = MetricRecord(kind: .step, epoch: epoch, step: batchesDone, globalStep: globalStep, lr: usedLearningRate)
-            record.loss = batchLoss
-            record.accuracy = accuracy
-            record.imagesPerSecond = speed.imagesPerSecond
-            metrics.append(record)
+            let window = position.recordWindow
+            let record = StepRecord(epoch: epoch, step: batchesDone, globalStep: globalStep, loss: window.meanLoss,
+                                    accuracy: window.accuracy, imagesPerSecond: window.imagesPerSecond,
+                                    learningRate: usedLearningRate)
+            position.recordWindow = StepTally()
+            events.post(.record(record))
+            metrics.append(MetricRecord(record))
         }
     }
 
     private func endEpoch() throws {
         let evaluationStarted = DispatchTime.now().uptimeNanoseconds
         let result = try evaluator.evaluate(network)
-        epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - evaluationStarted) / 1e9
-        let trainLoss = epochSeen == 0 ? 0 : Float(epochLossSum / Double(epochSeen))
-        let trainAccuracy = epochSeen == 0 ? 0 : Float(epochCorrect) / Float(epochSeen)
+        position.epochTotals.seconds += Double(DispatchTime.now().uptimeNanoseconds - evaluationStarted) / 1e9
+        let totals = position.epochTotals
+        let trainLoss = totals.meanLoss
+        let trainAccuracy = totals.accuracy
         let learningRate = optimizer.learningRate
-        let isBest = bestTestAccuracy.map { result.accuracy > $0 } ?? true
-        lastTestAccuracy = result.accuracy
+        let isBest = position.bestTestAccuracy.map { result.accuracy > $0 } ?? true
+        position.lastTestAccuracy = result.accuracy
         if isBest {
-            bestTestAccuracy = result.accuracy
-            bestEpoch = epoch
+            position.bestTestAccuracy = result.accuracy
+            position.bestEpoch = epoch
         }
-        let imagesPerSecond = epochSeconds > 0 ? Double(epochSeen) / epochSeconds : 0
+        let imagesPerSecond = totals.imagesPerSecond
         events.post(.evaluation(EvaluationEvent(
             epoch: epoch, globalStep: globalStep, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
             testLoss: result.loss, testAccuracy: result.accuracy, perClassAccuracy: result.perClassAccuracy,
             confusion: result.confusion, preview: result.preview, misclassified: result.misclassified,
-            learningRate: learningRate, seconds: epochSeconds, imagesPerSecond: imagesPerSecond)))
+            learningRate: learningRate, seconds: totals.seconds, imagesPerSecond: imagesPerSecond)))
         var record = MetricRecord(kind: .epoch, epoch: epoch, globalStep: globalStep, lr: learningRate)
         record.trainLoss = trainLoss
         record.trainAccuracy = trainAccuracy
         record.testLoss = result.loss
         record.testAccuracy = result.accuracy
         record.imagesPerSecond = imagesPerSecond
-        record.seconds = epochSeconds
+        record.seconds = totals.seconds
         metrics.append(record)
 
         // The plateau schedule watches the test loss; the others ignore the metric.
@@ -199,18 +179,15 @@ final class TrainingLoop {
         optimizer.learningRate = next
         if next != learningRate { noteLearningRateChange(next, manual: false) }
 
-        epoch += 1
-        batchesDone = 0
-        epochLossSum = 0
-        epochCorrect = 0
-        epochSeen = 0
-        epochSeconds = 0
+        position.epoch += 1
+        position.batchesDone = 0
+        position.epochTotals = StepTally()
         try saveCheckpoint(markBest: isBest)
     }
 
     /// Manual changes and the schedule's per-epoch changes become events and `lr` metric lines; a
-    /// per-batch schedule (warm-up, cosine) changes the rate every step, which step events and step
-    /// lines carry instead of flooding the never-dropped queue.
+    /// per-batch schedule (warm-up, cosine) changes the rate every step, which step records carry
+    /// instead of flooding the never-dropped queue.
     private func noteLearningRateChange(_ learningRate: Float, manual: Bool) {
         events.post(.learningRateChanged(learningRate, globalStep: globalStep, manual: manual))
         var record = MetricRecord(kind: .lr, epoch: epoch, globalStep: globalStep, lr: learningRate)
@@ -256,19 +233,15 @@ final class TrainingLoop {
 
     private func stop() throws {
         if changedSinceSave { try saveCheckpoint(markBest: false) }
-        events.post(.stateChanged(.finished))
-        events.post(.finished(testAccuracy: lastTestAccuracy ?? 0))
+        events.post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
     }
 
     // MARK: - Checkpoints
 
     private func saveCheckpoint(markBest: Bool) throws {
-        let state = TrainState(
-            epoch: epoch, batchesDone: batchesDone, globalStep: globalStep, learningRate: optimizer.learningRate,
-            schedule: schedule.state, networkRandom: network.random.source, epochLossSum: epochLossSum,
-            epochCorrect: epochCorrect, epochSeen: epochSeen, epochSeconds: epochSeconds,
-            lastTestAccuracy: lastTestAccuracy, bestTestAccuracy: bestTestAccuracy, bestEpoch: bestEpoch,
-            metricsCount: metrics.records.count, finished: epoch > config.epochs, modelDigest: "", optimizerDigest: "")
+        let state = TrainState(position: position, learningRate: optimizer.learningRate, schedule: schedule.state,
+                               networkRandom: network.random.source, metricsCount: metrics.records.count,
+                               finished: epoch > config.epochs)
         // Metrics first: they may run ahead of the checkpoint (a resume keeps only `metricsCount`), never behind it.
         try metrics.write()
         let directory = try CheckpointStore.save(session: session, model: network.root.stateDictEntries(),
@@ -278,27 +251,22 @@ final class TrainingLoop {
     }
 }
 
-/// Images per second as a moving average, and an ETA that ignores the first (warm-up) steps.
-final class Throughput {
-    private(set) var imagesPerSecond = 0.0
+/// The time left, from the mean step time so far; the first (warm-up) steps do not count.
+final class RemainingTime {
     private var totalSteps = 0
     private var measuredSteps = 0
     private var measuredSeconds = 0.0
     private var warmupLeft = 0
     private static let warmupSteps = 5
-    private static let smoothing = 0.1
 
-    func begin(totalSteps: Int, doneSteps: Int) {
+    func begin(totalSteps: Int) {
         self.totalSteps = totalSteps
         warmupLeft = Self.warmupSteps
         measuredSteps = 0
         measuredSeconds = 0
-        imagesPerSecond = 0
     }
 
-    func record(images: Int, seconds: Double) {
-        let rate = seconds > 0 ? Double(images) / seconds : 0
-        imagesPerSecond = imagesPerSecond == 0 ? rate : imagesPerSecond + Self.smoothing * (rate - imagesPerSecond)
+    func record(seconds: Double) {
         if warmupLeft > 0 {
             warmupLeft -= 1
         } else {

@@ -7,7 +7,7 @@ import Training
 
 /// `cnntui bench`: this machine's sgemm, then each model's training and inference speed, each model and
 /// mode in a fresh worker process (this binary re-run as `bench-worker`) so that its peak memory is its own.
-struct Bench: ParsableCommand {
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure training and inference images/s of the zoo's models on this machine.",
@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
             Each model and mode runs in its own process: warm-up steps, then --repeats timed runs; the best \
             and the median are reported (the two vCPUs of some machines are sometimes placed far apart, which \
             slows synchronised work for a while). A train step is forward + cross-entropy + backward + SGD \
-            momentum on one fixed random batch, as /work/shared/yardstick/torch_bench.py measures PyTorch.
+            momentum on one fixed random batch, the step PyTorch comparisons time.
             """)
 
     @Option(help: "Models: all, or a comma list of zoo names.") var models = "all"
@@ -44,7 +44,7 @@ struct Bench: ParsableCommand {
     }
 
     private func modelList() throws -> [String] {
-        models == "all" ? Training.Bench.defaultModels : models.split(separator: ",").map { String($0) }
+        models == "all" ? Bench.defaultModels : models.split(separator: ",").map { String($0) }
     }
 
     func run() throws {
@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
         // each op over its threads and runs OpenBLAS single-threaded inside each part.
         BLAS.setLibraryThreads(threads)
         let core = BLAS.coreName
-        let peak = Training.Bench.sgemmGFLOPs()
+        let peak = Bench.sgemmGFLOPs()
         let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         if !json {
             print(String(format: "sgemm 1024^3: %.1f GFLOP/s on %d threads, OpenBLAS kernel ", peak, threads) + core
@@ -101,7 +101,7 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// Re-runs this binary as `bench-worker` with glibc told to keep its heap (as torch_bench.py does),
+    /// Re-runs this binary as `bench-worker` with glibc told to keep its heap (as the PyTorch yardstick runs),
     /// and reads the one JSON line it prints.
     private func runWorker(model: String, mode: BenchMode) throws -> BenchResult {
         let process = Process()
@@ -130,7 +130,7 @@ struct Bench: ParsableCommand {
 }
 
 /// The hidden worker `bench` starts: measures one model in one mode and prints one JSON line.
-struct BenchWorker: ParsableCommand {
+struct BenchWorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-worker", abstract: "One model's measurement for `cnntui bench`.", shouldDisplay: false)
 
@@ -147,18 +147,16 @@ struct BenchWorker: ParsableCommand {
         Parallel.setThreads(threads)
         guard let benchMode = BenchMode(rawValue: mode) else { throw ValidationError("--mode: train or infer, got \(mode)") }
         let profiler = profile ? LayerProfiler() : nil
-        let result = try Training.Bench.measure(
+        let result = try Bench.measure(
             model: model, input: try BenchOptions.parseInput(input), batch: batch, mode: benchMode, threads: threads,
             seconds: seconds, repeats: repeats, profiler: profiler)
         if let profiler {
             FileHandle.standardError.write(Data(("\n\(result.model) training, per step:\n"
-                + Training.Bench.profileTable(profiler, steps: result.steps) + "\n\n").utf8))
+                + Bench.profileTable(profiler, steps: result.steps) + "\n\n").utf8))
         }
         print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
     }
 }
-
-private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
 struct BenchReport: Codable {
     var sgemmGflops: Double

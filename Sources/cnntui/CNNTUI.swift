@@ -23,7 +23,7 @@ struct CNNTUI: ParsableCommand {
             EvalCommand.self,
             PredictCommand.self,
             OpenCommand.self,
-            Bench.self, BenchWorker.self,
+            BenchCommand.self, BenchWorkerCommand.self,
             ModelsCommand.self,
             SummaryCommand.self,
             DatasetsCommand.self,
@@ -60,6 +60,7 @@ struct UICommand: ParsableCommand {
                                  preselectedModel: options.model, preselectedDataset: options.dataset)
             guard let picked = SetupLoop.run(setup, painter: painter) else {
                 painter.stop()
+                if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }
                 return
             }
             chosen = picked
@@ -72,6 +73,10 @@ struct UICommand: ParsableCommand {
 
 /// Runs the dashboard on a live engine, restores the terminal, and says where the session went.
 enum DashboardRun {
+    /// After a SIGTERM (saved, like Ctrl-C): 128 + the signal's number, as the headless run exits.
+    static let terminatedExitCode = 128 + SIGTERM
+
+    /// The process's exit code: 1 when training failed, `terminatedExitCode` after a SIGTERM, else 0.
     static func show(painter: TerminalPainter, handle: TrainingHandle) -> Int32 {
         let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
         DashboardLoop.run(app: app, painter: painter, handle: handle)
@@ -85,6 +90,6 @@ enum DashboardRun {
             let accuracy = model.lastEvaluation.map { ", last test accuracy \(String(format: "%.2f%%", $0.testAccuracy * 100))" } ?? ""
             print("session \(run.sessionID) saved in \(run.sessionPath)\(accuracy)")
         }
-        return 0
+        return painter.wasTerminated ? terminatedExitCode : 0
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Data
 import Foundation
+import Training
 
 /// `cnntui datasets [--json]`: every dataset, found or not, with where it is or how to get it.
 struct DatasetsCommand: ParsableCommand {
@@ -32,9 +33,5 @@ struct DatasetsCommand: ParsableCommand {
                 + pad(shape, 10) + place)
             print(String(repeating: " ", count: nameWidth) + "classes: " + listing.classes.joined(separator: ", "))
         }
-    }
-
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }
 }

@@ -92,6 +92,7 @@ struct ProgressReporter {
     let isTerminal = isatty(STDERR_FILENO) == 1
     private var description: RunDescription?
     private var lastStep: StepEvent?
+    private var lastRecord: StepRecord?
     private var lastEvaluation: EvaluationEvent?
     private var bestAccuracy: Float?
     private var lastPlainStepLine = 0
@@ -117,6 +118,8 @@ struct ProgressReporter {
                     stderrLine(stepLine(step))
                 }
             }
+        case let .record(record):
+            lastRecord = record
         case let .evaluation(e):
             lastEvaluation = e
             bestAccuracy = max(bestAccuracy ?? e.testAccuracy, e.testAccuracy)
@@ -182,9 +185,11 @@ struct ProgressReporter {
         let filled = s.stepsPerEpoch == 0 ? 0 : width * s.step / s.stepsPerEpoch
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let eta = s.etaSeconds.map { "ETA " + Self.duration($0) } ?? "ETA --"
-        return String(format: "epoch %d/%d [%@] %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  %@",
-                      s.epoch, description?.epochs ?? 0, bar, s.step, s.stepsPerEpoch, s.loss, s.accuracy * 100,
-                      s.imagesPerSecond, eta)
+        let figures = lastRecord.map {
+            String(format: "loss %.4f  acc %5.1f%%  %.0f img/s", $0.loss, $0.accuracy * 100, $0.imagesPerSecond)
+        } ?? "loss --  acc --  -- img/s"
+        return String(format: "epoch %d/%d [%@] %d/%d  %@  %@",
+                      s.epoch, description?.epochs ?? 0, bar, s.step, s.stepsPerEpoch, figures, eta)
     }
 
     static func duration(_ seconds: Double) -> String {

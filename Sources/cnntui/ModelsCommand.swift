@@ -17,18 +17,18 @@ struct ModelsCommand: ParsableCommand {
         var objects: [[String: Any]] = []
         var lines: [[String]] = [["Model", "Family", "Seed", "Params", "Mult-adds/image", ""]]
         for name in ModelZoo.names {
-            var object: [String: Any] = ["model": name, "family": ModelZoo.family(name), "seed": ModelZoo.recipeFamily(name)]
+            var object: [String: Any] = ["model": name, "family": ModelZoo.family(name), "seed": ModelZoo.seedID(name)]
             do {
                 let s = try ModelSummary.make(model: name, inputShape: input, classes: classes, batchSize: 1)
                 object["trainable_params"] = s.totals.trainableParams
                 object["total_params"] = s.totals.totalParams
                 object["macs"] = s.totals.macs
                 let adapter = s.rows.first?.name == "adapter" ? "input padded to 32x32" : ""
-                lines.append([name, ModelZoo.family(name), ModelZoo.recipeFamily(name), grouped(s.totals.trainableParams),
+                lines.append([name, ModelZoo.family(name), ModelZoo.seedID(name), grouped(s.totals.trainableParams),
                               grouped(s.totals.macs), adapter])
             } catch let error as ModelError {
                 object["error"] = error.description
-                lines.append([name, ModelZoo.family(name), ModelZoo.recipeFamily(name), "-", "-", "not for this input"])
+                lines.append([name, ModelZoo.family(name), ModelZoo.seedID(name), "-", "-", "not for this input"])
             }
             objects.append(object)
         }
@@ -47,15 +47,5 @@ struct ModelsCommand: ParsableCommand {
             }.joined(separator: "  "))
         }
         print("Aliases: " + ModelZoo.aliasList.map { "\($0.0) = \($0.1)" }.joined(separator: ", "))
-    }
-
-    func grouped(_ n: Int) -> String {
-        let digits = String(n)
-        var out = ""
-        for (i, ch) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return out
     }
 }

@@ -30,6 +30,7 @@ struct OpenCommand: ParsableCommand {
             app.show(history: history)
             DashboardLoop.run(app: app, painter: painter, handle: nil)
             painter.stop()
+            if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }
             return
         }
         let handle = Trainer.start(RunRequest(.resume(id: session.url.path, epochs: epochs), sessions: store))

@@ -101,6 +101,26 @@ struct TmuxFailure: Error { var message: String }
         return epoch * 100_000 + step
     }
 
+    /// The shell command that runs the dashboard in `directory` with the full terminal (the test runner's
+    /// environment may turn colour off), then says how it exited and leaves a shell.
+    static func dashboardCommand(in directory: URL, arguments: String, pidFile: URL? = nil) -> String {
+        // `exec` makes the recorded shell pid the dashboard's own.
+        let dashboard = pidFile.map { "sh -c 'echo $$ > \($0.path); exec \(CLI.executable.path) \(arguments)'" }
+            ?? "\(CLI.executable.path) \(arguments)"
+        return "cd \(directory.path) && env -u NO_COLOR -u CNNTUI_COLORS -u CNNTUI_GLYPHS LANG=C.UTF-8 "
+            + "CNNTUI_SESSIONS=\(directory.path)/Sessions TERM=xterm-256color \(dashboard); echo EXITED $?; exec sh"
+    }
+
+    /// The terminal is sane after the dashboard: canonical mode and echo are back.
+    static func expectSaneTerminal(_ tmux: Tmux) throws {
+        try tmux.send("stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo STTY-DONE", "Enter")
+        let stty = try tmux.waitFor("stty output") { $0.components(separatedBy: "STTY-DONE").count > 2 }
+        let line = stty.split(separator: "\n").first { $0.contains("icanon") && !$0.contains("stty") } ?? ""
+        #expect(line.split(separator: " ").contains("icanon") && line.split(separator: " ").contains("echo"), "stty: \(line)")
+    }
+
+    static let realRunArguments = "--model mycnn --dataset fashion-mnist --limit-train 3200 --limit-test 500 --epochs 8"
+
     @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
           .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
     func dashboardDrivesARealRun() throws {
@@ -108,11 +128,7 @@ struct TmuxFailure: Error { var message: String }
         defer { try? FileManager.default.removeItem(at: directory) }
         let tmux = Tmux()
         defer { tmux.kill() }
-        // The test runner's environment may turn colour off (NO_COLOR); this test wants the full terminal.
-        let command = "cd \(directory.path) && env -u NO_COLOR -u CNNTUI_COLORS -u CNNTUI_GLYPHS LANG=C.UTF-8 "
-            + "CNNTUI_SESSIONS=\(directory.path)/Sessions TERM=xterm-256color "
-            + "\(CLI.executable.path) --model mycnn --dataset fashion-mnist --limit-train 3200 --limit-test 500 --epochs 8; "
-            + "echo EXITED; exec sh"
+        let command = Self.dashboardCommand(in: directory, arguments: Self.realRunArguments)
         try tmux.start(width: 120, height: 40, command: command)
 
         // Training runs: the step counter moves and the loss chart fills.
@@ -151,13 +167,10 @@ struct TmuxFailure: Error { var message: String }
         try tmux.waitFor("the quit question") { $0.contains("Quit?") }
         try tmux.send("y")
         let exited = try tmux.waitFor("the shell after quitting") { $0.contains("EXITED") }
+        #expect(exited.contains("EXITED 0"))
         #expect(exited.contains("saved in \(directory.path)/Sessions/"))
 
-        // The terminal is sane: canonical mode and echo are back.
-        try tmux.send("stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo STTY-DONE", "Enter")
-        let stty = try tmux.waitFor("stty output") { $0.components(separatedBy: "STTY-DONE").count > 2 }
-        let line = stty.split(separator: "\n").first { $0.contains("icanon") && !$0.contains("stty") } ?? ""
-        #expect(line.split(separator: " ").contains("icanon") && line.split(separator: " ").contains("echo"), "stty: \(line)")
+        try Self.expectSaneTerminal(tmux)
 
         // The session's metrics have the manual learning-rate change.
         let sessions = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/Sessions")
@@ -166,5 +179,38 @@ struct TmuxFailure: Error { var message: String }
         let lrRecords = metrics.split(separator: "\n").compactMap { try? CLI.json(String($0)) as? [String: Any] }
             .filter { $0["kind"] as? String == "lr" && $0["lr_change"] as? String == "manual" }
         #expect(lrRecords.contains { abs(($0["lr"] as? Double ?? 0) - 0.0005) < 1e-9 })
+    }
+
+    /// `kill` (SIGTERM) on the dashboard does what Ctrl-C does: a checkpoint at the next batch boundary, then the
+    /// terminal restored; the exit code says it was terminated (143, as headless).
+    @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
+          .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
+    func sigtermSavesAndRestoresTheTerminal() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        let pidFile = directory.appendingPathComponent("pid")
+        let command = Self.dashboardCommand(in: directory, arguments: Self.realRunArguments, pidFile: pidFile)
+        try tmux.start(width: 120, height: 40, command: command)
+
+        let first = try tmux.waitFor("the first steps") { Self.progress($0) != nil && $0.contains("RUNNING") }
+        try tmux.waitFor("the step counter to move") { (Self.progress($0) ?? 0) > (Self.progress(first) ?? 0) }
+        let pidText = try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try #require(pid_t(pidText))
+        #expect(kill(pid, SIGTERM) == 0)
+
+        let exited = try tmux.waitFor("the shell after SIGTERM") { $0.contains("EXITED") }
+        #expect(exited.contains("EXITED 143"), "\(exited)")
+        #expect(exited.contains("saved in \(directory.path)/Sessions/"))
+
+        // A checkpoint of the steps trained before the signal (the first epoch was still running).
+        let sessions = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/Sessions")
+        #expect(sessions.count == 1)
+        let last = "\(directory.path)/Sessions/\(sessions.first ?? "")/checkpoints/last/train_state.json"
+        let state = try #require(try CLI.json(String(contentsOfFile: last, encoding: .utf8)) as? [String: Any])
+        #expect((state["global_step"] as? Int ?? 0) > 0)
+
+        try Self.expectSaneTerminal(tmux)
     }
 }

@@ -96,9 +96,9 @@ let inputs: [(key: String, shape: [Int])] = [("3x32x32", [3, 32, 32]), ("1x28x28
     #expect(ModelZoo.canonicalName("ShuffleNet-V1") == "shufflenet-v1-g3-2.0x")
     #expect(ModelZoo.canonicalName("shufflenet-v2") == "shufflenet-v2-0.5x")
     #expect(ModelZoo.canonicalName("se-resnet") == "se-resnet-2-2-2")
-    #expect(ModelZoo.recipeFamily("vgg16") == "003")
-    #expect(ModelZoo.recipeFamily("shufflenet-v2-1.5x") == "000")
-    #expect(ModelZoo.recipeFamily("efficientnet-v2-s") == "004")
+    #expect(ModelZoo.seedID("vgg16") == "003")
+    #expect(ModelZoo.seedID("shufflenet-v2-1.5x") == "000")
+    #expect(ModelZoo.seedID("efficientnet-v2-s") == "004")
 }
 
 @Test func unknownNamesListTheValidOnes() throws {

@@ -7,13 +7,17 @@ enum Sample {
 
     static let run = RunDescription(
         sessionID: "s1", sessionPath: "/tmp/s1", model: "resnet20", dataset: "fashion-mnist", classNames: classNames,
-        epochs: 10, batchSize: 128, stepsPerEpoch: 100, startEpoch: 1, optimizer: "sgd", schedule: "cosine",
+        epochs: 10, batchSize: 128, stepsPerEpoch: 100, stepsPerRecord: 10, startEpoch: 1, optimizer: "sgd", schedule: "cosine",
         learningRate: 0.1, parameterCount: 270_000)
 
-    static func step(_ globalStep: Int, loss: Float, accuracy: Float = 0.5, lr: Float = 0.1) -> StepEvent {
+    static func step(_ globalStep: Int) -> StepEvent {
         StepEvent(epoch: (globalStep - 1) / 100 + 1, step: (globalStep - 1) % 100 + 1, stepsPerEpoch: 100,
-                  globalStep: globalStep, totalSteps: 1000, loss: loss, accuracy: accuracy, learningRate: lr,
-                  imagesPerSecond: 1234, etaSeconds: 312)
+                  globalStep: globalStep, totalSteps: 1000, etaSeconds: 312)
+    }
+
+    static func record(_ globalStep: Int, loss: Float, accuracy: Float = 0.5, lr: Float = 0.1) -> StepRecord {
+        StepRecord(epoch: (globalStep - 1) / 100 + 1, step: (globalStep - 1) % 100 + 1, globalStep: globalStep,
+                   loss: loss, accuracy: accuracy, imagesPerSecond: 1234, learningRate: lr)
     }
 
     /// A 28x28 grey image: a bright square whose position depends on `seed`.
@@ -49,9 +53,14 @@ enum Sample {
     /// A run a little past its first evaluation, with one manual LR change.
     static var events: [TrainingEvent] {
         var e: [TrainingEvent] = [.started(run), .stateChanged(.running)]
-        for s in 1...150 { e.append(.step(step(s, loss: 2.3 - Float(s) * 0.01, accuracy: Float(s) / 200, lr: s > 120 ? 0.05 : 0.1))) }
-        e.insert(.evaluation(evaluation()), at: 102)
-        e.insert(.learningRateChanged(0.05, globalStep: 120, manual: true), at: 123)
+        for s in 1...150 {
+            e.append(.step(step(s)))
+            if s % run.stepsPerRecord == 0 {
+                e.append(.record(record(s, loss: 2.3 - Float(s) * 0.01, accuracy: Float(s) / 200, lr: s > 120 ? 0.05 : 0.1)))
+            }
+            if s == 100 { e.append(.evaluation(evaluation())) }
+            if s == 120 { e.append(.learningRateChanged(0.05, globalStep: 120, manual: true)) }
+        }
         return e
     }
     static var model: DashboardModel { DashboardModel.folding(events) }

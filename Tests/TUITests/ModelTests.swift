@@ -7,7 +7,8 @@ import Training
         let m = Sample.model
         #expect(m.run?.model == "resnet20" && m.state == .running)
         #expect(m.lastStep?.globalStep == 150 && m.progress == 0.15)
-        #expect(m.trainLoss.points.count == 150 && m.trainAccuracy.points.count == 150)
+        #expect(m.trainLoss.points.count == 15 && m.trainAccuracy.points.count == 15)
+        #expect(m.lastRecord?.globalStep == 150)
         #expect(m.testLoss.points == [ChartPoint(x: 100, y: Double(Float(0.45)))])
         #expect(m.testAccuracy.last?.y == Double(Float(0.85)) && m.bestTestAccuracy == 0.85)
         #expect(m.manualLearningRateChanges == [120])
@@ -17,13 +18,18 @@ import Training
         #expect(m.classNames == Sample.classNames && m.className(42) == "42")
     }
 
-    @Test func lossIsSmoothedWithAnEMA() {
+    /// The train curves are the step records as they came, one point each; step events only move the progress.
+    @Test func trainCurvesAreTheRecordsAsTheyAre() {
         var m = DashboardModel()
-        m.apply(.step(Sample.step(1, loss: 1)))
-        m.apply(.step(Sample.step(2, loss: 2)))
-        #expect(abs((m.smoothedLoss ?? 0) - 1.1) < 1e-6)
-        #expect(m.trainLoss.points.map(\.x) == [1, 2])
-        #expect(abs(m.trainLoss.points[1].y - 1.1) < 1e-6)
+        m.apply(.step(Sample.step(9)))
+        #expect(m.trainLoss.isEmpty && m.lastStep?.globalStep == 9)
+        m.apply(.record(Sample.record(10, loss: 1, accuracy: 0.25, lr: 0.1)))
+        m.apply(.step(Sample.step(15)))
+        m.apply(.record(Sample.record(20, loss: 2, accuracy: 0.5, lr: 0.05)))
+        #expect(m.trainLoss.points == [ChartPoint(x: 10, y: 1), ChartPoint(x: 20, y: 2)])
+        #expect(m.trainAccuracy.points == [ChartPoint(x: 10, y: 0.25), ChartPoint(x: 20, y: 0.5)])
+        #expect(m.learningRate.points.map(\.x) == [10, 20] && m.currentLearningRate == 0.05)
+        #expect(m.lastRecord?.loss == 2)
     }
 
     @Test func lifecycleEvents() {

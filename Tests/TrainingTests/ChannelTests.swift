@@ -3,8 +3,7 @@ import Testing
 @testable import Training
 
 private func step(_ n: Int) -> TrainingEvent {
-    .step(StepEvent(epoch: 1, step: n, stepsPerEpoch: 100, globalStep: n, totalSteps: 100, loss: 1, accuracy: 0.5,
-                    learningRate: 0.1, imagesPerSecond: 10, etaSeconds: nil))
+    .step(StepEvent(epoch: 1, step: n, stepsPerEpoch: 100, globalStep: n, totalSteps: 100, etaSeconds: nil))
 }
 
 private func isReadable(_ fd: Int32) -> Bool {
@@ -19,10 +18,13 @@ private func isReadable(_ fd: Int32) -> Bool {
         channel.post(step(2))
         channel.post(.stateChanged(.paused))
         channel.post(step(3))
+        let record = TrainingEvent.record(StepRecord(epoch: 1, step: 3, globalStep: 3, loss: 1, accuracy: 0.5,
+                                                     imagesPerSecond: 10, learningRate: 0.1))
+        channel.post(record)
         channel.post(.checkpointSaved(path: "x", globalStep: 3))
         channel.post(step(4))
-        // Only the newest step survives, and it comes after everything posted before it.
-        #expect(channel.drain() == [.stateChanged(.paused), .checkpointSaved(path: "x", globalStep: 3), step(4)])
+        // Only the newest step survives, and it comes after everything posted before it; records all stay.
+        #expect(channel.drain() == [.stateChanged(.paused), record, .checkpointSaved(path: "x", globalStep: 3), step(4)])
         #expect(channel.drain().isEmpty)
     }
 

@@ -14,10 +14,12 @@ private func entries(_ seed: Float) -> [(String, Safetensors.Entry)] {
 }
 
 private func state(step: Int) -> TrainState {
-    TrainState(epoch: 2, batchesDone: 1, globalStep: step, learningRate: 0.05, schedule: ["base": 0.1],
-               networkRandom: RandomSource(seed: 3), epochLossSum: 1.25, epochCorrect: 3, epochSeen: 4, epochSeconds: 0.5,
-               lastTestAccuracy: 0.5, bestTestAccuracy: 0.5, bestEpoch: 1, metricsCount: 4, finished: false,
-               modelDigest: "", optimizerDigest: "")
+    TrainState(position: RunPosition(epoch: 2, batchesDone: 1, globalStep: step,
+                                     epochTotals: StepTally(lossSum: 1.25, correct: 3, seen: 4, seconds: 0.5),
+                                     recordWindow: StepTally(lossSum: 0.75, correct: 1, seen: 2, seconds: 0.25),
+                                     lastTestAccuracy: 0.5, bestTestAccuracy: 0.5, bestEpoch: 1),
+               learningRate: 0.05, schedule: ["base": 0.1], networkRandom: RandomSource(seed: 3), metricsCount: 4,
+               finished: false)
 }
 
 /// Every file under a directory with its bytes (symlinks as their targets), to show nothing changed.
@@ -59,7 +61,8 @@ func snapshot(_ root: URL) throws -> [String: Data] {
         let best = try #require(first.checkpoint(.best))
         #expect(last != best)
         let restored = try CheckpointStore.readTrainState(in: last)
-        #expect(restored.globalStep == 6 && restored.networkRandom == RandomSource(seed: 3) && restored.epochLossSum == 1.25)
+        #expect(restored.position.globalStep == 6 && restored.networkRandom == RandomSource(seed: 3))
+        #expect(restored.position == state(step: 6).position)
         #expect(try CheckpointStore.readModel(in: last)["conv.weight"]?.values == entries(3)[0].1.values)
         #expect(try CheckpointStore.readModel(in: best)["conv.weight"]?.values == entries(1)[0].1.values)
         #expect(try CheckpointStore.readModel(in: best)["bn.num_batches_tracked"]?.isInt64 == true)
@@ -110,9 +113,8 @@ func snapshot(_ root: URL) throws -> [String: Data] {
         defer { try? FileManager.default.removeItem(at: root) }
         let session = try SessionStore(root: root).create(config: tinyConfig())
         let model: [(String, Safetensors.Entry)] = [("w", Safetensors.Entry(shape: [2], values: [1, 2]))]
-        let state = TrainState(epoch: 1, batchesDone: 2, globalStep: 2, learningRate: 0.1, schedule: [:],
-                               networkRandom: RandomSource(seed: 1), epochLossSum: 0, epochCorrect: 0, epochSeen: 0,
-                               epochSeconds: 0, metricsCount: 0, finished: false, modelDigest: "", optimizerDigest: "")
+        let state = TrainState(position: RunPosition(epoch: 1, batchesDone: 2, globalStep: 2), learningRate: 0.1,
+                               schedule: [:], networkRandom: RandomSource(seed: 1), metricsCount: 0, finished: false)
         let first = try CheckpointStore.save(session: session, model: model, optimizer: [], state: state, markBest: false)
         let leftover = session.checkpointsURL.appendingPathComponent(".tmp-ckpt-000002")
         try FileManager.default.createDirectory(at: leftover, withIntermediateDirectories: true)

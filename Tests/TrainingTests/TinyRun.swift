@@ -54,10 +54,15 @@ enum TinyRun {
         loadDataset: { _ in dataset() },
         buildModel: { config, shape, classes in network(inputShape: shape, classes: classes, seed: config.seed) })
 
-    static func config(epochs: Int = 2, schedule: String = "cosine:warmup=1:min=0.001") -> TrainingConfig {
+    /// 6 steps per epoch (24 images, batch 4).
+    static func config(epochs: Int = 2, schedule: String = "cosine:warmup=1:min=0.001", metricsEvery: Int = 1) -> TrainingConfig {
         TrainingConfig(model: "tiny", dataset: "synthetic", epochs: epochs, batchSize: 4, optimizer: .adam,
                        learningRate: 0.01, weightDecay: 1e-4, schedule: schedule, augmentation: "flip", seed: 5,
-                       threads: 1, metricsEvery: 1)
+                       threads: 1, metricsEvery: metricsEvery)
+    }
+
+    static func records(in events: [TrainingEvent]) -> [StepRecord] {
+        events.compactMap { if case let .record(r) = $0 { r } else { nil } }
     }
 
     /// Runs a request to its end and returns every event it posted.

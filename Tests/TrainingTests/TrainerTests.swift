@@ -27,20 +27,26 @@ private func metrics(_ sessionPath: String) throws -> [MetricRecord] {
 }
 
 @Suite(.serialized) struct TrainerTests {
-    @Test(arguments: [6, 3])  // stop at the epoch boundary (6 steps per epoch), and in the middle of epoch 1
-    func resumedRunIsBitIdenticalToAnUninterruptedOne(stopAt: Int) throws {
+    /// Stops at the epoch boundary (6 steps per epoch) and in the middle of epoch 1; with a record every 4 steps,
+    /// both stops fall inside a record's window, which the checkpoint must carry over.
+    @Test(arguments: [(6, 1), (3, 1), (6, 4), (3, 4)])
+    func resumedRunIsBitIdenticalToAnUninterruptedOne(stopAt: Int, metricsEvery: Int) throws {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let store = SessionStore(root: root)
+        let config = TinyRun.config(metricsEvery: metricsEvery)
 
-        let straight = TinyRun.run(RunRequest(.new(TinyRun.config()), sessions: store, sources: TinyRun.sources))
+        let straight = TinyRun.run(RunRequest(.new(config), sessions: store, sources: TinyRun.sources))
         #expect(TinyRun.failure(in: straight) == nil)
         let straightPath = try #require(TinyRun.session(of: straight))
 
-        let first = TinyRun.run(RunRequest(.new(TinyRun.config()), sessions: store, sources: TinyRun.sources,
+        let first = TinyRun.run(RunRequest(.new(config), sessions: store, sources: TinyRun.sources,
                                            stopAtGlobalStep: stopAt))
         let interruptedPath = try #require(TinyRun.session(of: first))
-        #expect(try CheckpointStore.readTrainState(in: #require(Session(id: "", url: URL(fileURLWithPath: interruptedPath)).checkpoint(.last))).globalStep == stopAt)
+        let stoppedState = try CheckpointStore.readTrainState(
+            in: #require(Session(id: "", url: URL(fileURLWithPath: interruptedPath)).checkpoint(.last)))
+        #expect(stoppedState.position.globalStep == stopAt)
+        #expect(stoppedState.position.recordWindow.seen == 4 * (stopAt % metricsEvery))
         let second = TinyRun.run(RunRequest(.resume(id: interruptedPath, epochs: nil), sessions: store, sources: TinyRun.sources))
         #expect(TinyRun.failure(in: second) == nil)
         guard case let .started(run)? = second.first(where: { if case .started = $0 { true } else { false } }) else {
@@ -56,6 +62,12 @@ private func metrics(_ sessionPath: String) throws -> [MetricRecord] {
         #expect(bits(a.model) == bits(b.model))
         #expect(bits(a.optimizer) == bits(b.optimizer))
         #expect(try metrics(straightPath) == metrics(interruptedPath))
+        #expect(try metrics(straightPath).filter { $0.kind == .step }.count == 12 / metricsEvery)
+        // The records the two runs posted are the same (but for their wall-clock speed).
+        func figures(_ events: [TrainingEvent]) -> [StepRecord] {
+            TinyRun.records(in: events).map { var r = $0; r.imagesPerSecond = 0; return r }
+        }
+        #expect(figures(straight) == figures(first + second))
         // The evaluations after the resume report what the straight run reported.
         let straightEvaluations = straight.compactMap { if case let .evaluation(e) = $0 { e.testLoss } else { nil } }
         let resumedEvaluations = (first + second).compactMap { if case let .evaluation(e) = $0 { e.testLoss } else { nil } }
@@ -81,9 +93,10 @@ private func metrics(_ sessionPath: String) throws -> [MetricRecord] {
             case .checkpointSaved where paused:
                 paused = false
                 handle.send(.resume)
-            case let .step(step):
+            case .step:
                 if paused { stepsWhilePaused += 1 }
-                stepRates.append(step.learningRate)
+            case let .record(record):
+                stepRates.append(record.learningRate)
             default:
                 break
             }
@@ -186,5 +199,9 @@ private func metrics(_ sessionPath: String) throws -> [MetricRecord] {
         let events = TinyRun.run(RunRequest(.new(config), sessions: SessionStore(root: root)))
         #expect(TinyRun.failure(in: events)?.hasPrefix("--dataset") == true)
         #expect(SessionStore(root: root).list().isEmpty)  // nothing was created
+        // The failure is told once, as the last event; no `stateChanged(.failed)` repeats it.
+        #expect(events.filter { if case .failed = $0 { true } else { false } }.count == 1)
+        #expect(events.last.map { if case .failed = $0 { true } else { false } } == true)
+        #expect(!events.contains(.stateChanged(.failed)))
     }
 }

@@ -5,14 +5,13 @@ import Training
 public struct DashboardModel: Sendable {
     public var run: RunDescription?
     public var state: TrainingState = .starting
+    /// Progress and ETA.
     public var lastStep: StepEvent?
+    /// The newest training figures (means over the record's steps) for the header.
+    public private(set) var lastRecord: StepRecord?
 
-    /// EMA weight of the past for the smoothed training loss and accuracy (coalesced step events arrive unevenly).
-    public var smoothing: Float = 0.9
-    public private(set) var smoothedLoss: Float?
-    public private(set) var smoothedAccuracy: Float?
-
-    /// x = global step throughout.
+    /// x = global step throughout. The train series are the step records as they are, so a session reopened
+    /// from its metrics draws the same curves as the live run.
     public private(set) var trainLoss = BoundedSeries()
     public private(set) var testLoss = BoundedSeries(capacity: 512)
     public private(set) var trainAccuracy = BoundedSeries()
@@ -54,12 +53,12 @@ public struct DashboardModel: Sendable {
         case .step(let s):
             lastStep = s
             if state == .starting { state = .running }
-            smoothedLoss = smoothedLoss.map { smoothing * $0 + (1 - smoothing) * s.loss } ?? s.loss
-            smoothedAccuracy = smoothedAccuracy.map { smoothing * $0 + (1 - smoothing) * s.accuracy } ?? s.accuracy
-            let x = Double(s.globalStep)
-            if let l = smoothedLoss { trainLoss.append(x: x, y: Double(l)) }
-            if let a = smoothedAccuracy { trainAccuracy.append(x: x, y: Double(a)) }
-            learningRate.append(x: x, y: Double(s.learningRate))
+        case .record(let r):
+            lastRecord = r
+            let x = Double(r.globalStep)
+            trainLoss.append(x: x, y: Double(r.loss))
+            trainAccuracy.append(x: x, y: Double(r.accuracy))
+            learningRate.append(x: x, y: Double(r.learningRate))
         case .evaluation(let e):
             lastEvaluation = e
             testLoss.append(x: Double(e.globalStep), y: Double(e.testLoss))

@@ -34,7 +34,7 @@ public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIS
         s.message = "quit cancelled"
         return (s, [])
     }
-    // Ctrl-C quits at once, the same way a confirmed q does (the engine saves a checkpoint first).
+    // Ctrl-C (or SIGTERM) quits at once, the same way a confirmed q does (the engine saves a checkpoint first).
     if key == .interrupt {
         s.learningRateInput = nil; s.showingHelp = false
         return (s, quitActions(model))

@@ -31,7 +31,7 @@ public enum DashboardLoop {
 
             for key in painter.pendingKeys() {
                 if app.shouldQuit {
-                    // Already stopping: a second Ctrl-C leaves at once (the last good checkpoint stays).
+                    // Already stopping: a second Ctrl-C or SIGTERM leaves at once (the last good checkpoint stays).
                     if key == .interrupt { return }
                     continue
                 }

@@ -14,20 +14,8 @@ public enum SessionHistory {
     public static func events(of session: Session) throws -> [TrainingEvent] {
         let config = try session.readConfig()
         let classNames = (try? session.readDataset().classNames) ?? []
-        let records = try readRecords(session.metricsJSONLURL)
+        let records = try MetricsLog.read(session.metricsJSONLURL)
         return events(config: config, classNames: classNames, records: records, session: session)
-    }
-
-    static func readRecords(_ url: URL) throws -> [MetricRecord] {
-        guard let data = try? Data(contentsOf: url) else { return [] }
-        let decoder = JSONDecoder()
-        var records: [MetricRecord] = []
-        for (number, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
-            do { records.append(try decoder.decode(MetricRecord.self, from: Data(line))) } catch {
-                throw TrainingError.session(path: url.path, message: "line \(number + 1) is not a metrics record: \(error)")
-            }
-        }
-        return records
     }
 
     static func events(config: TrainingConfig, classNames: [String], records: [MetricRecord],
@@ -40,43 +28,39 @@ public enum SessionHistory {
         var events: [TrainingEvent] = [.started(RunDescription(
             sessionID: session.id, sessionPath: session.url.path, model: config.model, dataset: config.dataset,
             classNames: classNames, epochs: config.epochs, batchSize: config.batchSize, stepsPerEpoch: stepsPerEpoch,
-            startEpoch: 1, optimizer: config.optimizer.rawValue, schedule: config.schedule,
-            learningRate: config.learningRate, parameterCount: 0))]
-        var lastImagesPerSecond = 0.0
+            stepsPerRecord: config.metricsEvery, startEpoch: 1, optimizer: config.optimizer.rawValue,
+            schedule: config.schedule, learningRate: config.learningRate, parameterCount: 0))]
         for r in records {
             switch r.kind {
             case .step:
-                guard let loss = r.loss, let accuracy = r.accuracy else { continue }
-                events.append(.step(StepEvent(
-                    epoch: r.epoch, step: r.step ?? 0, stepsPerEpoch: stepsPerEpoch, globalStep: r.globalStep,
-                    totalSteps: totalSteps, loss: loss, accuracy: accuracy, learningRate: r.lr,
-                    imagesPerSecond: r.imagesPerSecond ?? lastImagesPerSecond, etaSeconds: nil)))
+                guard let record = r.stepRecord else { continue }
+                events.append(.step(StepEvent(epoch: r.epoch, step: record.step, stepsPerEpoch: stepsPerEpoch,
+                                              globalStep: r.globalStep, totalSteps: totalSteps, etaSeconds: nil)))
+                events.append(.record(record))
             case .epoch:
-                lastImagesPerSecond = r.imagesPerSecond ?? lastImagesPerSecond
                 guard let testLoss = r.testLoss, let testAccuracy = r.testAccuracy else { continue }
                 events.append(.evaluation(EvaluationEvent(
                     epoch: r.epoch, globalStep: r.globalStep, trainLoss: r.trainLoss ?? .nan,
                     trainAccuracy: r.trainAccuracy ?? .nan, testLoss: testLoss, testAccuracy: testAccuracy,
                     perClassAccuracy: [], confusion: [], preview: [], misclassified: [], learningRate: r.lr,
                     seconds: r.seconds ?? 0, imagesPerSecond: r.imagesPerSecond ?? 0)))
-                // The header's step counter and speed come from the last step event: end the epoch there.
-                events.append(.step(StepEvent(
-                    epoch: r.epoch, step: stepsPerEpoch, stepsPerEpoch: stepsPerEpoch, globalStep: r.globalStep,
-                    totalSteps: totalSteps, loss: r.trainLoss ?? .nan, accuracy: r.trainAccuracy ?? .nan,
-                    learningRate: r.lr, imagesPerSecond: lastImagesPerSecond, etaSeconds: nil)))
+                // The header's step counter comes from the last step event: end the epoch there.
+                events.append(.step(StepEvent(epoch: r.epoch, step: stepsPerEpoch, stepsPerEpoch: stepsPerEpoch,
+                                              globalStep: r.globalStep, totalSteps: totalSteps, etaSeconds: nil)))
             case .lr:
                 events.append(.learningRateChanged(r.lr, globalStep: r.globalStep, manual: r.lrChange == "manual"))
             }
         }
         if summary.finished {
-            events.append(.finished(testAccuracy: summary.lastTestAccuracy ?? firstEpochAccuracy(records) ?? 0))
+            events.append(.finished(testAccuracy: summary.lastTestAccuracy ?? lastEpochAccuracy(records) ?? 0))
         } else {
             events.append(.stateChanged(.paused))
         }
         return events
     }
 
-    private static func firstEpochAccuracy(_ records: [MetricRecord]) -> Float? {
+    /// The test accuracy of the last epoch the metrics hold.
+    private static func lastEpochAccuracy(_ records: [MetricRecord]) -> Float? {
         records.last { $0.kind == .epoch }?.testAccuracy
     }
 }

@@ -25,7 +25,7 @@ public enum Chrome {
         if let s = model.lastStep {
             parts.append("epoch \(s.epoch)/\(model.run?.epochs ?? 0)")
             parts.append("step \(s.step)/\(s.stepsPerEpoch)")
-            parts.append("\(Format.rate(s.imagesPerSecond)) img/s")
+            parts.append((model.lastRecord.map { Format.rate($0.imagesPerSecond) } ?? "--") + " img/s")
             parts.append("ETA " + (s.etaSeconds.map(Format.duration) ?? "--"))
         }
         let stateText = " " + model.state.rawValue.uppercased() + " "
@@ -42,8 +42,10 @@ public enum Chrome {
 
         let y = area.y + 1
         var info: [String] = []
-        if let l = model.smoothedLoss { info.append("loss \(Format.compact(Double(l)))") }
-        if let a = model.smoothedAccuracy { info.append("acc \(Format.percent(a))") }
+        if let r = model.lastRecord {
+            info.append("loss \(Format.compact(Double(r.loss)))")
+            info.append("acc \(Format.percent(r.accuracy))")
+        }
         if let e = model.lastEvaluation { info.append("test \(Format.percent(e.testAccuracy))") }
         if let b = model.bestTestAccuracy { info.append("best \(Format.percent(b))") }
         if let lr = model.currentLearningRate { info.append("lr \(Format.learningRate(lr))") }

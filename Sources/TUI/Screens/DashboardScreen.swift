@@ -76,8 +76,8 @@ public struct DashboardScreen: Sendable {
 
     func title(_ panel: DashboardPanel, model: DashboardModel, ui: UIState) -> String {
         switch panel {
-        case .loss: return "Loss: train (EMA), test"
-        case .accuracy: return "Accuracy: train (EMA), test"
+        case .loss: return "Loss: \(trainSeriesName(model)), test"
+        case .accuracy: return "Accuracy: \(trainSeriesName(model)), test"
         case .learningRate:
             return "Learning rate" + (model.manualLearningRateChanges.isEmpty ? "" : " (marks: set by hand)")
         case .confusion where ui.focus == .confusion:
@@ -85,6 +85,12 @@ public struct DashboardScreen: Sendable {
             return "Confusion: \(model.className(r)) as \(model.className(c)), Enter: browse"
         default: return panel.title
         }
+    }
+
+    /// What a point of the train curves is: the mean over the steps of one step record.
+    func trainSeriesName(_ model: DashboardModel) -> String {
+        guard let steps = model.run?.stepsPerRecord else { return "train" }
+        return steps == 1 ? "train (each step)" : "train (mean of \(steps) steps)"
     }
 
     func renderPanel(_ panel: DashboardPanel, into grid: inout CellGrid, area: Rect, model: DashboardModel, ui: UIState,

@@ -59,6 +59,10 @@ public final class TerminalPainter {
     public var width: Int { Int(getmaxx(nc_stdscr())) }
     public var height: Int { Int(getmaxy(nc_stdscr())) }
 
+    /// True once a SIGTERM arrived. It reaches the UI as `.interrupt`, the save-and-quit request Ctrl-C
+    /// makes; the process then exits with 128 + SIGTERM (143), as the headless run does.
+    public var wasTerminated: Bool { nc_was_terminated() != 0 }
+
     /// Restores the terminal (idempotent).
     public func stop() {
         guard active else { return }
@@ -85,12 +89,6 @@ public final class TerminalPainter {
         }
         previous = grid
         refresh()
-    }
-
-    /// Forgets the previous frame so the next `draw` repaints everything (after the screen was disturbed).
-    public func invalidate() {
-        previous = nil
-        clearok(nc_stdscr(), true)
     }
 
     private func write(_ cell: Cell, x: Int, y: Int) {
@@ -127,7 +125,7 @@ public final class TerminalPainter {
 
     // MARK: - Input
 
-    /// Sleeps until a key is typed, one of `descriptors` becomes readable, a signal arrives (Ctrl-C, a resize)
+    /// Sleeps until a key is typed, one of `descriptors` becomes readable, a signal arrives (Ctrl-C, SIGTERM, a resize)
     /// or `timeoutMilliseconds` pass (capped at one second, so a signal that lands just before the poll waits
     /// at most that long). This is where the UI thread spends idle time: one `poll()`, no spinning. Follow it
     /// with `pendingKeys()`.
@@ -138,20 +136,20 @@ public final class TerminalPainter {
         _ = poll(&fds, nfds_t(fds.count), timeout)   // EINTR (a signal) just ends the wait
     }
 
-    /// Every key already typed (and a pending Ctrl-C or resize), without waiting.
+    /// Every key already typed (and a pending Ctrl-C, SIGTERM or resize), without waiting.
     public func pendingKeys() -> [Key] {
         var keys: [Key] = []
         while keys.count < 256, let key = readKey(timeoutMilliseconds: 0) { keys.append(key) }
         return keys
     }
 
-    /// Waits up to `timeoutMilliseconds` for a key; nil on timeout. A Ctrl-C (SIGINT) arrives as `.interrupt`.
+    /// Waits up to `timeoutMilliseconds` for a key; nil on timeout. Ctrl-C (SIGINT) and SIGTERM arrive as `.interrupt`.
     public func readKey(timeoutMilliseconds: Int32) -> Key? {
-        if nc_take_interrupts() > 0 { return .interrupt }
+        if nc_take_quit_requests() > 0 { return .interrupt }
         wtimeout(nc_stdscr(), timeoutMilliseconds)
         var code: wint_t = 0
         let result = wget_wch(nc_stdscr(), &code)
-        if nc_take_interrupts() > 0 { return .interrupt }
+        if nc_take_quit_requests() > 0 { return .interrupt }
         if result == ERR { return nil }
         if result == KEY_CODE_YES { return Self.functionKey(Int32(bitPattern: code)) }
         return Self.characterKey(code)
