@@ -67,7 +67,7 @@ public final class BatchLoader {
     }
 
     public var batchesPerEpoch: Int {
-        dropLast ? imageCount / batchSize : (imageCount + batchSize - 1) / batchSize
+        EpochSize.batches(images: imageCount, batchSize: batchSize, dropLast: dropLast)
     }
 
     /// Starts (or restarts) epoch `epoch`, dropping any batches prefetched for the previous one;

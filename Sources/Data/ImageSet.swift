@@ -98,7 +98,7 @@ public struct Dataset: Sendable {
     /// Holds `fraction` of the training set out for validation, chosen by a shuffle with `seed`
     /// (seed 001: 10 %, seed 42). The two parts keep the shuffled order's images in index order.
     public func splitValidation(fraction: Double, seed: UInt64) -> (train: ImageSet, validation: ImageSet) {
-        let held = max(0, min(train.count, Int((Double(train.count) * fraction).rounded())))
+        let held = EpochSize.heldOut(of: train.count, fraction: fraction)
         var rng = SplitMix64(seed: seed, stream: 0xDA7A_5B17)
         let order = shuffledIndices(count: train.count, using: &rng)
         let validation = order[..<held].sorted()

@@ -4,7 +4,7 @@ import Models
 
 // Speed measurements behind `cnntui bench`: this machine's sgemm, and a model's training or inference
 // throughput on one fixed batch, timed the way the PyTorch yardstick times the same step
-// (forward + cross-entropy + backward + SGD momentum 0.9 per step).
+// (forward + cross-entropy + backward + SGD momentum 0.9 per step: `TrainingStep`, the step training runs).
 
 /// What one model did in one mode, as `cnntui bench --json` prints it.
 public struct BenchResult: Codable, Sendable {
@@ -95,23 +95,12 @@ public enum Bench {
     ) throws -> BenchResult {
         let network = try ModelZoo.build(model, inputShape: input, classes: classes, seed: 0)
         let macs = try ModelSummary.make(network: network, batchSize: batch).totals.macs
-        var random = RandomSource(seed: 7)
-        let images = Tensor(shape: [batch] + input)
-        for i in 0..<images.count { images[i] = random.uniform(-1, 1) }
-        let labels = (0..<batch).map { _ in Int32(random.nextInt(classes)) }
-        let optimizer = try SGD(parameters: network.trainableParameters, learningRate: 0.01, momentum: 0.9)
-        let loss = CrossEntropyLoss()
+        let trainingStep = try TrainingStep.onRandomBatch(network, batchSize: batch)
 
         func step() throws {
             switch mode {
-            case .train:
-                optimizer.zeroGradients()
-                let logits = try network.forward(images, training: true)
-                _ = try labels.withUnsafeBufferPointer { try loss.forward(logits: logits, labels: $0) }
-                network.backward(loss.gradient)
-                optimizer.step()
-            case .infer:
-                _ = try network.forward(images, training: false)
+            case .train: _ = try trainingStep.train()
+            case .infer: try trainingStep.infer()
             }
         }
 

@@ -42,7 +42,9 @@ final class PreparedRun {
         if config.validationFraction > 0 {
             train = dataset.splitValidation(fraction: config.validationFraction, seed: config.seed).train
         }
-        if let n = config.limitTrain, n < train.count { train = train.subset(Array(0..<n)) }
+        let trainCount = EpochSize.trainingImages(datasetSize: dataset.train.count, heldOutFraction: config.validationFraction,
+                                                  limit: config.limitTrain)
+        if trainCount < train.count { train = train.subset(Array(0..<trainCount)) }
         if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
         guard train.count > 0, test.count > 0 else {
             throw TrainingError.invalidFlag(

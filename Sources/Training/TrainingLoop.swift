@@ -17,7 +17,7 @@ final class TrainingLoop {
     private let trainLoader: BatchLoader
     private let evaluator: Evaluator
     private let metrics: MetricsLog
-    private let loss: CrossEntropyLoss
+    private let trainingStep: TrainingStep
 
     /// Where the run stands; a checkpoint records it whole. Changed only through `position`; the three
     /// below are read-only shorthands.
@@ -32,7 +32,6 @@ final class TrainingLoop {
     /// False right after a checkpoint, so a stop does not write the same state twice.
     private var changedSinceSave = true
     private let remaining = RemainingTime()
-    private let input = Tensor(shape: [0])
 
     private init(_ run: PreparedRun, stopAtGlobalStep: Int?, events: EventChannel, commands: CommandQueue) {
         self.stopAtGlobalStep = stopAtGlobalStep
@@ -46,7 +45,8 @@ final class TrainingLoop {
         trainLoader = run.trainLoader
         evaluator = run.evaluator
         metrics = run.metrics
-        loss = CrossEntropyLoss(labelSmoothing: run.config.labelSmoothing)
+        trainingStep = TrainingStep(network: run.network, optimizer: run.optimizer,
+                                    loss: CrossEntropyLoss(labelSmoothing: run.config.labelSmoothing))
         position = run.resumedFrom?.position ?? RunPosition()
         changedSinceSave = run.resumedFrom == nil
     }
@@ -102,25 +102,13 @@ final class TrainingLoop {
 
     /// One optimizer step on one batch; returns the batch's mean loss and how many it got right.
     private func step(_ batch: Batch) throws -> (Float, Int) {
-        let n = batch.count
-        input.fill(from: batch.images, shape: [n] + network.inputShape)
-        optimizer.zeroGradients()
-        let logits = try network.forward(input, training: true)
-        let batchLoss = try batch.labels.withUnsafeBufferPointer { try loss.forward(logits: logits, labels: $0) }
-        guard batchLoss.isFinite else {
-            throw TrainingError.setup(message: "loss became \(batchLoss) at epoch \(epoch), step \(batchesDone + 1) (learning rate \(optimizer.learningRate) too high?)")
+        trainingStep.load(images: batch.images, labels: batch.labels, count: batch.count)
+        do {
+            let outcome = try trainingStep.train()
+            return (outcome.loss, outcome.correct)
+        } catch let error as TrainingStep.LossNotFinite {
+            throw TrainingError.setup(message: "loss became \(error.loss) at epoch \(epoch), step \(batchesDone + 1) (learning rate \(optimizer.learningRate) too high?)")
         }
-        network.backward(loss.gradient)
-        optimizer.step()
-        let classes = logits.shape[1]
-        var correct = 0
-        for row in 0..<n {
-            let z = logits.data + row * classes
-            var best = 0
-            for c in 1..<classes where z[c] > z[best] { best = c }
-            if Int32(best) == batch.labels[row] { correct += 1 }
-        }
-        return (batchLoss, correct)
     }
 
     private func afterStep(batchLoss: Float, correct: Int, count: Int, seconds: Double, stepsPerEpoch: Int, totalSteps: Int) throws {

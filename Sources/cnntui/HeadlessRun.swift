@@ -1,22 +1,11 @@
 import Foundation
 import Training
 
-/// The write end of a pipe that the SIGINT and SIGTERM handlers write one byte to (the signal number);
-/// the main loop polls the read end.
-/// A global constant, created before the handler is installed, so the handler only calls `write(2)`.
-private let interruptPipe = InterruptPipe()
-
-private struct InterruptPipe: Sendable {
-    let readEnd: Int32
-    let writeEnd: Int32
-    init() {
-        var fds: [Int32] = [-1, -1]
-        _ = pipe(&fds)
-        for fd in fds where fd >= 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        readEnd = fds[0]
-        writeEnd = fds[1]
-    }
-}
+/// The pipe that the SIGINT and SIGTERM handlers write one byte to (the signal number); the main loop polls
+/// the read end. A global constant, created before the handler is installed.
+private let interruptPipe = WakePipe()
+/// The write end as a plain global descriptor, so the handler touches no object and only calls `write(2)`.
+private let interruptWriteEnd = interruptPipe.writeEnd
 
 /// Drives a training run from the command line: shows progress, prints JSON lines, turns Ctrl-C and
 /// SIGTERM (`kill`, a job scheduler's time limit) into commands: the first saves a checkpoint at the next
@@ -26,11 +15,11 @@ struct HeadlessRun {
 
     /// Runs to the end; returns the process exit code.
     func run(_ request: RunRequest) -> Int32 {
-        let pipeEnds = (interruptPipe.readEnd, interruptPipe.writeEnd)  // created before the handler can run
+        let pipeEnds = (interruptPipe.readEnd, interruptWriteEnd)  // created before the handler can run
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber) { received in
                 var byte = UInt8(truncatingIfNeeded: received)
-                _ = write(interruptPipe.writeEnd, &byte, 1)
+                _ = write(interruptWriteEnd, &byte, 1)
             }
         }
         defer {

@@ -35,7 +35,7 @@ import Training
 
     @Test func datasetPickerListsFoundOnesFirstAndMissingOnesGreyedWithHowToGetThem() {
         let app = setup()
-        #expect(app.datasets.map(\.name) == ["mnist", "fashion-mnist"])
+        #expect(app.state.datasets.map(\.name) == ["mnist", "fashion-mnist"])
         let g = app.render()
         #expect(g.lines[0].contains("1 Dataset") && g.lines[0].contains("4 Summary"))
         let missing = g.lines.firstIndex { $0.contains("fashion-mnist") && $0.contains("missing") } ?? 0
@@ -45,9 +45,9 @@ import Training
         #expect(g.text.contains("60000") && g.text.contains("found in /data/mnist"))
         // A missing dataset cannot be chosen; it says how to get it.
         press(app, .down, .enter)
-        #expect(app.step == .dataset && app.messageIsError && app.message?.contains("apt install") == true)
+        #expect(app.state.step == .dataset && app.state.messageIsError && app.state.message?.contains("apt install") == true)
         press(app, .up, .enter)
-        #expect(app.step == .model)
+        #expect(app.state.step == .model)
     }
 
     @Test func aMissingDatasetsLongHowToGetWrapsWhole() {
@@ -84,15 +84,15 @@ import Training
         press(app, .down, .down)
         #expect(app.render().text.contains("cannot take these images: unsupportedInput: it is built for 32x32 images"))
         press(app, .enter)
-        #expect(app.step == .model && app.message?.contains("32x32") == true)
+        #expect(app.state.step == .model && app.state.message?.contains("32x32") == true)
         press(app, .home, .enter)
-        #expect(app.step == .recipe)
+        #expect(app.state.step == .recipe)
     }
 
     @Test func recipeIsPrefilledFromTheSeedAndEditable() throws {
         let app = setup()
         press(app, .enter, .enter)
-        let c = try #require(app.config)
+        let c = try #require(app.state.config)
         #expect(c.model == "mycnn" && c.dataset == "mnist" && c.epochs == 10 && c.batchSize == 100)
         #expect(c.optimizer == .adam && c.learningRate == 0.01)
         var g = app.render()
@@ -102,41 +102,41 @@ import Training
         press(app, .down, .down, .down, .enter, .end)
         for ch in "x" { app.handle(key: .character(ch)) }
         press(app, .enter)
-        #expect(app.config?.learningRate == 0.01 && app.messageIsError && app.editing != nil)
+        #expect(app.state.config?.learningRate == 0.01 && app.state.messageIsError && app.state.editing != nil)
         press(app, .escape)
-        #expect(app.editing == nil && app.step == .recipe)
+        #expect(app.state.editing == nil && app.state.step == .recipe)
         // A good one replaces the value and marks it as changed.
         press(app, .enter)
         for _ in 0..<10 { app.handle(key: .backspace) }
         for ch in "0.0005" { app.handle(key: .character(ch)) }
         press(app, .enter)
-        #expect(app.config?.learningRate == 0.0005 && app.editing == nil)
+        #expect(app.state.config?.learningRate == 0.0005 && app.state.editing == nil)
         g = app.render()
         #expect(g.text.contains("Learning rate   0.0005 *"))
         // Left/right cycle the optimizer.
         press(app, .up, .right)
-        #expect(app.config?.optimizer == .adamw)
+        #expect(app.state.config?.optimizer == .adamw)
         // An impossible schedule is refused by the resolver with its reason.
         press(app, .down, .down, .enter)
         for _ in 0..<20 { app.handle(key: .backspace) }
         for ch in "bogus" { app.handle(key: .character(ch)) }
         press(app, .enter)
-        #expect(app.config?.schedule == "constant" && app.messageIsError)
+        #expect(app.state.config?.schedule == "constant" && app.state.messageIsError)
     }
 
     @Test func summaryScrollsThenEnterStarts() throws {
         let app = setup(100, 30)
         press(app, .enter, .enter, .tab)
-        #expect(app.step == .summary)
+        #expect(app.state.step == .summary)
         var g = app.render()
         #expect(g.text.contains("mycnn summary") && g.text.contains("lines 1-"))
         press(app, .pageDown)
         g = app.render()
-        #expect(!g.text.contains("mycnn summary") && app.summaryScroll > 0)
+        #expect(!g.text.contains("mycnn summary") && app.state.summaryScroll > 0)
         press(app, .end)
         #expect(app.render().text.contains("layer 60"))
         press(app, .escape)
-        #expect(app.step == .recipe && app.chosen == nil)
+        #expect(app.state.step == .recipe && app.chosen == nil)
         press(app, .tab, .enter)
         let chosen = try #require(app.chosen)
         #expect(chosen.model == "mycnn" && chosen.dataset == "mnist")
@@ -147,7 +147,7 @@ import Training
         press(app, .character("?"))
         #expect(app.render().text.contains("Keys (any key closes)"))
         press(app, .character("x"))
-        #expect(!app.showingHelp && !app.shouldQuit)
+        #expect(!app.state.showingHelp && !app.shouldQuit)
         press(app, .interrupt)
         #expect(app.shouldQuit && app.chosen == nil)
     }
@@ -165,12 +165,12 @@ import Training
             let g = app.render()
             #expect(g.width == width && g.height == height)
             let ascii = g.text.unicodeScalars.allSatisfy { $0.isASCII }
-            #expect(ascii, "step \(app.step)")
+            #expect(ascii, "step \(app.state.step)")
             #expect(g.cells.allSatisfy { $0.foreground == .default && $0.background == .default })
             // The selection is marked by a character, not only by reverse video or colour.
-            if app.step != .summary { #expect(g.lines.contains { $0.hasPrefix("|>") }, "step \(app.step)") }
+            if app.state.step != .summary { #expect(g.lines.contains { $0.hasPrefix("|>") }, "step \(app.state.step)") }
         }
-        #expect(app.step == .summary)
+        #expect(app.state.step == .summary)
     }
 }
 

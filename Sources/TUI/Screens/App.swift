@@ -2,7 +2,7 @@ import Training
 
 /// The whole UI as one object: folds engine events into the model, turns keys into commands, renders a grid,
 /// and (when it has a painter) draws it. `DashboardLoop.run` connects it to the engine and the terminal.
-public final class App {
+public final class App: FullScreenView {
     public private(set) var model = DashboardModel()
     public private(set) var ui = UIState()
     public var capabilities: TerminalCapabilities
@@ -25,7 +25,7 @@ public final class App {
     /// Applies a key; returns the commands to send to the engine.
     @discardableResult
     public func handle(key: Key) -> [TrainingCommand] {
-        if key == .resize, let painter { resize(width: painter.width, height: painter.height) }
+        if key == .resize { followWindowSize() }
         let (newState, actions) = handleKey(key, state: ui, model: model)
         ui = newState
         var commands: [TrainingCommand] = []
@@ -44,27 +44,14 @@ public final class App {
 
     public func resize(width: Int, height: Int) { self.width = max(0, width); self.height = max(0, height) }
 
-    public var isTooSmall: Bool { width < Chrome.minimumWidth || height < Chrome.minimumHeight }
-
     public func render() -> CellGrid {
-        if isTooSmall { return Chrome.renderTooSmall(width: width, height: height, confirmingQuit: ui.confirmingQuit, capabilities: capabilities) }
-        var grid: CellGrid
-        switch ui.screen {
-        case .dashboard: grid = DashboardScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)
-        case .misclassified:
-            grid = MisclassifiedScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)
+        frame(confirmingQuit: ui.confirmingQuit, help: ui.showingHelp ? keyBindings : nil) {
+            switch ui.screen {
+            case .dashboard:
+                DashboardScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)
+            case .misclassified:
+                MisclassifiedScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)
+            }
         }
-        if ui.showingHelp {
-            HelpOverlay(title: "Keys (any key closes)", entries: keyBindings)
-                .render(into: &grid, area: grid.bounds, capabilities: capabilities)
-        }
-        return grid
-    }
-
-    /// Renders and paints the changed cells (no-op without a painter); picks up a new window size first.
-    public func draw() {
-        guard let painter else { return }
-        if painter.width != width || painter.height != height { resize(width: painter.width, height: painter.height) }
-        painter.draw(render())
     }
 }

@@ -3,31 +3,34 @@ import Foundation
 import Models
 import Training
 
-/// Renders the pickers: a header with the steps, one panel for the current step, and the status line.
+/// Draws the pickers' state: a header with the steps, one panel for the current step, and the status line.
 struct SetupScreen {
-    let app: SetupApp
-    var caps: TerminalCapabilities { app.capabilities }
+    let state: SetupState
+    let width: Int, height: Int
+    let caps: TerminalCapabilities
+    /// The model the estimator is building or timing right now, if any.
+    let busyModel: String?
 
     func render() -> CellGrid {
-        var grid = CellGrid(width: app.width, height: app.height)
+        var grid = CellGrid(width: width, height: height)
         renderHeader(&grid)
-        let body = Rect(x: 0, y: 2, width: app.width, height: app.height - 3)
-        switch app.step {
+        let body = Rect(x: 0, y: 2, width: width, height: height - 3)
+        switch state.step {
         case .dataset: renderDatasets(&grid, body)
         case .model: renderModels(&grid, body)
         case .recipe: renderRecipe(&grid, body)
         case .summary: renderSummary(&grid, body)
         }
-        renderStatus(&grid, Rect(x: 0, y: app.height - 1, width: app.width, height: 1))
+        renderStatus(&grid, Rect(x: 0, y: height - 1, width: width, height: 1))
         return grid
     }
 
     func renderHeader(_ grid: inout CellGrid) {
-        grid.fill(Rect(x: 0, y: 0, width: app.width, height: 1), style: caps.style(fg: .default, [.reverse]))
+        grid.fill(Rect(x: 0, y: 0, width: width, height: 1), style: caps.style(fg: .default, [.reverse]))
         var x = grid.text(" cnntui  new run   ", x: 0, y: 0, style: caps.style(fg: .default, [.reverse, .bold]))
         let arrow = caps.glyphs.isUnicode ? " › " : " > "
         for s in SetupStep.allCases {
-            let current = s == app.step
+            let current = s == state.step
             let style = current ? caps.style(fg: .black, bg: .cyan, [.bold]) : caps.style(fg: .default, [.reverse])
             // Without colour the current step is the one in brackets.
             let label = caps.colorDepth == .none && current ? "[\(s.rawValue + 1) \(s.title)]" : " \(s.rawValue + 1) \(s.title) "
@@ -35,31 +38,31 @@ struct SetupScreen {
             if s != .summary { x = grid.text(arrow, x: x, y: 0, style: caps.style(fg: .default, [.reverse])) }
         }
         var chosen: [String] = []
-        if app.step.rawValue > 0, let d = app.dataset {
+        if state.step.rawValue > 0, let d = state.dataset {
             chosen.append("\(d.name) \(d.shape.map(String.init).joined(separator: "x")), \(d.classes.count) classes")
         }
-        if app.step.rawValue > 1, let m = app.modelName { chosen.append(m) }
-        if app.step.rawValue > 2, let c = app.config {
+        if state.step.rawValue > 1, let m = state.modelName { chosen.append(m) }
+        if state.step.rawValue > 2, let c = state.config {
             chosen.append("\(c.epochs) epochs, batch \(c.batchSize), \(c.optimizer.rawValue) lr \(Format.learningRate(c.learningRate))")
         }
-        grid.text(" " + chosen.joined(separator: "  ·  ".asciiDot(caps)), in: Rect(x: 0, y: 1, width: app.width, height: 1),
+        grid.text(" " + chosen.joined(separator: "  ·  ".asciiDot(caps)), in: Rect(x: 0, y: 1, width: width, height: 1),
                   style: caps.style(fg: .cyan), glyphs: caps.glyphs)
     }
 
     func renderStatus(_ grid: inout CellGrid, _ row: Rect) {
-        if let input = app.editing, let field = RecipeField(rawValue: app.recipeCursor) {
+        if let input = state.editing, let field = RecipeField(rawValue: state.recipeCursor) {
             TextInput(prompt: " \(field.label): ", state: input).render(into: &grid, area: row, capabilities: caps)
-            if let m = app.message, app.messageIsError {
+            if let m = state.message, state.messageIsError {
                 grid.text(m, in: row, align: .right, style: caps.style(fg: .red, [.bold]), glyphs: caps.glyphs)
             }
             return
         }
-        if let m = app.message {
-            grid.text(" " + m, in: row, style: caps.style(fg: app.messageIsError ? .red : .green, [.bold]), glyphs: caps.glyphs)
+        if let m = state.message {
+            grid.text(" " + m, in: row, style: caps.style(fg: state.messageIsError ? .red : .green, [.bold]), glyphs: caps.glyphs)
             return
         }
         let hints: String
-        switch app.step {
+        switch state.step {
         case .dataset: hints = " up/down move  Enter choose  ? help  q quit"
         case .model: hints = " up/down move  Enter choose  Esc back  ? help  q quit"
         case .recipe: hints = " up/down move  Enter edit  left/right optimizer  tab summary  Esc back  q quit"
@@ -92,17 +95,17 @@ struct SetupScreen {
         grid.text(" " + line(columns.map(\.0) + ["Where / how to get it"]), x: inside.x, y: inside.y,
                   style: Style(attributes: [.bold, .underline]), clip: inside)
         let visible = max(0, inside.height - 6)
-        let offset = Table.scrollOffset(selected: app.datasetCursor, rowCount: app.datasets.count, visible: visible)
-        for (k, d) in app.datasets.enumerated().dropFirst(offset).prefix(visible) {
+        let offset = Table.scrollOffset(selected: state.datasetCursor, rowCount: state.datasets.count, visible: visible)
+        for (k, d) in state.datasets.enumerated().dropFirst(offset).prefix(visible) {
             let y = inside.y + 1 + k - offset
             let shape = d.shape.map(String.init).joined(separator: "x")
             let found = d.found ? "yes" : "missing"
             let place = d.path ?? "get it: " + (d.howToGet ?? "see cnntui datasets")
             let text = line([d.name, found, d.train.map(String.init) ?? "-", d.test.map(String.init) ?? "-", shape, place])
-            row(&grid, text, area: inside, y: y, selected: k == app.datasetCursor,
+            row(&grid, text, area: inside, y: y, selected: k == state.datasetCursor,
                 style: d.found ? .plain : caps.style(fg: .default, [.dim]))
         }
-        guard let d = app.dataset else {
+        guard let d = state.dataset else {
             grid.text("no datasets known", in: inside, row: 2, align: .center, glyphs: caps.glyphs)
             return
         }
@@ -121,7 +124,7 @@ struct SetupScreen {
     // MARK: - Model
 
     func renderModels(_ grid: inout CellGrid, _ body: Rect) {
-        let shape = app.dataset.map { "\($0.shape.map(String.init).joined(separator: "x")), \($0.classes.count) classes" } ?? ""
+        let shape = state.dataset.map { "\($0.shape.map(String.init).joined(separator: "x")), \($0.classes.count) classes" } ?? ""
         let inside = panel(&grid, body, "Choose a model and variant (counted at \(shape))")
         let columns: [(String, Int, Alignment)] = [("Model", 24, .left), ("Family", 14, .left), ("Params", 10, .right),
                                                    ("Mult-adds", 13, .right), ("s/epoch", 9, .right)]
@@ -132,11 +135,10 @@ struct SetupScreen {
         grid.text(" " + line(columns.map(\.0)), x: inside.x, y: inside.y, style: Style(attributes: [.bold, .underline]), clip: inside)
         let legendHeight = 3
         let visible = max(0, inside.height - 1 - legendHeight)
-        let offset = Table.scrollOffset(selected: app.modelCursor, rowCount: app.models.count, visible: visible)
-        let busy = app.estimator?.busyModel
-        for (k, model) in app.models.enumerated().dropFirst(offset).prefix(visible) {
+        let offset = Table.scrollOffset(selected: state.modelCursor, rowCount: state.models.count, visible: visible)
+        for (k, model) in state.models.enumerated().dropFirst(offset).prefix(visible) {
             let y = inside.y + 1 + k - offset
-            let e = app.estimate(model)
+            let e = state.estimate(model)
             var cells = [model, ModelZoo.family(model)]
             if let error = e?.error {
                 cells += ["-", "-", "-", "n/a: " + Self.shortReason(error)]
@@ -144,26 +146,26 @@ struct SetupScreen {
                 let pending = caps.glyphs.isUnicode ? "…" : "..."
                 cells.append(e?.parameters.map(Self.grouped) ?? pending)
                 cells.append(e?.macs.map(Self.grouped) ?? pending)
-                let steps = app.stepsPerEpoch(batchSize: e?.batchSize ?? app.batchSize(for: model), model: model)
+                let steps = state.stepsPerEpoch(batchSize: e?.batchSize ?? state.batchSize(for: model), model: model)
                 if let seconds = steps.flatMap({ e?.secondsPerEpoch(steps: $0) }) {
                     cells.append(Format.duration(seconds))
                 } else {
-                    cells.append(busy == model && k == app.modelCursor ? "timing" + pending : k == app.modelCursor ? "queued" : "-")
+                    cells.append(busyModel == model && k == state.modelCursor ? "timing" + pending : k == state.modelCursor ? "queued" : "-")
                 }
             }
-            row(&grid, line(cells), area: inside, y: y, selected: k == app.modelCursor,
+            row(&grid, line(cells), area: inside, y: y, selected: k == state.modelCursor,
                 style: e?.error != nil ? caps.style(fg: .default, [.dim]) : .plain)
         }
         let legend = Rect(x: inside.x + 1, y: inside.maxY - legendHeight, width: inside.width - 2, height: legendHeight)
-        let batch = app.modelName.map { app.batchSize(for: $0) } ?? 0
+        let batch = state.modelName.map { state.batchSize(for: $0) } ?? 0
         grid.text("s/epoch measured on this machine: 2 training steps of the highlighted model,",
                   in: legend, row: 1, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
         grid.text("batch \(batch) (the recipe's), times batches per epoch; evaluation not included.",
                   in: legend, row: 2, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
-        if let model = app.modelName, let error = app.estimate(model)?.error {
+        if let model = state.modelName, let error = state.estimate(model)?.error {
             grid.text("cannot take these images: " + error, in: legend, row: 0, style: caps.style(fg: .red), glyphs: caps.glyphs)
-        } else if let model = app.modelName, app.estimate(model) != nil {
-            let notes = ModelZoo.notes(model, inputShape: app.dataset?.shape ?? [])
+        } else if let model = state.modelName, state.estimate(model) != nil {
+            let notes = ModelZoo.notes(model, inputShape: state.dataset?.shape ?? [])
             if let first = notes.first {
                 grid.text("note: " + first, in: legend, row: 0, style: caps.style(fg: .yellow), glyphs: caps.glyphs)
             }
@@ -188,25 +190,25 @@ struct SetupScreen {
     // MARK: - Recipe
 
     func renderRecipe(_ grid: inout CellGrid, _ body: Rect) {
-        guard let c = app.config else { return }
-        let family = app.modelName.map(ModelZoo.family) ?? ""
+        guard let c = state.config else { return }
+        let family = state.modelName.map(ModelZoo.family) ?? ""
         let inside = panel(&grid, body, "Recipe: pre-filled from the \(family) seed recipe, editable")
         let labelWidth = 16
         for field in RecipeField.allCases {
             let y = inside.y + 1 + field.rawValue
-            let changed = Self.isChanged(field, app.overrides) ? " *" : ""
-            let selected = app.recipeCursor == field.rawValue
+            let changed = field.isSet(in: state.overrides) ? " *" : ""
+            let selected = state.recipeCursor == field.rawValue
             var value = field.value(c)
             if field == .optimizer { value = (caps.glyphs.isUnicode ? "◀ " : "< ") + value + (caps.glyphs.isUnicode ? " ▶" : " >") }
             row(&grid, " " + field.label.padded(to: labelWidth) + value + changed, area: inside, y: y, selected: selected)
-            if selected, app.editing != nil {
+            if selected, state.editing != nil {
                 grid.text(" (editing below)", x: inside.x + 2 + labelWidth + value.count + changed.count, y: y,
                           style: caps.style(fg: .yellow), clip: inside)
             }
         }
         let continueY = inside.y + 2 + RecipeField.allCases.count
         row(&grid, " [ Continue: layer summary ]", area: inside, y: continueY,
-            selected: app.recipeCursor == RecipeField.allCases.count, style: Style(attributes: [.bold]))
+            selected: state.recipeCursor == RecipeField.allCases.count, style: Style(attributes: [.bold]))
 
         let fixed: [(String, String)] = [
             ("momentum", Format.compact(Double(c.momentum))), ("weight decay", Format.compact(Double(c.weightDecay))),
@@ -224,23 +226,12 @@ struct SetupScreen {
             grid.text("   " + name.padded(to: labelWidth) + value, x: inside.x, y: y, style: caps.style(fg: .default, [.dim]), clip: inside)
             y += 1
         }
-        if let steps = app.stepsPerEpoch(batchSize: c.batchSize, model: c.model), y + 1 < inside.maxY {
+        if let steps = state.stepsPerEpoch(batchSize: c.batchSize, model: c.model), y + 1 < inside.maxY {
             var text = "\(steps) batches per epoch"
-            if let e = app.estimate(c.model), let s = e.stepSeconds, e.batchSize == c.batchSize {
+            if let e = state.estimate(c.model), let s = e.stepSeconds, e.batchSize == c.batchSize {
                 text += ", about \(Format.duration(s * Double(steps))) per epoch (measured)"
             }
             grid.text(text, in: inside, row: y + 1 - inside.y, style: caps.style(fg: .cyan), glyphs: caps.glyphs)
-        }
-    }
-
-    static func isChanged(_ field: RecipeField, _ o: TrainingOverrides) -> Bool {
-        switch field {
-        case .epochs: return o.epochs != nil
-        case .batchSize: return o.batchSize != nil
-        case .optimizer: return o.optimizer != nil
-        case .learningRate: return o.learningRate != nil
-        case .schedule: return o.schedule != nil
-        case .seed: return o.seed != nil
         }
     }
 
@@ -248,10 +239,10 @@ struct SetupScreen {
 
     func renderSummary(_ grid: inout CellGrid, _ body: Rect) {
         let page = max(1, body.height - 2)
-        let first = min(app.summaryScroll, max(0, app.summaryLines.count - 1))
-        let last = min(app.summaryLines.count, first + page)
-        let inside = panel(&grid, body, "Layer summary, lines \(first + 1)-\(last) of \(app.summaryLines.count); Enter starts training")
-        for (k, text) in app.summaryLines[first..<last].enumerated() {
+        let first = min(state.summaryScroll, max(0, state.summaryLines.count - 1))
+        let last = min(state.summaryLines.count, first + page)
+        let inside = panel(&grid, body, "Layer summary, lines \(first + 1)-\(last) of \(state.summaryLines.count); Enter starts training")
+        for (k, text) in state.summaryLines[first..<last].enumerated() {
             grid.text(text, x: inside.x, y: inside.y + k, clip: inside)
         }
     }

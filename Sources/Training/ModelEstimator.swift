@@ -7,7 +7,8 @@ import Synchronization
 public struct ModelEstimate: Sendable, Equatable {
     public var parameters: Int?
     public var macs: Int?
-    /// Seconds of one training step (forward and backward) at `batchSize`, measured on this machine.
+    /// Seconds of one training step (`TrainingStep`: forward, loss, backward, update) at `batchSize`, measured
+    /// on this machine.
     public var stepSeconds: Double?
     public var batchSize: Int?
     /// Why the model cannot take this dataset's images, if it cannot.
@@ -52,27 +53,16 @@ public final class ModelEstimator: Sendable {
     }
 
     private let state = Mutex(State())
-    private let wakeRead: Int32, wakeWrite: Int32
+    private let wake = WakePipe()
     private let work = DispatchSemaphore(value: 0)
 
-    public init() {
-        var fds: [Int32] = [-1, -1]
-        if pipe(&fds) != 0 { fds = [-1, -1] }
-        for fd in fds where fd >= 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        wakeRead = fds[0]; wakeWrite = fds[1]
-    }
+    public init() {}
 
-    deinit {
-        if wakeRead >= 0 { close(wakeRead) }
-        if wakeWrite >= 0 { close(wakeWrite) }
-    }
-
-    public var wakeFileDescriptor: Int32 { wakeRead }
+    public var wakeFileDescriptor: Int32 { wake.readEnd }
 
     /// Estimates so far, by `key(model:inputShape:classes:)`; empties the wake pipe.
     public func results() -> [String: ModelEstimate] {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while wakeRead >= 0 && read(wakeRead, &buffer, buffer.count) > 0 {}
+        wake.clear()
         return state.withLock { $0.results }
     }
 
@@ -136,9 +126,15 @@ public final class ModelEstimator: Sendable {
             guard let job = next else { return }
             let estimate = Self.estimate(job, previous: state.withLock { $0.results[job.key] })
             state.withLock { s in s.results[job.key] = estimate; s.busy = nil }
-            var byte: UInt8 = 1
-            if wakeWrite >= 0 { _ = write(wakeWrite, &byte, 1) }
+            wake.signal()
         }
+    }
+
+    /// The layer-by-layer summary of `model` at a dataset's shape and `batchSize`, as lines (the pickers'
+    /// last step, before training starts).
+    public static func summaryLines(model: String, inputShape: [Int], classes: Int, batchSize: Int) throws -> [String] {
+        try ModelSummary.make(model: model, inputShape: inputShape, classes: classes, batchSize: batchSize).renderText()
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 
     /// Builds the model; counts it; when asked, times two training steps after one warm-up step.
@@ -156,20 +152,11 @@ public final class ModelEstimator: Sendable {
         }
         guard job.timeSteps else { return result }
         do {
-            let input = Tensor(shape: [job.batchSize] + job.inputShape)
-            var random = UInt32(12345)
-            for i in 0..<input.count {
-                random = random &* 1_664_525 &+ 1_013_904_223
-                input.data[i] = Float(random >> 8) / Float(1 << 24) - 0.5
-            }
-            let gradient = Tensor(shape: [job.batchSize, job.classes])
-            gradient.fill(1 / Float(job.batchSize * job.classes))
+            let trainingStep = try TrainingStep.onRandomBatch(network, batchSize: job.batchSize)
             var times: [Double] = []
             for _ in 0..<3 {
                 let start = DispatchTime.now().uptimeNanoseconds
-                network.zeroGradients()
-                _ = try network.forward(input, training: true)
-                network.backward(gradient)
+                _ = try trainingStep.train()
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
             result.stepSeconds = (times[1] + times[2]) / 2

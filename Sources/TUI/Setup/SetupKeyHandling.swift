@@ -1,0 +1,203 @@
+import Data
+import Models
+import Training
+
+/// Every key binding of the pickers, for the help overlay; `handleSetupKey` implements exactly these.
+public let setupKeyBindings: [(key: String, action: String)] = [
+    ("up/down, PgUp/PgDn", "move in the list, scroll the summary"),
+    ("Enter", "choose / edit the field / start training"),
+    ("left/right", "recipe: change the optimizer"),
+    ("tab", "recipe: go on to the layer summary"),
+    ("Esc", "back one step, cancel an edit"),
+    ("?", "this help"),
+    ("q, Ctrl-C", "quit"),
+]
+
+/// What a key asks of the pickers beyond a new `SetupState`: work the state cannot do as a value.
+public enum SetupAction: Equatable, Sendable {
+    /// Make the layer summary of this config and dataset; `SetupState.showSummary` shows it.
+    case startSummary(TrainingConfig, DatasetListing)
+    /// Count these models and time this one (the model step's estimates).
+    case requestEstimates(counting: [ModelEstimator.Job], timing: ModelEstimator.Job)
+    /// Start training with this config.
+    case choose(TrainingConfig)
+    case quit
+}
+
+/// The pickers' reaction to one key: the new state and what to do. Pure but for the recipe check (which
+/// looks whether a `--data-dir` exists), so every binding is testable. `windowHeight` sets the summary's page.
+public func handleSetupKey(_ key: Key, state: SetupState, windowHeight: Int) -> (SetupState, [SetupAction]) {
+    if key == .resize { return (state, []) }
+    var s = state
+    s.message = nil
+    s.messageIsError = false
+    if key == .interrupt { return (s, [.quit]) }
+    if let input = s.editing { return (handleRecipeEditing(key, input: input, state: s), []) }
+    if s.showingHelp {
+        s.showingHelp = false
+        return (s, [])
+    }
+    switch key {
+    case .character("q"), .character("Q"): return (s, [.quit])
+    case .character("?"):
+        s.showingHelp = true
+        return (s, [])
+    case .escape, .backspace:
+        if let previous = SetupStep(rawValue: s.step.rawValue - 1) { s.step = previous } else { s.message = "q quits" }
+        return (s, [])
+    default: break
+    }
+    var actions: [SetupAction]
+    switch s.step {
+    case .dataset: (s, actions) = (handleDatasetKey(key, state: s), [])
+    case .model: (s, actions) = (handleModelKey(key, state: s), [])
+    case .recipe: (s, actions) = handleRecipeKey(key, state: s)
+    case .summary: (s, actions) = handleSummaryKey(key, state: s, windowHeight: windowHeight)
+    }
+    // Every key handled on the model step (arriving there, moving the cursor) asks for the estimates; the
+    // estimator skips what it has already done.
+    if let request = s.estimateRequest { actions.append(.requestEstimates(counting: request.counting, timing: request.timing)) }
+    return (s, actions)
+}
+
+/// A list cursor after a movement key (nil for any other key).
+func movedCursor(_ cursor: Int, by key: Key, count: Int, page: Int = 10) -> Int? {
+    let last = max(0, count - 1)
+    switch key {
+    case .up: return max(0, cursor - 1)
+    case .down: return min(last, cursor + 1)
+    case .pageUp: return max(0, cursor - page)
+    case .pageDown: return min(last, cursor + page)
+    case .home: return 0
+    case .end: return last
+    default: return nil
+    }
+}
+
+/// The keys that go on to the next step.
+private func choosesNext(_ key: Key) -> Bool { key == .enter || key == .tab || key == .right }
+
+func handleDatasetKey(_ key: Key, state: SetupState) -> SetupState {
+    var s = state
+    if let c = movedCursor(s.datasetCursor, by: key, count: s.datasets.count) { s.datasetCursor = c; return s }
+    guard choosesNext(key), let d = s.dataset else { return s }
+    guard d.found else {
+        s.fail("\(d.name) is not on this machine: \(d.howToGet ?? "see `cnntui datasets`")")
+        return s
+    }
+    s.step = .model
+    return s
+}
+
+func handleModelKey(_ key: Key, state: SetupState) -> SetupState {
+    var s = state
+    if let c = movedCursor(s.modelCursor, by: key, count: s.models.count) { s.modelCursor = c; return s }
+    guard choosesNext(key), let model = s.modelName, let d = s.dataset else { return s }
+    if let error = s.estimate(model)?.error {
+        s.fail(error)
+        return s
+    }
+    if s.config?.model != model || s.config?.dataset != d.name { s.overrides = s.base }
+    guard resolveRecipe(&s) else { return s }
+    s.recipeCursor = 0
+    s.step = .recipe
+    return s
+}
+
+/// Resolves the recipe with the edits; on failure keeps the previous config and says why.
+@discardableResult
+func resolveRecipe(_ s: inout SetupState) -> Bool {
+    guard let model = s.modelName, let d = s.dataset else { return false }
+    do {
+        s.config = try TrainingConfig.resolve(model: model, family: ModelZoo.family(model), dataset: d.name,
+                                              dataDirectory: s.dataDirectory, overrides: s.overrides)
+        return true
+    } catch {
+        s.fail("\(error)")
+        return false
+    }
+}
+
+func handleRecipeKey(_ key: Key, state: SetupState) -> (SetupState, [SetupAction]) {
+    var s = state
+    if let c = movedCursor(s.recipeCursor, by: key, count: s.recipeRowCount) { s.recipeCursor = c; return (s, []) }
+    let field = RecipeField(rawValue: s.recipeCursor)
+    if field == .optimizer, key == .left || key == .right || key == .character(" ") {
+        let all = TrainingConfig.OptimizerKind.allCases
+        let now = s.config.flatMap { all.firstIndex(of: $0.optimizer) } ?? 0
+        let next = all[(now + (key == .left ? all.count - 1 : 1)) % all.count]
+        applyRecipeField(.optimizer, text: next.rawValue, to: &s)
+        return (s, [])
+    }
+    switch key {
+    case .enter:
+        if let field, let c = s.config {
+            s.editing = TextInputState(text: field == .learningRate ? "\(c.learningRate)" : field.value(c))
+            return (s, [])
+        }
+        return (s, startSummary(s))
+    case .tab: return (s, startSummary(s))
+    default: return (s, [])
+    }
+}
+
+func startSummary(_ s: SetupState) -> [SetupAction] {
+    guard let c = s.config, let d = s.dataset else { return [] }
+    return [.startSummary(c, d)]
+}
+
+func handleRecipeEditing(_ key: Key, input: TextInputState, state: SetupState) -> SetupState {
+    var s = state
+    switch key {
+    case .escape:
+        s.editing = nil
+        s.message = "unchanged"
+    case .enter:
+        guard let field = RecipeField(rawValue: s.recipeCursor) else { s.editing = nil; return s }
+        if applyRecipeField(field, text: input.text.trimmingCharacters(in: " "), to: &s) { s.editing = nil }
+    default:
+        s.editing = input.editing(with: key) ?? input
+    }
+    return s
+}
+
+/// Sets one field from text; false (with a message, nothing changed) when the text is not valid.
+@discardableResult
+func applyRecipeField(_ field: RecipeField, text: String, to s: inout SetupState) -> Bool {
+    let saved = s.overrides
+    func bad(_ what: String) -> Bool {
+        s.fail("not \(what): \"\(text)\"")
+        return false
+    }
+    switch field {
+    case .epochs:
+        guard let v = Int(text), v >= 1 else { return bad("a number of epochs (1 or more)") }
+        s.overrides.epochs = v
+    case .batchSize:
+        guard let v = Int(text), v >= 1 else { return bad("a batch size (1 or more)") }
+        s.overrides.batchSize = v
+    case .optimizer:
+        guard TrainingConfig.OptimizerKind(rawValue: text.lowercased()) != nil else { return bad("sgd, adam or adamw") }
+        s.overrides.optimizer = text.lowercased()
+    case .learningRate:
+        guard let v = Float(text), v.isFinite, v > 0 else { return bad("a learning rate (a positive number)") }
+        s.overrides.learningRate = v
+    case .schedule:
+        s.overrides.schedule = text
+    case .seed:
+        guard let v = UInt64(text) else { return bad("a seed (a whole number, 0 or more)") }
+        s.overrides.seed = v
+    }
+    if resolveRecipe(&s) { return true }
+    s.overrides = saved
+    return false
+}
+
+func handleSummaryKey(_ key: Key, state: SetupState, windowHeight: Int) -> (SetupState, [SetupAction]) {
+    var s = state
+    if key == .enter { return (s, s.config.map { [.choose($0)] } ?? []) }
+    let page = max(1, windowHeight - 6)
+    let maxScroll = max(0, s.summaryLines.count - page)
+    if let scroll = movedCursor(s.summaryScroll, by: key, count: maxScroll + 1, page: page) { s.summaryScroll = scroll }
+    return (s, [])
+}

@@ -1,0 +1,130 @@
+import Data
+import Models
+import Training
+
+/// The steps before a run starts, in order.
+public enum SetupStep: Int, CaseIterable, Sendable {
+    case dataset, model, recipe, summary
+    public var title: String {
+        switch self {
+        case .dataset: return "Dataset"
+        case .model: return "Model"
+        case .recipe: return "Recipe"
+        case .summary: return "Summary"
+        }
+    }
+}
+
+/// One editable line of the recipe form, in form order.
+public enum RecipeField: Int, CaseIterable, Sendable {
+    case epochs, batchSize, optimizer, learningRate, schedule, seed
+
+    /// Everything the form knows of a field in one place: its label, its value as the form shows it, and
+    /// whether the user's edits (or the command line) set it.
+    private var row: (label: String, value: (TrainingConfig) -> String, isSet: (TrainingOverrides) -> Bool) {
+        switch self {
+        case .epochs: return ("Epochs", { String($0.epochs) }, { $0.epochs != nil })
+        case .batchSize: return ("Batch size", { String($0.batchSize) }, { $0.batchSize != nil })
+        case .optimizer: return ("Optimizer", { $0.optimizer.rawValue }, { $0.optimizer != nil })
+        case .learningRate: return ("Learning rate", { Format.learningRate($0.learningRate) }, { $0.learningRate != nil })
+        case .schedule: return ("Schedule", { $0.schedule }, { $0.schedule != nil })
+        case .seed: return ("Seed", { String($0.seed) }, { $0.seed != nil })
+        }
+    }
+
+    public var label: String { row.label }
+    func value(_ config: TrainingConfig) -> String { row.value(config) }
+    func isSet(in overrides: TrainingOverrides) -> Bool { row.isSet(overrides) }
+}
+
+/// The pickers as a value: the step, the cursors, the recipe edits and the config they resolve to, the layer
+/// summary, the estimates so far and the last message. `handleSetupKey` makes the next state, `SetupScreen`
+/// draws it, `SetupApp` carries out the actions; what comes from the machine (the dataset listing, summaries,
+/// timings) arrives as data, so tests drive it with fixed data.
+public struct SetupState: Equatable, Sendable {
+    public var step = SetupStep.dataset
+    /// Found datasets first, each group in the catalog's order.
+    public let datasets: [DatasetListing]
+    public var datasetCursor = 0
+    public let models: [String]
+    public var modelCursor = 0
+    /// The recipe form's row: a field's `rawValue`, or `RecipeField.allCases.count` for "continue".
+    public var recipeCursor = 0
+    /// The recipe field being edited, if one is.
+    public var editing: TextInputState?
+    public var summaryLines: [String] = []
+    public var summaryScroll = 0
+    public var message: String?
+    public var messageIsError = false
+    public var showingHelp = false
+    /// Estimates by `ModelEstimator.key`, as the estimator last reported them.
+    public var estimates: [String: ModelEstimate] = [:]
+    /// Where `--data-dir` points, if it does (the resolved config records it).
+    public let dataDirectory: String?
+    /// Command-line flags (limits, threads, ...) under the recipe edits.
+    public let base: TrainingOverrides
+    public var overrides: TrainingOverrides
+    /// The recipe with the edits, resolved; nil until a model is chosen.
+    public var config: TrainingConfig?
+
+    public init(datasets: [DatasetListing], models: [String], dataDirectory: String? = nil,
+                base: TrainingOverrides = TrainingOverrides(), preselectedModel: String? = nil,
+                preselectedDataset: String? = nil) {
+        self.datasets = datasets.filter(\.found) + datasets.filter { !$0.found }
+        self.models = models
+        self.dataDirectory = dataDirectory
+        self.base = base
+        overrides = base
+        if let name = preselectedDataset, let i = self.datasets.firstIndex(where: { $0.name == name }) { datasetCursor = i }
+        if let name = preselectedModel.flatMap(ModelZoo.canonicalName), let i = models.firstIndex(of: name) { modelCursor = i }
+    }
+
+    public var dataset: DatasetListing? { datasets.indices.contains(datasetCursor) ? datasets[datasetCursor] : nil }
+    public var modelName: String? { models.indices.contains(modelCursor) ? models[modelCursor] : nil }
+
+    public func estimate(_ model: String) -> ModelEstimate? {
+        guard let d = dataset else { return nil }
+        return estimates[ModelEstimator.key(model: model, inputShape: d.shape, classes: d.classes.count)]
+    }
+
+    /// The seed recipe's batch size for a model (what its timing uses until the recipe is edited).
+    func batchSize(for model: String) -> Int {
+        if model == config?.model, let c = config { return c.batchSize }
+        return base.batchSize ?? Recipe.seed(family: ModelZoo.family(model))?.batchSize ?? 100
+    }
+
+    /// Batches per epoch of the chosen dataset for `model` at `batchSize`, as the run will count them.
+    func stepsPerEpoch(batchSize: Int, model: String) -> Int? {
+        guard let d = dataset, let train = d.train else { return nil }
+        let recipe = Recipe.seed(family: ModelZoo.family(model))
+        return EpochSize.batches(datasetSize: train,
+                                 heldOutFraction: overrides.validationFraction ?? recipe?.validationFraction ?? 0,
+                                 limit: base.limitTrain, batchSize: batchSize,
+                                 dropLast: overrides.dropLast ?? recipe?.dropLast ?? false)
+    }
+
+    /// Rows of the recipe form: the fields, then "continue".
+    var recipeRowCount: Int { RecipeField.allCases.count + 1 }
+
+    /// What the estimator should do for the model step: count every model at the chosen dataset's shape and
+    /// time the highlighted one. Nil on the other steps, and while the dataset is missing.
+    var estimateRequest: (counting: [ModelEstimator.Job], timing: ModelEstimator.Job)? {
+        guard step == .model, let d = dataset, d.found, let model = modelName else { return nil }
+        func job(_ m: String, time: Bool) -> ModelEstimator.Job {
+            .init(model: m, inputShape: d.shape, classes: d.classes.count, batchSize: batchSize(for: m), timeSteps: time)
+        }
+        return (models.map { job($0, time: false) }, job(model, time: true))
+    }
+
+    /// Shows the layer summary `startSummary` asked for.
+    mutating func showSummary(_ lines: [String]) {
+        summaryLines = lines
+        summaryScroll = 0
+        step = .summary
+    }
+
+    mutating func fail(_ why: String) {
+        message = why
+        messageIsError = true
+    }
+}
