@@ -72,8 +72,8 @@ func maxPool2x2Forward(_ sh: PoolShape, input: UnsafePointer<Float>, output: Uns
                 let rowIndex = Float(2 * p * sh.w)
                 var q = 0
                 while q + 8 <= sh.q {
-                    let r0 = UnsafeRawPointer(top + 2 * q).loadUnaligned(as: SIMD16<Float>.self)
-                    let r1 = UnsafeRawPointer(bottom + 2 * q).loadUnaligned(as: SIMD16<Float>.self)
+                    let r0 = loadVector(top + 2 * q, as: SIMD16<Float>.self)
+                    let r1 = loadVector(bottom + 2 * q, as: SIMD16<Float>.self)
                     var best = r0.evenHalf
                     var bestIndex = rowIndex + 2 * (Float(q) + lane)
                     let firstIndex = bestIndex
@@ -85,8 +85,8 @@ func maxPool2x2Forward(_ sh: PoolShape, input: UnsafePointer<Float>, output: Uns
                     consider(r0.oddHalf, 1)
                     consider(r1.evenHalf, Float(sh.w))
                     consider(r1.oddHalf, Float(sh.w + 1))
-                    UnsafeMutableRawPointer(y + p * sh.q + q).storeBytes(of: best, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(idx + p * sh.q + q).storeBytes(of: bestIndex, as: SIMD8<Float>.self)
+                    store8(y + p * sh.q + q, best)
+                    store8(idx + p * sh.q + q, bestIndex)
                     q += 8
                 }
                 while q < sh.q {
