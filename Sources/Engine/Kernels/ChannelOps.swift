@@ -5,25 +5,24 @@
 /// o = j*g + i takes input channel i*(C/g) + j. The other order, `reshape(N, C/g, g, H, W).transpose(1, 2)`,
 /// is this same permutation with C/g groups.
 func channelShuffleForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, N: Int, C: Int, S: Int, groups g: Int) {
-    let perGroup = C / g
-    Parallel.forEachPart(N) { _, images in
-        for n in images {
-            for o in 0..<C {
-                let source = (o % g) * perGroup + o / g
-                copyFloats(y + planeOffset(n, o, channels: C, plane: S), x + planeOffset(n, source, channels: C, plane: S), count: S)
-            }
-        }
-    }
+    forEachShuffledPlane(N: N, C: C, S: S, groups: g) { shuffled, source in copyFloats(y + shuffled, x + source, count: S) }
 }
 
 /// The inverse permutation: dx's input channel i*(C/g) + j receives dy's output channel j*g + i.
 func channelShuffleBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, N: Int, C: Int, S: Int, groups g: Int) {
+    forEachShuffledPlane(N: N, C: C, S: S, groups: g) { shuffled, source in copyFloats(dx + source, dy + shuffled, count: S) }
+}
+
+/// Calls body(offset of output plane (n, o), offset of the input plane it takes) for every plane, the
+/// images split over the threads.
+@inline(__always)
+private func forEachShuffledPlane(N: Int, C: Int, S: Int, groups g: Int, _ body: (_ shuffled: Int, _ source: Int) -> Void) {
     let perGroup = C / g
     Parallel.forEachPart(N) { _, images in
         for n in images {
             for o in 0..<C {
                 let source = (o % g) * perGroup + o / g
-                copyFloats(dx + planeOffset(n, source, channels: C, plane: S), dy + planeOffset(n, o, channels: C, plane: S), count: S)
+                body(planeOffset(n, o, channels: C, plane: S), planeOffset(n, source, channels: C, plane: S))
             }
         }
     }

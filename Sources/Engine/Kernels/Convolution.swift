@@ -398,27 +398,40 @@ func convImagesPerGemm(_ sh: ConvShape) -> Int {
 /// A pointwise conv one image at a time reads the image itself as its column matrix: no im2col at all.
 func convReadsImageAsColumns(_ sh: ConvShape) -> Bool { sh.isPointwise && convImagesPerGemm(sh) == 1 }
 
+/// Calls body(n0, b, cols) for each run of b images n0 ..< n0+b of `images` that share one GEMM
+/// (`convImagesPerGemm`), cols their column matrix [C*R*S, b*P*Q]: the image [C, H*W] itself for a
+/// pointwise conv taken one image at a time, else unfolded into columns.
+@inline(__always)
+private func forEachGemmRun(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>,
+    _ body: (_ n0: Int, _ b: Int, _ cols: UnsafePointer<Float>) -> Void
+) {
+    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
+    var n0 = images.lowerBound
+    while n0 < images.upperBound {
+        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
+        let image = input + sh.inputPlane(n0, 0)
+        if imageIsColumns {
+            body(n0, b, image)
+        } else {
+            im2col(image, images: b, sh, columns)
+            body(n0, b, columns)
+        }
+        n0 += b
+    }
+}
+
 /// convForward for the images in `images`, on one thread.
 func convForwardImages(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
     columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
-    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
     let pq = sh.outPlane
-    var n0 = images.lowerBound
-    while n0 < images.upperBound {
-        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
+    forEachGemmRun(sh, images: images, input: input, columns: columns) { n0, b, cols in
         let width = b * pq
-        let image = input + n0 * sh.c * sh.inPlane
-        // The column matrix: the image [C, H*W] itself for a pointwise conv taken one image at a time.
-        let cols: UnsafePointer<Float>
-        if imageIsColumns { cols = image } else {
-            im2col(image, images: b, sh, columns)
-            cols = UnsafePointer(columns)
-        }
         // One GEMM per group: result[Kg, width] = W_g[Kg, Cg*R*S] * cols_g[Cg*R*S, width].
-        let result = b == 1 ? output + n0 * sh.k * pq : gathered
+        let result = b == 1 ? output + sh.outputPlane(n0, 0) : gathered
         for g in 0..<sh.groups {
             BLAS.sgemm(transA: false, transB: false, m: sh.kg, n: width, k: sh.patch,
                        a: weight + g * sh.kg * sh.patch, lda: sh.patch,
@@ -438,7 +451,6 @@ func convForwardImages(
                 }
             }
         }
-        n0 += b
     }
 }
 
@@ -448,28 +460,19 @@ func convBackwardImages(
     gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
     columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
-    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
-    let pq = sh.outPlane
-    var n0 = images.lowerBound
-    while n0 < images.upperBound {
-        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
+    let pq = sh.outPlane, imageIsColumns = convReadsImageAsColumns(sh)
+    forEachGemmRun(sh, images: images, input: input, columns: columns) { n0, b, cols in
         let width = b * pq
-        let image = input + n0 * sh.c * sh.inPlane
-        let gradImage = gradInput + n0 * sh.c * sh.inPlane
+        let gradImage = gradInput + sh.inputPlane(n0, 0)
         // dOut as [K, width]: the image's own gradient when b is 1, else gathered from [b, K, PQ].
         let dOut: UnsafePointer<Float>
-        if b == 1 { dOut = gradOutput + n0 * sh.k * pq } else {
+        if b == 1 { dOut = gradOutput + sh.outputPlane(n0, 0) } else {
             for i in 0..<b {
                 for k in 0..<sh.k {
                     copyFloats(gathered + k * width + i * pq, gradOutput + sh.outputPlane(n0 + i, k), count: pq)
                 }
             }
             dOut = UnsafePointer(gathered)
-        }
-        let cols: UnsafePointer<Float>
-        if imageIsColumns { cols = image } else {
-            im2col(image, images: b, sh, columns)
-            cols = UnsafePointer(columns)
         }
         for g in 0..<sh.groups {
             // dW_g[Kg, Cg*R*S] += dOut_g[Kg, width] * cols_g[Cg*R*S, width]^T
@@ -478,8 +481,8 @@ func convBackwardImages(
                        b: cols + g * sh.patch * width, ldb: width,
                        beta: 1, c: gradWeight + g * sh.kg * sh.patch, ldc: sh.patch)
         }
-        // dCols_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width]; a pointwise conv on
-        // one image writes dInput directly.
+        // dCols_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width], over the columns once read; a
+        // pointwise conv on one image writes dInput directly.
         let dCols = imageIsColumns ? gradImage : columns
         for g in 0..<sh.groups {
             BLAS.sgemm(transA: true, transB: false, m: sh.patch, n: width, k: sh.kg,
@@ -488,6 +491,5 @@ func convBackwardImages(
                        beta: 0, c: dCols + g * sh.patch * width, ldc: width)
         }
         if !imageIsColumns { col2im(columns, images: b, sh, gradImage) }
-        n0 += b
     }
 }

@@ -127,22 +127,16 @@ private func transformInput(
                         let c0 = d2[j] - d1[j], c1 = d2[j + 1] - d1[j + 1], c2 = d2[j + 2] - d1[j + 2], c3 = d2[j + 3] - d1[j + 3]
                         let e0 = d1[j] - d3[j], e1 = d1[j + 1] - d3[j + 1], e2 = d1[j + 2] - d3[j + 2], e3 = d1[j + 3] - d3[j + 3]
                         // (Bᵀ d) B: the same combination along each row.
-                        out[0 * elementStride + tw] = a0 - a2
-                        out[1 * elementStride + tw] = a1 + a2
-                        out[2 * elementStride + tw] = a2 - a1
-                        out[3 * elementStride + tw] = a1 - a3
-                        out[4 * elementStride + tw] = b0 - b2
-                        out[5 * elementStride + tw] = b1 + b2
-                        out[6 * elementStride + tw] = b2 - b1
-                        out[7 * elementStride + tw] = b1 - b3
-                        out[8 * elementStride + tw] = c0 - c2
-                        out[9 * elementStride + tw] = c1 + c2
-                        out[10 * elementStride + tw] = c2 - c1
-                        out[11 * elementStride + tw] = c1 - c3
-                        out[12 * elementStride + tw] = e0 - e2
-                        out[13 * elementStride + tw] = e1 + e2
-                        out[14 * elementStride + tw] = e2 - e1
-                        out[15 * elementStride + tw] = e1 - e3
+                        @inline(__always) func put(_ i: Int, _ x0: Float, _ x1: Float, _ x2: Float, _ x3: Float) {
+                            out[(4 * i + 0) * elementStride + tw] = x0 - x2
+                            out[(4 * i + 1) * elementStride + tw] = x1 + x2
+                            out[(4 * i + 2) * elementStride + tw] = x2 - x1
+                            out[(4 * i + 3) * elementStride + tw] = x1 - x3
+                        }
+                        put(0, a0, a1, a2, a3)
+                        put(1, b0, b1, b2, b3)
+                        put(2, c0, c1, c2, c3)
+                        put(3, e0, e1, e2, e3)
                     }
                 }
             }

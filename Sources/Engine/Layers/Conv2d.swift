@@ -23,16 +23,9 @@ public final class Conv2d: Layer {
         self.stride = (stride, stride)
         self.padding = (padding, padding)
         self.groups = groups
-        weight = Parameter(shape: [outChannels, inChannels / groups, kernel, kernel])
-        let fanIn = inChannels / groups * kernel * kernel
-        Initializer.pytorchDefault(weight.value, fanIn: fanIn, random: &random)
-        if bias {
-            let b = Parameter(shape: [outChannels])
-            Initializer.pytorchDefault(b.value, fanIn: fanIn, random: &random)
-            self.bias = b
-        } else {
-            self.bias = nil
-        }
+        (weight, self.bias) = Initializer.pytorchWeightAndBias(
+            shape: [outChannels, inChannels / groups, kernel, kernel], biasCount: outChannels, bias: bias,
+            fanIn: inChannels / groups * kernel * kernel, random: &random)
     }
 
     public var ownState: [(String, Parameter)] {
@@ -46,7 +39,7 @@ public final class Conv2d: Layer {
         let q = (input[3] + 2 * padding.w - kernel.w) / stride.w + 1
         guard input[2] + 2 * padding.h >= kernel.h, input[3] + 2 * padding.w >= kernel.w else {
             throw EngineError.shapeMismatch(
-                layer: name.isEmpty ? typeName : name,
+                layer: displayName,
                 expected: "[N, \(inChannels), H, W] with H, W >= \(kernel.h - 2 * padding.h)", got: input)
         }
         return [input[0], outChannels, p, q]
