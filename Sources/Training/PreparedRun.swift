@@ -34,7 +34,7 @@ final class PreparedRun {
             }
             existing = session
         }
-        BLAS.setThreads(config.threads)
+        Parallel.setThreads(config.threads)
 
         let dataset = try request.sources.loadDataset(config)
         var train = dataset.train

@@ -21,7 +21,7 @@ public final class SessionModel {
             throw TrainingError.session(path: session.url.path, message: "has no '\(slot.rawValue)' checkpoint yet")
         }
         self.checkpoint = checkpoint
-        BLAS.setThreads(config.threads)
+        Parallel.setThreads(config.threads)
         network = try sources.buildModel(config, dataset.shape, dataset.classNames.count)
         let entries = try CheckpointStore.readModel(in: checkpoint)
         try network.root.loadStateDict(entries, file: checkpoint.appendingPathComponent(CheckpointStore.modelFile).path)

@@ -30,7 +30,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var validationFraction: Double
     /// Seeds the weights, the shuffling, the augmentation, dropout and the validation split.
     public var seed: UInt64
-    /// OpenBLAS threads, set at the start of the run.
+    /// The engine's threads (`Parallel.setThreads`), set at the start of the run.
     public var threads: Int
     /// Train and test on the first N images only (quick runs, tests).
     public var limitTrain: Int?

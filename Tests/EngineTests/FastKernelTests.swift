@@ -111,7 +111,7 @@ import Testing
         let p = (h + 2 * pad - k) / stride + 1, q = (w + 2 * pad - k) / stride + 1
         let sh = ConvShape(n: 3, c: 5, h: h, w: w, k: 5, p: p, q: q, r: k, s: k, strideH: stride, strideW: stride,
                            padH: pad, padW: pad, groups: 5)
-        #expect(depthwiseUsesSmallPlane(sh) == (kernel == .smallPlane))
+        #expect(ConvPath(sh) == (kernel == .smallPlane ? .depthwiseSmallPlane : .depthwisePhased))
         var random = RandomSource(seed: UInt64(h * 31 + w))
         func filled(_ n: Int) -> Tensor {
             let t = Tensor(shape: [n])
@@ -194,7 +194,7 @@ import Testing
         let p = (h + 2 * pad - kernel) / stride + 1, q = (w + 2 * pad - kernel) / stride + 1
         let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: p, q: q, r: kernel, s: kernel,
                            strideH: stride, strideW: stride, padH: pad, padW: pad, groups: groups)
-        #expect(convUsesTiles(sh) == (kernel > 1))
+        #expect((ConvPath(sh) == .tiles) == (kernel > 1))
         var random = RandomSource(seed: UInt64(kernel * 10 + stride))
         let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
         let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
@@ -237,7 +237,7 @@ import Testing
         let pad = (kernel - 1) / 2
         let sh = ConvShape(n: 5, c: c, h: h, w: w, k: k, p: h, q: w, r: kernel, s: kernel,
                            strideH: 1, strideW: 1, padH: pad, padW: pad, groups: 1)
-        #expect(convUsesDirect(sh) && !convUsesWinograd(sh))
+        #expect(ConvPath(sh) == .direct)
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 1e-5)
     }
 
@@ -248,7 +248,7 @@ import Testing
     func winogradMatchesWholeImagePath(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ withBias: Bool) {
         let sh = ConvShape(n: 5, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
                            strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
-        #expect(convUsesWinograd(sh))
+        #expect(ConvPath(sh) == .winograd)
         // Its transforms add terms of both signs before the GEMM: a few float ulps of the outputs' scale
         // (sums of 600-1200 products, about 10) rather than of each output.
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 1e-4)
@@ -261,10 +261,10 @@ import Testing
             ConvShape(n: n, c: c, h: side, w: side, k: k, p: side, q: side, r: 3, s: 3,
                       strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
         }
-        #expect(convUsesWinograd(shape(n: 128, c: 64, k: 128, side: 16)))
-        #expect(!convUsesWinograd(shape(n: 64, c: 48, k: 192, side: 112)))
+        #expect(ConvPath(shape(n: 128, c: 64, k: 128, side: 16)) == .winograd)
+        #expect(ConvPath(shape(n: 64, c: 48, k: 192, side: 112)) != .winograd)
         let big = shape(n: 64, c: 48, k: 192, side: 112)
-        #expect(convScratchTotals(big).columns + convScratchTotals(big).gathered <= winogradScratchLimit)
+        #expect(ConvScratchSizes(big).columns + ConvScratchSizes(big).gathered <= winogradScratchLimit)
     }
 
     /// convForward/convBackward on a whole batch (whatever path `sh` takes, through its thread split) against
@@ -276,7 +276,7 @@ import Testing
         let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
         let bias = Tensor(shape: [k], values: randomValues(k, &random))
         let dy = Tensor(shape: [n * k * h * w], values: randomValues(n * k * h * w, &random))
-        let sizes = convScratchTotals(sh)
+        let sizes = ConvScratchSizes(sh)
         let columns = Tensor(shape: [sizes.columns]), gathered = Tensor(shape: [max(1, sizes.gathered)])
         let partials = Tensor(shape: [max(1, sizes.weightPartials)])
         let direct = Tensor(shape: [n * k * h * w])

@@ -1,7 +1,7 @@
 import COpenBLAS
 
-/// The one place the engine touches OpenBLAS. OpenBLAS keeps process-wide state (its thread pool),
-/// so thread count is set here once, by whoever owns the process's cores (the trainer or `bench`).
+/// The one place the engine touches OpenBLAS: its GEMM and its process-wide settings. The engine's own
+/// thread count is `Parallel`'s, which keeps OpenBLAS's at one thread through `setLibraryThreads`.
 public enum BLAS {
     /// Row-major C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, with leading dimensions given.
     @inline(__always)
@@ -16,12 +16,8 @@ public enum BLAS {
             blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
-    /// The engine's thread count: each op splits its work over `n` threads of its own (`Parallel`) and
-    /// calls OpenBLAS single-threaded inside each part, so OpenBLAS's threads and ours never run at once.
-    public static func setThreads(_ n: Int) { Parallel.setThreads(n) }
-    public static var threads: Int { Parallel.threads }
-    /// OpenBLAS's own thread count, for measuring OpenBLAS alone (`cnntui bench`'s sgemm figure).
-    /// The engine's kernels expect 1: call `setThreads` again before training.
+    /// OpenBLAS's own thread count: 1 while the engine runs (`Parallel` sets it), more only for measuring
+    /// OpenBLAS alone (`cnntui bench`'s sgemm figure), after which `Parallel.setThreads` puts it back to 1.
     public static func setLibraryThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     /// OpenBLAS's kernel for this CPU (`Haswell`, `SkylakeX`, `Cooperlake`, ...), as chosen at load time.
     public static var coreName: String { String(cString: openblas_get_corename()) }

@@ -29,6 +29,9 @@ extension Layer {
     public var children: [(String, any Layer)] { [] }
     public func macsPerSample(input: [Int]) -> Int { 0 }
 
+    /// The name for messages: the state-dict path, or the type for a layer outside a network.
+    public var displayName: String { name.isEmpty ? typeName : name }
+
     /// Every parameter and buffer below this layer, keyed exactly as PyTorch's `state_dict()`.
     public func stateDict(prefix: String = "") -> [(String, Parameter)] {
         var out: [(String, Parameter)] = []
@@ -51,7 +54,7 @@ extension Layer {
     /// Checks that an input has the expected rank and, where given, dimensions (nil = any).
     public func expect(_ input: [Int], _ dims: [Int?], _ description: String) throws {
         guard input.count == dims.count, zip(input, dims).allSatisfy({ $1 == nil || $0 == $1 }) else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name, expected: description, got: input)
+            throw EngineError.shapeMismatch(layer: displayName, expected: description, got: input)
         }
     }
 }

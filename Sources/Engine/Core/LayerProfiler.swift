@@ -57,10 +57,4 @@ public final class LayerProfiler {
         }
         return result
     }
-
-    /// Forgets what was recorded (after warm-up).
-    public func reset() {
-        entries.removeAll(keepingCapacity: true)
-        index.removeAll(keepingCapacity: true)
-    }
 }

@@ -1,4 +1,3 @@
-import COpenBLAS
 import Dispatch
 import Foundation
 import Synchronization
@@ -9,17 +8,18 @@ import Synchronization
 /// and so that small GEMMs (one image's conv) pay no synchronisation.
 public enum Parallel {
     private static let threadCount: Atomic<Int> = {
-        openblas_set_num_threads(1)
+        BLAS.setLibraryThreads(1)
         return Atomic(min(max(1, System.activeProcessors), 8))
     }()
 
     /// Threads each kernel uses: the processors online (at most 8) unless set.
     public static var threads: Int { threadCount.load(ordering: .relaxed) }
 
-    /// Sets the engine's thread count (and keeps OpenBLAS at one thread per call).
+    /// Sets the engine's thread count, set once by whoever owns the process's cores (the trainer or
+    /// `bench`), and keeps OpenBLAS at one thread per call: OpenBLAS's threads and ours never run at once.
     public static func setThreads(_ n: Int) {
         threadCount.store(max(1, n), ordering: .relaxed)
-        openblas_set_num_threads(1)
+        BLAS.setLibraryThreads(1)
     }
 
     /// How many parts `count` items split into: one per thread, no part smaller than `minimum` items.

@@ -68,4 +68,16 @@ public enum Initializer {
         let bound = 1 / Float(fanIn).squareRoot()
         for i in 0..<t.count { t.data[i] = random.uniform(-bound, bound) }
     }
+
+    /// A weight of `shape` and, when `bias`, a bias of `biasCount`, both initialised as `pytorchDefault`
+    /// (the weight drawn first), as `nn.Conv2d` and `nn.Linear` build theirs.
+    public static func pytorchWeightAndBias(shape: [Int], biasCount: Int, bias: Bool, fanIn: Int,
+                                            random: inout RandomSource) -> (weight: Parameter, bias: Parameter?) {
+        let weight = Parameter(shape: shape)
+        pytorchDefault(weight.value, fanIn: fanIn, random: &random)
+        guard bias else { return (weight, nil) }
+        let b = Parameter(shape: [biasCount])
+        pytorchDefault(b.value, fanIn: fanIn, random: &random)
+        return (weight, b)
+    }
 }

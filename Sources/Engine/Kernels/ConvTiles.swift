@@ -4,9 +4,13 @@
 /// OpenBLAS's packing; with 16-64 channels that traffic, not the arithmetic, was the cost (the GEMMs ran
 /// at 30-50 GFLOP/s on a whole 32x32 image against 60-90 on 64-column tiles).
 ///
+/// `ConvPath` takes this path for spatial convs with at most 64x3x3 patch rows on output planes of at least
+/// half a tile that neither Winograd nor the direct kernel takes (at 32x32: ResNet's 3-channel stem and its stride-2 convs).
+///
 /// Shapes as in Convolution.swift: input [N, C, H, W], weight [K, Cg, R, S], output [N, K, P, Q].
-/// A tile holds output rows p0 ..< p0+rows of one image; T = rows*Q; the GEMM writes straight into the
-/// NCHW output at column p0*Q (ldc = P*Q), so nothing is gathered or scattered.
+/// A tile holds output rows p0 ..< p0+rows of one image (unfolded by Convolution.swift's `im2col(rows:)`);
+/// T = rows*Q; the GEMM writes straight into the NCHW output at column p0*Q (ldc = P*Q), so nothing is
+/// gathered or scattered.
 
 /// Output pixels per tile, before rounding to whole output rows.
 let convTileColumns = 128
@@ -14,62 +18,8 @@ let convTileColumns = 128
 /// Output rows per tile: whole rows, about `convTileColumns` pixels, at least one row.
 func convTileRows(_ sh: ConvShape) -> Int { Swift.max(1, Swift.min(sh.p, convTileColumns / Swift.max(1, sh.q))) }
 
-/// Convs that run tile by tile: spatial (not 1x1, not depthwise) convs with at most 64x3x3 patch rows on
-/// output planes of at least half a tile. Measured: the tiles win on ResNet's 16-64 channel convs; wider
-/// patches (EfficientNetV2's expand convs) ran 30% slower, and small planes batch several images into
-/// one wider GEMM instead (see `convImagesPerGemm`).
-func convUsesTiles(_ sh: ConvShape) -> Bool {
-    !sh.isDepthwise && (sh.r > 1 || sh.s > 1) && sh.outPlane >= convTileColumns / 2 && sh.patch <= 576
-}
-
 /// Floats of one column tile: [C*R*S, rows*Q].
 func convTileFloats(_ sh: ConvShape) -> Int { sh.c * sh.r * sh.s * convTileRows(sh) * sh.q }
-
-/// Unfolds output rows p0 ..< p0+rows of one image [C, H, W] into tile [C*R*S, rows*Q]
-/// (row (c, r, s), column (p - p0, q)). Each (row, p) is one contiguous run of in-image pixels between zeros.
-func im2colRows(_ image: UnsafePointer<Float>, _ sh: ConvShape, p0: Int, rows: Int, _ tile: UnsafeMutablePointer<Float>) {
-    let width = rows * sh.q
-    for c in 0..<sh.c {
-        let plane = image + c * sh.inPlane
-        for r in 0..<sh.r {
-            let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
-            for s in 0..<sh.s {
-                let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
-                let row = tile + ((c * sh.r + r) * sh.s + s) * width
-                for i in 0..<rows {
-                    let p = p0 + i, out = row + i * sh.q
-                    guard pRange.contains(p) else {
-                        out.update(repeating: 0, count: sh.q)
-                        continue
-                    }
-                    let src = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                    unfoldRow(src, into: out, valid: qRange, rowEnd: sh.w + sh.padW - s, sh)
-                }
-            }
-        }
-    }
-}
-
-/// The adjoint of `im2colRows`: adds tile [C*R*S, rows*Q] onto the pixels of gradImage [C, H, W] it was read from.
-func col2imRows(_ tile: UnsafePointer<Float>, _ sh: ConvShape, p0: Int, rows: Int, _ gradImage: UnsafeMutablePointer<Float>) {
-    let width = rows * sh.q
-    for c in 0..<sh.c {
-        let plane = gradImage + c * sh.inPlane
-        for r in 0..<sh.r {
-            let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
-            for s in 0..<sh.s {
-                let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
-                let row = tile + ((c * sh.r + r) * sh.s + s) * width
-                for i in 0..<rows {
-                    let p = p0 + i
-                    guard pRange.contains(p) else { continue }
-                    let dst = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                    foldRow(row + i * sh.q, onto: dst, valid: qRange, rowEnd: sh.w + sh.padW - s, sh)
-                }
-            }
-        }
-    }
-}
 
 /// Forward of the images in `images` on one thread, tile by tile; tile holds `convTileFloats(sh)` floats.
 func convForwardTiles(
@@ -82,7 +32,7 @@ func convForwardTiles(
         var p0 = 0
         while p0 < sh.p {
             let rows = Swift.min(tileRows, sh.p - p0), width = rows * sh.q
-            im2colRows(image, sh, p0: p0, rows: rows, tile)
+            im2col(image, images: 1, rows: p0..<p0 + rows, sh, tile)
             // out_g[Kg, width] (columns p0*Q ..< p0*Q+width of the image's [K, PQ]) = W_g[Kg, Cg*R*S] * tile_g
             for g in 0..<sh.groups {
                 BLAS.sgemm(transA: false, transB: false, m: sh.kg, n: width, k: sh.patch,
@@ -116,7 +66,7 @@ func convBackwardTiles(
         var p0 = 0
         while p0 < sh.p {
             let rows = Swift.min(tileRows, sh.p - p0), width = rows * sh.q
-            im2colRows(image, sh, p0: p0, rows: rows, tile)
+            im2col(image, images: 1, rows: p0..<p0 + rows, sh, tile)
             for g in 0..<sh.groups {
                 let dOutG = dOut + g * sh.kg * pq + p0 * sh.q
                 // dW_g[Kg, Cg*R*S] += dOut_g[Kg, width] * tile_g[Cg*R*S, width]^T
@@ -128,7 +78,7 @@ func convBackwardTiles(
                            a: weight + g * sh.kg * sh.patch, lda: sh.patch, b: dOutG, ldb: pq,
                            beta: 0, c: gradTile + g * sh.patch * width, ldc: width)
             }
-            col2imRows(gradTile, sh, p0: p0, rows: rows, gradImage)
+            col2im(gradTile, images: 1, rows: p0..<p0 + rows, sh, gradImage)
             p0 += rows
         }
     }

@@ -1,7 +1,8 @@
-/// Convolution kernels: im2col/col2im around BLAS GEMMs for general (and grouped) convs, and a direct
-/// kernel for depthwise convs. Forward and backward sit side by side. `convForward`/`convBackward` pick
-/// the path: Winograd (Winograd.swift) for wide 3x3 convs, direct (DirectConv.swift) for narrower "same"
-/// convs, row tiles (ConvTiles.swift) for other spatial convs on big planes, whole-image GEMMs otherwise.
+/// Convolution: which kernel each conv runs on (`ConvPath`, decided here and nowhere else), the scratch it
+/// needs, and `convForward`/`convBackward`, each one switch over the path. Also the general kernel: im2col
+/// and col2im around one BLAS GEMM per group, for whole images (several small ones side by side) or, for
+/// ConvTiles.swift, a few output rows at a time. The other kernels live in Depthwise.swift,
+/// DepthwiseSmallPlane.swift, Winograd.swift, DirectConv.swift and ConvTiles.swift.
 ///
 /// Legend: N batch, C in channels, K out channels, G groups (Cg = C/G, Kg = K/G), H×W input,
 /// P×Q output, R×S kernel. Everything is row-major NCHW; weights are [K, Cg, R, S].
@@ -21,10 +22,252 @@ struct ConvShape {
     var inPlane: Int { h * w }
     var outPlane: Int { p * q }
 
+    /// Offset of input plane (image, channel) in [N, C, H, W].
+    @inline(__always)
+    func inputPlane(_ image: Int, _ channel: Int) -> Int { planeOffset(image, channel, channels: c, plane: inPlane) }
+    /// Offset of output plane (image, channel) in [N, K, P, Q].
+    @inline(__always)
+    func outputPlane(_ image: Int, _ channel: Int) -> Int { planeOffset(image, channel, channels: k, plane: outPlane) }
+
     /// A 1x1, stride-1, unpadded conv: the input image [C, H*W] already is the column matrix.
     var isPointwise: Bool { r == 1 && s == 1 && strideH == 1 && strideW == 1 && padH == 0 && padW == 0 }
-    /// One filter per input channel (groups == C == K): handled by the direct depthwise kernel.
+    /// One filter per input channel (groups == C == K).
     var isDepthwise: Bool { groups == c && groups == k && groups > 1 }
+}
+
+// MARK: - The path
+
+/// The kernel one conv runs on. The kernels' conditions overlap (a 16-channel 3x3 conv on 32x32 fits both
+/// the direct and the tile kernel), so the order of the tests in `init` is the decision: the first kernel
+/// that fits takes the conv.
+enum ConvPath: Equatable {
+    /// Depthwise, at most 16 pixels in and out: one small matrix per channel (DepthwiseSmallPlane.swift).
+    case depthwiseSmallPlane
+    /// Depthwise on larger planes: stride phases, one long loop per tap (Depthwise.swift).
+    case depthwisePhased
+    /// Wide 3x3 "same" convs: Winograd F(2x2, 3x3), 16 GEMMs over the whole batch (Winograd.swift).
+    case winograd
+    /// Narrower stride-1 "same" convs: direct, on zero-bordered planes (DirectConv.swift).
+    case direct
+    /// Other spatial convs on big planes: im2col a few output rows at a time (ConvTiles.swift).
+    case tiles
+    /// The rest (1x1 convs, small planes, wide patches): im2col of whole images and GEMMs (below).
+    case gemm
+
+    init(_ sh: ConvShape) {
+        if sh.isDepthwise {
+            self = sh.inPlane <= 16 && sh.outPlane <= 16 ? .depthwiseSmallPlane : .depthwisePhased
+        } else if ConvPath.fitsWinograd(sh) {
+            self = .winograd
+        } else if ConvPath.fitsDirect(sh) {
+            self = .direct
+        } else if ConvPath.fitsTiles(sh) {
+            self = .tiles
+        } else {
+            self = .gemm
+        }
+    }
+
+    /// The depthwise kernels sum the bias gradient as they go; the other paths leave it to `convBackward`.
+    var isDepthwise: Bool { self == .depthwiseSmallPlane || self == .depthwisePhased }
+
+    /// 3x3, stride 1, padding 1, ungrouped, with enough channels that the 16 GEMMs, not the transforms, are
+    /// the work. Per tile the multiplies saved grow as C*K and the transforms as C + K; measured: ResNet's
+    /// 32->32 convs lose (C*K/(C+K) = 16), its 64->64 ones (32) and EfficientNetV2's 48->192 expand convs
+    /// (38) win. The transformed batch must also fit `winogradScratchLimit`: it is four times the input and
+    /// output, which is 50 MB for VGG11's widest conv at 32x32 but would be gigabytes for EfficientNetV2 on
+    /// 224x224 images (those take the other paths, whose scratch is bounded per GEMM).
+    private static func fitsWinograd(_ sh: ConvShape) -> Bool {
+        guard sh.groups == 1, sh.r == 3, sh.s == 3, sh.strideH == 1, sh.strideW == 1, sh.padH == 1, sh.padW == 1,
+              sh.c * sh.k >= 24 * (sh.c + sh.k) else { return false }
+        let scratch = WinogradLayout(sh).scratch
+        return scratch.columns + scratch.gathered <= winogradScratchLimit
+    }
+
+    /// Ungrouped, stride 1, odd kernels larger than 1x1 with "same" padding, channel counts that are
+    /// multiples of 4, and either at most 64 channels on planes at least 4 wide or up to 512 on planes at
+    /// least 16 wide. Measured on VGG11 and ResNet: wider convs on small planes ran faster as GEMMs (im2col
+    /// is cheap beside a GEMM with hundreds of rows, and the weight gradient's lane sums add up); the 4-wide
+    /// floor keeps the zero border after each plane longer than the weight gradient's last vector.
+    private static func fitsDirect(_ sh: ConvShape) -> Bool {
+        let fewChannels = sh.c <= 64 && sh.k <= 64 && sh.w >= 4
+        let widePlane = sh.c <= 512 && sh.k <= 512 && sh.w >= 16
+        return sh.groups == 1 && sh.strideH == 1 && sh.strideW == 1 && (sh.r > 1 || sh.s > 1)
+            && 2 * sh.padH == sh.r - 1 && 2 * sh.padW == sh.s - 1
+            && sh.c % 4 == 0 && sh.k % 4 == 0 && (fewChannels || widePlane)
+    }
+
+    /// Spatial (not 1x1) convs with at most 64x3x3 patch rows on output planes of at least half a tile.
+    /// Measured: the tiles win on ResNet's 16-64 channel convs; wider patches (EfficientNetV2's expand
+    /// convs) ran 30% slower, and small planes batch several images into one wider GEMM instead (see
+    /// `convImagesPerGemm`).
+    private static func fitsTiles(_ sh: ConvShape) -> Bool {
+        (sh.r > 1 || sh.s > 1) && sh.outPlane >= convTileColumns / 2 && sh.patch <= 576
+    }
+}
+
+// MARK: - Scratch
+
+/// Floats of scratch one conv call uses, in the calling thread's `columns`, `gathered` and `weightPartials`.
+/// The direct, tile and GEMM paths split the batch into one run of images per thread (`parts` of them):
+/// part i owns `partColumns` floats of columns at i * partColumns and `partGathered` of gathered likewise,
+/// and every part but the first adds its weight gradient into a partial of its own in weightPartials.
+/// Scratch the whole call shares follows the parts: the direct path's packed weights, all of Winograd's.
+/// The depthwise kernels keep theirs on the stack.
+struct ConvScratchSizes {
+    var parts = 1
+    var partColumns = 0, partGathered = 0
+    var sharedColumns = 0, sharedGathered = 0
+    var weightPartials = 0
+
+    var columns: Int { parts * partColumns + sharedColumns }
+    var gathered: Int { parts * partGathered + sharedGathered }
+    /// Offset of the shared scratch in columns.
+    var sharedColumnsStart: Int { parts * partColumns }
+
+    init(_ sh: ConvShape, _ path: ConvPath) {
+        switch path {
+        case .depthwiseSmallPlane, .depthwisePhased:
+            break
+        case .winograd:
+            (sharedColumns, sharedGathered) = WinogradLayout(sh).scratch
+        case .direct:
+            let direct = directScratchCounts(sh)
+            splitByImages(sh, columns: direct.columns, gathered: direct.gathered)
+            sharedColumns = direct.packed
+        case .tiles:
+            splitByImages(sh, columns: convTileFloats(sh), gathered: convTileFloats(sh))  // the tile and its gradient
+        case .gemm:
+            // Columns [C*R*S, B*P*Q] and, when B > 1, an output-shaped matrix [K, B*P*Q] (the GEMM result,
+            // before it is scattered to NCHW).
+            let b = convImagesPerGemm(sh)
+            splitByImages(sh, columns: convReadsImageAsColumns(sh) ? 0 : sh.c * sh.r * sh.s * b * sh.outPlane,
+                          gathered: b > 1 ? sh.k * b * sh.outPlane : 0)
+        }
+    }
+
+    init(_ sh: ConvShape) { self.init(sh, ConvPath(sh)) }
+
+    private mutating func splitByImages(_ sh: ConvShape, columns: Int, gathered: Int) {
+        parts = Parallel.parts(sh.n)
+        partColumns = columns
+        partGathered = gathered
+        weightPartials = (parts - 1) * sh.k * sh.patch
+    }
+}
+
+// MARK: - Forward and backward
+
+/// output[N, K, P, Q] = conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K], on the conv's path.
+/// columns and gathered hold `ConvScratchSizes(sh)` floats.
+func convForward(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+) {
+    let path = ConvPath(sh), scratch = ConvScratchSizes(sh, path)
+    switch path {
+    case .depthwiseSmallPlane:
+        depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output)
+    case .depthwisePhased:
+        depthwiseConvForwardPhased(sh, input: input, weight: weight, bias: bias, output: output)
+    case .winograd:
+        convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered)
+    case .direct:
+        let packed = columns + scratch.sharedColumnsStart
+        packDirectWeights(weight, sh, into: packed)
+        Parallel.forEachPart(sh.n) { part, images in
+            convForwardDirect(sh, images: images, input: input, packed: packed, bias: bias, output: output,
+                              planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered)
+        }
+    case .tiles:
+        Parallel.forEachPart(sh.n) { part, images in
+            convForwardTiles(sh, images: images, input: input, weight: weight, bias: bias, output: output,
+                             tile: columns + part * scratch.partColumns)
+        }
+    case .gemm:
+        Parallel.forEachPart(sh.n) { part, images in
+            convForwardImages(sh, images: images, input: input, weight: weight, bias: bias, output: output,
+                              columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered)
+        }
+    }
+}
+
+/// Backward of `convForward`: gradInput[N, C, H, W] is overwritten; gradWeight[K, Cg, R, S] and gradBias[K]
+/// are *accumulated* into (+=). columns, gathered and weightPartials hold `ConvScratchSizes(sh)` floats.
+func convBackward(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>, weightPartials: UnsafeMutablePointer<Float>
+) {
+    let path = ConvPath(sh), scratch = ConvScratchSizes(sh, path)
+    if let gradBias, !path.isDepthwise { addBiasGradient(sh, gradOutput: gradOutput, gradBias: gradBias) }
+    switch path {
+    case .depthwiseSmallPlane:
+        depthwiseSmallPlaneBackward(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                    gradWeight: gradWeight, gradBias: gradBias)
+    case .depthwisePhased:
+        depthwiseConvBackwardPhased(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                    gradWeight: gradWeight, gradBias: gradBias)
+    case .winograd:
+        convBackwardWinograd(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                             gradWeight: gradWeight, columns: columns, gathered: gathered)
+    case .direct:
+        let packed = columns + scratch.sharedColumnsStart
+        packDirectWeightsTransposed(weight, sh, into: packed)
+        forEachImagePart(sh, scratch, gradWeight: gradWeight, weightPartials: weightPartials) { part, images, partGradWeight in
+            convBackwardDirect(sh, images: images, input: input, packedTransposed: packed, gradOutput: gradOutput,
+                               gradInput: gradInput, gradWeight: partGradWeight,
+                               planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered)
+        }
+    case .tiles:
+        forEachImagePart(sh, scratch, gradWeight: gradWeight, weightPartials: weightPartials) { part, images, partGradWeight in
+            convBackwardTiles(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
+                              gradInput: gradInput, gradWeight: partGradWeight,
+                              tile: columns + part * scratch.partColumns, gradTile: gathered + part * scratch.partGathered)
+        }
+    case .gemm:
+        forEachImagePart(sh, scratch, gradWeight: gradWeight, weightPartials: weightPartials) { part, images, partGradWeight in
+            convBackwardImages(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
+                               gradInput: gradInput, gradWeight: partGradWeight,
+                               columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered)
+        }
+    }
+}
+
+/// gradBias[k] += the sum of gradOutput's planes of channel k over the batch.
+private func addBiasGradient(_ sh: ConvShape, gradOutput: UnsafePointer<Float>, gradBias: UnsafeMutablePointer<Float>) {
+    Parallel.forEachPart(sh.k, minimum: 8) { _, channels in
+        for k in channels {
+            var sum: Float = 0
+            for i in 0..<sh.n { sum += sumOf(gradOutput + sh.outputPlane(i, k), count: sh.outPlane) }
+            gradBias[k] += sum
+        }
+    }
+}
+
+/// Runs body(part, images, gradWeight of the part) for each thread's run of images. The first part adds its
+/// weight gradient straight into gradWeight, each other one into a zeroed partial of its own in
+/// weightPartials; the partials are added onto gradWeight at the end, in part order.
+@inline(__always)
+private func forEachImagePart(
+    _ sh: ConvShape, _ scratch: ConvScratchSizes, gradWeight: UnsafeMutablePointer<Float>,
+    weightPartials: UnsafeMutablePointer<Float>,
+    _ body: (_ part: Int, _ images: Range<Int>, _ partGradWeight: UnsafeMutablePointer<Float>) -> Void
+) {
+    let weightCount = sh.k * sh.patch, parts = scratch.parts
+    Parallel.forEachPart(sh.n) { part, images in
+        let partial = part == 0 ? gradWeight : weightPartials + (part - 1) * weightCount
+        if part > 0 { partial.update(repeating: 0, count: weightCount) }
+        body(part, images, partial)
+    }
+    if parts > 1 {
+        Parallel.forEachPart(weightCount, minimum: 4096) { _, range in
+            for p in 1..<parts {
+                let src = weightPartials + (p - 1) * weightCount
+                for j in range { gradWeight[j] = gradWeight[j] + src[j] }
+            }
+        }
+    }
 }
 
 /// The output indices o in 0..<outCount whose input coordinate o*stride - pad + offset lies in 0..<inCount.
@@ -59,35 +302,29 @@ func foldRow(_ col: UnsafePointer<Float>, onto dst: UnsafeMutablePointer<Float>,
     writeStrided(col, into: dst, stride: sh.strideW, qRange, accumulate: true, writable: rowEnd)
 }
 
-/// Unfolds `images` consecutive images into columns.
-/// image: [images, C, H, W] (consecutive images), columns: [C*R*S, images*P*Q] (row (c, r, s), column (b, p, q)).
-func im2col(_ image: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ columns: UnsafeMutablePointer<Float>) {
-    let pq = sh.outPlane, width = images * pq
-    if sh.isPointwise {
-        // Each column row is one channel's planes side by side: whole-plane copies (ShuffleNetV1's
-        // grouped 1x1 convs spent 8 % of a step here going row by row).
-        for c in 0..<sh.c {
-            for b in 0..<images { copyFloats(columns + c * width + b * pq, image + (b * sh.c + c) * pq, count: pq) }
-        }
-        return
-    }
+/// Calls body(column row, input row, qRange, rowEnd) for every row of the unfold of output rows `rows` of
+/// `images` consecutive images into columns [C*R*S, images * rows.count * Q] (row (c, r, s), column
+/// (b, p - rows.lowerBound, q)): `column row` is the offset in columns of the Q entries of tap (c, r, s),
+/// image b and output row p; `input row` the offset in the images of the pixel they start from (see
+/// `unfoldRow`), nil where that input row lies in the padding; qRange and rowEnd as `unfoldRow` takes them.
+@inline(__always)
+private func forEachUnfoldRow(
+    _ sh: ConvShape, images: Int, rows: Range<Int>,
+    _ body: (_ columnRow: Int, _ inputRow: Int?, _ qRange: Range<Int>, _ rowEnd: Int) -> Void
+) {
+    let width = images * rows.count * sh.q
     for c in 0..<sh.c {
         for r in 0..<sh.r {
             let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
             for s in 0..<sh.s {
                 let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
-                let row = columns + ((c * sh.r + r) * sh.s + s) * width
+                let row = ((c * sh.r + r) * sh.s + s) * width
                 for b in 0..<images {
-                    let plane = image + (b * sh.c + c) * sh.inPlane
-                    let dst = row + b * pq
-                    for p in 0..<sh.p {
-                        let out = dst + p * sh.q
-                        guard pRange.contains(p) else {
-                            out.update(repeating: 0, count: sh.q)
-                            continue
-                        }
-                        let src = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                        unfoldRow(src, into: out, valid: qRange, rowEnd: sh.w + sh.padW - s, sh)
+                    let plane = sh.inputPlane(b, c)
+                    for p in rows {
+                        let columnRow = row + (b * rows.count + p - rows.lowerBound) * sh.q
+                        let inputRow = pRange.contains(p) ? plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s : nil
+                        body(columnRow, inputRow, qRange, sh.w + sh.padW - s)
                     }
                 }
             }
@@ -95,36 +332,54 @@ func im2col(_ image: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ colum
     }
 }
 
-/// The adjoint of `im2col`: adds every column entry back onto the input pixel it was read from.
-/// columns: [C*R*S, images*P*Q], gradImage: [images, C, H, W], *overwritten*.
+/// Unfolds output rows `rows` of `images` consecutive images [images, C, H, W] into
+/// columns [C*R*S, images * rows.count * Q]; each (row, p) is one run of in-image pixels between zeros.
+func im2col(_ image: UnsafePointer<Float>, images: Int, rows: Range<Int>, _ sh: ConvShape,
+            _ columns: UnsafeMutablePointer<Float>) {
+    forEachUnfoldRow(sh, images: images, rows: rows) { columnRow, inputRow, qRange, rowEnd in
+        if let inputRow {
+            unfoldRow(image + inputRow, into: columns + columnRow, valid: qRange, rowEnd: rowEnd, sh)
+        } else {
+            (columns + columnRow).update(repeating: 0, count: sh.q)
+        }
+    }
+}
+
+/// The adjoint of `im2col(rows:)`: adds every column entry onto the pixel of gradImage [images, C, H, W]
+/// it was read from.
+func col2im(_ columns: UnsafePointer<Float>, images: Int, rows: Range<Int>, _ sh: ConvShape,
+            _ gradImage: UnsafeMutablePointer<Float>) {
+    forEachUnfoldRow(sh, images: images, rows: rows) { columnRow, inputRow, qRange, rowEnd in
+        if let inputRow { foldRow(columns + columnRow, onto: gradImage + inputRow, valid: qRange, rowEnd: rowEnd, sh) }
+    }
+}
+
+/// Unfolds `images` whole images: image [images, C, H, W], columns [C*R*S, images*P*Q].
+func im2col(_ image: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ columns: UnsafeMutablePointer<Float>) {
+    if sh.isPointwise {
+        // Each column row is one channel's planes side by side: whole-plane copies (ShuffleNetV1's
+        // grouped 1x1 convs spent 8 % of a step here going row by row).
+        let width = images * sh.outPlane
+        for c in 0..<sh.c {
+            for b in 0..<images { copyFloats(columns + c * width + b * sh.outPlane, image + sh.inputPlane(b, c), count: sh.outPlane) }
+        }
+        return
+    }
+    im2col(image, images: images, rows: 0..<sh.p, sh, columns)
+}
+
+/// The adjoint of `im2col`: columns [C*R*S, images*P*Q], gradImage [images, C, H, W], *overwritten*.
 func col2im(_ columns: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ gradImage: UnsafeMutablePointer<Float>) {
-    let pq = sh.outPlane, width = images * pq
     if sh.isPointwise {
         // Every pixel has exactly one column entry: copies, nothing to add.
+        let width = images * sh.outPlane
         for c in 0..<sh.c {
-            for b in 0..<images { copyFloats(gradImage + (b * sh.c + c) * pq, columns + c * width + b * pq, count: pq) }
+            for b in 0..<images { copyFloats(gradImage + sh.inputPlane(b, c), columns + c * width + b * sh.outPlane, count: sh.outPlane) }
         }
         return
     }
     gradImage.update(repeating: 0, count: images * sh.c * sh.inPlane)
-    for c in 0..<sh.c {
-        for r in 0..<sh.r {
-            let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)
-            for s in 0..<sh.s {
-                let qRange = validOutputRange(inCount: sh.w, outCount: sh.q, stride: sh.strideW, pad: sh.padW, offset: s)
-                let row = columns + ((c * sh.r + r) * sh.s + s) * width
-                for b in 0..<images {
-                    let plane = gradImage + (b * sh.c + c) * sh.inPlane
-                    let src = row + b * pq
-                    for p in pRange {
-                        let dst = plane + (p * sh.strideH - sh.padH + r) * sh.w - sh.padW + s
-                        let col = src + p * sh.q
-                        foldRow(col, onto: dst, valid: qRange, rowEnd: sh.w + sh.padW - s, sh)
-                    }
-                }
-            }
-        }
-    }
+    col2im(columns, images: images, rows: 0..<sh.p, sh, gradImage)
 }
 
 // MARK: - General convolution (GEMM)
@@ -143,60 +398,26 @@ func convImagesPerGemm(_ sh: ConvShape) -> Int {
 /// A pointwise conv one image at a time reads the image itself as its column matrix: no im2col at all.
 func convReadsImageAsColumns(_ sh: ConvShape) -> Bool { sh.isPointwise && convImagesPerGemm(sh) == 1 }
 
-/// Floats of scratch the GEMM path needs: columns [C*R*S, B*P*Q] and, when B > 1, an output-shaped
-/// matrix [K, B*P*Q] (the GEMM result, before it is scattered to NCHW).
-func convScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) {
-    if convUsesDirect(sh) {
-        let direct = directScratchCounts(sh)
-        return (direct.columns, direct.gathered)
-    }
-    if convUsesTiles(sh) { return (convTileFloats(sh), convTileFloats(sh)) }  // the tile and its gradient
-    let b = convImagesPerGemm(sh)
-    let columns = convReadsImageAsColumns(sh) ? 0 : sh.c * sh.r * sh.s * b * sh.outPlane
-    let gathered = b > 1 ? sh.k * b * sh.outPlane : 0
-    return (columns, gathered)
-}
-
-/// Floats of scratch each thread's part needs (see `convScratchCounts`), times the parts of a batch of sh.n;
-/// the direct path's packed weights follow the parts' columns.
-func convScratchTotals(_ sh: ConvShape) -> (columns: Int, gathered: Int, weightPartials: Int) {
-    if convUsesWinograd(sh) {
-        let winograd = winogradScratchCounts(sh)
-        return (winograd.columns, winograd.gathered, 0)
-    }
-    let one = convScratchCounts(sh), parts = Parallel.parts(sh.n)
-    let packed = convUsesDirect(sh) ? directScratchCounts(sh).packed : 0
-    return (one.columns * parts + packed, one.gathered * parts, (parts - 1) * sh.k * sh.patch)
-}
-
-/// output[N, K, P, Q] = conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K].
-/// The batch splits into one run of images per thread; columns and gathered hold `convScratchTotals(sh)` floats.
-func convForward(
-    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+/// Calls body(n0, b, cols) for each run of b images n0 ..< n0+b of `images` that share one GEMM
+/// (`convImagesPerGemm`), cols their column matrix [C*R*S, b*P*Q]: the image [C, H*W] itself for a
+/// pointwise conv taken one image at a time, else unfolded into columns.
+@inline(__always)
+private func forEachGemmRun(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>,
+    _ body: (_ n0: Int, _ b: Int, _ cols: UnsafePointer<Float>) -> Void
 ) {
-    if convUsesWinograd(sh) {
-        convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered)
-        return
-    }
-    let scratch = convScratchCounts(sh)
-    if convUsesDirect(sh) {
-        let packed = columns + Parallel.parts(sh.n) * scratch.columns
-        packDirectWeights(weight, sh, into: packed)
-        Parallel.forEachPart(sh.n) { part, images in
-            convForwardDirect(sh, images: images, input: input, packed: packed, bias: bias, output: output,
-                              planes: columns + part * scratch.columns, pitched: gathered + part * scratch.gathered)
+    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
+    var n0 = images.lowerBound
+    while n0 < images.upperBound {
+        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
+        let image = input + sh.inputPlane(n0, 0)
+        if imageIsColumns {
+            body(n0, b, image)
+        } else {
+            im2col(image, images: b, sh, columns)
+            body(n0, b, columns)
         }
-        return
-    }
-    Parallel.forEachPart(sh.n) { part, images in
-        if convUsesTiles(sh) {
-            convForwardTiles(sh, images: images, input: input, weight: weight, bias: bias, output: output,
-                             tile: columns + part * scratch.columns)
-            return
-        }
-        convForwardImages(sh, images: images, input: input, weight: weight, bias: bias, output: output,
-                          columns: columns + part * scratch.columns, gathered: gathered + part * scratch.gathered)
+        n0 += b
     }
 }
 
@@ -206,21 +427,11 @@ func convForwardImages(
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
     columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
-    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
     let pq = sh.outPlane
-    var n0 = images.lowerBound
-    while n0 < images.upperBound {
-        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
+    forEachGemmRun(sh, images: images, input: input, columns: columns) { n0, b, cols in
         let width = b * pq
-        let image = input + n0 * sh.c * sh.inPlane
-        // The column matrix: the image [C, H*W] itself for a pointwise conv taken one image at a time.
-        let cols: UnsafePointer<Float>
-        if imageIsColumns { cols = image } else {
-            im2col(image, images: b, sh, columns)
-            cols = UnsafePointer(columns)
-        }
         // One GEMM per group: result[Kg, width] = W_g[Kg, Cg*R*S] * cols_g[Cg*R*S, width].
-        let result = b == 1 ? output + n0 * sh.k * pq : gathered
+        let result = b == 1 ? output + sh.outputPlane(n0, 0) : gathered
         for g in 0..<sh.groups {
             BLAS.sgemm(transA: false, transB: false, m: sh.kg, n: width, k: sh.patch,
                        a: weight + g * sh.kg * sh.patch, lda: sh.patch,
@@ -230,7 +441,7 @@ func convForwardImages(
         // Scatter [K, b, PQ] -> [b, K, PQ] (when batched) and add the bias.
         for i in 0..<b {
             for k in 0..<sh.k {
-                let dst = output + ((n0 + i) * sh.k + k) * pq
+                let dst = output + sh.outputPlane(n0 + i, k)
                 let biasValue = bias?[k] ?? 0
                 if b == 1 {
                     if bias != nil { for j in 0..<pq { dst[j] = dst[j] + biasValue } }
@@ -238,64 +449,6 @@ func convForwardImages(
                     let src = gathered + k * width + i * pq
                     for j in 0..<pq { dst[j] = src[j] + biasValue }
                 }
-            }
-        }
-        n0 += b
-    }
-}
-
-/// Backward of `convForward`: gradInput[N, C, H, W] is overwritten; gradWeight[K, Cg, R, S] and gradBias[K]
-/// are *accumulated* into (+=). Each thread's images add their weight gradient into a partial of their own
-/// (the first thread straight into gradWeight); the partials are summed at the end.
-/// weightPartials holds `convScratchTotals(sh).weightPartials` floats.
-func convBackward(
-    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
-    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>, weightPartials: UnsafeMutablePointer<Float>
-) {
-    let pq = sh.outPlane
-    if let gradBias {
-        Parallel.forEachPart(sh.k, minimum: 8) { _, channels in
-            for k in channels {
-                var sum: Float = 0
-                for i in 0..<sh.n { sum += sumOf(gradOutput + (i * sh.k + k) * pq, count: pq) }
-                gradBias[k] += sum
-            }
-        }
-    }
-    if convUsesWinograd(sh) {
-        convBackwardWinograd(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
-                             gradWeight: gradWeight, columns: columns, gathered: gathered)
-        return
-    }
-    let scratch = convScratchCounts(sh), weightCount = sh.k * sh.patch
-    let parts = Parallel.parts(sh.n)
-    let packed = columns + parts * scratch.columns
-    if convUsesDirect(sh) { packDirectWeightsTransposed(weight, sh, into: packed) }
-    Parallel.forEachPart(sh.n) { part, images in
-        let partial = part == 0 ? gradWeight : weightPartials + (part - 1) * weightCount
-        if part > 0 { partial.update(repeating: 0, count: weightCount) }
-        if convUsesDirect(sh) {
-            convBackwardDirect(sh, images: images, input: input, packedTransposed: packed, gradOutput: gradOutput,
-                               gradInput: gradInput, gradWeight: partial,
-                               planes: columns + part * scratch.columns, pitched: gathered + part * scratch.gathered)
-            return
-        }
-        if convUsesTiles(sh) {
-            convBackwardTiles(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
-                              gradInput: gradInput, gradWeight: partial,
-                              tile: columns + part * scratch.columns, gradTile: gathered + part * scratch.gathered)
-            return
-        }
-        convBackwardImages(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
-                           gradInput: gradInput, gradWeight: partial,
-                           columns: columns + part * scratch.columns, gathered: gathered + part * scratch.gathered)
-    }
-    if parts > 1 {
-        Parallel.forEachPart(weightCount, minimum: 4096) { _, range in
-            for p in 1..<parts {
-                let src = weightPartials + (p - 1) * weightCount
-                for j in range { gradWeight[j] = gradWeight[j] + src[j] }
             }
         }
     }
@@ -307,28 +460,19 @@ func convBackwardImages(
     gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
     columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
-    let imagesPerGemm = convImagesPerGemm(sh), imageIsColumns = convReadsImageAsColumns(sh)
-    let pq = sh.outPlane
-    var n0 = images.lowerBound
-    while n0 < images.upperBound {
-        let b = Swift.min(imagesPerGemm, images.upperBound - n0)
+    let pq = sh.outPlane, imageIsColumns = convReadsImageAsColumns(sh)
+    forEachGemmRun(sh, images: images, input: input, columns: columns) { n0, b, cols in
         let width = b * pq
-        let image = input + n0 * sh.c * sh.inPlane
-        let gradImage = gradInput + n0 * sh.c * sh.inPlane
+        let gradImage = gradInput + sh.inputPlane(n0, 0)
         // dOut as [K, width]: the image's own gradient when b is 1, else gathered from [b, K, PQ].
         let dOut: UnsafePointer<Float>
-        if b == 1 { dOut = gradOutput + n0 * sh.k * pq } else {
+        if b == 1 { dOut = gradOutput + sh.outputPlane(n0, 0) } else {
             for i in 0..<b {
                 for k in 0..<sh.k {
-                    copyFloats(gathered + k * width + i * pq, gradOutput + ((n0 + i) * sh.k + k) * pq, count: pq)
+                    copyFloats(gathered + k * width + i * pq, gradOutput + sh.outputPlane(n0 + i, k), count: pq)
                 }
             }
             dOut = UnsafePointer(gathered)
-        }
-        let cols: UnsafePointer<Float>
-        if imageIsColumns { cols = image } else {
-            im2col(image, images: b, sh, columns)
-            cols = UnsafePointer(columns)
         }
         for g in 0..<sh.groups {
             // dW_g[Kg, Cg*R*S] += dOut_g[Kg, width] * cols_g[Cg*R*S, width]^T
@@ -337,8 +481,8 @@ func convBackwardImages(
                        b: cols + g * sh.patch * width, ldb: width,
                        beta: 1, c: gradWeight + g * sh.kg * sh.patch, ldc: sh.patch)
         }
-        // dCols_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width]; a pointwise conv on
-        // one image writes dInput directly.
+        // dCols_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width], over the columns once read; a
+        // pointwise conv on one image writes dInput directly.
         let dCols = imageIsColumns ? gradImage : columns
         for g in 0..<sh.groups {
             BLAS.sgemm(transA: true, transB: false, m: sh.patch, n: width, k: sh.kg,
@@ -347,49 +491,5 @@ func convBackwardImages(
                        beta: 0, c: dCols + g * sh.patch * width, ldc: width)
         }
         if !imageIsColumns { col2im(columns, images: b, sh, gradImage) }
-        n0 += b
     }
-}
-
-/// sum(a[i]) over count floats, with eight partial sums.
-@inline(__always)
-func sumOf(_ a: UnsafePointer<Float>, count: Int) -> Float {
-    var acc = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= count {
-        acc = acc + UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
-    }
-    var sum = acc.sum()
-    while i < count {
-        sum += a[i]
-        i += 1
-    }
-    return sum
-}
-
-/// sum(a[i] * b[i]) over count floats, with four eight-wide partial sums so that the fused multiply-adds
-/// do not wait on each other (the compiler may not reorder float additions by itself).
-@inline(__always)
-func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-    var i = 0
-    while i + 32 <= count {
-        acc0 = acc0.addingProduct(load(a + i), load(b + i))
-        acc1 = acc1.addingProduct(load(a + i + 8), load(b + i + 8))
-        acc2 = acc2.addingProduct(load(a + i + 16), load(b + i + 16))
-        acc3 = acc3.addingProduct(load(a + i + 24), load(b + i + 24))
-        i += 32
-    }
-    while i + 8 <= count {
-        acc0 = acc0.addingProduct(load(a + i), load(b + i))
-        i += 8
-    }
-    var sum = ((acc0 + acc1) + (acc2 + acc3)).sum()
-    while i < count {
-        sum += a[i] * b[i]
-        i += 1
-    }
-    return sum
 }

@@ -1,23 +1,12 @@
 /// Depthwise convolution (groups == C == K), computed directly: no GEMM has enough work per channel.
 /// Shapes: input [N, C, H, W], weight [C, 1, R, S], bias [C], output [N, C, P, Q].
 ///
-/// Three kernels: planes of at most 16 pixels as one small matrix per channel (DepthwiseSmallPlane.swift);
-/// other planes split into stride phases so that every tap is one long contiguous loop (below); and the
-/// plain row-by-row kernels, which the other two are tested against.
+/// Two kernels here: planes split into stride phases so that every tap is one long contiguous loop (the
+/// `.depthwisePhased` path, for planes over 16 pixels; smaller ones take DepthwiseSmallPlane.swift), and the
+/// plain row-by-row kernels, which both fast ones are tested against. Forward: output = conv(input, weight)
+/// + bias; backward: gradInput overwritten, gradWeight and gradBias accumulated (+=).
 
-/// Depthwise conv forward: output = conv(input, weight) + bias, channel by channel.
-func depthwiseConvForward(
-    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>
-) {
-    if depthwiseUsesSmallPlane(sh) {
-        depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output)
-    } else {
-        depthwiseConvForwardPhased(sh, input: input, weight: weight, bias: bias, output: output)
-    }
-}
-
-/// depthwiseConvForward one output row per tap, each row clipped to the columns that read inside the image:
+/// Forward one output row per tap, each row clipped to the columns that read inside the image:
 /// the reference the fast kernels are tested against.
 func depthwiseConvForwardAnyStride(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -26,8 +15,8 @@ func depthwiseConvForwardAnyStride(
     Parallel.forEachPart(sh.c) { _, channels in
     for i in 0..<sh.n {
         for c in channels {
-            let x = input + (i * sh.c + c) * sh.inPlane
-            let y = output + (i * sh.c + c) * sh.outPlane
+            let x = input + sh.inputPlane(i, c)
+            let y = output + sh.outputPlane(i, c)
             let w = weight + c * sh.r * sh.s
             y.update(repeating: bias?[c] ?? 0, count: sh.outPlane)
             for r in 0..<sh.r {
@@ -51,21 +40,7 @@ func depthwiseConvForwardAnyStride(
     }
 }
 
-/// Backward of `depthwiseConvForward`: gradInput is overwritten; gradWeight and gradBias are accumulated (+=).
-func depthwiseConvBackward(
-    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
-) {
-    if depthwiseUsesSmallPlane(sh) {
-        depthwiseSmallPlaneBackward(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
-                                    gradWeight: gradWeight, gradBias: gradBias)
-    } else {
-        depthwiseConvBackwardPhased(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
-                                    gradWeight: gradWeight, gradBias: gradBias)
-    }
-}
-
-/// depthwiseConvBackward one output row per tap (the reference, as above).
+/// Backward one output row per tap (the reference, as above).
 func depthwiseConvBackwardAnyStride(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
@@ -73,10 +48,10 @@ func depthwiseConvBackwardAnyStride(
     Parallel.forEachPart(sh.c) { _, channels in
     for i in 0..<sh.n {
         for c in channels {
-            let x = input + (i * sh.c + c) * sh.inPlane
-            let dx = gradInput + (i * sh.c + c) * sh.inPlane
+            let x = input + sh.inputPlane(i, c)
+            let dx = gradInput + sh.inputPlane(i, c)
             dx.update(repeating: 0, count: sh.inPlane)
-            let dy = gradOutput + (i * sh.c + c) * sh.outPlane
+            let dy = gradOutput + sh.outputPlane(i, c)
             let w = weight + c * sh.r * sh.s
             let dw = gradWeight + c * sh.r * sh.s
             if let gradBias {
@@ -213,7 +188,7 @@ func depthwiseConvForwardPhased(
                 let images = Swift.min(phases.images, sh.n - n0)
                 for c in channels {
                     let w = weight + c * sh.r * sh.s
-                    for slot in 0..<images { phases.fill(xp, slot: slot, from: input + ((n0 + slot) * sh.c + c) * sh.inPlane, sh) }
+                    for slot in 0..<images { phases.fill(xp, slot: slot, from: input + sh.inputPlane(n0 + slot, c), sh) }
                     yp.update(repeating: bias?[c] ?? 0, count: span)
                     for r in 0..<sh.r {
                         for s in 0..<sh.s {
@@ -222,7 +197,7 @@ func depthwiseConvForwardPhased(
                         }
                     }
                     for slot in 0..<images {
-                        let y = output + ((n0 + slot) * sh.c + c) * sh.outPlane, rows = yp + slot * phases.plane
+                        let y = output + sh.outputPlane(n0 + slot, c), rows = yp + slot * phases.plane
                         for p in 0..<sh.p { copyFloats(y + p * sh.q, rows + p * phases.pitch, count: sh.q) }
                     }
                 }
@@ -252,8 +227,8 @@ func depthwiseConvBackwardPhased(
                     let w = weight + c * sh.r * sh.s, dw = gradWeight + c * sh.r * sh.s
                     for slot in 0..<images {
                         let n = n0 + slot
-                        phases.fill(xp, slot: slot, from: input + (n * sh.c + c) * sh.inPlane, sh)
-                        let dy = gradOutput + (n * sh.c + c) * sh.outPlane, rows = dyp + slot * phases.plane
+                        phases.fill(xp, slot: slot, from: input + sh.inputPlane(n, c), sh)
+                        let dy = gradOutput + sh.outputPlane(n, c), rows = dyp + slot * phases.plane
                         for p in 0..<sh.p { copyFloats(rows + p * phases.pitch, dy + p * sh.q, count: sh.q) }
                         if let gradBias { gradBias[c] += sumOf(dy, count: sh.outPlane) }
                     }
@@ -267,7 +242,7 @@ func depthwiseConvBackwardPhased(
                         }
                     }
                     for slot in 0..<images {
-                        let dx = gradInput + ((n0 + slot) * sh.c + c) * sh.inPlane
+                        let dx = gradInput + sh.inputPlane(n0 + slot, c)
                         if !covered { dx.update(repeating: 0, count: sh.inPlane) }
                         phases.gather(dx, slot: slot, from: dxp, sh)
                     }

@@ -8,12 +8,8 @@
 ///   forward   y = Wc x          (one vector over output pixels per input pixel)
 ///   backward  dx = Wcᵀ dy       (one vector over input pixels per output pixel)
 ///             dWc += dy xᵀ over the images, folded back onto the taps at the end.
-/// Works for any stride and padding. Shapes: input [N, C, H, W], weight [C, 1, R, S], output [N, C, P, Q].
-
-/// Planes this kernel takes: depthwise, at most 16 pixels in and out.
-func depthwiseUsesSmallPlane(_ sh: ConvShape) -> Bool {
-    sh.isDepthwise && sh.inPlane <= 16 && sh.outPlane <= 16
-}
+/// Works for any stride and padding; `ConvPath` sends depthwise convs with at most 16 pixels in and out
+/// here (`.depthwiseSmallPlane`). Shapes: input [N, C, H, W], weight [C, 1, R, S], output [N, C, P, Q].
 
 /// The input pixel tap (r, s) of output pixel o reads, or nil over the padding.
 @inline(__always)
@@ -26,7 +22,7 @@ private func inputPixel(_ sh: ConvShape, output o: Int, r: Int, s: Int) -> Int? 
 /// A plane of `count` floats as a vector, zero past the plane.
 @inline(__always)
 private func loadPlane<V: SIMD>(_ p: UnsafePointer<Float>, _ count: Int, as: V.Type) -> V where V.Scalar == Float {
-    if count == V.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    if count == V.scalarCount { return loadVector(p, as: V.self) }
     var v = V()
     for i in 0..<count { v[i] = p[i] }
     return v
@@ -35,7 +31,7 @@ private func loadPlane<V: SIMD>(_ p: UnsafePointer<Float>, _ count: Int, as: V.T
 @inline(__always)
 private func storePlane<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ count: Int) where V.Scalar == Float {
     if count == V.scalarCount {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+        storeVector(v, at: p)
         return
     }
     for i in 0..<count { p[i] = v[i] }
@@ -78,10 +74,10 @@ private func smallPlaneForward<V: SIMD>(
                 }
                 let start = V(repeating: bias?[c] ?? 0)
                 for n in 0..<sh.n {
-                    let x = input + (n * sh.c + c) * inPixels
+                    let x = input + sh.inputPlane(n, c)
                     var y = start
                     for i in 0..<inPixels { y = y.addingProduct(V(repeating: x[i]), columns[i]) }
-                    storePlane(y, output + (n * sh.c + c) * outPixels, outPixels)
+                    storePlane(y, output + sh.outputPlane(n, c), outPixels)
                 }
             }
         }
@@ -125,8 +121,8 @@ private func smallPlaneBackward<V: SIMD>(
                 }
                 var biasGrad: Float = 0
                 for n in 0..<sh.n {
-                    let x = loadPlane(input + (n * sh.c + c) * inPixels, inPixels, as: V.self)
-                    let dy = gradOutput + (n * sh.c + c) * outPixels
+                    let x = loadPlane(input + sh.inputPlane(n, c), inPixels, as: V.self)
+                    let dy = gradOutput + sh.outputPlane(n, c)
                     var dx = V()
                     for o in 0..<outPixels {
                         let g = V(repeating: dy[o])
@@ -134,7 +130,7 @@ private func smallPlaneBackward<V: SIMD>(
                         rowGrads[o] = rowGrads[o].addingProduct(g, x)
                         biasGrad += dy[o]
                     }
-                    storePlane(dx, gradInput + (n * sh.c + c) * inPixels, inPixels)
+                    storePlane(dx, gradInput + sh.inputPlane(n, c), inPixels)
                 }
                 gradBias?[c] += biasGrad
                 let dw = gradWeight + c * sh.r * sh.s

@@ -1,4 +1,5 @@
-/// Direct convolution for stride-1 "same" convs: ResNet's 16-64 channel 3x3 convs and VGG's wide-plane ones.
+/// Direct convolution for stride-1 "same" convs with few channels (at 32x32: ResNet's 16- and 32-channel
+/// 3x3 convs; the wider ones take Winograd first). `ConvPath` says which convs come here.
 ///
 /// With 16-64 channels an im2col GEMM spends as long writing and packing its column matrix (9 floats per
 /// input pixel) as multiplying it (Cout multiply-adds per column float): the GEMM kernel ran near peak
@@ -16,19 +17,6 @@
 ///
 /// Shapes as in Convolution.swift: input [N, C, H, W], weight [K, C, R, S], output [N, K, P, Q] with
 /// P = H and Q = W (stride 1, padding (R-1)/2 and (S-1)/2).
-
-/// Convs that run direct: ungrouped, stride 1, odd kernels larger than 1x1 with "same" padding, channel
-/// counts that are multiples of 4, and either at most 64 channels on planes at least 4 wide or up to 512
-/// on planes at least 16 wide. Measured on VGG11 and ResNet: wider convs on small planes ran faster as
-/// GEMMs (im2col is cheap beside a GEMM with hundreds of rows, and the weight gradient's lane sums add up);
-/// the 4-wide floor keeps the zero border after each plane longer than the weight gradient's last vector.
-func convUsesDirect(_ sh: ConvShape) -> Bool {
-    let fewChannels = sh.c <= 64 && sh.k <= 64 && sh.w >= 4
-    let widePlane = sh.c <= 512 && sh.k <= 512 && sh.w >= 16
-    return sh.groups == 1 && sh.strideH == 1 && sh.strideW == 1 && (sh.r > 1 || sh.s > 1)
-        && 2 * sh.padH == sh.r - 1 && 2 * sh.padW == sh.s - 1
-        && sh.c % 4 == 0 && sh.k % 4 == 0 && (fewChannels || widePlane)
-}
 
 /// The padded-plane layout of one direct conv.
 struct DirectLayout {
@@ -108,16 +96,6 @@ func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: ConvShape
 }
 
 // MARK: - Kernels
-
-@inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
 
 /// out[o][8v ..< 8v+8] = bias[o] + sum over c, r, s of weight[o, c, r, s] * planes[c][inputOffset(v) + r*pitch + s ...],
 /// for every output vector v of every output channel o.

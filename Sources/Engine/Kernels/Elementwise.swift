@@ -21,9 +21,8 @@ func reluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: 
         let zero = SIMD8<Float>()
         var i = range.lowerBound
         while i + 8 <= range.upperBound {
-            let vx = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            let vdy = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dx + i).storeBytes(of: zero.replacing(with: vdy, where: vx .> zero), as: SIMD8<Float>.self)
+            let vx = load8(x + i), vdy = load8(dy + i)
+            store8(dx + i, zero.replacing(with: vdy, where: vx .> zero))
             i += 8
         }
         while i < range.upperBound {

@@ -43,10 +43,10 @@ func batchNormForwardTraining(
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * C) { scratch in
         guard let sums = scratch.baseAddress else { return }
         // The mean first, then the squared deviations from it (two passes: no cancellation).
-        sumOverImages(N: N, C: C, into: sums) { n, c in SIMD2(sumOf(x + (n * C + c) * S, count: S), 0) }
+        sumOverImages(N: N, C: C, into: sums) { n, c in SIMD2(sumOf(x + planeOffset(n, c, channels: C, plane: S), count: S), 0) }
         for c in 0..<C { mean[c] = Float(sums[c] / M) }
         sumOverImages(N: N, C: C, into: sums) { n, c in
-            SIMD2(sumOfSquaredDeviations(x + (n * C + c) * S, from: mean[c], count: S), 0)
+            SIMD2(sumOfSquaredDeviations(x + planeOffset(n, c, channels: C, plane: S), from: mean[c], count: S), 0)
         }
         for c in 0..<C {
             let variance = sums[c] / M
@@ -65,7 +65,8 @@ private func normalizeImages(
     Parallel.forEachPart(N) { _, images in
         for n in images {
             for c in 0..<C {
-                let xp = x + (n * C + c) * S, yp = y + (n * C + c) * S
+                let offset = planeOffset(n, c, channels: C, plane: S)
+                let xp = x + offset, yp = y + offset
                 let m = mean[c], scale = rstd[c] * weight[c], b = bias[c]
                 if relu {
                     for s in 0..<S {
@@ -124,7 +125,7 @@ func batchNormBackward(
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * C) { scratch in
             guard let sums = scratch.baseAddress else { return }
             sumOverImages(N: N, C: C, into: sums) { n, c in
-                let offset = (n * C + c) * S
+                let offset = planeOffset(n, c, channels: C, plane: S)
                 return SIMD2(sumOf(dy + offset, count: S), centeredDotProduct(dy + offset, x + offset, center: mean[c], count: S))
             }
             for c in 0..<C {
@@ -139,7 +140,7 @@ func batchNormBackward(
         Parallel.forEachPart(N) { _, images in
             for n in images {
                 for c in 0..<C {
-                    let offset = (n * C + c) * S
+                    let offset = planeOffset(n, c, channels: C, plane: S)
                     let xp = x + offset, dyp = dy + offset, dxp = dx + offset
                     let m = mean[c], a = scale[c], b = shift[c], k = slope[c]
                     for s in 0..<S { dxp[s] = a * dyp[s] - b - k * (xp[s] - m) }
@@ -156,7 +157,7 @@ func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, from center: Float, count
     let c = SIMD8<Float>(repeating: center)
     var i = 0
     while i + 8 <= count {
-        let d = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - c
+        let d = load8(x + i) - c
         acc = acc + d * d
         i += 8
     }
@@ -176,9 +177,7 @@ func centeredDotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ce
     let c = SIMD8<Float>(repeating: center)
     var i = 0
     while i + 8 <= count {
-        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        acc = acc + va * (vb - c)
+        acc = acc + load8(a + i) * (load8(b + i) - c)
         i += 8
     }
     var sum = acc.sum()

@@ -10,6 +10,19 @@ struct PoolShape {
     var kernel: Int, stride: Int, pad: Int
 }
 
+/// Calls body(p, q, rows, columns) for every output pixel (p, q) in row-major order, with the input rows
+/// and columns of its window that lie inside the image (the padding clipped off).
+@inline(__always)
+private func forEachWindow(_ sh: PoolShape, _ body: (_ p: Int, _ q: Int, _ rows: Range<Int>, _ columns: Range<Int>) -> Void) {
+    for p in 0..<sh.p {
+        let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
+        for q in 0..<sh.q {
+            let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
+            body(p, q, h0..<h1, w0..<w1)
+        }
+    }
+}
+
 // MARK: - Max pooling
 
 /// output[planes, P, Q] = window maxima of input[planes, H, W]; padding counts as -inf (never chosen).
@@ -33,24 +46,20 @@ func maxPoolForwardAnyWindow(_ sh: PoolShape, input: UnsafePointer<Float>, outpu
             let x = input + plane * sh.h * sh.w
             let y = output + plane * sh.p * sh.q
             let idx = argmax + plane * sh.p * sh.q
-            for p in 0..<sh.p {
-                let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
-                for q in 0..<sh.q {
-                    let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
-                    var best = -Float.infinity
-                    var bestIndex = h0 * sh.w + w0
-                    for ih in h0..<h1 {
-                        for iw in w0..<w1 {
-                            let v = x[ih * sh.w + iw]
-                            if v > best || v.isNaN {
-                                best = v
-                                bestIndex = ih * sh.w + iw
-                            }
+            forEachWindow(sh) { p, q, rows, columns in
+                var best = -Float.infinity
+                var bestIndex = rows.lowerBound * sh.w + columns.lowerBound
+                for ih in rows {
+                    for iw in columns {
+                        let v = x[ih * sh.w + iw]
+                        if v > best || v.isNaN {
+                            best = v
+                            bestIndex = ih * sh.w + iw
                         }
                     }
-                    y[p * sh.q + q] = best
-                    idx[p * sh.q + q] = Float(bestIndex)
                 }
+                y[p * sh.q + q] = best
+                idx[p * sh.q + q] = Float(bestIndex)
             }
         }
     }
@@ -72,8 +81,8 @@ func maxPool2x2Forward(_ sh: PoolShape, input: UnsafePointer<Float>, output: Uns
                 let rowIndex = Float(2 * p * sh.w)
                 var q = 0
                 while q + 8 <= sh.q {
-                    let r0 = UnsafeRawPointer(top + 2 * q).loadUnaligned(as: SIMD16<Float>.self)
-                    let r1 = UnsafeRawPointer(bottom + 2 * q).loadUnaligned(as: SIMD16<Float>.self)
+                    let r0 = loadVector(top + 2 * q, as: SIMD16<Float>.self)
+                    let r1 = loadVector(bottom + 2 * q, as: SIMD16<Float>.self)
                     var best = r0.evenHalf
                     var bestIndex = rowIndex + 2 * (Float(q) + lane)
                     let firstIndex = bestIndex
@@ -85,8 +94,8 @@ func maxPool2x2Forward(_ sh: PoolShape, input: UnsafePointer<Float>, output: Uns
                     consider(r0.oddHalf, 1)
                     consider(r1.evenHalf, Float(sh.w))
                     consider(r1.oddHalf, Float(sh.w + 1))
-                    UnsafeMutableRawPointer(y + p * sh.q + q).storeBytes(of: best, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(idx + p * sh.q + q).storeBytes(of: bestIndex, as: SIMD8<Float>.self)
+                    store8(y + p * sh.q + q, best)
+                    store8(idx + p * sh.q + q, bestIndex)
                     q += 8
                 }
                 while q < sh.q {
@@ -147,16 +156,12 @@ func averagePoolForward(_ sh: PoolShape, countIncludePad: Bool, input: UnsafePoi
         for plane in planes {
             let x = input + plane * sh.h * sh.w
             let y = output + plane * sh.p * sh.q
-            for p in 0..<sh.p {
-                let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
-                for q in 0..<sh.q {
-                    let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
-                    var sum: Float = 0
-                    for ih in h0..<h1 {
-                        for iw in w0..<w1 { sum += x[ih * sh.w + iw] }
-                    }
-                    y[p * sh.q + q] = sum / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
+            forEachWindow(sh) { p, q, rows, columns in
+                var sum: Float = 0
+                for ih in rows {
+                    for iw in columns { sum += x[ih * sh.w + iw] }
                 }
+                y[p * sh.q + q] = sum / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
             }
         }
     }
@@ -170,14 +175,10 @@ func averagePoolBackward(_ sh: PoolShape, countIncludePad: Bool, gradOutput: Uns
         for plane in planes {
             let dx = gradInput + plane * sh.h * sh.w
             let dy = gradOutput + plane * sh.p * sh.q
-            for p in 0..<sh.p {
-                let h0 = Swift.max(p * sh.stride - sh.pad, 0), h1 = Swift.min(p * sh.stride - sh.pad + sh.kernel, sh.h)
-                for q in 0..<sh.q {
-                    let w0 = Swift.max(q * sh.stride - sh.pad, 0), w1 = Swift.min(q * sh.stride - sh.pad + sh.kernel, sh.w)
-                    let g = dy[p * sh.q + q] / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
-                    for ih in h0..<h1 {
-                        for iw in w0..<w1 { dx[ih * sh.w + iw] = dx[ih * sh.w + iw] + g }
-                    }
+            forEachWindow(sh) { p, q, rows, columns in
+                let g = dy[p * sh.q + q] / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
+                for ih in rows {
+                    for iw in columns { dx[ih * sh.w + iw] = dx[ih * sh.w + iw] + g }
                 }
             }
         }

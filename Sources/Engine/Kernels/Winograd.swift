@@ -1,7 +1,8 @@
 /// Winograd F(2x2, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
-/// 2015) for 3x3, stride-1, padding-1 convs with many channels (VGG's, ResNet's deeper stages). Each 2x2
-/// output tile costs 16 multiplies per (input, output) channel pair instead of 36, and the multiplies are
-/// 16 independent GEMMs over the whole batch, so the 2.25x saving lands on OpenBLAS at full speed.
+/// 2015) for 3x3, stride-1, padding-1 convs with many channels (VGG's, ResNet's 64-channel stage; `ConvPath`
+/// says which). Each 2x2 output tile costs 16 multiplies per (input, output) channel pair instead of 36,
+/// and the multiplies are 16 independent GEMMs over the whole batch, so the 2.25x saving lands on OpenBLAS
+/// at full speed.
 ///
 /// Shapes: input [N, C, H, W], weight [K, C, 3, 3], output [N, K, H, W].
 /// Tiles: the output is cut into tilesH = ceil(H/2) x tilesW = ceil(W/2) tiles of 2x2 per image,
@@ -14,20 +15,6 @@
 ///           dx += B dv Bᵀ (tiles overlap by two pixels)    dW += Gᵀ du G
 /// with Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1], Aᵀ = [1 1 1 0; 0 1 -1 -1].
 /// The transforms only add and halve, so results stay within a few float ulps of the direct sum.
-
-/// Convs the Winograd path takes: 3x3, stride 1, padding 1, ungrouped, with enough channels that the 16
-/// GEMMs, not the transforms, are the work. Per tile the multiplies saved grow as C*K and the transforms as
-/// C + K; measured: ResNet's 32->32 convs lose (C*K/(C+K) = 16), its 64->64 ones (32) and EfficientNetV2's
-/// 48->192 expand convs (38) win.
-/// The transformed batch must also fit `winogradScratchLimit`: it is four times the input and output, which
-/// is 50 MB for VGG11's widest conv at 32x32 but would be gigabytes for EfficientNetV2 on 224x224 images
-/// (those take the other paths, whose scratch is bounded per GEMM).
-func convUsesWinograd(_ sh: ConvShape) -> Bool {
-    guard sh.groups == 1, sh.r == 3, sh.s == 3, sh.strideH == 1, sh.strideW == 1, sh.padH == 1, sh.padW == 1,
-          sh.c * sh.k >= 24 * (sh.c + sh.k) else { return false }
-    let scratch = WinogradLayout(sh).scratch
-    return scratch.columns + scratch.gathered <= winogradScratchLimit
-}
 
 /// Floats of scratch the Winograd path may use: 128 MB.
 let winogradScratchLimit = 32 << 20
@@ -65,13 +52,10 @@ struct WinogradLayout {
     var scratch: (columns: Int, gathered: Int) { (inputFloats + 2 * weightFloats + planeParts * plane, outputFloats) }
 }
 
-/// The Winograd path's scratch, as `convScratchTotals` reports it.
-func winogradScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int) { WinogradLayout(sh).scratch }
-
 // MARK: - Forward
 
 /// output = conv3x3(input, weight) + bias, through the transforms above.
-/// columns and gathered hold `winogradScratchCounts(sh)` floats.
+/// columns and gathered hold `WinogradLayout(sh).scratch` floats.
 func convForwardWinograd(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
@@ -130,7 +114,7 @@ private func transformInput(
         padded.update(repeating: 0, count: layout.plane)
         for c in channels {
             for n in 0..<sh.n {
-                let x = input + (n * sh.c + c) * sh.inPlane
+                let x = input + sh.inputPlane(n, c)
                 for row in 0..<sh.h { copyFloats(padded + (row + 1) * pitch + 1, x + row * sh.w, count: sh.w) }
                 for th in 0..<layout.tilesH {
                     let d0 = padded + 2 * th * pitch, d1 = d0 + pitch, d2 = d1 + pitch, d3 = d2 + pitch
@@ -143,22 +127,16 @@ private func transformInput(
                         let c0 = d2[j] - d1[j], c1 = d2[j + 1] - d1[j + 1], c2 = d2[j + 2] - d1[j + 2], c3 = d2[j + 3] - d1[j + 3]
                         let e0 = d1[j] - d3[j], e1 = d1[j + 1] - d3[j + 1], e2 = d1[j + 2] - d3[j + 2], e3 = d1[j + 3] - d3[j + 3]
                         // (Bᵀ d) B: the same combination along each row.
-                        out[0 * elementStride + tw] = a0 - a2
-                        out[1 * elementStride + tw] = a1 + a2
-                        out[2 * elementStride + tw] = a2 - a1
-                        out[3 * elementStride + tw] = a1 - a3
-                        out[4 * elementStride + tw] = b0 - b2
-                        out[5 * elementStride + tw] = b1 + b2
-                        out[6 * elementStride + tw] = b2 - b1
-                        out[7 * elementStride + tw] = b1 - b3
-                        out[8 * elementStride + tw] = c0 - c2
-                        out[9 * elementStride + tw] = c1 + c2
-                        out[10 * elementStride + tw] = c2 - c1
-                        out[11 * elementStride + tw] = c1 - c3
-                        out[12 * elementStride + tw] = e0 - e2
-                        out[13 * elementStride + tw] = e1 + e2
-                        out[14 * elementStride + tw] = e2 - e1
-                        out[15 * elementStride + tw] = e1 - e3
+                        @inline(__always) func put(_ i: Int, _ x0: Float, _ x1: Float, _ x2: Float, _ x3: Float) {
+                            out[(4 * i + 0) * elementStride + tw] = x0 - x2
+                            out[(4 * i + 1) * elementStride + tw] = x1 + x2
+                            out[(4 * i + 2) * elementStride + tw] = x2 - x1
+                            out[(4 * i + 3) * elementStride + tw] = x1 - x3
+                        }
+                        put(0, a0, a1, a2, a3)
+                        put(1, b0, b1, b2, b3)
+                        put(2, c0, c1, c2, c3)
+                        put(3, e0, e1, e2, e3)
                     }
                 }
             }
@@ -177,7 +155,7 @@ private func transformOutput(
         for k in filters {
             let b = bias?[k] ?? 0
             for n in 0..<sh.n {
-                let y = output + (n * sh.k + k) * sh.outPlane
+                let y = output + sh.outputPlane(n, k)
                 for th in 0..<layout.tilesH {
                     let src = m + k * t + (n * layout.tilesH + th) * tilesW
                     let top = y + 2 * th * sh.q, bottom = top + sh.q
@@ -206,7 +184,7 @@ private func transformOutput(
 // MARK: - Backward
 
 /// Backward of `convForwardWinograd`: gradInput is overwritten, gradWeight accumulated into (+=); the bias
-/// gradient is the caller's. columns and gathered hold `winogradScratchCounts(sh)` floats.
+/// gradient is the caller's. columns and gathered hold `WinogradLayout(sh).scratch` floats.
 /// U and V are transformed again rather than kept from forward: every conv on a thread shares the scratch,
 /// and keeping them per layer would hold four times each input for the whole step (the
 /// recomputation is about 6 % of a VGG11 step).
@@ -246,7 +224,7 @@ private func transformGradOutput(
     Parallel.forEachPart(sh.k) { _, filters in
         for k in filters {
             for n in 0..<sh.n {
-                let dy = gradOutput + (n * sh.k + k) * sh.outPlane
+                let dy = gradOutput + sh.outputPlane(n, k)
                 for th in 0..<layout.tilesH {
                     let out = dm + k * t + (n * layout.tilesH + th) * tilesW
                     let top = dy + 2 * th * sh.q, bottom = top + sh.q
@@ -306,7 +284,7 @@ private func transformGradInput(
                         add(-v3, d3)
                     }
                 }
-                let dx = gradInput + (n * sh.c + c) * sh.inPlane
+                let dx = gradInput + sh.inputPlane(n, c)
                 for row in 0..<sh.h { copyFloats(dx + row * sh.w, padded + (row + 1) * pitch + 1, count: sh.w) }
             }
         }

@@ -41,7 +41,7 @@ public final class Activation: Layer {
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         if passedThrough { return gradOutput }
-        guard let input else { preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward") }
+        guard let input else { preconditionFailure("\(displayName): backward before forward") }
         let gradInput = GradientPool.forCurrentThread().take(input.shape)
         let n = input.count
         switch kind {

@@ -58,7 +58,7 @@ public final class BatchNorm2d: Layer {
             // As PyTorch: the unbiased variance needs M > 1, and one value per channel cannot be normalised.
             guard N * S > 1 else {
                 throw EngineError.invalidArgument(
-                    layer: name.isEmpty ? typeName : name,
+                    layer: displayName,
                     message: "expected more than 1 value per channel when training, got input \(shapeString(input.shape))")
             }
             batchNormForwardTraining(
@@ -83,7 +83,7 @@ public final class BatchNorm2d: Layer {
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let input, let dWeight = weight.grad, let dBias = bias.grad else {
-            preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward")
+            preconditionFailure("\(displayName): backward before forward")
         }
         let (N, C, S) = (input.shape[0], channels, input.shape[2] * input.shape[3])
         let gradInput = GradientPool.forCurrentThread().take(input.shape)

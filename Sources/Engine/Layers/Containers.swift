@@ -107,7 +107,7 @@ public final class Residual: Layer {
         let main = try body.outputShape(for: input)
         let side = try shortcut?.1.outputShape(for: input) ?? input
         guard main == side else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "shortcut output \(shapeString(main))", got: side)
         }
         return main
@@ -121,7 +121,7 @@ public final class Residual: Layer {
         let main = try body.forward(input, training: training)
         let side = try shortcut?.1.forward(input, training: training) ?? input
         guard main.shape == side.shape else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "shortcut output \(shapeString(main.shape))", got: side.shape)
         }
         sum.resize(to: main.shape)
@@ -165,7 +165,7 @@ public final class Concat: Layer {
         let outs = try branches.map { try $0.outputShape(for: input) }
         guard let first = outs.first, outs.allSatisfy({ $0.count == 4 && $0[0] == first[0] && $0[2...] == first[2...] })
         else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "branches with equal N, H, W", got: input)
         }
         return [first[0], outs.reduce(0) { $0 + $1[1] }, first[2], first[3]]
@@ -238,7 +238,7 @@ public final class SplitConcat: Layer {
     public func outputShape(for input: [Int]) throws -> [Int] {
         try expect(input, [nil, nil, nil, nil], "[N, C, H, W]")
         guard input[1] > splitAt else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "[N, C > \(splitAt), H, W]", got: input)
         }
         let b = try body.outputShape(for: [input[0], input[1] - splitAt, input[2], input[3]])
@@ -257,7 +257,7 @@ public final class SplitConcat: Layer {
                      count: C - splitAt, N: N, S: H * W)
         let b = try body.forward(bodyInput, training: training)
         guard b.shape.count == 4, b.shape[0] == N, b.shape[2] == H, b.shape[3] == W else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "body output [\(N), C, \(H), \(W)]", got: b.shape)
         }
         let outC = splitAt + b.shape[1]
@@ -303,7 +303,7 @@ public final class SqueezeExcite: Layer {
     public func outputShape(for input: [Int]) throws -> [Int] {
         let g = try gate.outputShape(for: input)
         guard g.count >= 2, g[0] == input[0], g[1] == input[1], g.dropFirst(2).allSatisfy({ $0 == 1 }) else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "gate output [N, \(input.count > 1 ? input[1] : 0)]", got: g)
         }
         return input
@@ -318,7 +318,7 @@ public final class SqueezeExcite: Layer {
         let (N, C, H, W) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let g = try gate.forward(input, training: training)
         guard g.shape.count >= 2, g.shape[0] == N, g.shape[1] == C, g.count == N * C else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "gate output [\(N), \(C)]", got: g.shape)
         }
         output.resize(to: input.shape)
@@ -331,7 +331,7 @@ public final class SqueezeExcite: Layer {
     /// y = x * gate(x): dx = dy * gate + gate's backward of d gate = sum over H, W of dy * x.
     /// The product rule's first term is written before the gate's backward runs, then the gate's dx is added.
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        guard let input, let gateOutput else { preconditionFailure("\(name.isEmpty ? typeName : name): backward before forward") }
+        guard let input, let gateOutput else { preconditionFailure("\(displayName): backward before forward") }
         let (N, C, S) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
         let pool = GradientPool.forCurrentThread()
         let gradInput = pool.take(input.shape)

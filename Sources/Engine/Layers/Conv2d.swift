@@ -23,16 +23,9 @@ public final class Conv2d: Layer {
         self.stride = (stride, stride)
         self.padding = (padding, padding)
         self.groups = groups
-        weight = Parameter(shape: [outChannels, inChannels / groups, kernel, kernel])
-        let fanIn = inChannels / groups * kernel * kernel
-        Initializer.pytorchDefault(weight.value, fanIn: fanIn, random: &random)
-        if bias {
-            let b = Parameter(shape: [outChannels])
-            Initializer.pytorchDefault(b.value, fanIn: fanIn, random: &random)
-            self.bias = b
-        } else {
-            self.bias = nil
-        }
+        (weight, self.bias) = Initializer.pytorchWeightAndBias(
+            shape: [outChannels, inChannels / groups, kernel, kernel], biasCount: outChannels, bias: bias,
+            fanIn: inChannels / groups * kernel * kernel, random: &random)
     }
 
     public var ownState: [(String, Parameter)] {
@@ -46,7 +39,7 @@ public final class Conv2d: Layer {
         let q = (input[3] + 2 * padding.w - kernel.w) / stride.w + 1
         guard input[2] + 2 * padding.h >= kernel.h, input[3] + 2 * padding.w >= kernel.w else {
             throw EngineError.shapeMismatch(
-                layer: name.isEmpty ? typeName : name,
+                layer: displayName,
                 expected: "[N, \(inChannels), H, W] with H, W >= \(kernel.h - 2 * padding.h)", got: input)
         }
         return [input[0], outChannels, p, q]
@@ -72,16 +65,11 @@ public final class Conv2d: Layer {
                            strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w, groups: groups)
         output.resize(to: out)
         let biasData = bias.map { UnsafePointer($0.value.data) }
-        if sh.isDepthwise {
-            depthwiseConvForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data)
-        } else {
-            let scratch = ConvScratch.forCurrentThread(), sizes = convScratchTotals(sh)
-            let columns = scratch.columns, gathered = scratch.gathered
-            columns.resize(to: [sizes.columns])
-            gathered.resize(to: [sizes.gathered])
-            convForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data,
-                        columns: columns.data, gathered: gathered.data)
-        }
+        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh)
+        scratch.columns.resize(to: [sizes.columns])
+        scratch.gathered.resize(to: [sizes.gathered])
+        convForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data,
+                    columns: scratch.columns.data, gathered: scratch.gathered.data)
         savedInput = input
         geometry = sh
         return output
@@ -94,25 +82,20 @@ public final class Conv2d: Layer {
         let gradInput = GradientPool.forCurrentThread().take(input.shape)
         guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
         let gradBias = bias?.grad?.data
-        if sh.isDepthwise {
-            depthwiseConvBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
-                                  gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias)
-        } else {
-            let scratch = ConvScratch.forCurrentThread(), sizes = convScratchTotals(sh)
-            let columns = scratch.columns, gathered = scratch.gathered, weightPartials = scratch.weightPartials
-            columns.resize(to: [sizes.columns])
-            gathered.resize(to: [sizes.gathered])
-            weightPartials.resize(to: [sizes.weightPartials])
-            convBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
-                         gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias,
-                         columns: columns.data, gathered: gathered.data, weightPartials: weightPartials.data)
-        }
+        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh)
+        scratch.columns.resize(to: [sizes.columns])
+        scratch.gathered.resize(to: [sizes.gathered])
+        scratch.weightPartials.resize(to: [sizes.weightPartials])
+        convBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
+                     gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias,
+                     columns: scratch.columns.data, gathered: scratch.gathered.data,
+                     weightPartials: scratch.weightPartials.data)
         return gradInput
     }
 }
 
-/// Scratch of the GEMM convolution path: the im2col matrix, the batched GEMM result and the other threads'
-/// weight-gradient partials. Only one conv call uses it at a time, so every conv layer run from the same
+/// Scratch of the convolution kernels (`ConvScratchSizes`): im2col columns or padded planes, the batched
+/// GEMM result, and the other threads' weight-gradient partials. Only one conv call uses it at a time, so every conv layer run from the same
 /// thread shares one set (a network's scratch is its largest layer's, not the sum over layers); each
 /// thread has its own, so networks trained on different threads (tests) never share.
 final class ConvScratch {

@@ -20,7 +20,7 @@ public final class Dropout: Layer {
     public func outputShape(for input: [Int]) throws -> [Int] { input }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        try checkProbability(p, layer: name.isEmpty ? typeName : name)
+        try checkProbability(p, layer: displayName)
         masked = training && p > 0
         guard masked else { return input }
         mask.resize(to: input.shape)
@@ -59,9 +59,9 @@ public final class DropPath: Layer {
     public func outputShape(for input: [Int]) throws -> [Int] { input }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        try checkProbability(p, layer: name.isEmpty ? typeName : name)
+        try checkProbability(p, layer: displayName)
         guard !input.shape.isEmpty else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name, expected: "[N, ...]", got: input.shape)
+            throw EngineError.shapeMismatch(layer: displayName, expected: "[N, ...]", got: input.shape)
         }
         masked = training && p > 0
         guard masked else { return input }

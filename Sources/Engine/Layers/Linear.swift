@@ -11,15 +11,8 @@ public final class Linear: Layer {
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, random: inout RandomSource) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = Parameter(shape: [outFeatures, inFeatures])
-        Initializer.pytorchDefault(weight.value, fanIn: inFeatures, random: &random)
-        if bias {
-            let b = Parameter(shape: [outFeatures])
-            Initializer.pytorchDefault(b.value, fanIn: inFeatures, random: &random)
-            self.bias = b
-        } else {
-            self.bias = nil
-        }
+        (weight, self.bias) = Initializer.pytorchWeightAndBias(shape: [outFeatures, inFeatures], biasCount: outFeatures,
+                                                               bias: bias, fanIn: inFeatures, random: &random)
     }
 
     public var ownState: [(String, Parameter)] {
@@ -29,7 +22,7 @@ public final class Linear: Layer {
 
     public func outputShape(for input: [Int]) throws -> [Int] {
         guard input.count >= 2, input.dropFirst().reduce(1, *) == inFeatures else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "[N, \(inFeatures)]", got: input)
         }
         return [input[0], outFeatures]

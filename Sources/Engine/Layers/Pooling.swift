@@ -22,7 +22,7 @@ public final class Pool2d: Layer {
     public func outputShape(for input: [Int]) throws -> [Int] {
         try expect(input, [nil, nil, nil, nil], "[N, C, H, W]")
         guard input[2] + 2 * padding >= kernel, input[3] + 2 * padding >= kernel, padding * 2 <= kernel else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "[N, C, H, W] with H, W >= \(kernel - 2 * padding)", got: input)
         }
         return [input[0], input[1], (input[2] + 2 * padding - kernel) / stride + 1,

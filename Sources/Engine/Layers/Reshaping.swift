@@ -10,7 +10,7 @@ public final class Flatten: Layer {
 
     public func outputShape(for input: [Int]) throws -> [Int] {
         guard input.count >= 2 else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name, expected: "[N, ...]", got: input)
+            throw EngineError.shapeMismatch(layer: displayName, expected: "[N, ...]", got: input)
         }
         return [input[0], input.dropFirst().reduce(1, *)]
     }
@@ -91,7 +91,7 @@ public final class ChannelShuffle: Layer {
     public func outputShape(for input: [Int]) throws -> [Int] {
         try expect(input, [nil, nil, nil, nil], "[N, C, H, W]")
         guard input[1] % groups == 0 else {
-            throw EngineError.shapeMismatch(layer: name.isEmpty ? typeName : name,
+            throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "[N, C, H, W] with C divisible by \(groups)", got: input)
         }
         return input

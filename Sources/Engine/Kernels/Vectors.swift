@@ -1,0 +1,150 @@
+// The vector primitives the kernels share: unaligned SIMD loads and stores, short and strided copies,
+// sums and dot products over float runs, and the offset of one plane of an NCHW tensor.
+// Kernels reach SIMD memory only through these (DirectConv, DepthwiseSmallPlane, PoolingKernels, ...),
+// so every unaligned access is spelled once.
+
+// MARK: - Loads and stores
+
+/// The `V.scalarCount` floats at p as one vector; p need not be aligned.
+@inline(__always)
+func loadVector<V: SIMD>(_ p: UnsafePointer<Float>, as _: V.Type) -> V where V.Scalar == Float {
+    UnsafeRawPointer(p).loadUnaligned(as: V.self)
+}
+
+/// Writes v's floats at p; p need not be aligned.
+@inline(__always)
+func storeVector<V: SIMD>(_ v: V, at p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+}
+
+/// The eight floats at p.
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { loadVector(p, as: SIMD8<Float>.self) }
+
+/// Writes eight floats at p.
+@inline(__always)
+func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) { storeVector(v, at: p) }
+
+// MARK: - Offsets
+
+/// Offset of plane (n, c) in an NCHW tensor of `channels` channels and `plane` floats per plane.
+@inline(__always)
+func planeOffset(_ n: Int, _ c: Int, channels: Int, plane: Int) -> Int { (n * channels + c) * plane }
+
+// MARK: - Copies
+
+/// dst[0..<count] = src[0..<count], inline eight floats at a time. Rows and planes here are short (8 to 64
+/// floats on ShuffleNet's planes) and a call into memmove for each cost more than the copy: it was a tenth
+/// of a ShuffleNetV2 step. Long runs still go to memmove.
+@inline(__always)
+func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+    if count >= 512 {
+        dst.update(from: src, count: count)
+        return
+    }
+    var i = 0
+    while i + 8 <= count {
+        store8(dst + i, load8(src + i))
+        i += 8
+    }
+    while i < count {
+        dst[i] = src[i]
+        i += 1
+    }
+}
+
+/// dst[j] = src[j * stride] for j in columns. At stride 2, eight at a time from the even lanes of sixteen,
+/// while all sixteen lie within the first `readable` floats of src (by default up to the last float a
+/// column reads: src[2j + 15] while j + 9 <= columns.upperBound).
+@inline(__always)
+func readStrided(_ src: UnsafePointer<Float>, stride: Int, into dst: UnsafeMutablePointer<Float>, _ columns: Range<Int>,
+                 readable: Int? = nil) {
+    if stride == 1 {
+        copyFloats(dst + columns.lowerBound, src + columns.lowerBound, count: columns.count)
+        return
+    }
+    var j = columns.lowerBound
+    if stride == 2 {
+        let limit = readable ?? 2 * columns.upperBound - 1
+        while j + 8 <= columns.upperBound, 2 * j + 16 <= limit {
+            store8(dst + j, loadVector(src + 2 * j, as: SIMD16<Float>.self).evenHalf)
+            j += 8
+        }
+    }
+    while j < columns.upperBound {
+        dst[j] = src[j * stride]
+        j += 1
+    }
+}
+
+/// dst[j * stride] = src[j] (or += when `accumulate`) for j in columns: the adjoint of `readStrided`. At
+/// stride 2, into the even lanes of sixteen; the odd lanes are read and written back unchanged, so the
+/// caller's thread must own them: they stay within the first `writable` floats of dst (by default up to
+/// the last float a column writes).
+@inline(__always)
+func writeStrided(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, stride: Int, _ columns: Range<Int>,
+                  accumulate: Bool = false, writable: Int? = nil) {
+    if stride == 1 && !accumulate {
+        copyFloats(dst + columns.lowerBound, src + columns.lowerBound, count: columns.count)
+        return
+    }
+    var j = columns.lowerBound
+    if stride == 2 {
+        let limit = writable ?? 2 * columns.upperBound - 1
+        while j + 8 <= columns.upperBound, 2 * j + 16 <= limit {
+            var pair = loadVector(dst + 2 * j, as: SIMD16<Float>.self)
+            let values = load8(src + j)
+            pair.evenHalf = accumulate ? pair.evenHalf + values : values
+            storeVector(pair, at: dst + 2 * j)
+            j += 8
+        }
+    }
+    while j < columns.upperBound {
+        dst[j * stride] = accumulate ? dst[j * stride] + src[j] : src[j]
+        j += 1
+    }
+}
+
+// MARK: - Reductions
+
+/// sum(a[i]) over count floats, with eight partial sums.
+@inline(__always)
+func sumOf(_ a: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        acc = acc + load8(a + i)
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < count {
+        sum += a[i]
+        i += 1
+    }
+    return sum
+}
+
+/// sum(a[i] * b[i]) over count floats, with four eight-wide partial sums so that the fused multiply-adds
+/// do not wait on each other (the compiler may not reorder float additions by itself).
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+    var i = 0
+    while i + 32 <= count {
+        acc0 = acc0.addingProduct(load8(a + i), load8(b + i))
+        acc1 = acc1.addingProduct(load8(a + i + 8), load8(b + i + 8))
+        acc2 = acc2.addingProduct(load8(a + i + 16), load8(b + i + 16))
+        acc3 = acc3.addingProduct(load8(a + i + 24), load8(b + i + 24))
+        i += 32
+    }
+    while i + 8 <= count {
+        acc0 = acc0.addingProduct(load8(a + i), load8(b + i))
+        i += 8
+    }
+    var sum = ((acc0 + acc1) + (acc2 + acc3)).sum()
+    while i < count {
+        sum += a[i] * b[i]
+        i += 1
+    }
+    return sum
+}
