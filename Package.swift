@@ -49,7 +49,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestThreads"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Engine"]),
-        .testTarget(name: "TUITests", dependencies: ["TUI", "Training", "Data"]),
+        // Snapshots/: whole-screen text files the snapshot tests compare against (read by path, not bundled).
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Training", "Data"], exclude: ["Snapshots"]),
         // Runs the built binary; imports none of its modules.
         .testTarget(name: "CLITests", dependencies: ["cnntui"]),
     ]

@@ -81,7 +81,9 @@ struct SetupScreen {
         let rowStyle = selected ? Style(foreground: style.foreground, attributes: style.attributes.union(.reverse)) : style
         if selected { grid.fill(Rect(x: area.x, y: y, width: area.width, height: 1), style: rowStyle) }
         grid.put(marker, x: area.x, y: y, style: rowStyle, clip: area)
-        grid.text(text, x: area.x + 1, y: y, style: rowStyle, clip: area)
+        // Cut with an ellipsis, not mid-word at the border: a clipped "n/a: ..." read as a stray letter.
+        grid.text(text.truncated(to: area.width - 1, ellipsis: caps.glyphs.ellipsis), x: area.x + 1, y: y, style: rowStyle,
+                  clip: area)
     }
 
     // MARK: - Dataset
@@ -215,7 +217,7 @@ struct SetupScreen {
             ("label smoothing", Format.compact(Double(c.labelSmoothing))),
             ("augmentation", c.augmentation ?? "\(Dataset.defaultAugmentation(forDatasetNamed: c.dataset)) (the dataset's default)"),
             ("held out", c.validationFraction > 0 ? Format.percent(Float(c.validationFraction), decimals: 0) : "none"),
-            ("drop last batch", c.dropLast ? "yes" : "no"), ("BLAS threads", String(c.threads)),
+            ("drop last batch", c.dropLast ? "yes" : "no"), ("engine threads", String(c.threads)),
             ("limit train", c.limitTrain.map(String.init) ?? "all"), ("limit test", c.limitTest.map(String.init) ?? "all"),
         ]
         var y = continueY + 2
