@@ -9,6 +9,8 @@ public enum TrainingCommand: Sendable, Equatable {
     case saveCheckpoint
     /// Save a checkpoint, then finish.
     case stop
+    /// Post a `LayerView` of this layer and image about once a second (nil: stop looking, which costs nothing).
+    case watchLayer(LayerWatch?)
 }
 
 public enum TrainingState: String, Sendable, Codable {
@@ -108,6 +110,13 @@ public enum TrainingEvent: Sendable, Equatable {
     case checkpointSaved(path: String, globalStep: Int)
     case finished(testAccuracy: Float)
     case failed(message: String)
+    /// The watched layer's output (coalesced like steps: a slow consumer sees only the newest).
+    case layerView(LayerView)
+    /// Per-layer health, every `stepsPerRecord` steps; never dropped.
+    case health(HealthRecord)
+    /// A NaN or an infinity was caught before the update: a run with a dashboard pauses (the event comes
+    /// before its `stateChanged(.paused)`), a headless one ends with `.failed`.
+    case anomaly(Anomaly)
 }
 
 /// A run as the consumers show it.
@@ -127,12 +136,15 @@ public struct RunDescription: Sendable, Equatable {
     public var schedule: String
     public var learningRate: Float
     public var parameterCount: Int
+    /// The layer tree in forward order (empty for a session read back from its files).
+    public var layers: [LayerInfo]
     public init(sessionID: String, sessionPath: String, model: String, dataset: String, classNames: [String],
                 epochs: Int, batchSize: Int, stepsPerEpoch: Int, stepsPerRecord: Int, startEpoch: Int, optimizer: String,
-                schedule: String, learningRate: Float, parameterCount: Int) {
+                schedule: String, learningRate: Float, parameterCount: Int, layers: [LayerInfo] = []) {
         self.sessionID = sessionID; self.sessionPath = sessionPath; self.model = model; self.dataset = dataset
         self.classNames = classNames; self.epochs = epochs; self.batchSize = batchSize
         self.stepsPerEpoch = stepsPerEpoch; self.stepsPerRecord = stepsPerRecord; self.startEpoch = startEpoch; self.optimizer = optimizer
         self.schedule = schedule; self.learningRate = learningRate; self.parameterCount = parameterCount
+        self.layers = layers
     }
 }

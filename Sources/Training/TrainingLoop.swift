@@ -32,6 +32,8 @@ final class TrainingLoop {
     /// False right after a checkpoint, so a stop does not write the same state twice.
     private var changedSinceSave = true
     private let remaining = RemainingTime()
+    /// What the layers page is looking at, if it is open.
+    private var watchedLayer: LayerWatch?
 
     private init(_ run: PreparedRun, stopAtGlobalStep: Int?, events: EventChannel, commands: CommandQueue) {
         self.stopAtGlobalStep = stopAtGlobalStep
@@ -210,6 +212,8 @@ final class TrainingLoop {
                     try saveCheckpoint(markBest: false)
                 case .stop:
                     stopRequested = true
+                case let .watchLayer(watch):
+                    watchedLayer = watch
                 }
             }
             if let limit = stopAtGlobalStep, globalStep >= limit { stopRequested = true }

@@ -127,7 +127,13 @@ struct ProgressReporter {
         case let .failed(message):
             failure = message
             note("error: \(message)")
-        case .stateChanged, .finished:
+        case let .anomaly(found):
+            note("stopped at epoch \(found.epoch), step \(found.globalStep): \(found.message) (first in layer \(found.layer))")
+            if json {
+                printJSON(["event": "anomaly", "epoch": found.epoch, "global_step": found.globalStep, "layer": found.layer,
+                           "message": found.message])
+            }
+        case .stateChanged, .finished, .layerView, .health:
             break
         }
     }

@@ -29,6 +29,14 @@ public struct DashboardModel: Sendable {
     /// The newest notice from the engine (checkpoint saved, LR changed, failure), for the status line.
     public private(set) var notice: String?
 
+    /// The newest output of the watched layer (the layers page), if it is being watched.
+    public private(set) var layerView: LayerView?
+    /// Per-layer health over recent records, oldest first (the health page's sparklines).
+    public private(set) var health: [HealthRecord] = []
+    public let maxHealthRecords = 120
+    /// The NaN or infinity that stopped training, if one did.
+    public private(set) var anomaly: Anomaly?
+
     /// True when the model was read back from a session's metrics (no engine behind it).
     public var isHistory = false
 
@@ -84,6 +92,14 @@ public struct DashboardModel: Sendable {
             state = .failed
             failure = message
             notice = "training failed: \(message)"
+        case .layerView(let view):
+            layerView = view
+        case .health(let record):
+            health.append(record)
+            if health.count > maxHealthRecords { health.removeFirst(health.count - maxHealthRecords) }
+        case .anomaly(let found):
+            anomaly = found
+            notice = "stopped at step \(found.globalStep): \(found.message)"
         }
     }
 
