@@ -5,7 +5,7 @@ strict=True, and compares both ways of running it on Fashion-MNIST test images:
   - `cnntui eval --json` (loss, accuracy on the run's test slice) against torch on the same images.
 
     swift build -c release
-    /root/.torchenv/bin/python scripts/check_checkpoint_in_torch.py [--cnntui .build/release/cnntui]
+    python3 scripts/check_checkpoint_in_torch.py [--cnntui .build/release/cnntui]
         [--session PATH] [--images 32] [--keep]
 
 Exits 1 and says what differs if anything does. Needs torch, numpy, safetensors (not PIL).

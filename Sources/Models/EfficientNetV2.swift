@@ -102,7 +102,7 @@ enum EfficientNetV2 {
     static func finish(_ type: String, _ body: [(String, any Layer)], shortcut: Bool, dropRate: Float, _ f: LayerFactory) -> Block {
         guard shortcut else { return Block(type, body.map { ($0.0, $0.1) }) }
         var body = body
-        if dropRate > 0 { body.append(("dropout", DropPath(p: dropRate, random: f.stream))) }
+        if dropRate > 0 { body.append(("dropout", Dropout(p: dropRate, random: f.stream, unit: .sample))) }
         return Block(type, [(nil, Residual(body: Sequential(body)))])
     }
 

@@ -42,21 +42,18 @@ import Testing
     @Test func identityInEvalAndForZeroP() throws {
         let x = seededTensor([2, 3, 4, 4], seed: 6)
         let dy = seededTensor([2, 3, 4, 4], seed: 7)
-        for (layer, training) in [(Dropout(p: 0.5, random: RandomStream(seed: 1)), false),
-                                  (Dropout(p: 0, random: RandomStream(seed: 1)), true)] {
-            #expect(try layer.forward(x, training: training).array == x.array)
-            #expect(layer.backward(dy).array == dy.array)
-        }
-        for (layer, training) in [(DropPath(p: 0.5, random: RandomStream(seed: 1)), false),
-                                  (DropPath(p: 0, random: RandomStream(seed: 1)), true)] {
-            #expect(try layer.forward(x, training: training).array == x.array)
-            #expect(layer.backward(dy).array == dy.array)
+        for unit in [Dropout.Unit.element, .sample] {
+            for (layer, training) in [(Dropout(p: 0.5, random: RandomStream(seed: 1), unit: unit), false),
+                                      (Dropout(p: 0, random: RandomStream(seed: 1), unit: unit), true)] {
+                #expect(try layer.forward(x, training: training).array == x.array)
+                #expect(layer.backward(dy).array == dy.array)
+            }
         }
     }
 
     @Test func dropPathDropsWholeSamples() throws {
         let p: Float = 0.25
-        let layer = DropPath(p: p, random: RandomStream(seed: 11))
+        let layer = Dropout(p: p, random: RandomStream(seed: 11), unit: .sample)
         let (N, D) = (4000, 12)
         let x = seededTensor([N, 3, 2, 2], seed: 3)
         let y = try layer.forward(x, training: true).array
@@ -75,12 +72,12 @@ import Testing
             let keptSample = y[n * D..<(n + 1) * D].contains { $0 != 0 }
             #expect(dx[n * D] == (keptSample ? 1 / (1 - p) : 0))
         }
-        let same = try DropPath(p: p, random: RandomStream(seed: 11)).forward(x, training: true).array
+        let same = try Dropout(p: p, random: RandomStream(seed: 11), unit: .sample).forward(x, training: true).array
         #expect(same == y)
     }
 
     @Test func probabilityOutsideZeroOneThrows() {
         #expect(throws: EngineError.self) { try Dropout(p: 1.5, random: RandomStream(seed: 1)).forward(Tensor(shape: [2]), training: true) }
-        #expect(throws: EngineError.self) { try DropPath(p: -0.1, random: RandomStream(seed: 1)).forward(Tensor(shape: [2, 1]), training: true) }
+        #expect(throws: EngineError.self) { try Dropout(p: -0.1, random: RandomStream(seed: 1), unit: .sample).forward(Tensor(shape: [2, 1]), training: true) }
     }
 }

@@ -57,4 +57,11 @@ extension Layer {
             throw EngineError.shapeMismatch(layer: displayName, expected: description, got: input)
         }
     }
+
+    /// Backward's first check: the gradient is shaped like the output forward produced (a wiring bug otherwise).
+    /// `countOnly` for layers whose consumer may hand the gradient back flattened ([N, C] for [N, C, 1, 1]).
+    public func expectGradient(_ gradOutput: Tensor, like output: Tensor, countOnly: Bool = false) {
+        precondition(countOnly ? gradOutput.count == output.count : gradOutput.shape == output.shape,
+                     "\(displayName): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+    }
 }

@@ -122,17 +122,22 @@ func maxPool2x2Forward(_ sh: PoolShape, input: UnsafePointer<Float>, output: Uns
 /// gradInput[planes, H, W] (overwritten) receives each output gradient at its window's argmax.
 func maxPoolBackward(_ sh: PoolShape, gradOutput: UnsafePointer<Float>, argmax: UnsafePointer<Float>,
                      gradInput: UnsafeMutablePointer<Float>) {
+    forEachPlaneBackward(sh, gradOutput: gradOutput, gradInput: gradInput) { plane, dy, dx in
+        let idx = argmax + plane * sh.p * sh.q
+        for j in 0..<sh.p * sh.q {
+            let i = Int(idx[j])
+            dx[i] = dx[i] + dy[j]
+        }
+    }
+}
+
+/// Zeroes gradInput[planes, H, W], then gives `body` each plane's output gradient dy[P, Q] and input
+/// gradient dx[H, W], the planes split over the threads (a plane's windows may overlap, planes never do).
+private func forEachPlaneBackward(_ sh: PoolShape, gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>,
+                                  _ body: (_ plane: Int, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) -> Void) {
     gradInput.update(repeating: 0, count: sh.planes * sh.h * sh.w)
     Parallel.forEachPart(sh.planes) { _, planes in
-        for plane in planes {
-            let dx = gradInput + plane * sh.h * sh.w
-            let dy = gradOutput + plane * sh.p * sh.q
-            let idx = argmax + plane * sh.p * sh.q
-            for j in 0..<sh.p * sh.q {
-                let i = Int(idx[j])
-                dx[i] = dx[i] + dy[j]
-            }
-        }
+        for plane in planes { body(plane, gradOutput + plane * sh.p * sh.q, gradInput + plane * sh.h * sh.w) }
     }
 }
 
@@ -170,16 +175,11 @@ func averagePoolForward(_ sh: PoolShape, countIncludePad: Bool, input: UnsafePoi
 /// gradInput[planes, H, W] (overwritten) receives each output gradient spread evenly over its window.
 func averagePoolBackward(_ sh: PoolShape, countIncludePad: Bool, gradOutput: UnsafePointer<Float>,
                          gradInput: UnsafeMutablePointer<Float>) {
-    gradInput.update(repeating: 0, count: sh.planes * sh.h * sh.w)
-    Parallel.forEachPart(sh.planes) { _, planes in
-        for plane in planes {
-            let dx = gradInput + plane * sh.h * sh.w
-            let dy = gradOutput + plane * sh.p * sh.q
-            forEachWindow(sh) { p, q, rows, columns in
-                let g = dy[p * sh.q + q] / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
-                for ih in rows {
-                    for iw in columns { dx[ih * sh.w + iw] = dx[ih * sh.w + iw] + g }
-                }
+    forEachPlaneBackward(sh, gradOutput: gradOutput, gradInput: gradInput) { _, dy, dx in
+        forEachWindow(sh) { p, q, rows, columns in
+            let g = dy[p * sh.q + q] / averagePoolDivisor(sh, p: p, q: q, countIncludePad: countIncludePad)
+            for ih in rows {
+                for iw in columns { dx[ih * sh.w + iw] = dx[ih * sh.w + iw] + g }
             }
         }
     }

@@ -77,8 +77,7 @@ public final class Conv2d: Layer {
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let input = savedInput, let sh = geometry else { preconditionFailure("\(name): backward before forward") }
-        precondition(gradOutput.shape == output.shape,
-                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        expectGradient(gradOutput, like: output)
         let gradInput = GradientPool.forCurrentThread().take(input.shape)
         guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
         let gradBias = bias?.grad?.data

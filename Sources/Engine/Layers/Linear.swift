@@ -45,8 +45,7 @@ public final class Linear: Layer {
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let input = savedInput else { preconditionFailure("\(name): backward before forward") }
-        precondition(gradOutput.shape == output.shape,
-                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        expectGradient(gradOutput, like: output)
         guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
         let gradInput = GradientPool.forCurrentThread().take(input.shape)
         linearBackward(batch: output.shape[0], inFeatures: inFeatures, outFeatures: outFeatures, input: input.data,

@@ -55,8 +55,7 @@ public final class Pool2d: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        precondition(gradOutput.shape == output.shape,
-                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        expectGradient(gradOutput, like: output)
         let gradInput = GradientPool.forCurrentThread().take(inputShape)
         let sh = geometry(input: inputShape, output: output.shape)
         switch kind {
@@ -92,8 +91,7 @@ public final class GlobalAvgPool: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        precondition(gradOutput.count == output.count,
-                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        expectGradient(gradOutput, like: output, countOnly: true)
         let gradInput = GradientPool.forCurrentThread().take(inputShape)
         globalAveragePoolBackward(planes: inputShape[0] * inputShape[1], size: inputShape[2] * inputShape[3],
                                   gradOutput: gradOutput.data, gradInput: gradInput.data)

@@ -64,8 +64,7 @@ public final class ZeroPad2d: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        precondition(gradOutput.shape == output.shape,
-                     "\(name): gradient \(shapeString(gradOutput.shape)) does not match output \(shapeString(output.shape))")
+        expectGradient(gradOutput, like: output)
         let gradInput = GradientPool.forCurrentThread().take(inputShape)
         zeroPadBackward(planes: inputShape[0] * inputShape[1], h: inputShape[2], w: inputShape[3], pad: padding,
                         gradOutput: gradOutput.data, gradInput: gradInput.data)
