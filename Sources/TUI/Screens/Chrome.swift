@@ -92,13 +92,14 @@ public enum Chrome {
         var room = row.maxX - x
         var chosen = Set<Int>()
         let hints = pageHints(ui.screen).map { caps.glyphs.isUnicode ? $0 : $0.replacingArrows() }
-        for (k, hint) in hints.enumerated() where hint.count + 2 <= room {
+        // An anomaly takes the place of the hints: it names the layer and the step on every page.
+        let anomalyText = model.anomaly.map { "NaN/Inf in \($0.layer) at step \($0.globalStep) (3: health)" }
+        for (k, hint) in hints.enumerated() where hint.count + 2 <= room && (anomalyText == nil || k == 0 && row.width >= 100) {
             chosen.insert(k); room -= hint.count + 2
         }
         let shownHints = hints.enumerated().filter { chosen.contains($0.offset) }.map(\.element).joined(separator: "  ")
         let hintsEnd = x + shownHints.count
-        if let a = model.anomaly {
-            let text = "NaN/Inf at step \(a.globalStep) in \(a.layer) (3 health)"
+        if let text = anomalyText {
             if row.maxX - hintsEnd > 12 {
                 grid.text(text, in: Rect(x: hintsEnd + 2, y: row.y, width: row.maxX - hintsEnd - 2, height: 1), align: .right,
                           style: caps.style(fg: .red, [.bold, .reverse]), glyphs: caps.glyphs)

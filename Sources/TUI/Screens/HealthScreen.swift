@@ -80,7 +80,7 @@ public struct HealthScreen: Sendable {
         let spark = max(3, min(30, (inside.width - fixed) / 5))
         let gauge = spark * 2
         let columns: [(String, Int)] = [("layer", layerWidth), ("‖w‖", 6 + 1 + spark), ("‖∇w‖", 7 + 1 + spark),
-                                        ("log10 update/w (| = -3)", 5 + 1 + gauge), ("zeros", 6 + 1 + spark)]
+                                        ("log10 upd/w", 5 + 1 + gauge), ("zeros", 6 + 1 + spark)]
         var xs: [Int] = []
         var x = inside.x
         for (k, (name, w)) in columns.enumerated() {
@@ -134,7 +134,7 @@ public struct HealthScreen: Sendable {
         }
         if legendRows > 0 {
             let legend = "\(cursor + 1)/\(rows.count) rows · ‖w‖ weight norm, ‖∇w‖ gradient norm · update/w: "
-                + "log10 of |step| / |w| on -6..0, about -3 is healthy · zeros: ReLU outputs exactly 0 over the last batch"
+                + "log10 of |step| / |w| on -6..0, '|' marks -3 (healthy) · zeros: ReLU outputs exactly 0 over the last batch"
             grid.text(caps.glyphs.isUnicode ? legend : legend.replacingOccurrences(of: "‖∇w‖", with: "|grad|").replacingOccurrences(of: "‖w‖", with: "|w|").replacingOccurrences(of: "·", with: "-"),
                       in: inside, row: inside.height - 1, style: dim, glyphs: caps.glyphs)
         }

@@ -68,21 +68,25 @@ public struct LayersScreen: Sendable {
                                    focused: false, capabilities: caps)
         // The input picture beside the tiles, at half its pixels or larger.
         var tilesArea = outside
-        if let image, let column = Self.pictureColumn(outside: outside, image: image) {
-            let picture = HalfBlockImage(image)
-            let size = picture.cellSize(scale: DashboardLayout.minimumImageScale)
-            picture.render(into: &grid, area: Rect(x: column.x, y: column.y, width: size.width, height: size.height),
-                           capabilities: caps, maxScale: DashboardLayout.minimumImageScale)
-            let mark = image.isCorrect ? caps.glyphs.right : caps.glyphs.wrong
-            grid.text("\(mark)\(model.className(image.predictedClass))", in: Rect(x: column.x, y: column.y + size.height, width: column.width, height: 1),
-                      style: caps.style(fg: image.isCorrect ? .green : .red), glyphs: caps.glyphs)
-            grid.text("true \(model.className(image.trueClass))", in: Rect(x: column.x, y: column.y + size.height + 1, width: column.width, height: 1),
-                      style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+        var statsTop: Int?
+        if let column = Self.pictureColumn(outside: outside, image: image) {
+            var y = column.y
+            if let image {
+                let picture = HalfBlockImage(image)
+                let size = picture.cellSize(scale: DashboardLayout.minimumImageScale)
+                picture.render(into: &grid, area: Rect(x: column.x, y: y, width: size.width, height: size.height),
+                               capabilities: caps, maxScale: DashboardLayout.minimumImageScale)
+                let mark = image.isCorrect ? caps.glyphs.right : caps.glyphs.wrong
+                grid.text("\(mark)\(model.className(image.predictedClass))", in: Rect(x: column.x, y: y + size.height, width: column.width, height: 1),
+                          style: caps.style(fg: image.isCorrect ? .green : .red), glyphs: caps.glyphs)
+                y += size.height + 1
+            }
+            statsTop = y
             tilesArea = outside.inset(left: column.width + 1)
         }
         guard let view else {
             let why = model.isHistory ? "The layers page needs a live run: this session is read from its files."
-                : model.isTrainingLive ? "waiting for the engine's view of \(layer.path) on \(imageText)…"
+                : model.isTrainingLive ? "waiting for the engine's view of \(layer.path) on \(imageText)\(caps.glyphs.ellipsis)"
                 : "training has \(model.state.rawValue): the layers page needs a live run"
             note(&grid, tilesArea, why, caps)
             if let f = layout.filters { _ = Chrome.panel(&grid, f, title: "Filters", focused: false, capabilities: caps) }
@@ -90,7 +94,13 @@ public struct LayersScreen: Sendable {
         }
         var l = ui.layers
         l.channelPage = min(l.channelPage, max(0, Self.pageCount(view: view, area: tilesArea) - 1))
-        renderOutput(view, state: l, model: model, into: &grid, area: tilesArea, capabilities: caps)
+        if let top = statsTop {
+            let column = Rect(x: outside.x, y: top, width: tilesArea.x - outside.x - 1, height: outside.maxY - top)
+            renderStats(view, into: &grid, area: column, capabilities: caps)
+            renderOutput(view, state: l, model: model, into: &grid, area: tilesArea, statsShown: true, capabilities: caps)
+        } else {
+            renderOutput(view, state: l, model: model, into: &grid, area: tilesArea, statsShown: false, capabilities: caps)
+        }
         if let bank = view.filters, let f = layout.filters {
             renderFilters(bank, output: ui.layers.filterOutput, into: &grid, rect: f, capabilities: caps)
         }
@@ -98,8 +108,9 @@ public struct LayersScreen: Sendable {
     }
 
     /// Where the input picture goes (half its pixels, beside the tiles), nil when the panel is too small.
-    static func pictureColumn(outside: Rect, image: PredictedImage) -> Rect? {
-        let size = HalfBlockImage(image).cellSize(scale: DashboardLayout.minimumImageScale)
+    /// The column left of the tiles: the input picture (half its pixels), its caption, the layer's numbers.
+    static func pictureColumn(outside: Rect, image: PredictedImage?) -> Rect? {
+        let size = image.map { HalfBlockImage($0).cellSize(scale: DashboardLayout.minimumImageScale) } ?? (width: 14, height: 0)
         let column = Rect(x: outside.x, y: outside.y, width: max(size.width, 14), height: outside.height)
         return column.height >= size.height + 1 && outside.width >= column.width + 20 ? column : nil
     }
@@ -179,14 +190,28 @@ public struct LayersScreen: Sendable {
         return (0..<c).sorted { means[$0] > means[$1] || means[$0] == means[$1] && $0 < $1 }
     }
 
+    /// min, max, mean, zeros and the step the view was taken at, one per line.
+    func renderStats(_ view: LayerView, into grid: inout CellGrid, area: Rect, capabilities caps: TerminalCapabilities) {
+        let lines = [("min", Format.compact(Double(view.minimum))), ("max", Format.compact(Double(view.maximum))),
+                     ("mean", Format.compact(Double(view.mean))), ("zeros", Format.percent(view.zeroFraction)),
+                     ("step", String(view.globalStep))]
+        for (k, (name, value)) in lines.enumerated() where k < area.height {
+            grid.text(name, in: area, row: k, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+            grid.text(value, in: area, row: k, align: .right, style: Style(attributes: [.bold]), glyphs: caps.glyphs)
+        }
+    }
+
     func renderOutput(_ view: LayerView, state l: LayersState, model: DashboardModel, into grid: inout CellGrid, area: Rect,
-                      capabilities caps: TerminalCapabilities) {
+                      statsShown: Bool, capabilities caps: TerminalCapabilities) {
         guard !area.isEmpty else { return }
         let signed = view.minimum < 0
         let c = view.shape.count == 3 ? view.shape[0] : view.values.count
-        let stats = "min \(Format.compact(Double(view.minimum)))  max \(Format.compact(Double(view.maximum)))  "
-            + "mean \(Format.compact(Double(view.mean)))  zeros \(Format.percent(view.zeroFraction))  step \(view.globalStep)"
-        grid.text(stats, in: area, row: 0, style: Style(attributes: [.bold]), glyphs: caps.glyphs)
+        let sep = caps.glyphs.isUnicode ? " · " : " - "
+        if !statsShown {
+            let stats = "min \(Format.compact(Double(view.minimum)))  max \(Format.compact(Double(view.maximum)))  "
+                + "mean \(Format.compact(Double(view.mean)))  zeros \(Format.percent(view.zeroFraction))"
+            grid.text(stats, in: area, row: 0, style: Style(attributes: [.bold]), glyphs: caps.glyphs)
+        }
         guard c > 0, view.values.count >= c else {
             grid.text("no channels", in: area, row: 2, align: .center, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
             return
@@ -217,8 +242,10 @@ public struct LayersScreen: Sendable {
         // Under the stats: what the tiles show.
         let scaleText = l.perChannelScale ? "per channel" : "per layer"
         let sortText = l.sortByMean ? ", by mean" : ""
-        let legend = "\(signed ? "signed: blue < 0 < red" : "grey: 0 black") · scale \(scaleText)\(sortText) · channels \(page * perPage)-\(min(c, (page + 1) * perPage) - 1) of \(c)"
-            + (pages > 1 ? " (page \(page + 1)/\(pages))" : "")
+        let colours = caps.colorDepth == .none ? (signed ? "shade: -max blank, 0 '=', +max '@'" : "shade: 0 blank")
+            : signed ? "blue < 0 < red" : "grey: 0 black"
+        let legend = "ch \(page * perPage)-\(min(c, (page + 1) * perPage) - 1)/\(c)" + (pages > 1 ? ", page \(page + 1)/\(pages)" : "")
+            + sortText + sep + "scaled \(scaleText)" + sep + colours
         let used = ((min(perPage, c - page * perPage) + t.columns - 1) / t.columns) * (t.cell.height + 1)
         if used < tiles.height {
             grid.text(legend, in: tiles, row: tiles.height - 1, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
@@ -256,7 +283,7 @@ public struct LayersScreen: Sendable {
         let deep = i != 1 && i != 3
         let chosen = o > 0 ? min(output, o - 1) : 0
         let title = deep
-            ? "Filters of \(bank.layer) \(Self.shape(bank.shape)): the \(i) kernels of output \(chosen)/\(o) (, .)"
+            ? "Kernels of output \(chosen)/\(o) of \(bank.layer) \(Self.shape(bank.shape)) (, .)"
             : "Filters of \(bank.layer) \(Self.shape(bank.shape))\(i == 3 ? ", RGB" : ""), each scaled to itself"
         let area = Chrome.panel(&grid, rect, title: title, focused: false, capabilities: caps)
         guard o > 0, per > 0, bank.weights.count >= o * per, !area.isEmpty else { return }

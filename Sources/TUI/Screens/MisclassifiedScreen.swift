@@ -40,7 +40,7 @@ public struct MisclassifiedScreen: Sendable {
         HalfBlockImage(image).render(into: &grid, area: imageArea, capabilities: caps, maxScale: 8)
 
         // Prediction details: true class, predicted, top-3 with bars.
-        var y = infoArea.y + 2
+        var y = infoArea.y + (infoArea.height >= 11 ? 2 : 1)
         func line(_ text: String, _ style: Style = .plain) {
             grid.text(text, in: Rect(x: infoArea.x + 1, y: y, width: infoArea.width - 1, height: 1), style: style,
                       glyphs: caps.glyphs)
@@ -49,7 +49,7 @@ public struct MisclassifiedScreen: Sendable {
         line("test image #\(image.testIndex)", caps.style(fg: .default, [.dim]))
         line("true:      \(model.className(image.trueClass))", caps.style(fg: .green, [.bold]))
         line("predicted: \(model.className(image.predictedClass)) \(caps.glyphs.wrong)", caps.style(fg: .red, [.bold]))
-        y += 1
+        if infoArea.height >= 11 { y += 1 }
         line("top 3:", Style(attributes: [.bold]))
         let bars = image.topK.prefix(3).map {
             BarChart.Bar(label: ($0.classIndex == image.trueClass ? "* " : "  ") + model.className($0.classIndex),
