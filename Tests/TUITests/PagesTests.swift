@@ -106,7 +106,7 @@ import Training
         let a = app()
         a.handle(key: .character("2"))
         for _ in 0..<Sample.layerIndex("layer1.0.conv1") { a.handle(key: .down) }
-        a.handle(event: .layerView(Sample.layerView()))
+        a.handle(event: .layerView(Sample.layerView(filters: Sample.filters(layer: "layer1.0.conv1", inputs: 16))))
         #expect(a.ui.layers.layer == Sample.layerIndex("layer1.0.conv1"))
         var g = a.render()
         #expect(g.text.contains("layer1.0.conv1 (Conv2d) 16x14x14 on image #0") && g.text.contains("ch 0-7/16, page 1/2"))
