@@ -54,9 +54,9 @@ public struct LayersScreen: Sendable {
 
         guard !layers.isEmpty else {
             let inside = Chrome.panel(&grid, layout.output, title: "Layer output", focused: false, capabilities: caps)
-            let why = model.isHistory || !model.isTrainingLive
+            let why = model.isHistory
                 ? "The layers page needs a live run: a session read from its files has no layer tree."
-                : "waiting for the layer tree from the engine"
+                : "The layers page needs a live run that describes its layers: this run has no layer tree."
             note(&grid, inside, why, caps)
             return grid
         }
