@@ -185,6 +185,26 @@ import Training
         #expect(a.ui.message == nil)
     }
 
+    @Test func everyPageFillsEveryWindowFrom80x24To160x48() {
+        for width in stride(from: 80, through: 160, by: 16) {
+            for height in stride(from: 24, through: 48, by: 6) {
+                for page in ["1", "2", "3", "4"] {
+                    for caps in [TerminalCapabilities.full, .plainASCII] {
+                        let a = App(capabilities: caps, width: width, height: height)
+                        for e in Sample.events { a.handle(event: e) }
+                        a.handle(key: .character(Character(page)))
+                        a.handle(event: .layerView(Sample.layerView(layer: "conv1", signed: false)))
+                        let g = a.render()
+                        #expect(g.width == width && g.height == height)
+                        #expect(g.lines[height - 1].contains("? help") && g.lines[0].contains("RUNNING"), "\(width)x\(height) page \(page)")
+                        if page == "2" { #expect(g.text.contains("#0") && g.text.contains("zeros"), "\(width)x\(height)") }
+                        if page == "3" { #expect(g.text.contains("layer1.0.conv1"), "\(width)x\(height)") }
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: - Overview layout rules
 
     @Test(arguments: sizes) func testPicturesAreAtLeastHalfTheirPixels(width: Int, height: Int) {
