@@ -30,7 +30,7 @@ import Training
         #expect(g[3, 0].character == " " && g[11, 2].character == " ")
         #expect(g[3, 2].foreground == .green && g[11, 0].foreground == .green)
         #expect(g.lines[0].hasPrefix("20 ") && g.lines[2].hasPrefix(" 0 "))
-        #expect(g.lines[3] == "   0    20.0")
+        #expect(g.lines[3] == "   0      20")   // whole numbers without decimals
     }
 
     @Test func laterSeriesDrawOverEarlierOnesAndMarksShowOnTheAxis() {
@@ -56,7 +56,7 @@ import Training
         series.points.append(ChartPoint(x: 2, y: 40))
         g = CellGrid.filled(20, 6, with: " ")
         LineChart(series: [series]).render(into: &g, area: g.bounds, capabilities: .full)
-        #expect(g.lines[0].hasPrefix("40.0") && g.lines[5].hasSuffix("2.00"))
+        #expect(g.lines[0].hasPrefix("40.0") && g.lines[5].hasSuffix(" 2"))
     }
 
     @Test func emptyChartSaysSo() {

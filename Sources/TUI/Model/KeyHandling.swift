@@ -2,15 +2,20 @@ import Training
 
 /// Every key binding, for the help overlay; `handleKey` implements exactly these.
 public let keyBindings: [(key: String, action: String)] = [
+    ("1 2 3 4", "pages: overview, layers, health, misclassified"),
     ("p, space", "pause / resume training"),
     ("l", "set the learning rate (Enter applies, Esc cancels)"),
     ("s", "save a checkpoint now"),
     ("m", "misclassified browser (again: back)"),
-    ("tab, shift-tab", "move focus between panels"),
+    ("tab, shift-tab", "overview: move focus between panels"),
     ("arrows", "move in the focused panel / browser"),
     ("Enter", "open the browser at the selected class or cell"),
-    ("t / c", "browser: filter by true / predicted class"),
-    ("a", "browser: clear the filter"),
+    ("t / c / a", "browser: filter by true / predicted class / all"),
+    ("up/down, PgUp/PgDn", "layers: choose the layer; health: scroll"),
+    ("[ / ]", "layers: previous / next input image"),
+    ("left/right", "layers: previous / next page of channels"),
+    ("x / o", "layers: scale per channel / sort by mean"),
+    (", / .", "layers: kernels of the previous / next output"),
     ("Esc", "back, close prompt or help"),
     ("?", "this help"),
     ("q", "quit (while training: asks y, then saves)"),
@@ -21,7 +26,71 @@ public let keyBindings: [(key: String, action: String)] = [
 let maxLearningRate: Float = 10
 
 /// The UI's reaction to one key: the new state and what to do. Pure, so every binding is testable.
+/// While the layers page is open the engine is asked to watch its layer and image: entering the page or
+/// changing either sends `.watchLayer(watch)`, leaving it `.watchLayer(nil)`.
 public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIState, [UIAction]) {
+    var (s, actions) = handleKeyIgnoringWatch(key, state: state, model: model)
+    s.layers = clamped(s.layers, model: model)
+    if actions.contains(.send(.stop)) { return (s, actions) }
+    let before = activeWatch(state, model), after = activeWatch(s, model)
+    if before != after { actions.insert(.send(.watchLayer(after)), at: 0) }
+    return (s, actions)
+}
+
+/// What the engine should be watching for this state: the layers page's layer and image, else nothing.
+public func activeWatch(_ s: UIState, _ model: DashboardModel) -> LayerWatch? {
+    guard s.screen == .layers, model.isTrainingLive, let layers = model.run?.layers, !layers.isEmpty else { return nil }
+    let layer = layers[min(max(0, s.layers.layer), layers.count - 1)]
+    return LayerWatch(layer: layer.path, testIndex: selectedLayerImage(s, model)?.testIndex ?? 0)
+}
+
+/// The input image of the layers page (nil before the first evaluation: test image 0 is watched).
+public func selectedLayerImage(_ s: UIState, _ model: DashboardModel) -> PredictedImage? {
+    let images = layerImages(model)
+    return images.isEmpty ? nil : images[min(max(0, s.layers.image), images.count - 1)]
+}
+
+func clamped(_ l: LayersState, model: DashboardModel) -> LayersState {
+    var l = l
+    l.layer = min(max(0, l.layer), max(0, (model.run?.layers.count ?? 0) - 1))
+    l.image = min(max(0, l.image), max(0, layerImages(model).count - 1))
+    l.channelPage = max(0, l.channelPage)
+    l.filterOutput = max(0, l.filterOutput)
+    return l
+}
+
+/// A transient message ("pausing…", "resuming…", "saving checkpoint…") goes once the engine's events show
+/// it no longer holds.
+public func expireMessage(_ state: UIState, after event: TrainingEvent, model: DashboardModel) -> UIState {
+    guard let m = state.message, !state.messageIsError else { return state }
+    var s = state
+    let ended = model.state == .finished || model.state == .failed
+    switch m {
+    case "pausing…": if model.state == .paused || ended { s.message = nil }
+    case "resuming…": if model.state == .running || ended { s.message = nil }
+    case "saving checkpoint…":
+        if case .checkpointSaved = event { s.message = nil } else if ended { s.message = nil }
+    default: break
+    }
+    return s
+}
+
+/// Switches page; the browser remembers where it was opened from, and the layers page opened from the
+/// browser takes the browser's image as its input.
+func go(_ s: inout UIState, to target: ScreenID, model: DashboardModel) {
+    guard target != s.screen else { return }
+    if target == .misclassified { s.returnScreen = s.screen }
+    if target == .layers, s.screen == .misclassified {
+        let items = s.browser.items(in: model)
+        if !items.isEmpty {
+            let testIndex = items[min(max(0, s.browser.selected), items.count - 1)].testIndex
+            if let k = layerImages(model).firstIndex(where: { $0.testIndex == testIndex }) { s.layers.image = k }
+        }
+    }
+    s.screen = target
+}
+
+func handleKeyIgnoringWatch(_ key: Key, state: UIState, model: DashboardModel) -> (UIState, [UIAction]) {
     var s = state
     s.message = nil
     s.messageIsError = false
@@ -81,13 +150,18 @@ public func handleKey(_ key: Key, state: UIState, model: DashboardModel) -> (UIS
         s.learningRateInput = TextInputState()
         return (s, [])
     case .character("m"), .character("M"):
-        if s.screen == .misclassified { s.screen = .dashboard } else { openBrowser(&s, filter: .all) }
+        if s.screen == .misclassified { s.screen = s.returnScreen } else { openBrowser(&s, filter: .all) }
+        return (s, [])
+    case .character(let c) where c.isASCII && c.isNumber:
+        if let n = c.wholeNumberValue, let target = ScreenID(rawValue: n) { go(&s, to: target, model: model) }
         return (s, [])
     default:
         break
     }
     switch s.screen {
     case .dashboard: return (handleDashboardKey(key, state: s, model: model), [])
+    case .layers: return (handleLayersKey(key, state: s, model: model), [])
+    case .health: return (handleHealthKey(key, state: s, model: model), [])
     case .misclassified: return (handleBrowserKey(key, state: s, model: model), [])
     }
 }
@@ -98,6 +172,7 @@ func quitActions(_ model: DashboardModel) -> [UIAction] {
 }
 
 func openBrowser(_ s: inout UIState, filter: BrowserFilter) {
+    if s.screen != .misclassified { s.returnScreen = s.screen }
     s.screen = .misclassified
     s.browser = BrowserState(filter: filter)
 }
@@ -182,7 +257,60 @@ func handleBrowserKey(_ key: Key, state: UIState, model: DashboardModel) -> UISt
             s.browser = BrowserState(filter: .predictedClass(0))
         }
     case .character("a"), .character("A"): s.browser = BrowserState()
-    case .escape, .backspace: s.screen = .dashboard
+    case .escape, .backspace: s.screen = s.returnScreen
+    default: break
+    }
+    return s
+}
+
+/// Layer up/down (PgUp/PgDn by 10), image [ ], channel pages left/right, x per-channel scale, o sort by
+/// mean, , . the output channel whose kernels the filters view shows, Esc back to the overview.
+func handleLayersKey(_ key: Key, state: UIState, model: DashboardModel) -> UIState {
+    var s = state
+    var l = s.layers
+    let layerCount = model.run?.layers.count ?? 0
+    let imageCount = layerImages(model).count
+    func moveLayer(_ d: Int) {
+        let n = min(max(0, l.layer + d), max(0, layerCount - 1))
+        if n != l.layer { l.layer = n; l.channelPage = 0; l.filterOutput = 0 }
+    }
+    switch key {
+    case .up, .character("k"): moveLayer(-1)
+    case .down, .character("j"): moveLayer(1)
+    case .pageUp: moveLayer(-10)
+    case .pageDown: moveLayer(10)
+    case .home: moveLayer(-layerCount)
+    case .end: moveLayer(layerCount)
+    case .character("["): if imageCount > 0 { l.image = (l.image + imageCount - 1) % imageCount }
+    case .character("]"): if imageCount > 0 { l.image = (l.image + 1) % imageCount }
+    case .left: l.channelPage = max(0, l.channelPage - 1)
+    case .right: l.channelPage = min(l.channelPage + 1, max(0, l.pageCount - 1))
+    case .character("x"), .character("X"): l.perChannelScale.toggle()
+    case .character("o"), .character("O"): l.sortByMean.toggle(); l.channelPage = 0
+    case .character(","): l.filterOutput = max(0, l.filterOutput - 1)
+    case .character("."):
+        let outputs = model.layerView?.filters?.shape.first ?? Int.max
+        l.filterOutput = min(l.filterOutput + 1, max(0, outputs - 1))
+    case .escape: s.screen = .dashboard
+    default: break
+    }
+    s.layers = l
+    return s
+}
+
+/// The health table's cursor: up/down, PgUp/PgDn by 10, Home/End; Esc back to the overview.
+func handleHealthKey(_ key: Key, state: UIState, model: DashboardModel) -> UIState {
+    var s = state
+    let rows = HealthScreen.rows(model).count
+    func move(_ d: Int) { s.healthCursor = min(max(0, s.healthCursor + d), max(0, rows - 1)) }
+    switch key {
+    case .up, .character("k"): move(-1)
+    case .down, .character("j"): move(1)
+    case .pageUp: move(-10)
+    case .pageDown: move(10)
+    case .home: move(-rows)
+    case .end: move(rows)
+    case .escape: s.screen = .dashboard
     default: break
     }
     return s

@@ -1,6 +1,47 @@
 import Training
 
-public enum ScreenID: Sendable, Equatable { case dashboard, misclassified }
+/// The dashboard's pages, switched with the number keys: 1 overview (`dashboard`), 2 layers, 3 health,
+/// 4 the misclassified browser (also `m`).
+public enum ScreenID: Int, CaseIterable, Sendable, Equatable {
+    case dashboard = 1, layers, health, misclassified
+
+    public var pageName: String {
+        switch self {
+        case .dashboard: return "overview"
+        case .layers: return "layers"
+        case .health: return "health"
+        case .misclassified: return "misclassified"
+        }
+    }
+}
+
+/// The layers page's choices: which layer of the tree, which test image, how the channels are scaled,
+/// paged and ordered, and whose kernels the filters view shows.
+public struct LayersState: Equatable, Sendable {
+    /// Row of `RunDescription.layers`.
+    public var layer = 0
+    /// Index into `layerImages(model)`: the overview's test images, then the misclassified ones.
+    public var image = 0
+    /// Scale each channel to its own range instead of the layer's (channels then no longer compare).
+    public var perChannelScale = false
+    /// Order channels by mean activation, largest first, instead of by index.
+    public var sortByMean = false
+    /// First page of channels shown is `channelPage * tiles per page`.
+    public var channelPage = 0
+    /// The output channel whose kernels a deep convolution's filters view shows.
+    public var filterOutput = 0
+    /// How many pages of channels the window shows for the current layer (set by `App` from the layout,
+    /// so right stops at the last page).
+    public var pageCount = 1
+    public init() {}
+}
+
+/// The test images the layers page can feed the network: the overview's preview, then the misclassified.
+public func layerImages(_ model: DashboardModel) -> [PredictedImage] {
+    let preview = model.preview
+    let seen = Set(preview.map(\.testIndex))
+    return preview + model.misclassified.filter { !seen.contains($0.testIndex) }
+}
 
 /// The dashboard's panels in focus order (Tab moves forward).
 public enum DashboardPanel: Int, CaseIterable, Sendable {
@@ -54,6 +95,11 @@ public struct BrowserState: Equatable, Sendable {
 /// What the UI shows besides the model: screen, focus, cursors, open prompts, the last message.
 public struct UIState: Equatable, Sendable {
     public var screen: ScreenID = .dashboard
+    /// The page the browser returns to (m again, Esc).
+    public var returnScreen: ScreenID = .dashboard
+    public var layers = LayersState()
+    /// Selected row of the health table.
+    public var healthCursor = 0
     public var focus: DashboardPanel = .loss
     /// Selected confusion-matrix cell (row = true class, column = predicted); the row is also the per-class cursor.
     public var confusionCursor = (row: 0, column: 0)
@@ -67,7 +113,8 @@ public struct UIState: Equatable, Sendable {
     public init() {}
 
     public static func == (a: UIState, b: UIState) -> Bool {
-        a.screen == b.screen && a.focus == b.focus && a.confusionCursor == b.confusionCursor && a.browser == b.browser
+        a.screen == b.screen && a.returnScreen == b.returnScreen && a.layers == b.layers
+            && a.healthCursor == b.healthCursor && a.focus == b.focus && a.confusionCursor == b.confusionCursor && a.browser == b.browser
             && a.learningRateInput == b.learningRateInput && a.confirmingQuit == b.confirmingQuit
             && a.showingHelp == b.showingHelp && a.message == b.message && a.messageIsError == b.messageIsError
     }

@@ -42,7 +42,7 @@ public enum DashboardLoop {
             if let handle {
                 let events = handle.events.drain()
                 for event in events {
-                    app.handle(event: event)
+                    for command in app.handle(event: event) { handle.send(command) }
                     switch event {
                     case .finished, .failed: engineEnded = true
                     default: break

@@ -14,7 +14,17 @@ public final class App: FullScreenView {
         self.capabilities = capabilities; self.width = width; self.height = height; self.painter = painter
     }
 
-    public func handle(event: TrainingEvent) { model.apply(event) }
+    /// Folds an event; returns the commands it makes due (the layers page's watch when the image it names
+    /// arrives or the run ends). A transient status message goes once the event shows it no longer holds.
+    @discardableResult
+    public func handle(event: TrainingEvent) -> [TrainingCommand] {
+        let before = activeWatch(ui, model)
+        model.apply(event)
+        ui = expireMessage(ui, after: event, model: model)
+        ui.layers = clamped(ui.layers, model: model)
+        let after = activeWatch(ui, model)
+        return before != after ? [.watchLayer(after)] : []
+    }
 
     /// Shows a model read back from a session (`SessionHistory`) instead of a live run.
     public func show(history: DashboardModel) { model = history }
@@ -26,6 +36,7 @@ public final class App: FullScreenView {
     @discardableResult
     public func handle(key: Key) -> [TrainingCommand] {
         if key == .resize { followWindowSize() }
+        ui.layers.pageCount = channelPageCount()
         let (newState, actions) = handleKey(key, state: ui, model: model)
         ui = newState
         var commands: [TrainingCommand] = []
@@ -42,6 +53,18 @@ public final class App: FullScreenView {
         return commands
     }
 
+    /// Pages of channel tiles the layers page shows in this window (so → stops at the last).
+    func channelPageCount() -> Int {
+        guard ui.screen == .layers, let view = LayersScreen.currentView(model, ui) else { return 1 }
+        let layout = LayersScreen.Layout(width: width, height: height, hasFilters: view.filters != nil)
+        let inside = layout.output.inset(1)
+        var tiles = inside
+        if let image = selectedLayerImage(ui, model), let column = LayersScreen.pictureColumn(outside: inside, image: image) {
+            tiles = inside.inset(left: column.width + 1)
+        }
+        return LayersScreen.pageCount(view: view, area: tiles)
+    }
+
     public func resize(width: Int, height: Int) { self.width = max(0, width); self.height = max(0, height) }
 
     public func render() -> CellGrid {
@@ -49,6 +72,10 @@ public final class App: FullScreenView {
             switch ui.screen {
             case .dashboard:
                 DashboardScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)
+            case .layers:
+                LayersScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)
+            case .health:
+                HealthScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)
             case .misclassified:
                 MisclassifiedScreen().render(model: model, ui: ui, width: width, height: height, capabilities: capabilities)
             }

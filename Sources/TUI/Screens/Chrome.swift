@@ -81,16 +81,45 @@ public enum Chrome {
                       glyphs: caps.glyphs)
             return
         }
-        let hints = ui.screen == .dashboard
-            ? " p pause  l lr  s save  m misclassified  tab focus  enter open  ? help  q quit"
-            : " ←→ move  t true-class  c predicted  a all  esc back  ? help  q quit"
-        let shownHints = caps.glyphs.isUnicode ? hints : hints.replacingArrows()
-        if let notice = model.notice, row.width > shownHints.count + 10 {
+        // The pages as tabs (the open one reversed), then the page's keys in priority order as they fit.
+        var x = row.x + 1
+        for page in ScreenID.allCases {
+            let current = page == ui.screen
+            x = grid.text("\(page.rawValue) \(page.pageName)", x: x, y: row.y,
+                          style: current ? caps.style(fg: .cyan, [.bold, .reverse]) : caps.style(fg: .default, [.dim]), clip: row) + 1
+        }
+        x += 1
+        var room = row.maxX - x
+        var chosen = Set<Int>()
+        let hints = pageHints(ui.screen).map { caps.glyphs.isUnicode ? $0 : $0.replacingArrows() }
+        // An anomaly takes the place of the hints: it names the layer and the step on every page.
+        let anomalyText = model.anomaly.map { "NaN/Inf in \($0.layer) at step \($0.globalStep) (3: health)" }
+        for (k, hint) in hints.enumerated() where hint.count + 2 <= room && (anomalyText == nil || k == 0 && row.width >= 100) {
+            chosen.insert(k); room -= hint.count + 2
+        }
+        let shownHints = hints.enumerated().filter { chosen.contains($0.offset) }.map(\.element).joined(separator: "  ")
+        let hintsEnd = x + shownHints.count
+        if let text = anomalyText {
+            if row.maxX - hintsEnd > 12 {
+                grid.text(text, in: Rect(x: hintsEnd + 2, y: row.y, width: row.maxX - hintsEnd - 2, height: 1), align: .right,
+                          style: caps.style(fg: .red, [.bold, .reverse]), glyphs: caps.glyphs)
+            }
+        } else if let notice = model.notice, row.maxX - hintsEnd > 12 {
             let style = caps.style(fg: model.state == .failed ? .red : .cyan)
-            grid.text(notice, in: Rect(x: row.x + shownHints.count + 2, y: row.y, width: row.width - shownHints.count - 2, height: 1),
+            grid.text(notice, in: Rect(x: hintsEnd + 2, y: row.y, width: row.maxX - hintsEnd - 2, height: 1),
                       align: .right, style: style, glyphs: caps.glyphs)
         }
-        grid.text(shownHints, in: row, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+        grid.text(shownHints, x: x, y: row.y, style: caps.style(fg: .default, [.dim]), clip: row)
+    }
+
+    /// Each page's key hints, most important first ("? help" always leads: it lists the rest).
+    static func pageHints(_ screen: ScreenID) -> [String] {
+        switch screen {
+        case .dashboard: return ["? help", "p pause", "l lr", "s save", "tab focus", "enter open", "q quit"]
+        case .layers: return ["? help", "↑↓ layer", "[ ] image", "←→ channels", "x scale", "o sort", ", . filters", "q quit"]
+        case .health: return ["? help", "↑↓ scroll", "p pause", "l lr", "q quit"]
+        case .misclassified: return ["? help", "esc back", "←→ move", "t true-class", "c predicted", "a all", "q quit"]
+        }
     }
 
     /// "Terminal too small: 70x20, need 80x24", the dimension that fails in red.
@@ -127,7 +156,7 @@ public enum Chrome {
 
 extension String {
     func replacingArrows() -> String {
-        String(map { c -> Character in c == "←" ? "<" : c == "→" ? ">" : c })
+        String(map { c -> Character in c == "←" ? "<" : c == "→" ? ">" : c == "↑" ? "^" : c == "↓" ? "v" : c })
             .replacingOccurrences(of: "<>", with: "<-/->")
     }
     func replacingOccurrences(of target: String, with replacement: String) -> String {

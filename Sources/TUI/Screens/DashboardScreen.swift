@@ -1,15 +1,24 @@
 import Training
 
 /// Where each dashboard panel goes for a window size: header (2 rows), body, status line (1 row). The body
-/// splits into charts on the left (loss 40 %, accuracy 30 %, learning rate the rest) and a stack on the right
-/// (per-class bars, confusion matrix, images). When the right stack does not fit at its minimum heights, the
-/// focused panel is kept, then images, then per-class bars, then the matrix.
+/// splits into charts on the left and a stack on the right (per-class bars, confusion matrix, images).
+/// Left: while the learning rate is constant it is a strip of `learningRateStrip` rows and loss and accuracy
+/// share the rest (55 / 45 %); once it changes, loss 40 %, accuracy 30 %, learning rate the rest.
+/// Right: the images panel is never smaller than one picture at half its pixels plus its caption (a 28x28
+/// image: 14x7 cells), so pictures stay legible and fewer of them show. When the stack does not fit at its
+/// minimum heights, the focused panel is kept, then images, then per-class bars, then the matrix.
 public struct DashboardLayout: Equatable, Sendable {
     public var header: Rect
     public var status: Rect
     public var panels: [DashboardPanel: Rect]
 
-    public init(width: Int, height: Int, classCount: Int, focus: DashboardPanel) {
+    /// Rows of the learning-rate panel while the rate is constant (borders included).
+    public static let learningRateStrip = 4
+    /// The smallest scale a test picture is drawn at: half its pixels.
+    public static let minimumImageScale = 0.5
+
+    public init(width: Int, height: Int, classCount: Int, focus: DashboardPanel, learningRateChanging: Bool = true,
+                imageSize: (width: Int, height: Int) = (28, 28)) {
         let full = Rect(x: 0, y: 0, width: width, height: height)
         let (header, rest) = full.splitTop(2)
         let body = Rect(x: 0, y: rest.y, width: width, height: rest.height - 1)
@@ -20,16 +29,20 @@ public struct DashboardLayout: Equatable, Sendable {
         let rightWidth = max(38, width * 45 / 100)
         let (left, right) = body.splitLeft(width - rightWidth)
         var panels: [DashboardPanel: Rect] = [:]
-        let lossHeight = left.height * 40 / 100, accuracyHeight = left.height * 30 / 100
+        let strip = Self.learningRateStrip
+        let lossHeight = learningRateChanging ? left.height * 40 / 100 : (left.height - strip) * 55 / 100
+        let accuracyHeight = learningRateChanging ? left.height * 30 / 100 : left.height - strip - lossHeight
         let (loss, afterLoss) = left.splitTop(lossHeight)
         let (accuracy, lr) = afterLoss.splitTop(accuracyHeight)
         panels[.loss] = loss; panels[.accuracy] = accuracy; panels[.learningRate] = lr
 
         // Right stack: minimum and preferred heights (borders included).
+        let picture = HalfBlockImage(channels: 1, height: imageSize.height, width: imageSize.width, pixels: [])
+            .cellSize(scale: Self.minimumImageScale)
         let wanted: [DashboardPanel: (min: Int, preferred: Int)] = [
             .perClass: (5, max(classCount, 1) + 2),
             .confusion: (shownClasses + 3, max(classCount, 1) + 3),
-            .images: (7, 2 + 3 * 15),
+            .images: (picture.height + 3, 2 + 3 * 15),   // a picture, its caption, the border
         ]
         var priority: [DashboardPanel] = [.images, .perClass, .confusion]
         if let k = priority.firstIndex(of: focus) { priority.remove(at: k); priority.insert(focus, at: 0) }
@@ -56,6 +69,25 @@ public struct DashboardLayout: Equatable, Sendable {
     }
 }
 
+extension DashboardLayout {
+    /// The layout for this model: the LR panel is a strip while the rate is constant, and the images panel
+    /// fits one picture of the preview's size at half its pixels.
+    public init(model: DashboardModel, width: Int, height: Int, focus: DashboardPanel) {
+        let first = model.preview.first
+        self.init(width: width, height: height, classCount: model.classCount, focus: focus,
+                  learningRateChanging: model.learningRateIsChanging,
+                  imageSize: first.map { ($0.width, $0.height) } ?? (28, 28))
+    }
+}
+
+extension DashboardModel {
+    /// True once the learning rate has taken more than one value (a schedule, a change by hand).
+    public var learningRateIsChanging: Bool {
+        guard let first = learningRate.points.first?.y else { return false }
+        return learningRate.points.contains { $0.y != first }
+    }
+}
+
 /// The main screen: header, three charts, per-class bars, confusion matrix, preview images, status line.
 public struct DashboardScreen: Sendable {
     public init() {}
@@ -63,7 +95,7 @@ public struct DashboardScreen: Sendable {
     public func render(model: DashboardModel, ui: UIState, width: Int, height: Int,
                        capabilities caps: TerminalCapabilities) -> CellGrid {
         var grid = CellGrid(width: width, height: height)
-        let layout = DashboardLayout(width: width, height: height, classCount: model.classCount, focus: ui.focus)
+        let layout = DashboardLayout(model: model, width: width, height: height, focus: ui.focus)
         Chrome.renderHeader(into: &grid, area: layout.header, model: model, capabilities: caps)
         for (panel, rect) in layout.panels.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             let inside = Chrome.panel(&grid, rect, title: title(panel, model: model, ui: ui), focused: ui.focus == panel,
@@ -79,7 +111,8 @@ public struct DashboardScreen: Sendable {
         case .loss: return "Loss: \(trainSeriesName(model)), test"
         case .accuracy: return "Accuracy: \(trainSeriesName(model)), test"
         case .learningRate:
-            return "Learning rate" + (model.manualLearningRateChanges.isEmpty ? "" : " (marks: set by hand)")
+            let kind = model.learningRateIsChanging ? "" : ", constant"
+            return "Learning rate" + kind + (model.manualLearningRateChanges.isEmpty ? "" : " (marks: set by hand)")
         case .confusion where ui.focus == .confusion:
             let r = ui.confusionCursor.row, c = ui.confusionCursor.column
             return "Confusion: \(model.className(r)) as \(model.className(c)), Enter: browse"
@@ -93,21 +126,43 @@ public struct DashboardScreen: Sendable {
         return steps == 1 ? "train (each step)" : "train (mean of \(steps) steps)"
     }
 
+    /// The charts' x axis: epochs (fractional) when the run says how many steps an epoch has, else steps.
+    struct XAxis {
+        var perUnit: Double
+        var unit: String
+        init(_ model: DashboardModel) {
+            if let steps = model.run?.stepsPerEpoch, steps > 0 { perUnit = Double(steps); unit = "epoch" } else { perUnit = 1; unit = "step" }
+        }
+        func points(_ p: [ChartPoint]) -> [ChartPoint] { p.map { ChartPoint(x: $0.x / perUnit, y: $0.y) } }
+        /// Whole epochs between the first and the last point.
+        func ticks(_ series: [ChartPoint]...) -> [Double] {
+            let xs = series.flatMap { $0.map(\.x) }
+            guard unit == "epoch", let lo = xs.min(), let hi = xs.max(), hi - lo < 200 else { return [] }
+            return stride(from: lo.rounded(.up), through: hi.rounded(.down), by: 1).map { $0 }
+        }
+    }
+
     func renderPanel(_ panel: DashboardPanel, into grid: inout CellGrid, area: Rect, model: DashboardModel, ui: UIState,
                      capabilities caps: TerminalCapabilities) {
+        let axis = XAxis(model)
         switch panel {
         case .loss:
-            LineChart(series: [ChartSeries(name: "train", points: model.trainLoss.points, color: .cyan),
-                               ChartSeries(name: "test", points: model.testLoss.points, color: .magenta)])
+            let train = axis.points(model.trainLoss.points), test = axis.points(model.testLoss.points)
+            LineChart(series: [ChartSeries(name: "train", points: train, color: .cyan),
+                               ChartSeries(name: "test", points: test, color: .magenta, markPoints: true)],
+                      xUnit: axis.unit, xTicks: axis.ticks(train, test))
                 .render(into: &grid, area: area, capabilities: caps)
         case .accuracy:
-            LineChart(series: [ChartSeries(name: "train", points: model.trainAccuracy.points, color: .cyan),
-                               ChartSeries(name: "test", points: model.testAccuracy.points, color: .magenta)],
-                      yFormatter: { Format.percent(Float($0), decimals: 0) })
+            let train = axis.points(model.trainAccuracy.points), test = axis.points(model.testAccuracy.points)
+            LineChart(series: [ChartSeries(name: "train", points: train, color: .cyan),
+                               ChartSeries(name: "test", points: test, color: .magenta, markPoints: true)],
+                      yFormatter: { Format.percent(Float($0), decimals: 0) }, xUnit: axis.unit, xTicks: axis.ticks(train, test))
                 .render(into: &grid, area: area, capabilities: caps)
         case .learningRate:
-            LineChart(series: [ChartSeries(name: "lr", points: model.learningRate.points, color: .yellow)],
-                      marks: model.manualLearningRateChanges, fixedYRange: 0...0)
+            let lr = axis.points(model.learningRate.points)
+            LineChart(series: [ChartSeries(name: "lr", points: lr, color: .yellow)],
+                      marks: model.manualLearningRateChanges.map { $0 / axis.perUnit }, fixedYRange: 0...0,
+                      xUnit: axis.unit, xTicks: axis.ticks(lr))
                 .render(into: &grid, area: area, capabilities: caps)
         case .perClass:
             let acc = model.perClassAccuracy
@@ -132,7 +187,7 @@ public struct DashboardScreen: Sendable {
                 ImageGrid.Tile(image: HalfBlockImage($0), caption: model.className($0.predictedClass), isCorrect: $0.isCorrect)
             }
             guard !tiles.isEmpty else { return waiting(&grid, area, evaluationPending(model), caps) }
-            ImageGrid(tiles: tiles).render(into: &grid, area: area, capabilities: caps)
+            ImageGrid(tiles: tiles, minScale: DashboardLayout.minimumImageScale).render(into: &grid, area: area, capabilities: caps)
         }
     }
 

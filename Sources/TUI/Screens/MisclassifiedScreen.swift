@@ -17,7 +17,9 @@ public struct MisclassifiedScreen: Sendable {
 
         let items = ui.browser.items(in: model)
         let selected = min(max(0, ui.browser.selected), max(0, items.count - 1))
-        let stripHeight = max(7, body.height * 35 / 100)
+        // The strip holds a row of pictures at half their pixels (never smaller), their captions, the border.
+        let picture = items.first.map { HalfBlockImage($0).cellSize(scale: DashboardLayout.minimumImageScale).height } ?? 7
+        let stripHeight = max(picture + 3, body.height * 35 / 100)
         let (top, strip) = body.splitTop(body.height - stripHeight)
         let (imageBox, infoBox) = top.splitLeft(max(top.height * 2 + 2, top.width * 45 / 100))
         let title = "Misclassified \(items.isEmpty ? 0 : selected + 1)/\(items.count)"
@@ -38,7 +40,7 @@ public struct MisclassifiedScreen: Sendable {
         HalfBlockImage(image).render(into: &grid, area: imageArea, capabilities: caps, maxScale: 8)
 
         // Prediction details: true class, predicted, top-3 with bars.
-        var y = infoArea.y + 2
+        var y = infoArea.y + (infoArea.height >= 11 ? 2 : 1)
         func line(_ text: String, _ style: Style = .plain) {
             grid.text(text, in: Rect(x: infoArea.x + 1, y: y, width: infoArea.width - 1, height: 1), style: style,
                       glyphs: caps.glyphs)
@@ -47,7 +49,7 @@ public struct MisclassifiedScreen: Sendable {
         line("test image #\(image.testIndex)", caps.style(fg: .default, [.dim]))
         line("true:      \(model.className(image.trueClass))", caps.style(fg: .green, [.bold]))
         line("predicted: \(model.className(image.predictedClass)) \(caps.glyphs.wrong)", caps.style(fg: .red, [.bold]))
-        y += 1
+        if infoArea.height >= 11 { y += 1 }
         line("top 3:", Style(attributes: [.bold]))
         let bars = image.topK.prefix(3).map {
             BarChart.Bar(label: ($0.classIndex == image.trueClass ? "* " : "  ") + model.className($0.classIndex),
@@ -64,7 +66,7 @@ public struct MisclassifiedScreen: Sendable {
         let tiles = items.map {
             ImageGrid.Tile(image: HalfBlockImage($0), caption: model.className($0.predictedClass), isCorrect: false)
         }
-        ImageGrid(tiles: tiles, selected: selected, maxScale: 0.5, minimumShown: 6)
+        ImageGrid(tiles: tiles, selected: selected, maxScale: 0.5, minimumShown: 6, minScale: DashboardLayout.minimumImageScale)
             .render(into: &grid, area: stripArea, capabilities: caps)
         return grid
     }

@@ -14,6 +14,17 @@ public enum Format {
         return String(format: "%.3f", v)
     }
 
+    /// An axis label: whole numbers without decimals ("2", "150"), others as `compact` without trailing
+    /// zeros ("1.5", "0.25").
+    public static func axis(_ v: Double) -> String {
+        if v.isFinite, v == v.rounded(), abs(v) < 100_000 { return String(Int(v)) }
+        var t = compact(v)
+        guard t.contains("."), !t.contains("e") else { return t }
+        while t.hasSuffix("0") { t.removeLast() }
+        if t.hasSuffix(".") { t.removeLast() }
+        return t
+    }
+
     public static func percent(_ fraction: Float, decimals: Int = 1) -> String {
         String(format: "%.\(decimals)f%%", Double(fraction) * 100)
     }

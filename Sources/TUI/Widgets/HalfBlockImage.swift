@@ -106,14 +106,17 @@ public struct ImageGrid: Sendable {
     /// Largest scale to try (1 = native size); smaller scales are tried until `minimumShown` tiles fit.
     public var maxScale: Double
     public var minimumShown: Int
-    public init(tiles: [Tile], selected: Int? = nil, maxScale: Double = 1, minimumShown: Int = 8) {
+    /// Smallest scale allowed: below it fewer tiles show instead of smaller ones (0.5 keeps pictures legible).
+    public var minScale: Double
+    public init(tiles: [Tile], selected: Int? = nil, maxScale: Double = 1, minimumShown: Int = 8, minScale: Double = 0) {
         self.tiles = tiles; self.selected = selected; self.maxScale = maxScale; self.minimumShown = minimumShown
+        self.minScale = minScale
     }
 
     /// Chooses a scale and returns (scale, tile cell size, columns, rows).
     func layout(in area: Rect) -> (scale: Double, cell: (width: Int, height: Int), columns: Int, rows: Int)? {
         guard let first = tiles.first?.image else { return nil }
-        let scales = [1.0, 0.75, 0.5, 0.375, 0.25, 0.125].filter { $0 <= maxScale }
+        let scales = [1.0, 0.75, 0.5, 0.375, 0.25, 0.125].filter { $0 <= maxScale && $0 >= minScale }
         var best: (Double, (Int, Int), Int, Int)?
         for s in scales {
             var size = first.cellSize(scale: s)

@@ -13,8 +13,10 @@ public struct ChartSeries: Sendable {
     public var name: String
     public var points: [ChartPoint]
     public var color: Color
-    public init(name: String, points: [ChartPoint], color: Color) {
-        self.name = name; self.points = points; self.color = color
+    /// Draw a marker (● or o) at every point, e.g. where a test evaluation was measured.
+    public var markPoints: Bool
+    public init(name: String, points: [ChartPoint], color: Color, markPoints: Bool = false) {
+        self.name = name; self.points = points; self.color = color; self.markPoints = markPoints
     }
 }
 
@@ -51,12 +53,21 @@ public struct LineChart: Sendable {
     /// When set, the y range always includes these bounds (e.g. 0...1 for accuracy).
     public var fixedYRange: ClosedRange<Double>?
     public var yFormatter: @Sendable (Double) -> String
+    /// x-axis labels: integers without decimals, others short ("1.5", "0.25").
+    public var xFormatter: @Sendable (Double) -> String
+    /// What x counts ("epoch"), written in the middle of the axis row when there is room.
+    public var xUnit: String?
+    /// Labelled ticks between the ends (whole epochs), drawn where they do not crowd a neighbour.
+    public var xTicks: [Double]
 
     public init(series: [ChartSeries], marks: [Double] = [], glyphs: ChartGlyphs? = nil,
                 fixedYRange: ClosedRange<Double>? = nil,
-                yFormatter: @escaping @Sendable (Double) -> String = { Format.compact($0) }) {
+                yFormatter: @escaping @Sendable (Double) -> String = { Format.compact($0) },
+                xFormatter: @escaping @Sendable (Double) -> String = { Format.axis($0) },
+                xUnit: String? = nil, xTicks: [Double] = []) {
         self.series = series; self.marks = marks; self.glyphs = glyphs
         self.fixedYRange = fixedYRange; self.yFormatter = yFormatter
+        self.xFormatter = xFormatter; self.xUnit = xUnit; self.xTicks = xTicks
     }
 
     /// The data range shown: all points (and the fixed y range), widened when flat so a constant line sits mid-plot.
@@ -145,12 +156,39 @@ public struct LineChart: Sendable {
             }
         }
 
+        // Markers on the measured points of the series that want them (test evaluations).
+        let pointMark: Character = capabilities.glyphs.isUnicode ? "●" : "o"
+        for s in series where s.markPoints {
+            for p in s.points where p.x.isFinite && p.y.isFinite {
+                let cx = min(dotsW - 1, max(0, column(p.x))) / dx, cy = row(p.y) / dy
+                grid.put(pointMark, x: plot.x + cx, y: plot.y + cy, style: capabilities.style(fg: s.color, [.bold]))
+            }
+        }
+
         guard showAxis else { return }
-        // x-axis row: first and last x, and a marker under each mark.
+        // x-axis row: first and last x, whole ticks between, the unit in the middle, a marker under each mark.
         let axisY = area.y + plotHeight
         let axisArea = Rect(x: plot.x, y: axisY, width: plot.width, height: 1)
-        grid.text(Format.compact(xr.lowerBound), in: axisArea, align: .left, style: labelStyle, glyphs: capabilities.glyphs)
-        grid.text(Format.compact(xr.upperBound), in: axisArea, align: .right, style: labelStyle, glyphs: capabilities.glyphs)
+        let first = xFormatter(xr.lowerBound), last = xFormatter(xr.upperBound)
+        grid.text(first, in: axisArea, align: .left, style: labelStyle, glyphs: capabilities.glyphs)
+        grid.text(last, in: axisArea, align: .right, style: labelStyle, glyphs: capabilities.glyphs)
+        var taken = [(plot.x, plot.x + first.count), (plot.maxX - last.count, plot.maxX)]
+        func free(_ a: Int, _ b: Int) -> Bool { a >= plot.x && b <= plot.maxX && taken.allSatisfy { b + 1 < $0.0 || a > $0.1 + 1 } }
+        if let unit = xUnit {
+            let a = plot.x + (plot.width - unit.count) / 2
+            if free(a, a + unit.count) {
+                grid.text(unit, x: a, y: axisY, style: labelStyle, clip: axisArea)
+                taken.append((a, a + unit.count))
+            }
+        }
+        for t in xTicks where t > xr.lowerBound && t < xr.upperBound {
+            let label = xFormatter(t)
+            let cx = plot.x + column(t) / dx
+            let a = cx - label.count / 2
+            guard free(a, a + label.count) else { continue }
+            grid.text(label, x: a, y: axisY, style: labelStyle, clip: axisArea)
+            taken.append((a, a + label.count))
+        }
         for m in marks where m >= xr.lowerBound && m <= xr.upperBound {
             grid.put(capabilities.glyphs.marker, x: plot.x + column(m) / dx, y: axisY,
                      style: capabilities.style(fg: .yellow, [.bold]))
