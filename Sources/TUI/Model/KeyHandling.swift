@@ -270,17 +270,12 @@ func handleLayersKey(_ key: Key, state: UIState, model: DashboardModel) -> UISta
     var l = s.layers
     let layerCount = model.run?.layers.count ?? 0
     let imageCount = layerImages(model).count
-    func moveLayer(_ d: Int) {
-        let n = min(max(0, l.layer + d), max(0, layerCount - 1))
+    if let n = movedCursor(l.layer, by: key, count: layerCount) {
         if n != l.layer { l.layer = n; l.channelPage = 0; l.filterOutput = 0 }
+        s.layers = l
+        return s
     }
     switch key {
-    case .up, .character("k"): moveLayer(-1)
-    case .down, .character("j"): moveLayer(1)
-    case .pageUp: moveLayer(-10)
-    case .pageDown: moveLayer(10)
-    case .home: moveLayer(-layerCount)
-    case .end: moveLayer(layerCount)
     case .character("["): if imageCount > 0 { l.image = (l.image + imageCount - 1) % imageCount }
     case .character("]"): if imageCount > 0 { l.image = (l.image + 1) % imageCount }
     case .left: l.channelPage = max(0, l.channelPage - 1)
@@ -301,15 +296,11 @@ func handleLayersKey(_ key: Key, state: UIState, model: DashboardModel) -> UISta
 /// The health table's cursor: up/down, PgUp/PgDn by 10, Home/End; Esc back to the overview.
 func handleHealthKey(_ key: Key, state: UIState, model: DashboardModel) -> UIState {
     var s = state
-    let rows = HealthScreen.rows(model).count
-    func move(_ d: Int) { s.healthCursor = min(max(0, s.healthCursor + d), max(0, rows - 1)) }
+    if let n = movedCursor(s.healthCursor, by: key, count: HealthScreen.rows(model).count) {
+        s.healthCursor = n
+        return s
+    }
     switch key {
-    case .up, .character("k"): move(-1)
-    case .down, .character("j"): move(1)
-    case .pageUp: move(-10)
-    case .pageDown: move(10)
-    case .home: move(-rows)
-    case .end: move(rows)
     case .escape: s.screen = .dashboard
     default: break
     }
@@ -322,5 +313,20 @@ extension String {
         while t.first == set { t = t.dropFirst() }
         while t.last == set { t = t.dropLast() }
         return String(t)
+    }
+}
+
+/// A list cursor after a movement key (nil for any other key): arrows (and vi's j/k), a page, either end.
+/// Every list of the UI moves with it: the pickers, the layer tree, the health table.
+func movedCursor(_ cursor: Int, by key: Key, count: Int, page: Int = 10) -> Int? {
+    let last = max(0, count - 1)
+    switch key {
+    case .up, .character("k"): return max(0, cursor - 1)
+    case .down, .character("j"): return min(last, cursor + 1)
+    case .pageUp: return max(0, cursor - page)
+    case .pageDown: return min(last, cursor + page)
+    case .home: return 0
+    case .end: return last
+    default: return nil
     }
 }

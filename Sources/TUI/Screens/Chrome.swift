@@ -15,6 +15,18 @@ public enum Chrome {
     }
 
     /// Row 0: what runs and where it is; row 1: progress bar and the newest numbers.
+    /// A page's frame: the header (2 rows) and the status line (last row) drawn into a new grid, and the
+    /// body between them for the page to fill.
+    public static func page(model: DashboardModel, ui: UIState, width: Int, height: Int,
+                            capabilities caps: TerminalCapabilities) -> (grid: CellGrid, body: Rect) {
+        var grid = CellGrid(width: width, height: height)
+        let (header, rest) = Rect(x: 0, y: 0, width: width, height: height).splitTop(2)
+        renderHeader(into: &grid, area: header, model: model, capabilities: caps)
+        renderStatus(into: &grid, area: Rect(x: 0, y: height - 1, width: width, height: 1), model: model, ui: ui,
+                     capabilities: caps)
+        return (grid, Rect(x: 0, y: rest.y, width: width, height: rest.height - 1))
+    }
+
     public static func renderHeader(into grid: inout CellGrid, area: Rect, model: DashboardModel,
                                     capabilities caps: TerminalCapabilities) {
         guard area.height >= 1 else { return }

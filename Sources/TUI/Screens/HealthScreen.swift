@@ -41,12 +41,7 @@ public struct HealthScreen: Sendable {
 
     public func render(model: DashboardModel, ui: UIState, width: Int, height: Int,
                        capabilities caps: TerminalCapabilities) -> CellGrid {
-        var grid = CellGrid(width: width, height: height)
-        let full = Rect(x: 0, y: 0, width: width, height: height)
-        let (header, rest) = full.splitTop(2)
-        Chrome.renderHeader(into: &grid, area: header, model: model, capabilities: caps)
-        Chrome.renderStatus(into: &grid, area: Rect(x: 0, y: height - 1, width: width, height: 1), model: model, ui: ui, capabilities: caps)
-        var body = Rect(x: 0, y: rest.y, width: width, height: rest.height - 1)
+        var (grid, body) = Chrome.page(model: model, ui: ui, width: width, height: height, capabilities: caps)
 
         if let a = model.anomaly {
             let (banner, below) = body.splitTop(2)

@@ -7,13 +7,7 @@ public struct MisclassifiedScreen: Sendable {
 
     public func render(model: DashboardModel, ui: UIState, width: Int, height: Int,
                        capabilities caps: TerminalCapabilities) -> CellGrid {
-        var grid = CellGrid(width: width, height: height)
-        let full = Rect(x: 0, y: 0, width: width, height: height)
-        let (header, rest) = full.splitTop(2)
-        Chrome.renderHeader(into: &grid, area: header, model: model, capabilities: caps)
-        let body = Rect(x: 0, y: rest.y, width: width, height: rest.height - 1)
-        Chrome.renderStatus(into: &grid, area: Rect(x: 0, y: height - 1, width: width, height: 1), model: model, ui: ui,
-                            capabilities: caps)
+        var (grid, body) = Chrome.page(model: model, ui: ui, width: width, height: height, capabilities: caps)
 
         let items = ui.browser.items(in: model)
         let selected = min(max(0, ui.browser.selected), max(0, items.count - 1))

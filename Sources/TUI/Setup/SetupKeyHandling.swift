@@ -60,20 +60,6 @@ public func handleSetupKey(_ key: Key, state: SetupState, windowHeight: Int) -> 
     return (s, actions)
 }
 
-/// A list cursor after a movement key (nil for any other key).
-func movedCursor(_ cursor: Int, by key: Key, count: Int, page: Int = 10) -> Int? {
-    let last = max(0, count - 1)
-    switch key {
-    case .up: return max(0, cursor - 1)
-    case .down: return min(last, cursor + 1)
-    case .pageUp: return max(0, cursor - page)
-    case .pageDown: return min(last, cursor + page)
-    case .home: return 0
-    case .end: return last
-    default: return nil
-    }
-}
-
 /// The keys that go on to the next step.
 private func choosesNext(_ key: Key) -> Bool { key == .enter || key == .tab || key == .right }
 
