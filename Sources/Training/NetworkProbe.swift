@@ -34,6 +34,13 @@ final class NetworkProbe {
 
     func layer(at path: String) -> (any Layer)? { layersByPath[path] }
 
+    /// Per-image output shapes by path, from the summary: a layer object used at several places (one ReLU
+    /// module called in two branches) is captured at the call whose output has its row's shape.
+    private lazy var rowShapes: [String: [Int]] = {
+        guard let summary = try? ModelSummary.make(network: network, batchSize: 1) else { return [:] }
+        return Dictionary(summary.rows.map { ($0.name, $0.outputShape) }, uniquingKeysWith: { first, _ in first })
+    }()
+
     /// Sets `observer` on every container of the tree that reports outputs (nil detaches).
     static func attach(_ observer: (any ForwardObserver)?, to layer: any Layer) {
         switch layer {
@@ -83,7 +90,7 @@ final class NetworkProbe {
     /// no layer has that path or the image is not the input's size.
     func layerView(path: String, image: [Float], testIndex: Int, globalStep: Int) throws -> LayerView? {
         guard let target = layer(at: path), image.count == network.inputShape.reduce(1, *) else { return nil }
-        let capture = OutputCapture(target: target)
+        let capture = OutputCapture(target: target, shape: rowShapes[path].map { [1] + $0 })
         let input = Tensor(shape: [1] + network.inputShape, values: image)
         _ = try observing(capture) { try network.forward(input, training: false) }
         guard let (shape, values) = capture.captured else { return nil }
@@ -112,16 +119,23 @@ final class NetworkProbe {
     }
 }
 
-/// Copies one layer's output (its first call) out of a forward pass.
+/// Copies one layer's output out of a forward pass: its first call whose output has `shape` (any shape when
+/// nil), else its first call.
 final class OutputCapture: ForwardObserver {
     private let target: ObjectIdentifier
+    private let shape: [Int]?
     private(set) var captured: (shape: [Int], values: [Float])?
+    private var matched = false
 
-    init(target: any Layer) { self.target = ObjectIdentifier(target) }
+    init(target: any Layer, shape: [Int]? = nil) {
+        self.target = ObjectIdentifier(target)
+        self.shape = shape
+    }
 
     func layerDidForward(_ layer: any Layer, output: Tensor) {
-        guard captured == nil, ObjectIdentifier(layer) == target else { return }
-        captured = (output.shape, output.array)
+        guard !matched, ObjectIdentifier(layer) == target else { return }
+        matched = shape == nil || output.shape == shape!
+        if matched || captured == nil { captured = (output.shape, output.array) }
     }
 }
 
@@ -130,9 +144,13 @@ final class RectifierCounter: ForwardObserver {
     private var index: [ObjectIdentifier: Int] = [:]
     private(set) var names: [String] = []
     private var zeros: [Int] = [], totals: [Int] = []
+    /// A `Residual` is reported by itself and again by its parent: the same output is counted once.
+    private var last: (layer: ObjectIdentifier, output: ObjectIdentifier)?
 
     func layerDidForward(_ layer: any Layer, output: Tensor) {
         let key = ObjectIdentifier(layer)
+        if let last, last.layer == key, last.output == ObjectIdentifier(output) { return }
+        last = (key, ObjectIdentifier(output))
         let i: Int
         if let found = index[key] { i = found } else {
             guard let name = NetworkProbe.rectifierName(layer) else { return }

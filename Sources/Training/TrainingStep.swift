@@ -137,17 +137,18 @@ public final class TrainingStep {
         }
     }
 
-    /// Finds the first layer in forward order whose output (the forward run again, watched) or parameter
-    /// gradient (as the backward left them) is not finite, and puts the BatchNorm statistics back.
+    /// Finds where the first NaN or infinity appeared, and puts the BatchNorm statistics back: the first layer in
+    /// forward order whose output is not finite (the forward run again, watched); else, as gradients flow
+    /// backwards and spoil every layer before, the last layer in forward order whose parameter gradient is not
+    /// finite (as the backward left them); else the loss.
     private func notFinite(loss batchLoss: Float, gradientsComputed: Bool) throws -> NotFinite {
         defer { restoreBuffers() }
         let check = FiniteCheck()
         _ = try probe.observing(check) { try network.forward(input, training: true) }
-        for layer in check.order {
-            if let bad = check.firstNonFinite, bad.layer === layer {
-                return NotFinite(loss: batchLoss, layer: layer.displayName, message: "output of \(layer.displayName) has \(bad.what)")
-            }
-            guard gradientsComputed else { continue }
+        if let bad = check.firstNonFinite {
+            return NotFinite(loss: batchLoss, layer: bad.layer.displayName, message: "output of \(bad.layer.displayName) has \(bad.what)")
+        }
+        for layer in check.order.reversed() where gradientsComputed {
             for (key, p) in layer.ownState where p.isTrainable {
                 if let g = p.grad, let what = nonFiniteKind(g.data, count: g.count) {
                     return NotFinite(loss: batchLoss, layer: layer.displayName,

@@ -4,7 +4,8 @@
 ///
 /// Reported: each child a `Sequential` runs, each named stage of a `Block`, a `Residual`'s shortcut, and a
 /// `Residual` or `Concat` itself (its output after the add or concatenation and its activation). The tensor is
-/// the layer's own buffer, valid only during the call: copy what must outlive it.
+/// the layer's own buffer, valid only during the call: copy what must outlive it. A `Residual` that is its
+/// parent's child is reported twice with the same output (by itself, then by the parent).
 public protocol ForwardObserver: AnyObject {
     func layerDidForward(_ layer: any Layer, output: Tensor)
 }
