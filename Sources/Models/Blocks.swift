@@ -15,6 +15,8 @@ public final class Block: Layer {
     }
     public let typeName: String
     public let stages: [(name: String?, layer: any Layer)]
+    /// When set, sees each named stage's output (see `ForwardObserver`).
+    public var observer: (any ForwardObserver)?
 
     public init(_ typeName: String, _ stages: [(String?, any Layer)]) {
         self.typeName = typeName
@@ -35,6 +37,13 @@ public final class Block: Layer {
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         var x = input
+        if let observer {
+            for stage in stages {
+                x = try stage.layer.forward(x, training: training)
+                if stage.name != nil { observer.layerDidForward(stage.layer, output: x) }
+            }
+            return x
+        }
         for stage in stages { x = try stage.layer.forward(x, training: training) }
         return x
     }

@@ -91,13 +91,24 @@ public enum Bench {
     /// `Sequential` of the network times its children during the timed steps.
     public static func measure(
         model: String, input: [Int], classes: Int = 10, batch: Int, mode: BenchMode, threads: Int,
-        seconds: Double, repeats: Int = 5, warmup: Int = 3, profiler: LayerProfiler? = nil
+        seconds: Double, repeats: Int = 5, warmup: Int = 3, profiler: LayerProfiler? = nil, watchInterval: Double? = nil
     ) throws -> BenchResult {
         let network = try ModelZoo.build(model, inputShape: input, classes: classes, seed: 0)
         let macs = try ModelSummary.make(network: network, batchSize: batch).totals.macs
         let trainingStep = try TrainingStep.onRandomBatch(network, batchSize: batch)
 
+        // The layers page's watch, as the engine thread runs it at a batch boundary: the middle layer's view
+        // of one image every `watchInterval` seconds.
+        let rows = TrainingLoop.layers(of: network)
+        let watchedPath = rows.isEmpty ? "" : rows[rows.count / 2].path
+        var random = RandomSource(seed: 3)
+        let watchedImage = (0..<network.inputShape.reduce(1, *)).map { _ in random.uniform(-1, 1) }
+        var lastView = LayerProfiler.now()
         func step() throws {
+            if let watchInterval, Double(LayerProfiler.now() - lastView) * 1e-9 >= watchInterval {
+                lastView = LayerProfiler.now()
+                _ = try trainingStep.probe.layerView(path: watchedPath, image: watchedImage, testIndex: 0, globalStep: 0)
+            }
             switch mode {
             case .train: _ = try trainingStep.train()
             case .infer: try trainingStep.infer()

@@ -23,6 +23,7 @@ final class Evaluator {
     let classes: Int
     /// Evenly spread over the test set and fixed for the run, so the preview grid shows the same images each epoch.
     let previewIndices: Set<Int>
+    private let mean: [Float], std: [Float]
     private let loader: BatchLoader
     private let input = Tensor(shape: [0])
     private let probabilities = Tensor(shape: [0])
@@ -31,10 +32,18 @@ final class Evaluator {
     init(set: ImageSet, classes: Int, mean: [Float], std: [Float], batchSize: Int) {
         self.set = set
         self.classes = classes
+        self.mean = mean
+        self.std = std
         let count = min(Self.previewCount, set.count)
         previewIndices = Set((0..<count).map { $0 * set.count / max(count, 1) })
         loader = BatchLoader(set: set, batchSize: batchSize, shuffle: false, dropLast: false, augmentation: .none,
                              mean: mean, std: std, seed: 0, prefetch: 1)
+    }
+
+    /// Test image `index`, normalised as the network sees it; nil when there is no such image.
+    func image(at index: Int) -> [Float]? {
+        guard index >= 0, index < set.count else { return nil }
+        return set.normalizedImage(at: index, mean: mean, std: std)
     }
 
     func evaluate(_ network: Network) throws -> EvaluationResult {

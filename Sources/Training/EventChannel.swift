@@ -13,6 +13,8 @@ public final class EventChannel: Sendable {
         var events: [TrainingEvent] = []
         /// Index of the unread step event in `events`, if any (there is at most one).
         var stepIndex: Int?
+        /// Index of the unread layer view, if any: views coalesce like steps.
+        var layerViewIndex: Int?
     }
 
     private let pending = Mutex(Pending())
@@ -25,13 +27,22 @@ public final class EventChannel: Sendable {
     /// Readable when events are waiting; `drain()` empties it.
     public var wakeFileDescriptor: Int32 { wake.readEnd }
 
-    /// Posts an event without blocking. A step event replaces an unread one and moves to the end,
-    /// so the queue keeps its order and holds at most one step event.
+    /// Posts an event without blocking. A step event (or a layer view) replaces an unread one and moves to
+    /// the end, so the queue keeps its order and holds at most one of each.
     public func post(_ event: TrainingEvent) {
         pending.withLock { queue in
             if case .step = event {
-                if let old = queue.stepIndex { queue.events.remove(at: old) }
+                if let old = queue.stepIndex {
+                    queue.events.remove(at: old)
+                    if let view = queue.layerViewIndex, view > old { queue.layerViewIndex = view - 1 }
+                }
                 queue.stepIndex = queue.events.count
+            } else if case .layerView = event {
+                if let old = queue.layerViewIndex {
+                    queue.events.remove(at: old)
+                    if let step = queue.stepIndex, step > old { queue.stepIndex = step - 1 }
+                }
+                queue.layerViewIndex = queue.events.count
             }
             queue.events.append(event)
         }

@@ -15,6 +15,7 @@ final class PreparedRun {
     let trainLoader: BatchLoader
     let evaluator: Evaluator
     let metrics: MetricsLog
+    let health: HealthLog
     /// The checkpoint's position, when resuming from one.
     let resumedFrom: TrainState?
 
@@ -79,14 +80,19 @@ final class PreparedRun {
         if let existing {
             session = existing
             metrics = MetricsLog(session: existing)
+            health = HealthLog(session: existing)
             // Everything is loaded and verified before anything in the session is written.
             if let checkpoint = existing.checkpoint(.last) {
-                resumedFrom = try Self.restore(from: checkpoint, network: network, optimizer: optimizer,
-                                               schedule: schedule, metrics: metrics)
+                let state = try Self.restore(from: checkpoint, network: network, optimizer: optimizer,
+                                             schedule: schedule, metrics: metrics)
+                try health.restore(upToGlobalStep: state.position.globalStep)
+                resumedFrom = state
             } else {
                 resumedFrom = nil
             }
             try existing.writeConfig(config)
+            // The run goes on: whatever stopped it before is no longer why it stands.
+            try? FileManager.default.removeItem(at: existing.stoppedURL)
         } else {
             config.versions["blas_core"] = BLAS.coreName
             session = try request.sessions.create(config: config)
@@ -94,6 +100,7 @@ final class PreparedRun {
                 name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,
                 std: dataset.std, trainCount: train.count, testCount: test.count))
             metrics = MetricsLog(session: session)
+            health = HealthLog(session: session)
             resumedFrom = nil
         }
         self.config = config

@@ -113,6 +113,10 @@ public struct Session: Sendable, Equatable {
     public var datasetURL: URL { url.appendingPathComponent("dataset.json") }
     public var metricsJSONLURL: URL { url.appendingPathComponent("metrics.jsonl") }
     public var metricsCSVURL: URL { url.appendingPathComponent("metrics.csv") }
+    /// Per-layer health records (`HealthLog`).
+    public var healthJSONLURL: URL { url.appendingPathComponent("health.jsonl") }
+    /// Why a run stopped before its end (a NaN or an infinity), when it did; a resume removes it.
+    public var stoppedURL: URL { url.appendingPathComponent("stopped.json") }
     public var checkpointsURL: URL { url.appendingPathComponent("checkpoints") }
 
     public func readConfig() throws -> TrainingConfig {

@@ -19,15 +19,30 @@ public struct RunRequest: Sendable {
     public var stopAtGlobalStep: Int?
     /// Pause at the first batch boundary, before any step (the UI can show the run, then start it).
     public var startPaused: Bool
+    /// What a NaN or an infinity in the loss or a gradient does: the dashboard pauses (the user can lower the
+    /// learning rate and resume), headless runs stop with `.failed`.
+    public var onAnomaly: AnomalyAction
+    /// Seconds between layer views while a layer is watched (tests use 0: every batch boundary).
+    public var layerViewInterval: Double
 
     public init(_ origin: Origin, sessions: SessionStore, sources: RunSources = .standard,
-                stopAtGlobalStep: Int? = nil, startPaused: Bool = false) {
+                stopAtGlobalStep: Int? = nil, startPaused: Bool = false, onAnomaly: AnomalyAction = .stop,
+                layerViewInterval: Double = 1) {
+        self.onAnomaly = onAnomaly
+        self.layerViewInterval = layerViewInterval
         self.origin = origin
         self.sessions = sessions
         self.sources = sources
         self.stopAtGlobalStep = stopAtGlobalStep
         self.startPaused = startPaused
     }
+}
+
+public enum AnomalyAction: String, Sendable {
+    /// Post `.anomaly`, then `.stateChanged(.paused)`; the bad step is skipped.
+    case pause
+    /// Post `.anomaly`, keep the last good checkpoint, write `stopped.json`, end with `.failed`.
+    case stop
 }
 
 /// Where the engine thread gets its dataset and model. `.standard` uses the catalog and the zoo;

@@ -1,6 +1,7 @@
 import Data
 import Engine
 import Foundation
+import Models
 
 /// The engine thread's whole life: set up from the request, train epoch by epoch, evaluate, checkpoint,
 /// obey commands at batch boundaries, and tell the channel everything. Lives on that one thread.
@@ -17,7 +18,10 @@ final class TrainingLoop {
     private let trainLoader: BatchLoader
     private let evaluator: Evaluator
     private let metrics: MetricsLog
+    private let health: HealthLog
     private let trainingStep: TrainingStep
+    private let onAnomaly: AnomalyAction
+    private let layerViewInterval: Double
 
     /// Where the run stands; a checkpoint records it whole. Changed only through `position`; the three
     /// below are read-only shorthands.
@@ -33,10 +37,19 @@ final class TrainingLoop {
     private var changedSinceSave = true
     private let remaining = RemainingTime()
     /// What the layers page is looking at, if it is open.
-    private var watchedLayer: LayerWatch?
+    private var watchedLayer: LayerWatch? {
+        didSet { if watchedLayer != oldValue { lastLayerView = nil } }
+    }
+    /// When the last layer view was taken (monotonic nanoseconds); nil: take one at the next boundary.
+    private var lastLayerView: UInt64?
+    /// A watch naming no layer or no test image: nothing is posted for it, and it is not tried again.
+    private var unviewable: LayerWatch?
 
-    private init(_ run: PreparedRun, stopAtGlobalStep: Int?, events: EventChannel, commands: CommandQueue) {
-        self.stopAtGlobalStep = stopAtGlobalStep
+    private init(_ run: PreparedRun, request: RunRequest, events: EventChannel, commands: CommandQueue) {
+        self.stopAtGlobalStep = request.stopAtGlobalStep
+        onAnomaly = request.onAnomaly
+        layerViewInterval = request.layerViewInterval
+        health = run.health
         self.events = events
         self.commands = commands
         config = run.config
@@ -58,7 +71,7 @@ final class TrainingLoop {
         events.post(.stateChanged(.starting))
         do {
             let prepared = try PreparedRun(request)
-            let loop = TrainingLoop(prepared, stopAtGlobalStep: request.stopAtGlobalStep, events: events, commands: commands)
+            let loop = TrainingLoop(prepared, request: request, events: events, commands: commands)
             events.post(.started(loop.description(classNames: prepared.classNames)))
             events.post(.stateChanged(.running))
             try loop.train()
@@ -72,7 +85,16 @@ final class TrainingLoop {
                        classNames: classNames, epochs: config.epochs, batchSize: config.batchSize,
                        stepsPerEpoch: trainLoader.batchesPerEpoch, stepsPerRecord: config.metricsEvery, startEpoch: epoch,
                        optimizer: config.optimizer.rawValue, schedule: config.schedule,
-                       learningRate: optimizer.learningRate, parameterCount: network.parameterCount)
+                       learningRate: optimizer.learningRate, parameterCount: network.parameterCount,
+                       layers: Self.layers(of: network))
+    }
+
+    /// The summary's rows (the same walk `cnntui summary` prints); none if the summary cannot be made.
+    static func layers(of network: Network) -> [LayerInfo] {
+        guard let summary = try? ModelSummary.make(network: network, batchSize: 1) else { return [] }
+        return summary.rows.map {
+            LayerInfo(path: $0.name, type: $0.type, depth: $0.depth, outputShape: $0.outputShape, parameterCount: $0.params)
+        }
     }
 
 
@@ -88,7 +110,13 @@ final class TrainingLoop {
                 if try atBatchBoundary() { return try stop() }
                 let started = DispatchTime.now().uptimeNanoseconds
                 guard let batch = trainLoader.next() else { break }
-                let (batchLoss, correct) = try step(batch)
+                let outcome: (Float, Int)?
+                do { outcome = try step(batch) } catch let found as TrainingStep.NotFinite {
+                    trainLoader.recycle(consume batch)
+                    if try anomaly(found, stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps) { return }
+                    continue
+                }
+                guard let (batchLoss, correct) = outcome else { break }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                 let count = batch.count
                 // Consumed: a copy still alive here would make the loader copy the arrays instead of refilling them.
@@ -102,14 +130,43 @@ final class TrainingLoop {
         events.post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
     }
 
-    /// One optimizer step on one batch; returns the batch's mean loss and how many it got right.
+    /// One optimizer step on one batch; returns the batch's mean loss and how many it got right. A step that
+    /// ends a record window also measures the network's health.
     private func step(_ batch: Batch) throws -> (Float, Int) {
         trainingStep.load(images: batch.images, labels: batch.labels, count: batch.count)
-        do {
-            let outcome = try trainingStep.train()
-            return (outcome.loss, outcome.correct)
-        } catch let error as TrainingStep.LossNotFinite {
-            throw TrainingError.setup(message: "loss became \(error.loss) at epoch \(epoch), step \(batchesDone + 1) (learning rate \(optimizer.learningRate) too high?)")
+        trainingStep.recordHealth = (globalStep + 1) % config.metricsEvery == 0
+        let outcome = try trainingStep.train()
+        return (outcome.loss, outcome.correct)
+    }
+
+    /// A step found a NaN or an infinity and updated nothing. Pausing: tell, pause, skip the batch (it counts
+    /// as a step without figures, so the schedule stays in line); returns false. Stopping: tell, write the
+    /// logs and `stopped.json` but no checkpoint (the last good one stays `last`), end with `.failed`; true.
+    private func anomaly(_ found: TrainingStep.NotFinite, stepsPerEpoch: Int, totalSteps: Int) throws -> Bool {
+        let anomaly = Anomaly(epoch: epoch, globalStep: globalStep + 1, layer: found.layer, message: found.message)
+        events.post(.anomaly(anomaly))
+        switch onAnomaly {
+        case .pause:
+            optimizer.learningRate = schedule.stepBatch()
+            position.batchesDone += 1
+            position.globalStep += 1
+            changedSinceSave = true
+            events.post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
+                                        totalSteps: totalSteps, etaSeconds: remaining.eta(doneSteps: globalStep))))
+            if !paused {
+                paused = true
+                events.post(.stateChanged(.paused))
+            }
+            return false
+        case .stop:
+            try metrics.write()
+            try health.write()
+            try JSONFile.write(StopReason(reason: "anomaly", epoch: anomaly.epoch, globalStep: anomaly.globalStep,
+                                          layer: anomaly.layer, message: anomaly.message), to: session.stoppedURL)
+            events.post(.failed(message: "\(anomaly.message) at epoch \(anomaly.epoch), step \(anomaly.globalStep) "
+                                + "(first in layer \(anomaly.layer); learning rate \(optimizer.learningRate) too high?); "
+                                + "not saved: the last checkpoint is the last good state"))
+            return true
         }
     }
 
@@ -132,6 +189,12 @@ final class TrainingLoop {
             position.recordWindow = StepTally()
             events.post(.record(record))
             metrics.append(MetricRecord(record))
+            if let measured = trainingStep.health {
+                let healthRecord = HealthRecord(epoch: epoch, globalStep: globalStep, layers: measured.layers,
+                                                rectifiers: measured.rectifiers)
+                health.append(healthRecord)
+                events.post(.health(healthRecord))
+            }
         }
     }
 
@@ -218,9 +281,28 @@ final class TrainingLoop {
             }
             if let limit = stopAtGlobalStep, globalStep >= limit { stopRequested = true }
             if stopRequested { return true }
+            try refreshLayerView()
             if !paused { return false }
             commands.waitForCommand()
         }
+    }
+
+    /// Posts the watched layer's view when one is watched and the last is `layerViewInterval` old (or
+    /// the watch just changed): one test image through the network in inference mode, which changes no number
+    /// of the training. Nothing is watched: returns at the first line.
+    private func refreshLayerView() throws {
+        guard let watch = watchedLayer, watch != unviewable else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let last = lastLayerView, Double(now - last) < layerViewInterval * 1e9 { return }
+        lastLayerView = now
+        guard let image = evaluator.image(at: watch.testIndex),
+              let view = try trainingStep.probe.layerView(path: watch.layer, image: image, testIndex: watch.testIndex,
+                                                          globalStep: globalStep)
+        else {
+            unviewable = watch
+            return
+        }
+        events.post(.layerView(view))
     }
 
     private func stop() throws {
@@ -236,6 +318,7 @@ final class TrainingLoop {
                                finished: epoch > config.epochs)
         // Metrics first: they may run ahead of the checkpoint (a resume keeps only `metricsCount`), never behind it.
         try metrics.write()
+        try health.write()
         let directory = try CheckpointStore.save(session: session, model: network.root.stateDictEntries(),
                                                  optimizer: optimizer.stateEntries(), state: state, markBest: markBest)
         changedSinceSave = false

@@ -30,6 +30,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Flag(help: "Print forward and backward milliseconds per layer (to stderr) for each model's training.")
     var profile = false
+    @Flag(help: "Train with the layers page's watch on: one test image's layer view (the middle layer) once a second between steps.")
+    var watch = false
 
     func validate() throws {
         _ = try BenchOptions.parseInput(input)
@@ -110,6 +112,7 @@ struct BenchCommand: ParsableCommand {
                          "--threads", String(threads), "--seconds", String(seconds), "--repeats", String(repeats),
                          "--mode", mode.rawValue]
         if profile && mode == .train { arguments.append("--profile") }
+        if watch && mode == .train { arguments.append("--watch") }
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_MMAP_MAX_"] = "0"
@@ -142,6 +145,7 @@ struct BenchWorkerCommand: ParsableCommand {
     @Option var repeats = 5
     @Option var mode = "train"
     @Flag var profile = false
+    @Flag var watch = false
 
     func run() throws {
         Parallel.setThreads(threads)
@@ -149,7 +153,7 @@ struct BenchWorkerCommand: ParsableCommand {
         let profiler = profile ? LayerProfiler() : nil
         let result = try Bench.measure(
             model: model, input: try BenchOptions.parseInput(input), batch: batch, mode: benchMode, threads: threads,
-            seconds: seconds, repeats: repeats, profiler: profiler)
+            seconds: seconds, repeats: repeats, profiler: profiler, watchInterval: watch ? 1 : nil)
         if let profiler {
             FileHandle.standardError.write(Data(("\n\(result.model) training, per step:\n"
                 + Bench.profileTable(profiler, steps: result.steps) + "\n\n").utf8))

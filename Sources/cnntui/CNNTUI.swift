@@ -65,7 +65,7 @@ struct UICommand: ParsableCommand {
             }
             chosen = picked
         }
-        let handle = Trainer.start(RunRequest(.new(chosen), sessions: store))
+        let handle = Trainer.start(RunRequest(.new(chosen), sessions: store, onAnomaly: .pause))
         let code = DashboardRun.show(painter: painter, handle: handle)
         if code != 0 { throw ExitCode(code) }
     }

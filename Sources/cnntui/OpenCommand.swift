@@ -33,7 +33,7 @@ struct OpenCommand: ParsableCommand {
             if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }
             return
         }
-        let handle = Trainer.start(RunRequest(.resume(id: session.url.path, epochs: epochs), sessions: store))
+        let handle = Trainer.start(RunRequest(.resume(id: session.url.path, epochs: epochs), sessions: store, onAnomaly: .pause))
         let code = DashboardRun.show(painter: painter, handle: handle)
         if code != 0 { throw ExitCode(code) }
     }

@@ -84,7 +84,7 @@ import Testing
         let before = Self.parameterBits(network)
         // Infinite pixels against weights of both signs: the logits, and so the loss, are not numbers.
         step.load(images: [Float](repeating: .infinity, count: 2 * inputs), labels: [0, 1], count: 2)
-        #expect(throws: TrainingStep.LossNotFinite.self) { try step.train() }
+        #expect(throws: TrainingStep.NotFinite.self) { try step.train() }
         #expect(Self.parameterBits(network) == before)
     }
 }

@@ -58,6 +58,8 @@ public final class Sequential: Layer {
 
     /// When set, each child's forward and backward is timed (`cnntui bench --profile`).
     public var profiler: LayerProfiler?
+    /// When set, sees each child's output (see `ForwardObserver`).
+    public var observer: (any ForwardObserver)?
 
     public func outputShape(for input: [Int]) throws -> [Int] {
         try layers.reduce(input) { try $1.1.outputShape(for: $0) }
@@ -67,6 +69,10 @@ public final class Sequential: Layer {
         var x = input
         if let profiler {
             for (_, layer) in layers { x = try profiler.time(layer, backward: false) { try layer.forward(x, training: training) } }
+            return x
+        }
+        if let observer {
+            for (_, layer) in layers { x = try layer.forward(x, training: training); observer.layerDidForward(layer, output: x) }
             return x
         }
         for (_, layer) in layers { x = try layer.forward(x, training: training) }
@@ -90,6 +96,8 @@ public final class Residual: Layer {
     public let body: Sequential
     public let shortcut: (String, any Layer)?
     public let activation: Activation?
+    /// When set, sees the shortcut's output and this block's own (see `ForwardObserver`).
+    public var observer: (any ForwardObserver)?
 
     public init(body: Sequential, shortcut: (String, any Layer)? = nil, activation: Activation? = nil) {
         self.body = body
@@ -127,6 +135,10 @@ public final class Residual: Layer {
         sum.resize(to: main.shape)
         add(y: sum.data, a: main.data, b: side.data, n: sum.count)
         output = try activate(activation, sum, training: training)
+        if let observer {
+            if let (_, layer) = shortcut { observer.layerDidForward(layer, output: side) }
+            observer.layerDidForward(self, output: output)
+        }
         return output
     }
 
@@ -152,6 +164,8 @@ public final class Concat: Layer {
     public var typeName: String { "Concat" }
     public let branches: [Sequential]
     public let activation: Activation?
+    /// When set, sees this block's output (see `ForwardObserver`).
+    public var observer: (any ForwardObserver)?
 
     public init(branches: [Sequential], activation: Activation? = nil) {
         self.branches = branches
@@ -191,6 +205,7 @@ public final class Concat: Layer {
         }
         inputShape = input.shape
         output = try activate(activation, joined, training: training)
+        observer?.layerDidForward(self, output: output)
         return output
     }
 
