@@ -146,27 +146,9 @@ public enum Bench {
             macsPerImage: macs, blasCore: BLAS.coreName)
     }
 
-    /// Gives every `Sequential` under `layer` the profiler, reaching into the containers whose inner
-    /// sequences `children` flattens away.
-    public static func attach(_ profiler: LayerProfiler, to layer: any Layer) {
-        switch layer {
-        case let sequential as Sequential:
-            sequential.profiler = profiler
-            for (_, child) in sequential.layers { attach(profiler, to: child) }
-        case let residual as Residual:
-            attach(profiler, to: residual.body)
-            if let (_, shortcut) = residual.shortcut { attach(profiler, to: shortcut) }
-        case let concat as Concat:
-            for branch in concat.branches { attach(profiler, to: branch) }
-        case let split as SplitConcat:
-            attach(profiler, to: split.body)
-        case let se as SqueezeExcite:
-            attach(profiler, to: se.gate)
-        case let block as Block:
-            for stage in block.stages { attach(profiler, to: stage.layer) }
-        default:
-            break
-        }
+    /// Gives every `Sequential` in the tree the profiler.
+    public static func attach(_ profiler: LayerProfiler, to root: any Layer) {
+        forEachLayer(in: root) { ($0 as? Sequential)?.profiler = profiler }
     }
 
     /// The profile as text: per-step forward and backward milliseconds of each timed layer (exclusive of

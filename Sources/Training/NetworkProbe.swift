@@ -42,27 +42,15 @@ final class NetworkProbe {
     }()
 
     /// Sets `observer` on every container of the tree that reports outputs (nil detaches).
-    static func attach(_ observer: (any ForwardObserver)?, to layer: any Layer) {
-        switch layer {
-        case let sequential as Sequential:
-            sequential.observer = observer
-            for (_, child) in sequential.layers { attach(observer, to: child) }
-        case let residual as Residual:
-            residual.observer = observer
-            attach(observer, to: residual.body)
-            if let (_, shortcut) = residual.shortcut { attach(observer, to: shortcut) }
-        case let concat as Concat:
-            concat.observer = observer
-            for branch in concat.branches { attach(observer, to: branch) }
-        case let split as SplitConcat:
-            attach(observer, to: split.body)
-        case let se as SqueezeExcite:
-            attach(observer, to: se.gate)
-        case let block as Block:
-            block.observer = observer
-            for stage in block.stages { attach(observer, to: stage.layer) }
-        default:
-            break
+    static func attach(_ observer: (any ForwardObserver)?, to root: any Layer) {
+        forEachLayer(in: root) { layer in
+            switch layer {
+            case let sequential as Sequential: sequential.observer = observer
+            case let residual as Residual: residual.observer = observer
+            case let concat as Concat: concat.observer = observer
+            case let block as Block: block.observer = observer
+            default: break
+            }
         }
     }
 

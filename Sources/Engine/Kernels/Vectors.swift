@@ -1,5 +1,6 @@
 // The vector primitives the kernels share: unaligned SIMD loads and stores, short and strided copies,
-// sums and dot products over float runs, and the offset of one plane of an NCHW tensor.
+// sums and dot products over float runs, the probes' statistics (finiteness, norms, zero counts), and the
+// offset of one plane of an NCHW tensor.
 // Kernels reach SIMD memory only through these (DirectConv, DepthwiseSmallPlane, PoolingKernels, ...),
 // so every unaligned access is spelled once.
 
@@ -147,4 +148,72 @@ func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
         i += 1
     }
     return sum
+}
+
+// MARK: - Statistics (the probes' reductions: finiteness, norms, zero counts)
+
+/// True when all `n` values are finite: x - x is 0 for a finite x and NaN for a NaN or an infinity.
+public func allFinite(_ x: UnsafePointer<Float>, count n: Int) -> Bool {
+    var acc = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= n {
+        let v = loadVector(x + i, as: SIMD16<Float>.self)
+        acc += v - v
+        i += 16
+    }
+    var tail: Float = 0
+    while i < n { tail += x[i] - x[i]; i += 1 }
+    return (acc.sum() + tail) == 0
+}
+
+/// Sum of x² in double precision.
+public func sumOfSquares(_ x: UnsafePointer<Float>, count n: Int) -> Double {
+    blockSum(count: n, vector: { i in let v = loadVector(x + i, as: SIMD16<Float>.self); return v * v },
+             scalar: { i in Double(x[i]) * Double(x[i]) })
+}
+
+/// Sum of (a - b)² in double precision.
+public func sumOfSquaredDifferences(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Double {
+    blockSum(count: n,
+             vector: { i in let d = loadVector(a + i, as: SIMD16<Float>.self) - loadVector(b + i, as: SIMD16<Float>.self); return d * d },
+             scalar: { i in let d = Double(a[i]) - Double(b[i]); return d * d })
+}
+
+/// sum of `vector(i)` over 16-float steps and `scalar(i)` over the tail, in double precision: per-lane float
+/// partial sums added up as doubles every 4,096 values, so the norm of millions of weights keeps its digits.
+@inline(__always)
+private func blockSum(count n: Int, vector: (Int) -> SIMD16<Float>, scalar: (Int) -> Double) -> Double {
+    var total = 0.0
+    var i = 0
+    while i < n {
+        let end = min(n, i + 4096)
+        var acc = SIMD16<Float>(repeating: 0)
+        while i + 16 <= end {
+            acc += vector(i)
+            i += 16
+        }
+        var part = Double(acc.sum())
+        while i < end { part += scalar(i); i += 1 }
+        total += part
+    }
+    return total
+}
+
+/// How many of the `n` values are exactly zero (either sign).
+public func zeroCount(_ x: UnsafePointer<Float>, count n: Int) -> Int {
+    var total = 0
+    var i = 0
+    let zero = SIMD16<Float>(repeating: 0)
+    let one = SIMD16<Int32>(repeating: 1), none = SIMD16<Int32>(repeating: 0)
+    while i < n {
+        let end = min(n, i + 1 << 20)  // Int32 lanes cannot overflow within a block
+        var acc = SIMD16<Int32>(repeating: 0)
+        while i + 16 <= end {
+            acc &+= none.replacing(with: one, where: loadVector(x + i, as: SIMD16<Float>.self) .== zero)
+            i += 16
+        }
+        total += Int(acc.wrappedSum())
+        while i < end { if x[i] == 0 { total += 1 }; i += 1 }
+    }
+    return total
 }
