@@ -80,7 +80,11 @@ final class NetworkProbe {
         guard let target = layer(at: path), image.count == network.inputShape.reduce(1, *) else { return nil }
         let capture = OutputCapture(target: target, shape: rowShapes[path].map { [1] + $0 })
         let input = Tensor(shape: [1] + network.inputShape, values: image)
-        _ = try observing(capture) { try network.forward(input, training: false) }
+        // A BatchNorm fused with its ReLU would show the rectified output: look at it unfused.
+        let bn = target as? BatchNorm2d
+        _ = try observing(capture) {
+            try bn.map { try $0.unfused { try network.forward(input, training: false) } } ?? network.forward(input, training: false)
+        }
         guard let (shape, values) = capture.captured else { return nil }
         let perImage = Array(shape.dropFirst())
         let viewShape = perImage.count >= 3 ? perImage : [values.count, 1, 1]

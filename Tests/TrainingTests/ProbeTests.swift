@@ -50,6 +50,20 @@ import Testing
         func layerDidForward(_ layer: any Layer, output: Tensor) { seen.append(layer.displayName) }
     }
 
+    /// bn1 is fused with the ReLU after it: its view is still the BatchNorm's own output (negative values and all),
+    /// the ReLU's view is that rectified, and looking changes nothing the network computes.
+    @Test func aBatchNormFusedWithItsReLUShowsItsOwnOutput() throws {
+        let network = Self.residualNetwork()
+        let probe = NetworkProbe(network: network)
+        let input = Tensor(shape: [1, 1, 4, 4], values: (0..<16).map { Float($0) / 8 - 1 })
+        let before = try network.forward(input, training: false).array
+        let bn = try #require(try probe.layerView(path: "block.bn1", image: input.array, testIndex: 0, globalStep: 0))
+        let relu = try #require(try probe.layerView(path: "block.relu", image: input.array, testIndex: 0, globalStep: 0))
+        #expect(bn.minimum < 0)
+        #expect(relu.values == bn.values.map { max($0, 0) })
+        #expect(try network.forward(input, training: false).array == before)
+    }
+
     @Test func captureHookReportsEveryLayerInForwardOrderAndOnlyWhenAttached() throws {
         let network = Self.residualNetwork()
         let probe = NetworkProbe(network: network)

@@ -25,6 +25,15 @@ public final class BatchNorm2d: Layer {
     /// Whether `tensor` is this layer's output buffer (the fused ReLU checks what it is given).
     func isOutput(_ tensor: Tensor) -> Bool { appliesReLU && tensor === output }
 
+    /// Runs `body` with the ReLU fusion off: this layer writes bn(x) and the ReLU after it rectifies into its own
+    /// buffer, so a probe sees the BatchNorm's own output. What the network computes is the same.
+    public func unfused<T>(_ body: () throws -> T) rethrows -> T {
+        let fused = appliesReLU
+        appliesReLU = false
+        defer { appliesReLU = fused }
+        return try body()
+    }
+
     public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
         self.channels = channels
         self.eps = eps
