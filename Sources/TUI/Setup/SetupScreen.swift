@@ -146,8 +146,8 @@ struct SetupScreen {
                 cells += ["-", "-", "-", "n/a: " + Self.shortReason(error)]
             } else {
                 let pending = caps.glyphs.isUnicode ? "…" : "..."
-                cells.append(e?.parameters.map(Self.grouped) ?? pending)
-                cells.append(e?.macs.map(Self.grouped) ?? pending)
+                cells.append(e?.parameters.map(grouped) ?? pending)
+                cells.append(e?.macs.map(grouped) ?? pending)
                 let steps = state.stepsPerEpoch(batchSize: e?.batchSize ?? state.batchSize(for: model), model: model)
                 if let seconds = steps.flatMap({ e?.secondsPerEpoch(steps: $0) }) {
                     cells.append(Format.duration(seconds))
@@ -177,16 +177,6 @@ struct SetupScreen {
     static func shortReason(_ error: String) -> String {
         if let r = error.range(of: ": ") { return String(error[r.upperBound...]) }
         return error
-    }
-
-    static func grouped(_ n: Int) -> String {
-        let s = String(n)
-        var out = ""
-        for (i, c) in s.enumerated() {
-            if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return out
     }
 
     // MARK: - Recipe
