@@ -69,7 +69,7 @@ import Training
         #expect(grid.contains("Misclassified 1/11, by loss"))
         app.handle(key: .character("u"))
         let unsure = app.render()
-        #expect(unsure.contains("Correct, least sure 1/4"))
+        #expect(unsure.contains("Least sure correct 1/4"))
         #expect(unsure.contains("loss 1.171, p(true) 31.0%"))
     }
 }

@@ -20,9 +20,10 @@ public struct MisclassifiedScreen: Sendable {
         let (top, strip) = body.splitTop(body.height - stripHeight)
         let (imageBox, infoBox) = top.splitLeft(max(top.height * 2 + 2, top.width * 45 / 100))
         let mistakes = ui.browser.view == .mistakes
-        let order = ui.browser.order == .loss ? (mistakes ? "by loss" : "least sure first") : "by test index"
-        let title = (mistakes ? "Misclassified" : "Correct, least sure")
-            + " \(items.isEmpty ? 0 : selected + 1)/\(items.count), \(order)"
+        // By loss, highest first: the most confident mistakes, or the correct images least sure of their class.
+        let order = ui.browser.order == .loss ? (mistakes ? ", by loss" : "") : ", by index"
+        let title = (mistakes ? "Misclassified" : "Least sure correct")
+            + " \(items.isEmpty ? 0 : selected + 1)/\(items.count)\(order)"
         let imageArea = Chrome.panel(&grid, imageBox, title: title, focused: true, capabilities: caps)
         let infoArea = Chrome.panel(&grid, infoBox, title: "Prediction", focused: false, capabilities: caps)
         let stripArea = Chrome.panel(&grid, strip, title: "Others (←/→ to move)".asciiArrows(caps), focused: false,
