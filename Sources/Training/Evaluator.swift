@@ -1,5 +1,6 @@
 import Data
 import Engine
+import Foundation
 
 /// The model's results on a whole image set, in eval mode.
 public struct EvaluationResult: Sendable, Equatable {
@@ -9,7 +10,13 @@ public struct EvaluationResult: Sendable, Equatable {
     /// [true][predicted]
     public var confusion: [[Int]]
     public var preview: [PredictedImage]
+    /// The misclassified images with the highest loss (at most `Evaluator.misclassifiedCap`), highest first.
     public var misclassified: [PredictedImage]
+    /// The correct predictions with the lowest probability of their true class (at most
+    /// `Evaluator.leastSureCap`), least sure first.
+    public var leastSure: [PredictedImage]
+    /// The test images with the highest loss, correct or not (as many as asked for), highest first.
+    public var topLosses: [PredictedImage]
 }
 
 /// Runs a test set through a network in batches, in eval mode, reusing its buffers across evaluations.
@@ -18,6 +25,7 @@ final class Evaluator {
     static let topK = 5
     static let previewCount = 16
     static let misclassifiedCap = 500
+    static let leastSureCap = 100
 
     let set: ImageSet
     let classes: Int
@@ -28,10 +36,17 @@ final class Evaluator {
     private let input = Tensor(shape: [0])
     private let probabilities = Tensor(shape: [0])
     private let loss = CrossEntropyLoss(labelSmoothing: 0)
+    /// How many of each kind of image one evaluation keeps.
+    let misclassifiedCap: Int, leastSureCap: Int, topLossCount: Int
 
-    init(set: ImageSet, classes: Int, mean: [Float], std: [Float], batchSize: Int) {
+    init(set: ImageSet, classes: Int, mean: [Float], std: [Float], batchSize: Int,
+         misclassifiedCap: Int = Evaluator.misclassifiedCap, leastSureCap: Int = Evaluator.leastSureCap,
+         topLossCount: Int = 0) {
         self.set = set
         self.classes = classes
+        self.misclassifiedCap = misclassifiedCap
+        self.leastSureCap = leastSureCap
+        self.topLossCount = topLossCount
         self.mean = mean
         self.std = std
         let count = min(Self.previewCount, set.count)
@@ -51,7 +66,11 @@ final class Evaluator {
         var lossSum = 0.0
         var seen = 0
         var preview: [PredictedImage] = []
-        var misclassified: [PredictedImage] = []
+        // Bounded selections: each keeps its best `capacity` images as they stream past, never the whole set.
+        // Ties go to the lower test index, so the choice does not depend on the batch size.
+        var mistakes = BoundedSelection<PredictedImage>(capacity: misclassifiedCap)
+        var unsure = BoundedSelection<PredictedImage>(capacity: leastSureCap)
+        var highest = BoundedSelection<PredictedImage>(capacity: topLossCount)
         let shape = network.inputShape
         loader.startEpoch(0, skipBatches: 0)
         while let batch = loader.next() {
@@ -70,14 +89,21 @@ final class Evaluator {
                 let predicted = ranked[0].classIndex
                 confusion[truth][predicted] += 1
                 let index = Int(batch.indices[row])
-                let wanted = previewIndices.contains(index)
-                    || (predicted != truth && misclassified.count < Self.misclassifiedCap)
-                guard wanted else { continue }
+                let trueProbability = probabilities.data[row * classes + truth]
+                let imageLoss = Self.crossEntropy(logits.data + row * classes, classes: classes, truth: truth)
+                let isPreview = previewIndices.contains(index)
+                let isMistake = predicted != truth && mistakes.wouldKeep(score: imageLoss, index: index)
+                let isUnsure = predicted == truth && unsure.wouldKeep(score: -trueProbability, index: index)
+                let isHighest = highest.wouldKeep(score: imageLoss, index: index)
+                guard isPreview || isMistake || isUnsure || isHighest else { continue }
                 let image = PredictedImage(testIndex: index, channels: set.channels, height: set.height, width: set.width,
                                            pixels: Array(set.image(at: index)), trueClass: truth,
-                                           predictedClass: predicted, topK: ranked)
-                if previewIndices.contains(index) { preview.append(image) }
-                if predicted != truth && misclassified.count < Self.misclassifiedCap { misclassified.append(image) }
+                                           predictedClass: predicted, topK: ranked, trueProbability: trueProbability,
+                                           loss: imageLoss)
+                if isPreview { preview.append(image) }
+                if isMistake { mistakes.insert(image, score: imageLoss, index: index) }
+                if isUnsure { unsure.insert(image, score: -trueProbability, index: index) }
+                if isHighest { highest.insert(image, score: imageLoss, index: index) }
             }
         }
         let correct = (0..<classes).reduce(0) { $0 + confusion[$1][$1] }
@@ -89,7 +115,16 @@ final class Evaluator {
             loss: seen == 0 ? 0 : Float(lossSum / Double(seen)), accuracy: seen == 0 ? 0 : Float(correct) / Float(seen),
             perClassAccuracy: perClass, confusion: confusion,
             preview: preview.sorted { $0.testIndex < $1.testIndex },
-            misclassified: misclassified.sorted { $0.testIndex < $1.testIndex })
+            misclassified: mistakes.best(), leastSure: unsure.best(), topLosses: highest.best())
+    }
+
+    /// -log softmax(row)[truth], through log-sum-exp so a confident mistake's loss stays finite.
+    static func crossEntropy(_ row: UnsafeMutablePointer<Float>, classes: Int, truth: Int) -> Float {
+        var maxLogit = -Float.infinity
+        for c in 0..<classes { maxLogit = max(maxLogit, row[c]) }
+        var sum = 0.0
+        for c in 0..<classes { sum += exp(Double(row[c] - maxLogit)) }
+        return Float(log(sum) + Double(maxLogit) - Double(row[truth]))
     }
 
     /// The `k` most probable classes of one row, best first (ties: lower class index first).
@@ -105,5 +140,59 @@ final class Evaluator {
             if best.count > k { best.removeLast() }
         }
         return best
+    }
+}
+
+/// The `capacity` elements with the highest score (ties: lower index first) seen so far, in a min-heap whose
+/// root is the weakest kept element: O(log capacity) per insertion, memory bounded by `capacity`.
+struct BoundedSelection<Element> {
+    let capacity: Int
+    private var heap: [(score: Float, index: Int, element: Element)] = []
+
+    init(capacity: Int) { self.capacity = max(0, capacity) }
+
+    /// `a` ranks below `b`: lower score, or the same score and a higher index.
+    private static func weaker(_ a: (score: Float, index: Int), than b: (score: Float, index: Int)) -> Bool {
+        a.score < b.score || (a.score == b.score && a.index > b.index)
+    }
+
+    /// Whether `insert` with this score and index would keep the element (so callers build it only then).
+    func wouldKeep(score: Float, index: Int) -> Bool {
+        guard capacity > 0 else { return false }
+        guard heap.count == capacity else { return true }
+        return Self.weaker((heap[0].score, heap[0].index), than: (score, index))
+    }
+
+    mutating func insert(_ element: Element, score: Float, index: Int) {
+        guard wouldKeep(score: score, index: index) else { return }
+        if heap.count < capacity {
+            heap.append((score, index, element))
+            var child = heap.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard Self.weaker((heap[child].score, heap[child].index), than: (heap[parent].score, heap[parent].index))
+                else { break }
+                heap.swapAt(child, parent)
+                child = parent
+            }
+        } else {
+            heap[0] = (score, index, element)
+            var parent = 0
+            while true {
+                var weakest = parent
+                for child in [2 * parent + 1, 2 * parent + 2] where child < heap.count
+                    && Self.weaker((heap[child].score, heap[child].index), than: (heap[weakest].score, heap[weakest].index)) {
+                    weakest = child
+                }
+                if weakest == parent { break }
+                heap.swapAt(parent, weakest)
+                parent = weakest
+            }
+        }
+    }
+
+    /// The kept elements, strongest first.
+    func best() -> [Element] {
+        heap.sorted { Self.weaker(($1.score, $1.index), than: ($0.score, $0.index)) }.map(\.element)
     }
 }

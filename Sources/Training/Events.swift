@@ -58,11 +58,20 @@ public struct PredictedImage: Sendable, Equatable {
     public var trueClass: Int
     public var predictedClass: Int
     public var topK: [ClassProbability] // best first
+    /// The softmax probability the model gave the true class (listed in `topK` only when it ranked there).
+    public var trueProbability: Float
+    /// Cross-entropy of the true class, -log `trueProbability` (computed from the logits, so it stays finite
+    /// when the probability rounds to 0). The evaluator uses no label smoothing, so this is exactly the
+    /// per-image term the test loss averages (fastai's "top losses").
+    public var loss: Float
     public var isCorrect: Bool { trueClass == predictedClass }
+    /// The probability of the predicted class.
+    public var predictedProbability: Float { topK.first?.probability ?? 0 }
     public init(testIndex: Int, channels: Int, height: Int, width: Int, pixels: [UInt8], trueClass: Int,
-                predictedClass: Int, topK: [ClassProbability]) {
+                predictedClass: Int, topK: [ClassProbability], trueProbability: Float, loss: Float) {
         self.testIndex = testIndex; self.channels = channels; self.height = height; self.width = width
         self.pixels = pixels; self.trueClass = trueClass; self.predictedClass = predictedClass; self.topK = topK
+        self.trueProbability = trueProbability; self.loss = loss
     }
 }
 
@@ -81,16 +90,21 @@ public struct EvaluationEvent: Sendable, Equatable {
     public var perClassAccuracy: [Float]
     public var confusion: [[Int]]                         // [true][predicted]
     public var preview: [PredictedImage]                  // fixed preview set of test images
-    public var misclassified: [PredictedImage]            // capped (first 500 by test index)
+    /// The misclassified images with the highest loss (at most 500), highest loss first.
+    public var misclassified: [PredictedImage]
+    /// The correct predictions with the lowest probability of their class (at most 100), least sure first.
+    public var leastSure: [PredictedImage]
     public var learningRate: Float
     public var seconds: Double                            // wall time of the epoch
     public var imagesPerSecond: Double
     public init(epoch: Int, globalStep: Int, trainLoss: Float, trainAccuracy: Float, testLoss: Float,
                 testAccuracy: Float, perClassAccuracy: [Float], confusion: [[Int]], preview: [PredictedImage],
-                misclassified: [PredictedImage], learningRate: Float, seconds: Double, imagesPerSecond: Double) {
+                misclassified: [PredictedImage], leastSure: [PredictedImage] = [], learningRate: Float, seconds: Double,
+                imagesPerSecond: Double) {
         self.epoch = epoch; self.globalStep = globalStep; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
         self.testLoss = testLoss; self.testAccuracy = testAccuracy; self.perClassAccuracy = perClassAccuracy
         self.confusion = confusion; self.preview = preview; self.misclassified = misclassified
+        self.leastSure = leastSure
         self.learningRate = learningRate; self.seconds = seconds; self.imagesPerSecond = imagesPerSecond
     }
 }

@@ -28,12 +28,13 @@ public final class SessionModel {
     }
 
     /// Loss, accuracy, per-class accuracy and confusion on the test set the run used (its `--limit-test` too).
-    public func evaluate(limitTest: Int? = nil) throws -> EvaluationResult {
+    /// `topLosses`: how many of the highest-loss test images to return in `EvaluationResult.topLosses`.
+    public func evaluate(limitTest: Int? = nil, topLosses: Int = 0) throws -> EvaluationResult {
         let data = try sources.loadDataset(config)
         var test = data.test
         if let n = limitTest ?? config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
         let evaluator = Evaluator(set: test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,
-                                  batchSize: max(config.batchSize, 100))
+                                  batchSize: max(config.batchSize, 100), topLossCount: topLosses)
         return try evaluator.evaluate(network)
     }
 

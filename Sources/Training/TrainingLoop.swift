@@ -217,6 +217,7 @@ final class TrainingLoop {
             epoch: epoch, globalStep: globalStep, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
             testLoss: result.loss, testAccuracy: result.accuracy, perClassAccuracy: result.perClassAccuracy,
             confusion: result.confusion, preview: result.preview, misclassified: result.misclassified,
+            leastSure: result.leastSure,
             learningRate: learningRate, seconds: totals.seconds, imagesPerSecond: imagesPerSecond)))
         var record = MetricRecord(kind: .epoch, epoch: epoch, globalStep: globalStep, lr: learningRate)
         record.trainLoss = trainLoss

@@ -83,6 +83,47 @@ import Testing
         #expect(confusion.count == 10 && confusion.allSatisfy { $0.count == 10 })
         #expect(confusion.joined().reduce(0, +) == 200)
 
+        // eval --top-losses 3: the three highest-loss test images, as a table and as JSON, highest first.
+        let topJSON = try box.run(["eval", id, "--top-losses", "3", "--json"])
+        #expect(topJSON.status == 0, "\(topJSON.stderr)")
+        let topReport = try #require(try CLI.json(topJSON.stdout) as? [String: Any])
+        let topLosses = try #require(topReport["top_losses"] as? [[String: Any]])
+        #expect(topLosses.count == 3)
+        let losses = topLosses.compactMap { $0["loss"] as? Double }
+        #expect(losses.count == 3 && losses == losses.sorted(by: >))
+        for row in topLosses {
+            let index = try #require(row["test_index"] as? Int)
+            #expect((0..<200).contains(index))
+            #expect((row["true_class"] as? String).map(Self.fashionClasses.contains) == true)
+            #expect((row["predicted_class"] as? String).map(Self.fashionClasses.contains) == true)
+            let pTrue = try #require(row["true_probability"] as? Double)
+            let pPredicted = try #require(row["predicted_probability"] as? Double)
+            #expect(pTrue <= pPredicted && pPredicted <= 1)
+            #expect(abs(-log(pTrue) - (row["loss"] as? Double ?? .nan)) < 1e-3)
+            #expect(row["correct"] as? Bool == (row["true_class"] as? String == row["predicted_class"] as? String))
+        }
+        // The mean loss bounds the largest from below.
+        #expect(losses[0] >= (topReport["loss"] as? Double ?? .infinity))
+        let topText = try box.run(["eval", id, "--top-losses", "3"])
+        #expect(topText.status == 0, "\(topText.stderr)")
+        let textLines = topText.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let heading = try #require(textLines.firstIndex(of: "top 3 losses (highest first):"), "\(topText.stdout)")
+        #expect(textLines[heading + 1].contains("index") && textLines[heading + 1].contains("p(true)")
+                && textLines[heading + 1].contains("loss"))
+        let rows = textLines[(heading + 2)...].filter { !$0.isEmpty }
+        #expect(rows.count == 3)
+        for (row, json) in zip(rows, topLosses) {
+            let fields = row.split(separator: " ").map(String.init)
+            #expect(fields.first == String(json["test_index"] as? Int ?? -1), "\(row)")
+            #expect(fields.last == String(format: "%.4f", json["loss"] as? Double ?? 0), "\(row)")
+        }
+        // A bad K fails naming the flag.
+        for bad in ["0", "-2"] {
+            let result = try box.run(["eval", id, "--top-losses=\(bad)"])
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("--top-losses") && result.stderr.contains("at least 1"), "\(result.stderr)")
+        }
+
         // resume --epochs 2 continues at epoch 2 in the same session.
         let resume = try box.run(["resume", id, "--epochs", "2", "--json"])
         #expect(resume.status == 0, "\(resume.stderr)")

@@ -96,8 +96,11 @@ enum Sample {
                    loss: loss, accuracy: accuracy, imagesPerSecond: 1234, learningRate: lr)
     }
 
-    /// A 28x28 grey image: a bright square whose position depends on `seed`.
-    static func image(index: Int, trueClass: Int, predicted: Int, seed: Int = 0, channels: Int = 1) -> PredictedImage {
+    /// A 28x28 grey image: a bright square whose position depends on `seed`. The model gave the predicted class
+    /// `confidence`, two others 0.3 and 0.1 of what is left; the true class `trueProbability` unless it is one
+    /// of those three (then that probability); the loss is -log of it.
+    static func image(index: Int, trueClass: Int, predicted: Int, seed: Int = 0, channels: Int = 1,
+                      confidence: Float = 0.6, trueProbability: Float = 0.05) -> PredictedImage {
         var pixels = [UInt8](repeating: 0, count: channels * 28 * 28)
         for c in 0..<channels {
             for y in 0..<28 { for x in 0..<28 {
@@ -106,23 +109,34 @@ enum Sample {
             } }
         }
         let others = (0..<10).filter { $0 != predicted }
+        let rest = 1 - confidence
+        let topK = [ClassProbability(classIndex: predicted, probability: confidence),
+                    ClassProbability(classIndex: others[0], probability: rest * 0.75),
+                    ClassProbability(classIndex: others[1], probability: rest * 0.25)]
+        let pTrue = topK.first { $0.classIndex == trueClass }?.probability ?? trueProbability
         return PredictedImage(testIndex: index, channels: channels, height: 28, width: 28, pixels: pixels,
-                              trueClass: trueClass, predictedClass: predicted,
-                              topK: [ClassProbability(classIndex: predicted, probability: 0.6),
-                                     ClassProbability(classIndex: others[0], probability: 0.3),
-                                     ClassProbability(classIndex: others[1], probability: 0.1)])
+                              trueClass: trueClass, predictedClass: predicted, topK: topK,
+                              trueProbability: pTrue, loss: -log(pTrue))
     }
 
     static func evaluation(globalStep: Int = 100, testAccuracy: Float = 0.85) -> EvaluationEvent {
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: 10), count: 10)
         for t in 0..<10 { confusion[t][t] = 90 - t; confusion[t][(t + 1) % 10] = 10 + t }
         let preview = (0..<12).map { image(index: $0, trueClass: $0 % 10, predicted: $0 % 3 == 0 ? ($0 + 1) % 10 : $0 % 10, seed: $0) }
-        let misclassified = (0..<10).map { image(index: 100 + $0, trueClass: $0, predicted: ($0 + 1) % 10, seed: $0) }
-            + [image(index: 200, trueClass: 6, predicted: 0, seed: 3)]
+        // Mistakes: the loss order differs from the test-index order (the browser's default is by loss).
+        let misclassified = (0..<10).map {
+            image(index: 100 + $0, trueClass: $0, predicted: ($0 + 1) % 10, seed: $0,
+                  confidence: 0.5 + Float($0 * 7 % 10) * 0.04, trueProbability: 0.02 + Float($0 * 3 % 10) * 0.01)
+        } + [image(index: 200, trueClass: 6, predicted: 0, seed: 3, confidence: 0.9, trueProbability: 0.001)]
+        // Correct but unsure: the true class at 0.3 to 0.5, least sure first.
+        let leastSure = [(300, 2, 0.31), (301, 5, 0.45), (302, 2, 0.38), (303, 7, 0.5)].map {
+            image(index: $0.0, trueClass: $0.1, predicted: $0.1, seed: $0.0, confidence: Float($0.2))
+        }.sorted { $0.loss > $1.loss }
         return EvaluationEvent(epoch: globalStep / 100, globalStep: globalStep, trainLoss: 0.5, trainAccuracy: 0.8,
                                testLoss: 0.45, testAccuracy: testAccuracy,
                                perClassAccuracy: (0..<10).map { 0.95 - Float($0) * 0.07 }, confusion: confusion,
-                               preview: preview, misclassified: misclassified, learningRate: 0.1, seconds: 30,
+                               preview: preview, misclassified: misclassified.sorted { $0.loss > $1.loss },
+                               leastSure: leastSure, learningRate: 0.1, seconds: 30,
                                imagesPerSecond: 1200)
     }
 

@@ -150,9 +150,9 @@ import Training
         #expect(moved.browser.selected == 10)
         let t = press([.character("t"), .character("t"), .character("t"), .character("t"), .character("t"),
                        .character("t"), .character("t")], from: open).0
-        #expect(t.browser.filter == .trueClass(6) && t.browser.items(in: model).map(\.testIndex) == [106, 200])
+        #expect(t.browser.filter == .trueClass(6) && t.browser.items(in: model).map(\.testIndex) == [200, 106])  // by loss
         let c = press([.character("c")], from: open).0
-        #expect(c.browser.filter == .predictedClass(0) && c.browser.items(in: model).map(\.testIndex) == [109, 200])
+        #expect(c.browser.filter == .predictedClass(0) && c.browser.items(in: model).map(\.testIndex) == [200, 109])
         #expect(press([.character("a")], from: c).0.browser.filter == .all)
         var last = open
         for _ in 0..<10 { last = press([.character("t")], from: last).0 }

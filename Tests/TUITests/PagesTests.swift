@@ -71,7 +71,8 @@ import Training
         #expect(actions == [.send(.watchLayer(nil))])
         (s, _) = handleKey(.right, state: s, model: model)
         (s, actions) = handleKey(.character("2"), state: s, model: model)
-        #expect(actions == [.send(.watchLayer(LayerWatch(layer: "bn1", testIndex: 101)))])
+        // The browser's second image by loss (its default order) is test image 107.
+        #expect(actions == [.send(.watchLayer(LayerWatch(layer: "bn1", testIndex: 107)))])
         // Quitting stops the engine; no watch command goes with it.
         (s, actions) = handleKey(.interrupt, state: s, model: model)
         #expect(actions == [.send(.stop), .quit])
@@ -221,6 +222,7 @@ import Training
         #expect(DashboardLayout(model: model, width: width, height: height, focus: .loss).panels[.images] != nil)
         let a = app(width, height)
         a.handle(key: .character("m"))
+        a.handle(key: .character("o"))  // by test index: the first is a Trouser
         let g = a.render()
         // The strip's first picture: 7 rows of 14 drawn cells above its caption.
         let caption = g.lines.lastIndex { $0.contains("✗Trouser ") }

@@ -47,12 +47,14 @@ import Training
     @Test(arguments: sizes) func misclassifiedBrowser(width: Int, height: Int) {
         let a = app(width, height)
         a.handle(key: .character("m"))
+        a.handle(key: .character("o"))  // by test index
         a.handle(key: .right)
         let g = a.render()
         #expect(g.width == width && g.height == height)
-        #expect(g.text.contains("Misclassified 2/11") && g.text.contains("filter: all"))
+        #expect(g.text.contains("Misclassified 2/11, by index") && g.text.contains("filter: all"))
         #expect(g.text.contains("true:      Trouser") && g.text.contains("predicted: Pullover ✗"))
-        #expect(g.text.contains("60.0%") && g.text.contains("* Trouser"))
+        #expect(g.text.contains("loss 2.900, p(true) 5.5%"))
+        #expect(g.text.contains("78.0%") && g.text.contains("* Trouser"))
         #expect(g.text.contains("✗Pullover") || g.text.contains("✗Pullo"))
         #expect(g.lines[height - 1].contains("esc back"))
     }

@@ -102,6 +102,14 @@ import Training
         Snapshot.check(app(width, height, keys: [.character("m"), .right]).render(), named: "misclassified")
     }
 
+    @Test(arguments: Snapshot.sizes) func misclassifiedByTestIndex(width: Int, height: Int) {
+        Snapshot.check(app(width, height, keys: [.character("m"), .character("o")]).render(), named: "misclassified-by-index")
+    }
+
+    @Test(arguments: Snapshot.sizes) func leastSureCorrect(width: Int, height: Int) {
+        Snapshot.check(app(width, height, keys: [.character("m"), .character("u")]).render(), named: "least-sure")
+    }
+
     @Test(arguments: Snapshot.sizes) func plainASCIIWithoutColour(width: Int, height: Int) {
         let app = App(capabilities: .plainASCII, width: width, height: height)
         for e in Sample.events { app.handle(event: e) }

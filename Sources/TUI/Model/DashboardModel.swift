@@ -126,4 +126,6 @@ public struct DashboardModel: Sendable {
     public var confusion: [[Int]] { lastEvaluation?.confusion ?? [] }
     public var preview: [PredictedImage] { lastEvaluation?.preview ?? [] }
     public var misclassified: [PredictedImage] { lastEvaluation?.misclassified ?? [] }
+    /// The correct predictions the model was least sure of (lowest probability of their class).
+    public var leastSure: [PredictedImage] { lastEvaluation?.leastSure ?? [] }
 }

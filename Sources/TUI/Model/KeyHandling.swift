@@ -11,6 +11,7 @@ public let keyBindings: [(key: String, action: String)] = [
     ("arrows", "move in the focused panel / browser"),
     ("Enter", "open the browser at the selected class or cell"),
     ("t / c / a", "browser: filter by true / predicted class / all"),
+    ("o / u", "browser: by loss or index / least sure correct"),
     ("up/down, PgUp/PgDn", "layers: choose the layer; health: scroll"),
     ("[ / ]", "layers: previous / next input image"),
     ("left/right", "layers: previous / next page of channels"),
@@ -246,17 +247,27 @@ func handleBrowserKey(_ key: Key, state: UIState, model: DashboardModel) -> UISt
     case .end: s.browser.selected = max(0, count - 1)
     case .character("t"), .character("T"):
         if case .trueClass(let t) = s.browser.filter {
-            s.browser = BrowserState(filter: t + 1 < classes ? .trueClass(t + 1) : .all)
+            s.browser.filter = t + 1 < classes ? .trueClass(t + 1) : .all
         } else {
-            s.browser = BrowserState(filter: .trueClass(0))
+            s.browser.filter = .trueClass(0)
         }
+        s.browser.selected = 0
     case .character("c"), .character("C"):
         if case .predictedClass(let p) = s.browser.filter {
-            s.browser = BrowserState(filter: p + 1 < classes ? .predictedClass(p + 1) : .all)
+            s.browser.filter = p + 1 < classes ? .predictedClass(p + 1) : .all
         } else {
-            s.browser = BrowserState(filter: .predictedClass(0))
+            s.browser.filter = .predictedClass(0)
         }
-    case .character("a"), .character("A"): s.browser = BrowserState()
+        s.browser.selected = 0
+    case .character("a"), .character("A"):
+        s.browser.filter = .all
+        s.browser.selected = 0
+    case .character("o"), .character("O"):
+        s.browser.order = s.browser.order == .loss ? .testIndex : .loss
+        s.browser.selected = 0
+    case .character("u"), .character("U"):
+        s.browser.view = s.browser.view == .mistakes ? .leastSure : .mistakes
+        s.browser.selected = 0
     case .escape, .backspace: s.screen = s.returnScreen
     default: break
     }

@@ -84,12 +84,34 @@ public enum BrowserFilter: Equatable, Sendable {
     }
 }
 
+/// Which images the browser lists: the mistakes, or the correct predictions the model was least sure of.
+public enum BrowserView: Equatable, Sendable {
+    case mistakes, leastSure
+}
+
+/// The browser's order: by loss, highest first (most confident mistakes, least sure correct ones), or by
+/// test index.
+public enum BrowserOrder: Equatable, Sendable {
+    case loss, testIndex
+}
+
 public struct BrowserState: Equatable, Sendable {
     public var filter: BrowserFilter = .all
     public var selected = 0
-    public init(filter: BrowserFilter = .all, selected: Int = 0) { self.filter = filter; self.selected = selected }
+    public var view: BrowserView = .mistakes
+    public var order: BrowserOrder = .loss
+    public init(filter: BrowserFilter = .all, selected: Int = 0, view: BrowserView = .mistakes,
+                order: BrowserOrder = .loss) {
+        self.filter = filter; self.selected = selected; self.view = view; self.order = order
+    }
 
-    public func items(in model: DashboardModel) -> [PredictedImage] { model.misclassified.filter(filter.matches) }
+    public func items(in model: DashboardModel) -> [PredictedImage] {
+        let images = (view == .mistakes ? model.misclassified : model.leastSure).filter(filter.matches)
+        switch order {
+        case .loss: return images.sorted { ($0.loss, -$0.testIndex) > ($1.loss, -$1.testIndex) }
+        case .testIndex: return images.sorted { $0.testIndex < $1.testIndex }
+        }
+    }
 }
 
 /// What the UI shows besides the model: screen, focus, cursors, open prompts, the last message.

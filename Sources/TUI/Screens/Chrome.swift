@@ -130,7 +130,8 @@ public enum Chrome {
         case .dashboard: return ["? help", "p pause", "l lr", "s save", "tab focus", "enter open", "q quit"]
         case .layers: return ["? help", "↑↓ layer", "[ ] image", "←→ channels", "x scale", "o sort", ", . filters", "q quit"]
         case .health: return ["? help", "↑↓ scroll", "p pause", "l lr", "q quit"]
-        case .misclassified: return ["? help", "esc back", "←→ move", "t true-class", "c predicted", "a all", "q quit"]
+        case .misclassified:
+            return ["? help", "esc back", "←→ move", "t true-class", "c predicted", "a all", "o order", "u least sure", "q quit"]
         }
     }
 

@@ -1,7 +1,10 @@
+import Foundation
 import Training
 
-/// The misclassified browser: one large image with its true class and top-3 probabilities, a strip of the
-/// others below, and the filter (by true class, predicted class, or one confusion-matrix cell).
+/// The misclassified browser: one large image with its true class, loss and top-3 probabilities, a strip of
+/// the others below, and the filter (by true class, predicted class, or one confusion-matrix cell). It lists
+/// the mistakes, most confident first ("top losses"), or the correct predictions the model was least sure
+/// of; either by test index instead.
 public struct MisclassifiedScreen: Sendable {
     public init() {}
 
@@ -16,7 +19,11 @@ public struct MisclassifiedScreen: Sendable {
         let stripHeight = max(picture + 3, body.height * 35 / 100)
         let (top, strip) = body.splitTop(body.height - stripHeight)
         let (imageBox, infoBox) = top.splitLeft(max(top.height * 2 + 2, top.width * 45 / 100))
-        let title = "Misclassified \(items.isEmpty ? 0 : selected + 1)/\(items.count)"
+        let mistakes = ui.browser.view == .mistakes
+        // By loss, highest first: the most confident mistakes, or the correct images least sure of their class.
+        let order = ui.browser.order == .loss ? (mistakes ? ", by loss" : "") : ", by index"
+        let title = (mistakes ? "Misclassified" : "Least sure correct")
+            + " \(items.isEmpty ? 0 : selected + 1)/\(items.count)\(order)"
         let imageArea = Chrome.panel(&grid, imageBox, title: title, focused: true, capabilities: caps)
         let infoArea = Chrome.panel(&grid, infoBox, title: "Prediction", focused: false, capabilities: caps)
         let stripArea = Chrome.panel(&grid, strip, title: "Others (←/→ to move)".asciiArrows(caps), focused: false,
@@ -25,7 +32,8 @@ public struct MisclassifiedScreen: Sendable {
         grid.text("filter: " + ui.browser.filter.describe(model), in: Rect(x: infoArea.x + 1, y: infoArea.y, width: infoArea.width - 1, height: 1),
                   style: caps.style(fg: .yellow), glyphs: caps.glyphs)
         guard !items.isEmpty else {
-            let why = model.lastEvaluation == nil ? "no evaluation yet" : "no misclassified images match this filter"
+            let why = model.lastEvaluation == nil ? "no evaluation yet"
+                : mistakes ? "no misclassified images match this filter" : "no correct images match this filter"
             grid.text(why, in: imageArea, row: imageArea.height / 2, align: .center, style: caps.style(fg: .default, [.dim]),
                       glyphs: caps.glyphs)
             return grid
@@ -36,13 +44,16 @@ public struct MisclassifiedScreen: Sendable {
         // Prediction details: true class, predicted, top-3 with bars.
         var y = infoArea.y + (infoArea.height >= 11 ? 2 : 1)
         func line(_ text: String, _ style: Style = .plain) {
+            guard y < infoArea.maxY else { return }
             grid.text(text, in: Rect(x: infoArea.x + 1, y: y, width: infoArea.width - 1, height: 1), style: style,
                       glyphs: caps.glyphs)
             y += 1
         }
         line("test image #\(image.testIndex)", caps.style(fg: .default, [.dim]))
         line("true:      \(model.className(image.trueClass))", caps.style(fg: .green, [.bold]))
-        line("predicted: \(model.className(image.predictedClass)) \(caps.glyphs.wrong)", caps.style(fg: .red, [.bold]))
+        line("predicted: \(model.className(image.predictedClass)) \(image.isCorrect ? caps.glyphs.right : caps.glyphs.wrong)",
+             caps.style(fg: image.isCorrect ? .green : .red, [.bold]))
+        line(String(format: "loss %.3f, p(true) %.1f%%", image.loss, image.trueProbability * 100), Style(attributes: [.bold]))
         if infoArea.height >= 11 { y += 1 }
         line("top 3:", Style(attributes: [.bold]))
         let bars = image.topK.prefix(3).map {
@@ -58,7 +69,7 @@ public struct MisclassifiedScreen: Sendable {
         if y < infoArea.maxY { line("* = true class", caps.style(fg: .default, [.dim])) }
 
         let tiles = items.map {
-            ImageGrid.Tile(image: HalfBlockImage($0), caption: model.className($0.predictedClass), isCorrect: false)
+            ImageGrid.Tile(image: HalfBlockImage($0), caption: model.className($0.predictedClass), isCorrect: $0.isCorrect)
         }
         ImageGrid(tiles: tiles, selected: selected, maxScale: 0.5, minimumShown: 6, minScale: DashboardLayout.minimumImageScale)
             .render(into: &grid, area: stripArea, capabilities: caps)
