@@ -121,8 +121,10 @@ public final class BatchLoader {
 
     /// Hands a batch's buffers back so the producer refills them instead of allocating.
     public func recycle(_ batch: consuming Batch) {
-        let returned = batch
-        shared.state.withLock { $0.free.append(returned) }
+        // Moved into the free list, not copied: a copy still alive here after the lock is released would make
+        // the producer's refill copy the arrays (a new buffer) whenever it took the batch that quickly.
+        var returned: Batch? = consume batch
+        shared.state.withLock { $0.free.append(returned.take()!) }
         shared.producerWake.signal()
     }
 }

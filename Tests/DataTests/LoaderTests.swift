@@ -155,10 +155,7 @@ import Testing
                 loader.recycle(consume batch)
             }
         }
-        // 48 batches over 3 epochs come out of prefetch + 1 buffers. Under heavy load (three busy-loops beside
-        // the suite) one run in about 25 saw a fifth address; a copy per batch would show dozens, so the bound
-        // leaves room for that rare one while the cause is looked for.
-        #expect(addresses.count <= 6)
+        #expect(addresses.count <= 4)
     }
 
     @Test func validationSplitIsSeededAndDisjoint() throws {
