@@ -148,15 +148,15 @@ public final class TrainingStep {
         if let bad = check.firstNonFinite {
             return NotFinite(loss: batchLoss, layer: bad.layer.displayName, message: "output of \(bad.layer.displayName) has \(bad.what)")
         }
-        for layer in check.order.reversed() where gradientsComputed {
-            for (key, p) in layer.ownState where p.isTrainable {
-                if let g = p.grad, let what = nonFiniteKind(g.data, count: g.count) {
-                    return NotFinite(loss: batchLoss, layer: layer.displayName,
-                                     message: "gradient of \(layer.displayName).\(key) has \(what)")
+        if gradientsComputed {
+            for layer in check.order.reversed() {
+                for (key, p) in layer.ownState where p.isTrainable {
+                    if let g = p.grad, let what = nonFiniteKind(g.data, count: g.count) {
+                        return NotFinite(loss: batchLoss, layer: layer.displayName,
+                                         message: "gradient of \(layer.displayName).\(key) has \(what)")
+                    }
                 }
             }
-        }
-        if gradientsComputed {
             for (key, p) in network.stateDict where p.isTrainable {
                 if let g = p.grad, let what = nonFiniteKind(g.data, count: g.count) {
                     return NotFinite(loss: batchLoss, layer: key, message: "gradient of \(key) has \(what)")
