@@ -57,6 +57,13 @@ public struct MisclassifiedScreen: Sendable {
         line("predicted: \(model.className(image.predictedClass)) \(image.isCorrect ? caps.glyphs.right : caps.glyphs.wrong)",
              caps.style(fg: image.isCorrect ? .green : .red, [.bold]))
         line(String(format: "loss %.3f, p(true) %.1f%%", image.loss, image.trueProbability * 100), Style(attributes: [.bold]))
+        // Grad-CAM's caption comes before the top 3, so a small window still says what the map is.
+        if ui.browser.gradCAM {
+            if infoArea.height >= 11 { y += 1 }
+            for (text, style) in Self.camCaption(model: model, ui: ui, key: camKey, shown: cam != nil, caps: caps) {
+                line(text, style)
+            }
+        }
         if infoArea.height >= 11 { y += 1 }
         line("top 3:", Style(attributes: [.bold]))
         let bars = image.topK.prefix(3).map {
@@ -70,12 +77,6 @@ public struct MisclassifiedScreen: Sendable {
             y += bars.count + 1
         }
         if y < infoArea.maxY { line("* = true class", caps.style(fg: .default, [.dim])) }
-        if ui.browser.gradCAM {
-            y = max(y, infoArea.maxY - 4)
-            for (text, style) in Self.camCaption(model: model, ui: ui, image: image, key: camKey, shown: cam != nil, caps: caps) {
-                line(text, style)
-            }
-        }
 
         let tiles = items.map {
             ImageGrid.Tile(image: HalfBlockImage($0), caption: model.className($0.predictedClass), isCorrect: $0.isCorrect)
@@ -89,22 +90,23 @@ public struct MisclassifiedScreen: Sendable {
 extension MisclassifiedScreen {
     /// Four lines under the prediction: which layer (of how many), which class, whose weights, and how the map
     /// is drawn; or why there is no map yet.
-    static func camCaption(model: DashboardModel, ui: UIState, image: PredictedImage, key: CAMKey?, shown: Bool,
+    static func camCaption(model: DashboardModel, ui: UIState, key: CAMKey?, shown: Bool,
                            caps: TerminalCapabilities) -> [(String, Style)] {
         let dim = caps.style(fg: .default, [.dim])
         let title = Style(attributes: [.bold])
         let e = model.explanations
         guard let setup = e.setup, let key else {
             let why = e.failure.map { "Grad-CAM: \($0)" }
-                ?? (e.evaluating ? "Grad-CAM: re-running the test set…"
-                    : model.isTrainingLive || model.isHistory ? "Grad-CAM: loading the weights…"
-                    : "Grad-CAM: no checkpoint for this evaluation")
+                ?? (e.evaluating ? "Grad-CAM: re-running the test set…" : "Grad-CAM: waiting for the weights…")
             return [(why, dim)]
         }
         let layer = setup.layers[key.layer]
         let whose = ui.browser.camClass == .predicted ? "predicted" : "true"
-        let status = shown ? (caps.glyphs.isUnicode && caps.colorDepth != .none ? "red = strongest, blue = none"
-                                  : "shade: " + "@ strongest, blank none")
+        // An all-zero map is an answer too: nothing at this layer raised the class's score.
+        let flat = model.explanations.maps[key].map { $0.map.allSatisfy { $0 == 0 } } ?? false
+        let status = flat ? "0 everywhere: nothing here raises this class"
+            : shown ? (caps.glyphs.isUnicode && caps.colorDepth != .none ? "red = strongest, blue = none"
+                       : "shaded: @ strongest, blank none")
             : e.failure.map { "failed: \($0)" } ?? "computing…"
         return [
             ("Grad-CAM \(key.layer + 1)/\(setup.layers.count): \(layer.label)", title),
