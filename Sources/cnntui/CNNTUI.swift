@@ -79,6 +79,7 @@ enum DashboardRun {
     /// The process's exit code: 1 when training failed, `terminatedExitCode` after a SIGTERM, else 0.
     static func show(painter: TerminalPainter, handle: TrainingHandle) -> Int32 {
         let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
+        app.explainsLiveRuns = true
         DashboardLoop.run(app: app, painter: painter, handle: handle)
         painter.stop()
         let model = app.model

@@ -27,7 +27,7 @@ struct OpenCommand: ParsableCommand {
         do { painter = try TerminalPainter.start() } catch { throw ValidationError("\(error)") }
         if let history {
             let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
-            app.show(history: history)
+            app.show(history: history, explainer: session.checkpoint(.last).map { _ in Explainer(sessionPath: session.url.path) })
             DashboardLoop.run(app: app, painter: painter, handle: nil)
             painter.stop()
             if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }

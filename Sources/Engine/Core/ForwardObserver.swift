@@ -9,3 +9,11 @@
 public protocol ForwardObserver: AnyObject {
     func layerDidForward(_ layer: any Layer, output: Tensor)
 }
+
+/// Sees the gradient arriving at layer outputs during a backward pass: Grad-CAM's dScore/dActivations at one
+/// layer of the main path. Only `Sequential` reports (set `backwardObserver`), once per child, just before
+/// that child's backward: the tensor is dL/d(child's output), lent for the call only, so copy what must
+/// outlive it. A network nobody watches pays nothing, and what backward computes is the same either way.
+public protocol BackwardObserver: AnyObject {
+    func layerWillBackward(_ layer: any Layer, gradOutput: Tensor)
+}

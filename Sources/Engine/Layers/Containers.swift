@@ -60,6 +60,8 @@ public final class Sequential: Layer {
     public var profiler: LayerProfiler?
     /// When set, sees each child's output (see `ForwardObserver`).
     public var observer: (any ForwardObserver)?
+    /// When set, sees the gradient of each child's output before that child's backward (see `BackwardObserver`).
+    public var backwardObserver: (any BackwardObserver)?
 
     public func outputShape(for input: [Int]) throws -> [Int] {
         try layers.reduce(input) { try $1.1.outputShape(for: $0) }
@@ -81,10 +83,18 @@ public final class Sequential: Layer {
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let pool = GradientPool.forCurrentThread()
-        guard let profiler else { return pool.backward(through: layers.lazy.map(\.1), gradOutput) }
-        return pool.backward(through: layers.lazy.map(\.1), gradOutput) { layer, g in
-            profiler.time(layer, backward: true) { layer.backward(g) }
+        if let profiler {
+            return pool.backward(through: layers.lazy.map(\.1), gradOutput) { layer, g in
+                profiler.time(layer, backward: true) { layer.backward(g) }
+            }
         }
+        if let backwardObserver {
+            return pool.backward(through: layers.lazy.map(\.1), gradOutput) { layer, g in
+                backwardObserver.layerWillBackward(layer, gradOutput: g)
+                return layer.backward(g)
+            }
+        }
+        return pool.backward(through: layers.lazy.map(\.1), gradOutput)
     }
 }
 

@@ -40,6 +40,9 @@ public struct DashboardModel: Sendable {
     /// True when the model was read back from a session's metrics (no engine behind it).
     public var isHistory = false
 
+    /// Grad-CAM for the browser, from the explainer (`apply(_: ExplainerResult)`).
+    public private(set) var explanations = Explanations()
+
     public init() {}
 
     /// An engine is behind this model and has not ended: quitting stops it, commands reach it.
@@ -103,6 +106,37 @@ public struct DashboardModel: Sendable {
         }
     }
 
+    /// Folds one of the explainer's results: its weights and stages, a map, a failure, or (for a session read
+    /// back from its files) the test set's images re-evaluated with the last checkpoint, the one whose weights
+    /// made the last evaluation of a finished run.
+    public mutating func apply(_ result: ExplainerResult) {
+        switch result {
+        case .ready(let setup):
+            if explanations.setup?.globalStep != setup.globalStep { explanations.maps = [:] }
+            explanations.setup = setup
+            explanations.failure = nil
+        case .map(let key, let map, let weights):
+            guard weights == explanations.setup?.weights else { return }
+            // Full: start again from this map (a user browsing that far will not come back to most of them).
+            if explanations.maps.count >= Explanations.capacity { explanations.maps = [:] }
+            explanations.maps[key] = map
+            explanations.failure = nil
+        case .images(let result):
+            explanations.evaluating = false
+            guard var evaluation = lastEvaluation else { return }
+            evaluation.preview = result.preview
+            evaluation.misclassified = result.misclassified
+            evaluation.leastSure = result.leastSure
+            lastEvaluation = evaluation
+        case .failed(_, let message):
+            explanations.evaluating = false
+            explanations.failure = message
+        }
+    }
+
+    /// Marks the re-evaluation of a reopened session's test set as under way (the browser says so).
+    public mutating func noteEvaluatingForBrowser() { explanations.evaluating = true }
+
     // MARK: - Derived values for the header and panels
 
     public var classCount: Int {
@@ -128,4 +162,16 @@ public struct DashboardModel: Sendable {
     public var misclassified: [PredictedImage] { lastEvaluation?.misclassified ?? [] }
     /// The correct predictions the model was least sure of (lowest probability of their class).
     public var leastSure: [PredictedImage] { lastEvaluation?.leastSure ?? [] }
+}
+
+/// What the explainer has told: the stages and weights it uses, the maps so far (at most `capacity`; a change
+/// of weights empties them), and the last failure.
+public struct Explanations: Sendable {
+    public static let capacity = 64
+    public var setup: CAMSetup?
+    public var maps: [CAMKey: CAMMap] = [:]
+    public var failure: String?
+    /// A reopened session's test set is being re-evaluated for the browser.
+    public var evaluating = false
+    public init() {}
 }

@@ -12,6 +12,9 @@ public let keyBindings: [(key: String, action: String)] = [
     ("Enter", "open the browser at the selected class or cell"),
     ("t / c / a", "browser: filter by true / predicted class / all"),
     ("o / u", "browser: by loss or index / least sure correct"),
+    ("g", "browser: Grad-CAM over the picture (again: off)"),
+    ("[ / ]", "browser: Grad-CAM at an earlier / later layer"),
+    ("v", "browser: Grad-CAM for the predicted / true class"),
     ("up/down, PgUp/PgDn", "layers: choose the layer; health: scroll"),
     ("[ / ]", "layers: previous / next input image"),
     ("left/right", "layers: previous / next page of channels"),
@@ -268,6 +271,19 @@ func handleBrowserKey(_ key: Key, state: UIState, model: DashboardModel) -> UISt
     case .character("u"), .character("U"):
         s.browser.view = s.browser.view == .mistakes ? .leastSure : .mistakes
         s.browser.selected = 0
+    case .character("g"), .character("G"):
+        s.browser.gradCAM.toggle()
+    case .character("["), .character("]"):
+        // Earlier or later stage, wrapping around; turns Grad-CAM on. Before the explainer has told its stages
+        // there is nothing to move through yet.
+        s.browser.gradCAM = true
+        guard let setup = model.explanations.setup, !setup.layers.isEmpty else { break }
+        let n = setup.layers.count
+        let current = min(max(0, s.browser.camLayer ?? setup.defaultLayer), n - 1)
+        s.browser.camLayer = (current + (key == .character("[") ? n - 1 : 1)) % n
+    case .character("v"), .character("V"):
+        s.browser.gradCAM = true
+        s.browser.camClass = s.browser.camClass == .predicted ? .truth : .predicted
     case .escape, .backspace: s.screen = s.returnScreen
     default: break
     }

@@ -95,14 +95,39 @@ public enum BrowserOrder: Equatable, Sendable {
     case loss, testIndex
 }
 
+/// Whose score Grad-CAM explains: the class the model predicted, or the true one.
+public enum CAMClass: Equatable, Sendable {
+    case predicted, truth
+}
+
 public struct BrowserState: Equatable, Sendable {
     public var filter: BrowserFilter = .all
     public var selected = 0
     public var view: BrowserView = .mistakes
     public var order: BrowserOrder = .loss
+    /// Grad-CAM over the large picture (`g`).
+    public var gradCAM = false
+    /// The stage Grad-CAM looks at, an index into the explainer's stages; nil: its default.
+    public var camLayer: Int?
+    public var camClass: CAMClass = .predicted
     public init(filter: BrowserFilter = .all, selected: Int = 0, view: BrowserView = .mistakes,
                 order: BrowserOrder = .loss) {
         self.filter = filter; self.selected = selected; self.view = view; self.order = order
+    }
+
+    /// The image the large picture shows, if any.
+    public func selectedItem(in model: DashboardModel) -> PredictedImage? {
+        let items = items(in: model)
+        return items.isEmpty ? nil : items[min(max(0, selected), items.count - 1)]
+    }
+
+    /// The map the large picture wants, when Grad-CAM is on and the explainer has weights.
+    public func camKey(in model: DashboardModel) -> CAMKey? {
+        guard gradCAM, let setup = model.explanations.setup, !setup.layers.isEmpty,
+              let image = selectedItem(in: model) else { return nil }
+        let layer = min(max(0, camLayer ?? setup.defaultLayer), setup.layers.count - 1)
+        return CAMKey(testIndex: image.testIndex, layer: layer,
+                      classIndex: camClass == .predicted ? image.predictedClass : image.trueClass)
     }
 
     public func items(in model: DashboardModel) -> [PredictedImage] {

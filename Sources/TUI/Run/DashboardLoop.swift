@@ -26,8 +26,8 @@ public enum DashboardLoop {
             var timeout: Int32 = -1
             if dirty { timeout = Int32(max(0, (lastDraw + frameInterval - now()) * 1000)) }
             if app.shouldQuit { timeout = timeout < 0 ? 100 : min(timeout, 100) }
-            painter.waitForInput(alsoWatching: handle.map { [$0.events.wakeFileDescriptor] } ?? [],
-                                 timeoutMilliseconds: timeout)
+            let watched = [handle?.events.wakeFileDescriptor, app.explainer?.wakeFileDescriptor].compactMap { $0 }
+            painter.waitForInput(alsoWatching: watched, timeoutMilliseconds: timeout)
 
             for key in painter.pendingKeys() {
                 if app.shouldQuit {
@@ -51,7 +51,13 @@ public enum DashboardLoop {
                 if !events.isEmpty { dirty = true }
                 if app.shouldQuit && !engineEnded && handle.wait(seconds: 0) { engineEnded = true }
             }
+            if let explainer = app.explainer {
+                let results = explainer.drain()
+                for result in results { app.handle(explanation: result) }
+                if !results.isEmpty { dirty = true }
+            }
         }
+        app.stopExplainer()
         app.draw()
     }
 

@@ -14,20 +14,66 @@ public final class App: FullScreenView {
         self.capabilities = capabilities; self.width = width; self.height = height; self.painter = painter
     }
 
+    /// Computes the browser's Grad-CAM maps, when the app has one (`startExplainer`); tests feed results instead.
+    public private(set) var explainer: Explainer?
+    /// Whether `.started` should start an explainer for the run's session (the dashboard does, tests do not).
+    public var explainsLiveRuns = false
+    /// The map last asked for, so a redraw does not ask again while the explainer works on it.
+    private var requested: CAMKey?
+
     /// Folds an event; returns the commands it makes due (the layers page's watch when the image it names
     /// arrives or the run ends). A transient status message goes once the event shows it no longer holds.
+    /// The checkpoint written right after an evaluation holds the weights that made it: the explainer loads it.
     @discardableResult
     public func handle(event: TrainingEvent) -> [TrainingCommand] {
         let before = activeWatch(ui, model)
         model.apply(event)
         ui = expireMessage(ui, after: event, model: model)
         ui.layers = clamped(ui.layers, model: model)
+        switch event {
+        case .started(let run) where explainsLiveRuns && explainer == nil:
+            explainer = Explainer(sessionPath: run.sessionPath)
+        case .checkpointSaved(let path, let step) where step == model.lastEvaluation?.globalStep:
+            explainer?.load(checkpoint: path)
+        default: break
+        }
+        requestExplanation()
         let after = activeWatch(ui, model)
         return before != after ? [.watchLayer(after)] : []
     }
 
-    /// Shows a model read back from a session (`SessionHistory`) instead of a live run.
-    public func show(history: DashboardModel) { model = history }
+    /// Folds one of the explainer's results and asks for the next map if the browser still wants one.
+    public func handle(explanation result: ExplainerResult) {
+        if case .map(let key, _, _) = result, key == requested { requested = nil }
+        if case .failed(let request, _) = result, request?.key == requested { requested = nil }
+        model.apply(result)
+        requestExplanation()
+    }
+
+    /// Shows a model read back from a session (`SessionHistory`) instead of a live run; with `explainer`, the
+    /// browser's images come from re-running the test set with the last checkpoint, and Grad-CAM from it too.
+    public func show(history: DashboardModel, explainer: Explainer? = nil) {
+        model = history
+        if let explainer {
+            self.explainer = explainer
+            explainer.loadLast()
+            explainer.evaluate()
+            model.noteEvaluatingForBrowser()
+        }
+    }
+
+    /// Ends the explainer's thread (after the job in progress; nothing waits for it).
+    public func stopExplainer() { explainer?.stop() }
+
+    /// Sends the explainer the map the browser shows, unless it is cached or already asked for.
+    private func requestExplanation() {
+        guard let explainer, ui.screen == .misclassified, let key = ui.browser.camKey(in: model),
+              model.explanations.maps[key] == nil, key != requested,
+              let image = ui.browser.selectedItem(in: model) else { return }
+        requested = key
+        explainer.explain(ExplainRequest(testIndex: key.testIndex, layer: key.layer, classIndex: key.classIndex,
+                                         pixels: image.pixels))
+    }
 
     /// True once the user asked to quit a live run: the engine is saving and stopping.
     public private(set) var isStopping = false
@@ -50,6 +96,7 @@ public final class App: FullScreenView {
             isStopping = true
             ui.message = "stopping: saving a checkpoint at the next batch boundary…"
         }
+        requestExplanation()
         return commands
     }
 

@@ -4,7 +4,8 @@ import Training
 /// The misclassified browser: one large image with its true class, loss and top-3 probabilities, a strip of
 /// the others below, and the filter (by true class, predicted class, or one confusion-matrix cell). It lists
 /// the mistakes, most confident first ("top losses"), or the correct predictions the model was least sure
-/// of; either by test index instead.
+/// of; either by test index instead. With Grad-CAM on (`g`), the large picture carries the map of one layer
+/// for the predicted or the true class, and the details say which layer, class and weights.
 public struct MisclassifiedScreen: Sendable {
     public init() {}
 
@@ -39,7 +40,9 @@ public struct MisclassifiedScreen: Sendable {
             return grid
         }
         let image = items[selected]
-        HalfBlockImage(image).render(into: &grid, area: imageArea, capabilities: caps, maxScale: 8)
+        let camKey = ui.browser.camKey(in: model)
+        let cam = camKey.flatMap { model.explanations.maps[$0] }
+        HalfBlockImage(image, heat: cam?.map).render(into: &grid, area: imageArea, capabilities: caps, maxScale: 8)
 
         // Prediction details: true class, predicted, top-3 with bars.
         var y = infoArea.y + (infoArea.height >= 11 ? 2 : 1)
@@ -54,6 +57,13 @@ public struct MisclassifiedScreen: Sendable {
         line("predicted: \(model.className(image.predictedClass)) \(image.isCorrect ? caps.glyphs.right : caps.glyphs.wrong)",
              caps.style(fg: image.isCorrect ? .green : .red, [.bold]))
         line(String(format: "loss %.3f, p(true) %.1f%%", image.loss, image.trueProbability * 100), Style(attributes: [.bold]))
+        // Grad-CAM's caption comes before the top 3, so a small window still says what the map is.
+        if ui.browser.gradCAM {
+            if infoArea.height >= 11 { y += 1 }
+            for (text, style) in Self.camCaption(model: model, ui: ui, key: camKey, shown: cam != nil, caps: caps) {
+                line(text, style)
+            }
+        }
         if infoArea.height >= 11 { y += 1 }
         line("top 3:", Style(attributes: [.bold]))
         let bars = image.topK.prefix(3).map {
@@ -74,6 +84,36 @@ public struct MisclassifiedScreen: Sendable {
         ImageGrid(tiles: tiles, selected: selected, maxScale: 0.5, minimumShown: 6, minScale: DashboardLayout.minimumImageScale)
             .render(into: &grid, area: stripArea, capabilities: caps)
         return grid
+    }
+}
+
+extension MisclassifiedScreen {
+    /// Four lines under the prediction: which layer (of how many), which class, whose weights, and how the map
+    /// is drawn; or why there is no map yet.
+    static func camCaption(model: DashboardModel, ui: UIState, key: CAMKey?, shown: Bool,
+                           caps: TerminalCapabilities) -> [(String, Style)] {
+        let dim = caps.style(fg: .default, [.dim])
+        let title = Style(attributes: [.bold])
+        let e = model.explanations
+        guard let setup = e.setup, let key else {
+            let why = e.failure.map { "Grad-CAM: \($0)" }
+                ?? (e.evaluating ? "Grad-CAM: re-running the test set…" : "Grad-CAM: waiting for the weights…")
+            return [(why, dim)]
+        }
+        let layer = setup.layers[key.layer]
+        let whose = ui.browser.camClass == .predicted ? "predicted" : "true"
+        // An all-zero map is an answer too: nothing at this layer raised the class's score.
+        let flat = model.explanations.maps[key].map { $0.map.allSatisfy { $0 == 0 } } ?? false
+        let status = flat ? "0 everywhere: nothing here raises this class"
+            : shown ? (caps.glyphs.isUnicode && caps.colorDepth != .none ? "red = strongest, blue = none"
+                       : "shaded: @ strongest, blank none")
+            : e.failure.map { "failed: \($0)" } ?? "computing…"
+        return [
+            ("Grad-CAM \(key.layer + 1)/\(setup.layers.count): \(layer.label)", title),
+            ("class: \(whose), \(model.className(key.classIndex)) (v: \(whose == "true" ? "predicted" : "true"))", .plain),
+            ("weights: \(setup.weights)", dim),
+            (status, dim),
+        ]
     }
 }
 

@@ -4,15 +4,49 @@ import Training
 /// (equal pixels become '█'). Colours are quantised to the 256 palette (cube + grey ramp). On 8-colour terminals
 /// colour images use the nearest basic colours and grey images use shade characters; without colour or Unicode,
 /// every cell is a shade character " .:-=+*#%@" of the two pixels' mean brightness.
+///
+/// A heat map (Grad-CAM's, H*W values in [0, 1]) blends into the picture: half the pixel, half the jet colour
+/// of its heat, as pytorch-grad-cam's `show_cam_on_image` does. Where cells are shade characters, they shade
+/// the heat instead of the brightness (coloured by the jet map when the terminal has colours), so the map
+/// still reads without colour; the picture itself is one key away.
 public struct HalfBlockImage: Sendable {
     public var channels: Int, height: Int, width: Int
     public var pixels: [UInt8]   // C*H*W
+    /// H*W values in [0, 1] drawn over the picture, or nil.
+    public var heat: [Float]?
 
     public init(channels: Int, height: Int, width: Int, pixels: [UInt8]) {
         self.channels = channels; self.height = height; self.width = width; self.pixels = pixels
     }
-    public init(_ image: PredictedImage) {
+    public init(_ image: PredictedImage, heat: [Float]? = nil) {
         self.init(channels: image.channels, height: image.height, width: image.width, pixels: image.pixels)
+        self.heat = heat.flatMap { $0.count == image.height * image.width ? $0 : nil }
+    }
+
+    /// The jet colour map (blue, cyan, yellow, red) at heat h in [0, 1], as 0...255 RGB.
+    static func jet(_ h: Float) -> (r: Int, g: Int, b: Int) {
+        func channel(_ centre: Float) -> Int { Int(255 * min(1, max(0, 1.5 - abs(4 * h - centre)))) }
+        return (channel(3), channel(2), channel(1))
+    }
+
+    /// Mean heat of the source block that output pixel (ox, oy) covers at `scale`, as `sample` averages pixels.
+    func sampleHeat(ox: Int, oy: Int, scale: Double) -> Float? {
+        guard let heat else { return nil }
+        let x0 = Int(Double(ox) / scale), y0 = Int(Double(oy) / scale)
+        let x1 = max(x0 + 1, min(width, Int(Double(ox + 1) / scale)))
+        let y1 = max(y0 + 1, min(height, Int(Double(oy + 1) / scale)))
+        var sum: Float = 0, n = 0
+        for y in y0..<min(y1, height) {
+            for x in x0..<min(x1, width) { sum += heat[y * width + x]; n += 1 }
+        }
+        return sum / Float(max(1, n))
+    }
+
+    /// The pixel with its heat blended in: half each, as pytorch-grad-cam's overlay (image_weight 0.5).
+    static func blend(_ p: (r: Int, g: Int, b: Int), heat: Float?) -> (r: Int, g: Int, b: Int) {
+        guard let heat else { return p }
+        let j = jet(heat)
+        return ((p.r + j.r) / 2, (p.g + j.g) / 2, (p.b + j.b) / 2)
     }
 
     static let shades: [Character] = Array(" .:-=+*#%@")
@@ -57,14 +91,30 @@ public struct HalfBlockImage: Sendable {
             for cx in 0..<outW {
                 let upper = sample(ox: cx, oy: cy * 2, scale: scale)
                 let lower = cy * 2 + 1 < outH ? sample(ox: cx, oy: cy * 2 + 1, scale: scale) : nil
-                let cell = self.cell(upper: upper, lower: lower, capabilities: capabilities)
+                let upperHeat = sampleHeat(ox: cx, oy: cy * 2, scale: scale)
+                let lowerHeat = cy * 2 + 1 < outH ? sampleHeat(ox: cx, oy: cy * 2 + 1, scale: scale) : nil
+                let cell = self.cell(upper: upper, lower: lower, upperHeat: upperHeat, lowerHeat: lowerHeat,
+                                     capabilities: capabilities)
                 grid[left + cx, top + cy] = cell
             }
         }
     }
 
-    func cell(upper: (r: Int, g: Int, b: Int), lower: (r: Int, g: Int, b: Int)?, capabilities: TerminalCapabilities) -> Cell {
-        let isColorImage = channels >= 3
+    func cell(upper: (r: Int, g: Int, b: Int), lower: (r: Int, g: Int, b: Int)?, upperHeat: Float? = nil,
+              lowerHeat: Float? = nil, capabilities: TerminalCapabilities) -> Cell {
+        let halfBlocks = capabilities.glyphs.isUnicode && capabilities.colorDepth != .none
+        if let upperHeat, !halfBlocks {
+            // Shade characters: the heat's, coloured by the jet map where there is colour.
+            let h = lowerHeat.map { (upperHeat + $0) / 2 } ?? upperHeat
+            let k = min(Self.shades.count - 1, Int(h * Float(Self.shades.count)))
+            let j = Self.jet(h)
+            let style = capabilities.colorDepth == .none ? Style.plain
+                : capabilities.style(fg: .indexed(Palette.truecolorTo256(r: j.r, g: j.g, b: j.b)))
+            return Cell(Self.shades[k], style: style)
+        }
+        let isColorImage = channels >= 3 || upperHeat != nil
+        let upper = Self.blend(upper, heat: upperHeat)
+        let lower = lower.map { Self.blend($0, heat: lowerHeat ?? upperHeat) }
         switch (capabilities.colorDepth, capabilities.glyphs.isUnicode) {
         case (.palette256, true):
             let u = Color.indexed(Palette.truecolorTo256(r: upper.r, g: upper.g, b: upper.b))
