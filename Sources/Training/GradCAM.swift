@@ -112,8 +112,16 @@ final class GradCAM {
         let (H, W) = (network.inputShape[1], network.inputShape[2])
         var cam = [Float](repeating: 0, count: h * w)
         gradCAMCombine(cam: &cam, activation: activation, gradient: gradient, C: C, S: h * w)
+        // A network built for larger images pads them first (the zoo's ZeroPad2d adapter), so its maps cover the
+        // padded frame: resize to that frame and cut the image's own pixels out, or the map would sit shifted.
+        let pad = (network.root.layers.first?.1 as? ZeroPad2d)?.padding ?? 0
+        let (frameH, frameW) = (H + 2 * pad, W + 2 * pad)
+        var frame = [Float](repeating: 0, count: frameH * frameW)
+        bilinearResize(dst: &frame, src: cam, inH: h, inW: w, outH: frameH, outW: frameW)
         var map = [Float](repeating: 0, count: H * W)
-        bilinearResize(dst: &map, src: cam, inH: h, inW: w, outH: H, outW: W)
+        for y in 0..<H {
+            for x in 0..<W { map[y * W + x] = frame[(y + pad) * frameW + x + pad] }
+        }
         minMaxNormalise(&map)
         return CAMMap(layer: layers[layer], classIndex: classIndex, cam: cam, map: map, height: H, width: W)
     }

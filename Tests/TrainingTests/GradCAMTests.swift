@@ -134,6 +134,28 @@ import Testing
         }
     }
 
+    /// VGG on 28x28 digits pads them to 32x32 inside the network: its map must be the map the same weights give
+    /// the padded picture, cut back to the digit, so the heat sits on the pixels that caused it.
+    @Test func aPaddedInputsMapIsCutFromThePaddedFrame() throws {
+        let small = try ModelZoo.build("vgg11", inputShape: [1, 28, 28], classes: 10, seed: 3)
+        let large = try ModelZoo.build("vgg11", inputShape: [1, 32, 32], classes: 10, seed: 4)
+        let weights = Dictionary(uniqueKeysWithValues: small.stateDict.map { ($0.0, $0.1) })
+        for (key, parameter) in large.stateDict {
+            let source = try #require(weights[key], "\(key) missing from the padded network")
+            parameter.value.data.update(from: source.value.data, count: parameter.count)
+        }
+        let image = (0..<784).map { Float(($0 * 37) % 101) / 50 - 1 }
+        var padded = [Float](repeating: 0, count: 32 * 32)
+        for y in 0..<28 { for x in 0..<28 { padded[(y + 2) * 32 + x + 2] = image[y * 28 + x] } }
+        let smallCAM = GradCAM(network: small), largeCAM = GradCAM(network: large)
+        let a = try smallCAM.map(image: image, layer: smallCAM.defaultLayer, classIndex: 3)
+        let b = try largeCAM.map(image: padded, layer: largeCAM.defaultLayer, classIndex: 3)
+        #expect(a.cam == b.cam)
+        var cut = (0..<28).flatMap { y in (0..<28).map { x in b.map[(y + 2) * 32 + x + 2] } }
+        minMaxNormalise(&cut)
+        #expect(zip(a.map, cut).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
     @Test func bilinearResizeAndNormaliseAsPyTorch() {
         // F.interpolate(torch.tensor([[[[0., 1.], [2., 3.]]]]), size=(4, 4), mode="bilinear", align_corners=False)
         var out = [Float](repeating: 0, count: 16)
