@@ -1,6 +1,7 @@
 import Data
 import Engine
 import Foundation
+import Models
 import Testing
 @testable import Training
 
@@ -171,6 +172,31 @@ import Testing
         #expect(Self.bits(optimizer.stateEntries()) == state)
         #expect(network.random.source == random)
         #expect(optimizer.learningRate == 0.0123)
+    }
+
+    /// One model of each zoo family, at CIFAR's shape with its seed recipe's optimizer, on 8 random images:
+    /// six batches of two, then everything is as before.
+    @Test(arguments: ["mycnn", "resnet-2-2-2", "se-resnet-2-2-2", "vgg11", "mobilenet-v1", "shufflenet-v1-g3-0.5x",
+                      "shufflenet-v2-0.5x", "efficientnet-v2-s"])
+    func everyZooFamilySweepsAndIsRestored(model: String) throws {
+        var random = RandomSource(seed: 3)
+        let images = ImageSet(channels: 3, height: 32, width: 32, pixels: (0..<8 * 3 * 32 * 32).map { _ in UInt8(random.nextInt(256)) },
+                              labels: (0..<8).map { Int32($0 % 10) })
+        let dataset = Dataset(name: "random", classNames: (0..<10).map(String.init), train: images, test: images,
+                              mean: [0.5], std: [0.25], source: "memory")
+        let sources = RunSources(loadDataset: { _ in dataset }, buildModel: { config, shape, classes in
+            try ModelZoo.build(config.model, inputShape: shape, classes: classes, seed: config.seed)
+        })
+        let config = try TrainingConfig.resolve(model: model, family: ModelZoo.family(model), dataset: "random",
+                                                dataDirectory: nil, overrides: { var o = TrainingOverrides(); o.batchSize = 2; o.threads = 1; return o }())
+        let data = try RunData(config, sources: sources)
+        let network = try sources.buildModel(config, data.dataset.shape, 10)
+        let step = TrainingStep(network: network, optimizer: try OptimizerFactory.make(config, parameters: network.trainableParameters),
+                                loss: CrossEntropyLoss(labelSmoothing: config.labelSmoothing))
+        let weights = Self.bits(network.root.stateDictEntries()), state = Self.bits(step.optimizer.stateEntries())
+        let result = try LRSweep.run(step: step, loader: try data.trainLoader(config), settings: LRFinderSettings(iterations: 6))
+        #expect(!result.points.isEmpty)
+        #expect(Self.bits(network.root.stateDictEntries()) == weights && Self.bits(step.optimizer.stateEntries()) == state)
     }
 
     @Test func aSweepCanBeCancelledAndStillRestores() throws {
