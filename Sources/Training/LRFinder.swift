@@ -6,7 +6,7 @@ import Foundation
 /// train for up to `iterations` batches while the learning rate grows exponentially from `start` to `end`,
 /// smooth the loss, stop once it diverges, and suggest a rate from the curve. Lightning's tuner does the same
 /// with other defaults (1e-8 to 1); these are fastai's.
-public struct LRFinderSettings: Sendable, Equatable, Codable {
+public struct LRFinderSettings: Sendable, Equatable {
     public var start: Double
     public var end: Double
     public var iterations: Int
@@ -104,7 +104,7 @@ public struct LRFinderCurve: Sendable {
 
 /// A suggested learning rate and the point of the curve it was read at.
 public struct LRSuggestion: Sendable, Equatable {
-    public enum Rule: String, Sendable, CaseIterable, Codable {
+    public enum Rule: String, Sendable, CaseIterable {
         /// fastai's default: about halfway down the longest descent.
         case valley
         /// The steepest descent of the smoothed loss against log LR.
@@ -222,7 +222,10 @@ public enum LRSweep {
         loader.startEpoch(epoch)
         var stop: LRFinderStop?
         while stop == nil {
-            if isCancelled() { stop = .cancelled; break }
+            if isCancelled() {
+                stop = .cancelled
+                continue
+            }
             guard let batch = loader.next() else {
                 epoch += 1
                 loader.startEpoch(epoch)
@@ -239,8 +242,7 @@ public enum LRSweep {
             }
             if let point = curve.points.last { onPoint(point) }
         }
-        let points = curve.points
-        return LRFinderResult(points: points, stop: stop ?? .cancelled,
-                              suggestions: LRSuggestions.suggest(points, iterations: settings.iterations))
+        return LRFinderResult(points: curve.points, stop: stop ?? .completed,
+                              suggestions: LRSuggestions.suggest(curve.points, iterations: settings.iterations))
     }
 }
