@@ -37,40 +37,14 @@ final class PreparedRun {
         }
         Parallel.setThreads(config.threads)
 
-        let dataset = try request.sources.loadDataset(config)
-        var train = dataset.train
-        var test = dataset.test
-        if config.validationFraction > 0 {
-            train = dataset.splitValidation(fraction: config.validationFraction, seed: config.seed).train
-        }
-        let trainCount = EpochSize.trainingImages(datasetSize: dataset.train.count, heldOutFraction: config.validationFraction,
-                                                  limit: config.limitTrain)
-        if trainCount < train.count { train = train.subset(Array(0..<trainCount)) }
-        if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
-        guard train.count > 0, test.count > 0 else {
-            throw TrainingError.invalidFlag(
-                flag: "--dataset", message: "'\(config.dataset)' has \(train.count) training and \(test.count) test images")
-        }
-        let augmentation: Augmentation
-        if let spec = config.augmentation {
-            do { augmentation = try Augmentation.parse(spec) } catch {
-                throw TrainingError.invalidFlag(flag: "--augment", message: "'\(spec)': \(error)")
-            }
-        } else {
-            augmentation = dataset.defaultAugmentation
-            config.augmentation = augmentation.description
-        }
+        let data = try RunData(config, sources: request.sources)
+        let dataset = data.dataset
+        if config.augmentation == nil { config.augmentation = data.augmentation.description }
         classNames = dataset.classNames
 
         network = try request.sources.buildModel(config, dataset.shape, dataset.classNames.count)
-        trainLoader = BatchLoader(set: train, batchSize: config.batchSize, shuffle: true, dropLast: config.dropLast,
-                                  augmentation: augmentation, mean: dataset.mean, std: dataset.std, seed: config.seed,
-                                  prefetch: 2)
-        guard trainLoader.batchesPerEpoch > 0 else {
-            throw TrainingError.invalidFlag(
-                flag: "--batch-size", message: "\(config.batchSize) with the last batch dropped leaves no batch of \(train.count) images")
-        }
-        evaluator = Evaluator(set: test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,
+        trainLoader = try data.trainLoader(config)
+        evaluator = Evaluator(set: data.test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,
                               batchSize: max(config.batchSize, 100))
         optimizer = try OptimizerFactory.make(config, parameters: network.trainableParameters)
         schedule = try ScheduleFactory.make(config.schedule, learningRate: config.learningRate,
@@ -98,7 +72,7 @@ final class PreparedRun {
             session = try request.sessions.create(config: config)
             try session.writeDataset(SessionDataset(
                 name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,
-                std: dataset.std, trainCount: train.count, testCount: test.count))
+                std: dataset.std, trainCount: data.train.count, testCount: data.test.count))
             metrics = MetricsLog(session: session)
             health = HealthLog(session: session)
             resumedFrom = nil
@@ -123,6 +97,57 @@ final class PreparedRun {
         network.random.source = state.networkRandom
         try metrics.restore(count: state.metricsCount)
         return state
+    }
+}
+
+/// The images a run trains and tests on, as the config selects them: the dataset, less the held-out
+/// validation part and beyond `--limit-train`/`--limit-test`, with the augmentation it names (or the dataset's
+/// default). The run and the learning-rate finder both take their data from here, so the finder sees the
+/// batches training would.
+struct RunData {
+    let dataset: Dataset
+    let train: ImageSet
+    let test: ImageSet
+    let augmentation: Augmentation
+
+    init(_ config: TrainingConfig, sources: RunSources) throws {
+        let dataset = try sources.loadDataset(config)
+        var train = dataset.train
+        var test = dataset.test
+        if config.validationFraction > 0 {
+            train = dataset.splitValidation(fraction: config.validationFraction, seed: config.seed).train
+        }
+        let trainCount = EpochSize.trainingImages(datasetSize: dataset.train.count, heldOutFraction: config.validationFraction,
+                                                  limit: config.limitTrain)
+        if trainCount < train.count { train = train.subset(Array(0..<trainCount)) }
+        if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
+        guard train.count > 0, test.count > 0 else {
+            throw TrainingError.invalidFlag(
+                flag: "--dataset", message: "'\(config.dataset)' has \(train.count) training and \(test.count) test images")
+        }
+        if let spec = config.augmentation {
+            do { augmentation = try Augmentation.parse(spec) } catch {
+                throw TrainingError.invalidFlag(flag: "--augment", message: "'\(spec)': \(error)")
+            }
+        } else {
+            augmentation = dataset.defaultAugmentation
+        }
+        self.dataset = dataset
+        self.train = train
+        self.test = test
+    }
+
+    /// The shuffling, augmenting, normalising loader of the training images; its order and draws are a pure
+    /// function of (seed, epoch), so two loaders with one config hand out the same batches.
+    func trainLoader(_ config: TrainingConfig) throws -> BatchLoader {
+        let loader = BatchLoader(set: train, batchSize: config.batchSize, shuffle: true, dropLast: config.dropLast,
+                                 augmentation: augmentation, mean: dataset.mean, std: dataset.std, seed: config.seed,
+                                 prefetch: 2)
+        guard loader.batchesPerEpoch > 0 else {
+            throw TrainingError.invalidFlag(
+                flag: "--batch-size", message: "\(config.batchSize) with the last batch dropped leaves no batch of \(train.count) images")
+        }
+        return loader
     }
 }
 

@@ -18,6 +18,7 @@ struct CNNTUI: ParsableCommand {
             // Subcommands, one file each; keep this list in the order `--help` should show.
             UICommand.self,
             TrainCommand.self,
+            LRFindCommand.self,
             ResumeCommand.self,
             SessionsCommand.self,
             EvalCommand.self,

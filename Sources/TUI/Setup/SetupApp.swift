@@ -15,6 +15,10 @@ public final class SetupApp: FullScreenView {
     /// Counts and times models off the UI thread; nil in tests, which set the estimates themselves.
     public let estimator: ModelEstimator?
     let summarize: (TrainingConfig, DatasetListing) throws -> [String]
+    /// Starts a learning-rate sweep on its own thread; tests start none and feed `LRFinderState` themselves.
+    let startFinder: (TrainingConfig) -> LRFinderHandle?
+    /// The sweep the finder is showing, while it is open.
+    public private(set) var finderHandle: LRFinderHandle?
     /// Set when the user starts the run (the config) or leaves (`shouldQuit`).
     public private(set) var chosen: TrainingConfig?
     public private(set) var shouldQuit = false
@@ -24,12 +28,14 @@ public final class SetupApp: FullScreenView {
                 estimator: ModelEstimator? = ModelEstimator(), dataDirectory: String? = nil,
                 base: TrainingOverrides = TrainingOverrides(), preselectedModel: String? = nil,
                 preselectedDataset: String? = nil,
-                summarize: ((TrainingConfig, DatasetListing) throws -> [String])? = nil) {
+                summarize: ((TrainingConfig, DatasetListing) throws -> [String])? = nil,
+                startFinder: ((TrainingConfig) -> LRFinderHandle?)? = nil) {
         self.capabilities = capabilities; self.width = width; self.height = height; self.painter = painter
         state = SetupState(datasets: datasets ?? DatasetCatalog.list(dataDir: dataDirectory), models: models,
                            dataDirectory: dataDirectory, base: base, preselectedModel: preselectedModel,
                            preselectedDataset: preselectedDataset)
         self.estimator = estimator
+        self.startFinder = startFinder ?? { LRFinderRun.start($0) }
         self.summarize = summarize ?? { config, dataset in
             try ModelEstimator.summaryLines(model: config.model, inputShape: dataset.shape, classes: dataset.classes.count,
                                             batchSize: config.batchSize)
@@ -52,12 +58,20 @@ public final class SetupApp: FullScreenView {
         case let .requestEstimates(counting, timing):
             estimator?.count(counting)
             estimator?.time(timing)
+        case let .startFinder(config):
+            finderHandle?.cancel()
+            finderHandle = startFinder(config)
+        case .stopFinder:
+            // The UI does not wait: the sweep ends before its next batch and its thread goes on its own.
+            finderHandle?.cancel()
+            finderHandle = nil
         case let .choose(config):
             chosen = config
             estimator?.cancel()
         case .quit:
             shouldQuit = true
             estimator?.cancel()
+            finderHandle?.cancel()
         }
     }
 
@@ -75,6 +89,26 @@ public final class SetupApp: FullScreenView {
         if new == state.estimates { return false }
         state.estimates = new
         return true
+    }
+
+    /// Copies the sweep's new events into the finder; true when something changed.
+    @discardableResult
+    public func refreshFinder() -> Bool {
+        guard let handle = finderHandle else { return false }
+        return receiveFinderEvents(handle.drain())
+    }
+
+    /// Folds a sweep's events into the open finder (tests call it with made-up events); true when it changed.
+    @discardableResult
+    public func receiveFinderEvents(_ events: [LRFinderEvent]) -> Bool {
+        guard !events.isEmpty, state.finder != nil else { return false }
+        for event in events { state.finder?.apply(event) }
+        return true
+    }
+
+    /// The descriptors the UI loop sleeps on besides stdin: the estimator's and the running sweep's.
+    public var wakeFileDescriptors: [Int32] {
+        [estimator?.wakeFileDescriptor, finderHandle?.wakeFileDescriptor].compactMap { $0 }
     }
 
     /// For tests: estimates as if measured.

@@ -6,7 +6,8 @@ import Training
 public let setupKeyBindings: [(key: String, action: String)] = [
     ("up/down, PgUp/PgDn", "move in the list, scroll the summary"),
     ("Enter", "choose / edit the field / start training"),
-    ("left/right", "recipe: change the optimizer"),
+    ("left/right", "recipe: change the optimizer; LR finder: pick a suggestion"),
+    ("f", "recipe: find a learning rate (sweep 1e-7 to 10, Enter takes the pick)"),
     ("tab", "recipe: go on to the layer summary"),
     ("Esc", "back one step, cancel an edit"),
     ("?", "this help"),
@@ -19,6 +20,10 @@ public enum SetupAction: Equatable, Sendable {
     case startSummary(TrainingConfig, DatasetListing)
     /// Count these models and time this one (the model step's estimates).
     case requestEstimates(counting: [ModelEstimator.Job], timing: ModelEstimator.Job)
+    /// Run the learning-rate finder with this config, off the UI thread; its events go to `SetupState.finder`.
+    case startFinder(TrainingConfig)
+    /// Cancel the finder's sweep if it still runs, and drop its events.
+    case stopFinder
     /// Start training with this config.
     case choose(TrainingConfig)
     case quit
@@ -37,6 +42,8 @@ public func handleSetupKey(_ key: Key, state: SetupState, windowHeight: Int) -> 
         s.showingHelp = false
         return (s, [])
     }
+    let quitsOrHelps = key == .character("q") || key == .character("Q") || key == .character("?")
+    if let finder = s.finder, !quitsOrHelps { return handleFinderKey(key, finder: finder, state: s) }
     switch key {
     case .character("q"), .character("Q"): return (s, [.quit])
     case .character("?"):
@@ -123,6 +130,10 @@ func handleRecipeKey(_ key: Key, state: SetupState) -> (SetupState, [SetupAction
         }
         return (s, startSummary(s))
     case .tab: return (s, startSummary(s))
+    case .character("f"), .character("F"):
+        guard let c = s.config else { return (s, []) }
+        s.finder = LRFinderState(config: c)
+        return (s, [.startFinder(c)])
     default: return (s, [])
     }
 }

@@ -18,7 +18,8 @@ struct SetupScreen {
         switch state.step {
         case .dataset: renderDatasets(&grid, body)
         case .model: renderModels(&grid, body)
-        case .recipe: renderRecipe(&grid, body)
+        case .recipe:
+            if let finder = state.finder { renderFinder(&grid, body, finder: finder) } else { renderRecipe(&grid, body) }
         case .summary: renderSummary(&grid, body)
         }
         renderStatus(&grid, Rect(x: 0, y: height - 1, width: width, height: 1))
@@ -65,6 +66,7 @@ struct SetupScreen {
         switch state.step {
         case .dataset: hints = " up/down move  Enter choose  ? help  q quit"
         case .model: hints = " up/down move  Enter choose  Esc back  ? help  q quit"
+        case .recipe where state.finder != nil: hints = " left/right pick a suggestion  Enter use it  Esc cancel  ? help  q quit"
         case .recipe: hints = " up/down move  Enter edit  left/right optimizer  tab summary  Esc back  q quit"
         case .summary: hints = " up/down PgUp/PgDn scroll  Enter START TRAINING  Esc back  q quit"
         }
@@ -193,6 +195,10 @@ struct SetupScreen {
             var value = field.value(c)
             if field == .optimizer { value = (caps.glyphs.isUnicode ? "◀ " : "< ") + value + (caps.glyphs.isUnicode ? " ▶" : " >") }
             row(&grid, " " + field.label.padded(to: labelWidth) + value + changed, area: inside, y: y, selected: selected)
+            if field == .learningRate, state.editing == nil || !selected {
+                grid.text("   f: find one with the LR finder", x: inside.x + 2 + labelWidth + value.count + changed.count, y: y,
+                          style: caps.style(fg: .default, [.dim]), clip: inside)
+            }
             if selected, state.editing != nil {
                 grid.text(" (editing below)", x: inside.x + 2 + labelWidth + value.count + changed.count, y: y,
                           style: caps.style(fg: .yellow), clip: inside)

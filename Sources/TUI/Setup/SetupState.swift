@@ -66,6 +66,8 @@ public struct SetupState: Equatable, Sendable {
     public var overrides: TrainingOverrides
     /// The recipe with the edits, resolved; nil until a model is chosen.
     public var config: TrainingConfig?
+    /// The learning-rate finder, while it is open over the recipe screen.
+    public var finder: LRFinderState?
 
     public init(datasets: [DatasetListing], models: [String], dataDirectory: String? = nil,
                 base: TrainingOverrides = TrainingOverrides(), preselectedModel: String? = nil,

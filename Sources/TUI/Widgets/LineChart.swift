@@ -20,6 +20,18 @@ public struct ChartSeries: Sendable {
     }
 }
 
+/// A letter drawn on the plot at a data point, over the lines (the LR finder's suggestions); a highlighted one
+/// is drawn in reverse video, so it stands out without colour too.
+public struct ChartLabel: Sendable, Equatable {
+    public var x: Double, y: Double
+    public var text: Character
+    public var color: Color
+    public var highlighted: Bool
+    public init(x: Double, y: Double, text: Character, color: Color, highlighted: Bool = false) {
+        self.x = x; self.y = y; self.text = text; self.color = color; self.highlighted = highlighted
+    }
+}
+
 public enum ChartGlyphs: Sendable {
     case braille, blocks, ascii
 
@@ -52,6 +64,10 @@ public struct LineChart: Sendable {
     public var glyphs: ChartGlyphs?
     /// When set, the y range always includes these bounds (e.g. 0...1 for accuracy).
     public var fixedYRange: ClosedRange<Double>?
+    /// When set, the x range always includes these bounds (a sweep's whole range, before it is measured).
+    public var fixedXRange: ClosedRange<Double>?
+    /// Letters on the plot at data points, drawn last.
+    public var labels: [ChartLabel]
     public var yFormatter: @Sendable (Double) -> String
     /// x-axis labels: integers without decimals, others short ("1.5", "0.25").
     public var xFormatter: @Sendable (Double) -> String
@@ -61,12 +77,14 @@ public struct LineChart: Sendable {
     public var xTicks: [Double]
 
     public init(series: [ChartSeries], marks: [Double] = [], glyphs: ChartGlyphs? = nil,
-                fixedYRange: ClosedRange<Double>? = nil,
+                fixedYRange: ClosedRange<Double>? = nil, fixedXRange: ClosedRange<Double>? = nil,
+                labels: [ChartLabel] = [],
                 yFormatter: @escaping @Sendable (Double) -> String = { Format.compact($0) },
                 xFormatter: @escaping @Sendable (Double) -> String = { Format.axis($0) },
                 xUnit: String? = nil, xTicks: [Double] = []) {
         self.series = series; self.marks = marks; self.glyphs = glyphs
-        self.fixedYRange = fixedYRange; self.yFormatter = yFormatter
+        self.fixedYRange = fixedYRange; self.fixedXRange = fixedXRange; self.labels = labels
+        self.yFormatter = yFormatter
         self.xFormatter = xFormatter; self.xUnit = xUnit; self.xTicks = xTicks
     }
 
@@ -77,6 +95,7 @@ public struct LineChart: Sendable {
         var x0 = first.x, x1 = first.x, y0 = first.y, y1 = first.y
         for p in all { x0 = min(x0, p.x); x1 = max(x1, p.x); y0 = min(y0, p.y); y1 = max(y1, p.y) }
         if let f = fixedYRange { y0 = min(y0, f.lowerBound); y1 = max(y1, f.upperBound) }
+        if let f = fixedXRange { x0 = min(x0, f.lowerBound); x1 = max(x1, f.upperBound) }
         if x1 == x0 { x1 = x0 + 1 }
         if y1 == y0 { let pad = max(abs(y0) * 0.1, 1e-6); y0 -= pad; y1 += pad }
         return (x0...x1, y0...y1)
@@ -163,6 +182,12 @@ public struct LineChart: Sendable {
                 let cx = min(dotsW - 1, max(0, column(p.x))) / dx, cy = row(p.y) / dy
                 grid.put(pointMark, x: plot.x + cx, y: plot.y + cy, style: capabilities.style(fg: s.color, [.bold]))
             }
+        }
+
+        for label in self.labels where label.x.isFinite && label.y.isFinite {
+            let cx = min(dotsW - 1, max(0, column(label.x))) / dx, cy = row(label.y) / dy
+            let attributes: CellAttributes = label.highlighted ? [.bold, .reverse] : [.bold]
+            grid.put(label.text, x: plot.x + cx, y: plot.y + cy, style: capabilities.style(fg: label.color, attributes))
         }
 
         guard showAxis else { return }
