@@ -213,4 +213,58 @@ struct TmuxFailure: Error { var message: String }
 
         try Self.expectSaneTerminal(tmux)
     }
+
+    /// `cnntui attach` on a headless `cnntui train` of another process: the header follows it, `d` leaves the
+    /// viewer while the run goes on to its end, and attaching to the finished run opens it.
+    @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
+          .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
+    func attachFollowsAHeadlessRunAndDetaches() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trainer = Process()
+        trainer.executableURL = CLI.executable
+        trainer.arguments = ["train", "--model", "mycnn", "--dataset", "fashion-mnist", "--limit-train", "2560",
+                             "--limit-test", "200", "--epochs", "2", "--batch-size", "32"]
+        trainer.environment = ProcessInfo.processInfo.environment.merging(["CNNTUI_SESSIONS": directory.path + "/Sessions"]) { $1 }
+        trainer.currentDirectoryURL = directory
+        trainer.standardInput = FileHandle.nullDevice
+        trainer.standardOutput = FileHandle.nullDevice
+        trainer.standardError = FileHandle.nullDevice
+        try trainer.run()
+        defer { if trainer.isRunning { trainer.terminate() } }
+
+        // The session appears with its events file.
+        let sessions = directory.appendingPathComponent("Sessions")
+        var id: String?
+        let appeared = Date().addingTimeInterval(20)
+        while id == nil && Date() < appeared {
+            id = (try? FileManager.default.contentsOfDirectory(atPath: sessions.path))?.first {
+                FileManager.default.fileExists(atPath: sessions.appendingPathComponent($0).appendingPathComponent("events.jsonl").path)
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let session = try #require(id, "no session with an events file")
+
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try tmux.start(width: 120, height: 40, command: Self.dashboardCommand(in: directory, arguments: "attach \(session)"))
+        let first = try tmux.waitFor("the attached header") { Self.progress($0) != nil && $0.contains("RUNNING") }
+        #expect(first.contains("mycnn on fashion-mnist") && first.contains("d detach"))
+        try tmux.waitFor("the step counter to move") { (Self.progress($0) ?? 0) > (Self.progress(first) ?? 0) }
+
+        // d leaves the viewer; the run goes on.
+        try tmux.send("d")
+        let detached = try tmux.waitFor("the shell after detaching") { $0.contains("EXITED") }
+        #expect(detached.contains("EXITED 0") && detached.contains("detached from session \(session)"))
+        #expect(trainer.isRunning, "detaching stopped the run")
+        trainer.waitUntilExit()
+        #expect(trainer.terminationStatus == 0)
+
+        // Attaching to the finished run opens it as it ended; q leaves.
+        try tmux.send("clear; \(CLI.executable.path) attach \(session) --sessions-dir \(sessions.path); echo AGAIN $?", "Enter")
+        let finished = try tmux.waitFor("the finished run") { $0.contains("FINISHED") && $0.contains("epoch 2/2") }
+        #expect(finished.contains("Per-class accuracy"))
+        try tmux.send("q")
+        try tmux.waitFor("the shell after quitting") { $0.contains("AGAIN 0") }
+    }
 }
