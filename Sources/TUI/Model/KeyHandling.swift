@@ -22,9 +22,8 @@ public let keyBindings: [(key: String, action: String)] = [
     (", / .", "layers: kernels of the previous / next output"),
     ("Esc", "back, close prompt or help"),
     ("?", "this help"),
-    ("d", "attached (cnntui attach): detach, the run goes on"),
-    ("q", "quit (while training: asks y, then saves; attached: the run goes on)"),
-    ("Ctrl-C", "quit now (saves a checkpoint; attached: the run goes on)"),
+    ("q / d", "quit (training: asks y, saves) / attached: detach"),
+    ("Ctrl-C", "quit now (saves a checkpoint)"),
 ]
 
 /// The largest learning rate the prompt accepts; anything above is almost surely a typo.
