@@ -68,14 +68,19 @@ public struct TrainState: Codable, Sendable, Equatable {
     public var metricsCount: Int
     /// True once the last epoch is done.
     public var finished: Bool
+    /// The length in bytes of the session's `events.jsonl` with this checkpoint's own line in it: a resume cuts the
+    /// file back to it, so no event is folded twice. Nil in checkpoints from before events files.
+    public var eventsLength: Int?
     /// Content digests of the two tensor files, checked on load (a flipped byte is refused, not loaded).
     public var modelDigest: String
     public var optimizerDigest: String
 
     public init(position: RunPosition, learningRate: Float, schedule: [String: Double], networkRandom: RandomSource,
-                metricsCount: Int, finished: Bool, modelDigest: String = "", optimizerDigest: String = "") {
+                metricsCount: Int, finished: Bool, eventsLength: Int? = nil, modelDigest: String = "",
+                optimizerDigest: String = "") {
         self.position = position; self.learningRate = learningRate; self.schedule = schedule
         self.networkRandom = networkRandom; self.metricsCount = metricsCount; self.finished = finished
+        self.eventsLength = eventsLength
         self.modelDigest = modelDigest; self.optimizerDigest = optimizerDigest
     }
 
@@ -88,6 +93,7 @@ public struct TrainState: Codable, Sendable, Equatable {
         case epochSeen = "epoch_seen", epochSeconds = "epoch_seconds", recordWindow = "record_window"
         case lastTestAccuracy = "last_test_accuracy", bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch"
         case modelDigest = "model_digest", optimizerDigest = "optimizer_digest", metricsCount = "metrics_count"
+        case eventsLength = "events_length"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -108,6 +114,7 @@ public struct TrainState: Codable, Sendable, Equatable {
         networkRandom = try c.decode(RandomSource.self, forKey: .networkRandom)
         metricsCount = try c.decode(Int.self, forKey: .metricsCount)
         finished = try c.decode(Bool.self, forKey: .finished)
+        eventsLength = try c.decodeIfPresent(Int.self, forKey: .eventsLength)
         modelDigest = try c.decode(String.self, forKey: .modelDigest)
         optimizerDigest = try c.decode(String.self, forKey: .optimizerDigest)
     }
@@ -130,6 +137,7 @@ public struct TrainState: Codable, Sendable, Equatable {
         try c.encode(networkRandom, forKey: .networkRandom)
         try c.encode(metricsCount, forKey: .metricsCount)
         try c.encode(finished, forKey: .finished)
+        try c.encodeIfPresent(eventsLength, forKey: .eventsLength)
         try c.encode(modelDigest, forKey: .modelDigest)
         try c.encode(optimizerDigest, forKey: .optimizerDigest)
     }
@@ -141,15 +149,21 @@ public enum CheckpointStore {
     static let optimizerFile = "optimizer.safetensors"
     static let stateFile = "train_state.json"
 
-    /// Writes a new checkpoint directory, moves `last` (and `best` when asked) to it, and deletes
-    /// checkpoint directories no link points to any more. Returns the new directory.
+    /// Where the next checkpoint of `session` goes (the training process is the only one that writes them).
+    static func nextDirectory(of session: Session) -> URL {
+        session.checkpointsURL.appendingPathComponent(String(format: "ckpt-%06d", nextNumber(in: session.checkpointsURL)))
+    }
+
+    /// Writes a new checkpoint directory (at `nextDirectory(of:)`, or `into` when the caller named it first), moves
+    /// `last` (and `best` when asked) to it, and deletes checkpoint directories no link points to any more.
+    /// Returns the new directory.
     @discardableResult
     static func save(session: Session, model: [(String, Safetensors.Entry)], optimizer: [(String, Safetensors.Entry)],
-                     state: TrainState, markBest: Bool) throws -> URL {
+                     state: TrainState, markBest: Bool, into target: URL? = nil) throws -> URL {
         let fm = FileManager.default
         let directory = session.checkpointsURL
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        let name = String(format: "ckpt-%06d", nextNumber(in: directory))
+        let name = (target ?? nextDirectory(of: session)).lastPathComponent
         let temporary = directory.appendingPathComponent(".tmp-" + name)
         try? fm.removeItem(at: temporary)
         try fm.createDirectory(at: temporary, withIntermediateDirectories: false)

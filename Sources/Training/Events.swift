@@ -1,6 +1,13 @@
 /// What crosses the channel between the engine thread and its consumers (the UI, the headless CLI).
 /// Everything here is a value, so it crosses threads under Swift 6 strict concurrency as it is.
 
+/// Where a dashboard's commands go: the engine in this process (`TrainingHandle`), or a run in another process
+/// through its control endpoint.
+public protocol RunControl: Sendable {
+    /// Hands `command` over; nil when it was accepted, else what went wrong (the status line shows it).
+    func send(_ command: TrainingCommand) -> String?
+}
+
 /// Commands a consumer sends; the engine reads them at every batch boundary and never blocks on them.
 public enum TrainingCommand: Sendable, Equatable {
     case pause
@@ -15,11 +22,14 @@ public enum TrainingCommand: Sendable, Equatable {
 
 public enum TrainingState: String, Sendable, Codable {
     case starting, running, paused, finished, failed
+    /// The run's process is gone without a last event (killed, crashed, the machine went down). No engine posts
+    /// it: a viewer following the run from another process (`RunFollower`) finds it out.
+    case interrupted
 }
 
 /// Where training is, after each step: the header's progress and ETA (coalesced: a slow consumer sees
 /// only the newest). The training figures come in `StepRecord`s.
-public struct StepEvent: Sendable, Equatable {
+public struct StepEvent: Sendable, Equatable, Codable {
     public var epoch: Int            // 1-based
     public var step: Int             // 1-based within the epoch
     public var stepsPerEpoch: Int
@@ -30,12 +40,18 @@ public struct StepEvent: Sendable, Equatable {
         self.epoch = epoch; self.step = step; self.stepsPerEpoch = stepsPerEpoch; self.globalStep = globalStep
         self.totalSteps = totalSteps; self.etaSeconds = etaSeconds
     }
+    // The events file's fields (`SessionEvents`).
+    enum CodingKeys: String, CodingKey {
+        case epoch, step
+        case stepsPerEpoch = "steps_per_epoch", globalStep = "global_step", totalSteps = "total_steps"
+        case etaSeconds = "eta_seconds"
+    }
 }
 
 /// The training figures of the steps since the previous record, taken every `metricsEvery` steps: means over
 /// all of those steps, not one sampled batch. Never dropped, and the same values as the `step` line of the
 /// metrics, so a session reopened from its files draws the curves the live run drew.
-public struct StepRecord: Sendable, Equatable {
+public struct StepRecord: Sendable, Equatable, Codable {
     public var epoch: Int            // of the record's last step
     public var step: Int             // the last step's number within its epoch
     public var globalStep: Int       // the last step's number over the whole run
@@ -47,6 +63,11 @@ public struct StepRecord: Sendable, Equatable {
                 learningRate: Float) {
         self.epoch = epoch; self.step = step; self.globalStep = globalStep; self.loss = loss; self.accuracy = accuracy
         self.imagesPerSecond = imagesPerSecond; self.learningRate = learningRate
+    }
+    // The events file's fields (`SessionEvents`).
+    enum CodingKeys: String, CodingKey {
+        case epoch, step, loss, accuracy
+        case globalStep = "global_step", imagesPerSecond = "images_per_second", learningRate = "lr"
     }
 }
 
@@ -79,10 +100,14 @@ public struct ClassProbability: Sendable, Equatable, Codable {
     public var classIndex: Int
     public var probability: Float
     public init(classIndex: Int, probability: Float) { self.classIndex = classIndex; self.probability = probability }
+    enum CodingKeys: String, CodingKey {
+        case probability
+        case classIndex = "class_index"
+    }
 }
 
 /// The result of one evaluation (end of each epoch): never dropped.
-public struct EvaluationEvent: Sendable, Equatable {
+public struct EvaluationEvent: Sendable, Equatable, Codable {
     public var epoch: Int
     public var globalStep: Int
     public var trainLoss: Float, trainAccuracy: Float     // means over the epoch just trained
@@ -106,6 +131,13 @@ public struct EvaluationEvent: Sendable, Equatable {
         self.confusion = confusion; self.preview = preview; self.misclassified = misclassified
         self.leastSure = leastSure
         self.learningRate = learningRate; self.seconds = seconds; self.imagesPerSecond = imagesPerSecond
+    }
+    // The events file's fields (`SessionEvents`).
+    enum CodingKeys: String, CodingKey {
+        case epoch, confusion, preview, misclassified, seconds
+        case globalStep = "global_step", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
+        case testLoss = "test_loss", testAccuracy = "test_accuracy", perClassAccuracy = "per_class_accuracy"
+        case leastSure = "least_sure", learningRate = "lr", imagesPerSecond = "images_per_second"
     }
 }
 
@@ -134,7 +166,7 @@ public enum TrainingEvent: Sendable, Equatable {
 }
 
 /// A run as the consumers show it.
-public struct RunDescription: Sendable, Equatable {
+public struct RunDescription: Sendable, Equatable, Codable {
     public var sessionID: String
     public var sessionPath: String
     public var model: String
@@ -160,5 +192,12 @@ public struct RunDescription: Sendable, Equatable {
         self.stepsPerEpoch = stepsPerEpoch; self.stepsPerRecord = stepsPerRecord; self.startEpoch = startEpoch; self.optimizer = optimizer
         self.schedule = schedule; self.learningRate = learningRate; self.parameterCount = parameterCount
         self.layers = layers
+    }
+    // The events file's fields (`SessionEvents`).
+    enum CodingKeys: String, CodingKey {
+        case model, dataset, epochs, optimizer, schedule, layers
+        case sessionID = "session_id", sessionPath = "session_path", classNames = "class_names"
+        case batchSize = "batch_size", stepsPerEpoch = "steps_per_epoch", stepsPerRecord = "steps_per_record"
+        case startEpoch = "start_epoch", learningRate = "lr", parameterCount = "parameter_count"
     }
 }

@@ -16,6 +16,8 @@ final class PreparedRun {
     let evaluator: Evaluator
     let metrics: MetricsLog
     let health: HealthLog
+    /// The session's events file, holding what the checkpoint resumed from covers (nothing for a new run).
+    let eventFile: EventFile
     /// The checkpoint's position, when resuming from one.
     let resumedFrom: TrainState?
 
@@ -65,6 +67,7 @@ final class PreparedRun {
                 resumedFrom = nil
             }
             try existing.writeConfig(config)
+            eventFile = try EventFile(session: existing, keep: resumedFrom?.eventsLength ?? 0)
             // The run goes on: whatever stopped it before is no longer why it stands.
             try? FileManager.default.removeItem(at: existing.stoppedURL)
         } else {
@@ -75,6 +78,7 @@ final class PreparedRun {
                 std: dataset.std, trainCount: data.train.count, testCount: data.test.count))
             metrics = MetricsLog(session: session)
             health = HealthLog(session: session)
+            eventFile = try EventFile(session: session, keep: 0)
             resumedFrom = nil
         }
         self.config = config

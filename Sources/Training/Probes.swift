@@ -17,6 +17,10 @@ public struct LayerInfo: Sendable, Equatable, Codable {
         self.path = path; self.type = type; self.depth = depth; self.outputShape = outputShape
         self.parameterCount = parameterCount
     }
+    enum CodingKeys: String, CodingKey {
+        case path, type, depth
+        case outputShape = "output_shape", parameterCount = "parameter_count"
+    }
 }
 
 /// What the layers page asks the engine to look at: one layer's output for one test image.
@@ -69,6 +73,10 @@ public struct LayerHealth: Sendable, Equatable, Codable {
     public init(layer: String, weightNorm: Float, gradientNorm: Float, updateRatio: Float) {
         self.layer = layer; self.weightNorm = weightNorm; self.gradientNorm = gradientNorm; self.updateRatio = updateRatio
     }
+    enum CodingKeys: String, CodingKey {
+        case layer
+        case weightNorm = "weight_norm", gradientNorm = "gradient_norm", updateRatio = "update_ratio"
+    }
 }
 
 /// The fraction of a rectifier's outputs that were exactly zero over one training batch.
@@ -76,6 +84,10 @@ public struct RectifierHealth: Sendable, Equatable, Codable {
     public var layer: String
     public var zeroFraction: Float
     public init(layer: String, zeroFraction: Float) { self.layer = layer; self.zeroFraction = zeroFraction }
+    enum CodingKeys: String, CodingKey {
+        case layer
+        case zeroFraction = "zero_fraction"
+    }
 }
 
 /// Every layer's health at one step; the same record is a line of the session's `health.jsonl`.
@@ -86,6 +98,10 @@ public struct HealthRecord: Sendable, Equatable, Codable {
     public var rectifiers: [RectifierHealth]
     public init(epoch: Int, globalStep: Int, layers: [LayerHealth], rectifiers: [RectifierHealth]) {
         self.epoch = epoch; self.globalStep = globalStep; self.layers = layers; self.rectifiers = rectifiers
+    }
+    enum CodingKeys: String, CodingKey {
+        case epoch, layers, rectifiers
+        case globalStep = "global_step"
     }
 }
 
@@ -99,5 +115,9 @@ public struct Anomaly: Sendable, Equatable, Codable {
     public var message: String
     public init(epoch: Int, globalStep: Int, layer: String, message: String) {
         self.epoch = epoch; self.globalStep = globalStep; self.layer = layer; self.message = message
+    }
+    enum CodingKeys: String, CodingKey {
+        case epoch, layer, message
+        case globalStep = "global_step"
     }
 }

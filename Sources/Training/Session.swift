@@ -58,7 +58,9 @@ public struct SessionStore: Sendable {
         if ids.contains(idOrPath) { return Session(id: idOrPath, url: root.appendingPathComponent(idOrPath)) }
         let matches = ids.filter { $0.hasPrefix(idOrPath) || $0.contains(idOrPath) }
         guard !matches.isEmpty else {
-            throw TrainingError.session(path: idOrPath, message: "no such session in \(root.path) (see `cnntui sessions`)")
+            let near = Self.nearest(to: idOrPath, among: ids)
+            let suggestion = near.isEmpty ? "" : "; the nearest: \(near.joined(separator: ", "))"
+            throw TrainingError.session(path: idOrPath, message: "no such session in \(root.path)\(suggestion) (see `cnntui sessions`)")
         }
         guard matches.count == 1 else {
             throw TrainingError.session(path: idOrPath, message: "ambiguous, matches \(matches.joined(separator: ", "))")
@@ -72,6 +74,30 @@ public struct SessionStore: Sendable {
         return names.filter {
             FileManager.default.fileExists(atPath: root.appendingPathComponent($0).appendingPathComponent("config.json").path)
         }.sorted()
+    }
+
+    /// Up to `limit` IDs closest to a mistyped one, closest first (newest first among equals): by the fewest edits
+    /// that turn `query` into some part of the ID, so a typo in the model or the time still finds it.
+    static func nearest(to query: String, among ids: [String], limit: Int = 5) -> [String] {
+        let q = Array(query.lowercased())
+        func distance(_ id: String) -> Int {
+            // Edit distance from `q` to the best-matching substring of `id` (free start and end in `id`).
+            let t = Array(id.lowercased())
+            var previous = Array(0...q.count)
+            var best = previous[q.count]
+            for c in t {
+                var row = [0]
+                for (i, qc) in q.enumerated() {
+                    row.append(min(previous[i] + (qc == c ? 0 : 1), previous[i + 1] + 1, row[i] + 1))
+                }
+                best = min(best, row[q.count])
+                previous = row
+            }
+            return best
+        }
+        let scored = ids.map { (id: $0, distance: distance($0)) }.filter { $0.distance <= max(2, q.count / 2) }
+        return scored.sorted { $0.distance != $1.distance ? $0.distance < $1.distance : $0.id > $1.id }
+            .prefix(limit).map(\.id)
     }
 
     public func list() -> [SessionSummary] {
@@ -92,6 +118,8 @@ public struct SessionStore: Sendable {
 ///     metrics.jsonl           one JSON object per line: step records (means over `metrics_every` steps),
 ///                             epochs, learning-rate changes
 ///     metrics.csv             the same records as a table
+///     events.jsonl            every event of the run, one JSON object a line, appended as it happens
+///                             (`SessionEvents`; what `cnntui attach` follows)
 ///     checkpoints/last -> ckpt-000007     symlinks, replaced atomically
 ///     checkpoints/best -> ckpt-000005
 ///     checkpoints/ckpt-000007/model.safetensors       the model's state dict exactly (PyTorch names)
@@ -118,6 +146,8 @@ public struct Session: Sendable, Equatable {
     /// Why a run stopped before its end (a NaN or an infinity), when it did; a resume removes it.
     public var stoppedURL: URL { url.appendingPathComponent("stopped.json") }
     public var checkpointsURL: URL { url.appendingPathComponent("checkpoints") }
+    /// Every event of the run, one line each (`SessionEvents`, `EventFile`).
+    public var eventsURL: URL { url.appendingPathComponent("events.jsonl") }
 
     public func readConfig() throws -> TrainingConfig {
         try JSONFile.read(TrainingConfig.self, from: configURL, invalid: "not a valid config") {

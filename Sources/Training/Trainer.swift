@@ -71,7 +71,7 @@ public struct RunSources: Sendable {
 }
 
 /// A running training: send it commands, drain its events, wait for it to end.
-public final class TrainingHandle: Sendable {
+public final class TrainingHandle: RunControl {
     /// Events from the engine; poll `events.wakeFileDescriptor` and call `events.drain()`.
     public let events: EventChannel
     let commands: CommandQueue
@@ -83,8 +83,12 @@ public final class TrainingHandle: Sendable {
         self.done = done
     }
 
-    /// Takes effect at the next batch boundary (or at once while paused).
-    public func send(_ command: TrainingCommand) { commands.send(command) }
+    /// Takes effect at the next batch boundary (or at once while paused); always accepted.
+    @discardableResult
+    public func send(_ command: TrainingCommand) -> String? {
+        commands.send(command)
+        return nil
+    }
 
     /// Blocks until the engine thread has ended (finished, stopped or failed).
     public func wait() { done.wait() }

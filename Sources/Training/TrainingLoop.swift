@@ -18,6 +18,7 @@ final class TrainingLoop {
     private let trainLoader: BatchLoader
     private let evaluator: Evaluator
     private let metrics: MetricsLog
+    private let eventFile: EventFile
     private let health: HealthLog
     private let trainingStep: TrainingStep
     private let onAnomaly: AnomalyAction
@@ -60,6 +61,7 @@ final class TrainingLoop {
         trainLoader = run.trainLoader
         evaluator = run.evaluator
         metrics = run.metrics
+        eventFile = run.eventFile
         trainingStep = TrainingStep(network: run.network, optimizer: run.optimizer,
                                     loss: CrossEntropyLoss(labelSmoothing: run.config.labelSmoothing))
         position = run.resumedFrom?.position ?? RunPosition()
@@ -69,15 +71,32 @@ final class TrainingLoop {
     /// The engine thread's body: prepare, announce, train; any error ends the run with `.failed`.
     static func run(_ request: RunRequest, events: EventChannel, commands: CommandQueue) {
         events.post(.stateChanged(.starting))
+        let prepared: PreparedRun
+        do { prepared = try PreparedRun(request) } catch {
+            events.post(.failed(message: "\(error)"))
+            return
+        }
+        let loop = TrainingLoop(prepared, request: request, events: events, commands: commands)
         do {
-            let prepared = try PreparedRun(request)
-            let loop = TrainingLoop(prepared, request: request, events: events, commands: commands)
-            events.post(.started(loop.description(classNames: prepared.classNames)))
-            events.post(.stateChanged(.running))
+            try loop.post(.started(loop.description(classNames: prepared.classNames)))
+            try loop.post(.stateChanged(.running))
             try loop.train()
         } catch {
-            events.post(.failed(message: "\(error)"))
+            loop.fail(message: "\(error)")
         }
+    }
+
+    /// Tells the consumers in this process, then the session's events file (for those in others).
+    private func post(_ event: TrainingEvent) throws {
+        events.post(event)
+        try eventFile.append(event)
+    }
+
+    /// The run's last event. The file gets it if it can: the error may be the file's own.
+    private func fail(message: String) {
+        let failed = TrainingEvent.failed(message: message)
+        events.post(failed)
+        try? eventFile.append(failed)
     }
 
     private func description(classNames: [String]) -> RunDescription {
@@ -127,7 +146,7 @@ final class TrainingLoop {
             try endEpoch()
         }
         if try atBatchBoundary() { return try stop() }
-        events.post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
+        try post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
     }
 
     /// One optimizer step on one batch; returns the batch's mean loss and how many it got right. A step that
@@ -144,18 +163,18 @@ final class TrainingLoop {
     /// logs and `stopped.json` but no checkpoint (the last good one stays `last`), end with `.failed`; true.
     private func anomaly(_ found: TrainingStep.NotFinite, stepsPerEpoch: Int, totalSteps: Int) throws -> Bool {
         let anomaly = Anomaly(epoch: epoch, globalStep: globalStep + 1, layer: found.layer, message: found.message)
-        events.post(.anomaly(anomaly))
+        try post(.anomaly(anomaly))
         switch onAnomaly {
         case .pause:
             optimizer.learningRate = schedule.stepBatch()
             position.batchesDone += 1
             position.globalStep += 1
             changedSinceSave = true
-            events.post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
+            try post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
                                         totalSteps: totalSteps, etaSeconds: remaining.eta(doneSteps: globalStep))))
             if !paused {
                 paused = true
-                events.post(.stateChanged(.paused))
+                try post(.stateChanged(.paused))
             }
             return false
         case .stop:
@@ -163,7 +182,7 @@ final class TrainingLoop {
             try health.write()
             try JSONFile.write(StopReason(reason: "anomaly", epoch: anomaly.epoch, globalStep: anomaly.globalStep,
                                           layer: anomaly.layer, message: anomaly.message), to: session.stoppedURL)
-            events.post(.failed(message: "\(anomaly.message) at epoch \(anomaly.epoch), step \(anomaly.globalStep) "
+            try post(.failed(message: "\(anomaly.message) at epoch \(anomaly.epoch), step \(anomaly.globalStep) "
                                 + "(first in layer \(anomaly.layer); learning rate \(optimizer.learningRate) too high?); "
                                 + "not saved: the last checkpoint is the last good state"))
             return true
@@ -179,7 +198,7 @@ final class TrainingLoop {
         position.recordWindow.add(batchLoss: batchLoss, correct: correct, count: count, seconds: seconds)
         changedSinceSave = true
         remaining.record(seconds: seconds)
-        events.post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
+        try post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
                                     totalSteps: totalSteps, etaSeconds: remaining.eta(doneSteps: globalStep))))
         if globalStep % config.metricsEvery == 0 {
             let window = position.recordWindow
@@ -187,13 +206,13 @@ final class TrainingLoop {
                                     accuracy: window.accuracy, imagesPerSecond: window.imagesPerSecond,
                                     learningRate: usedLearningRate)
             position.recordWindow = StepTally()
-            events.post(.record(record))
+            try post(.record(record))
             metrics.append(MetricRecord(record))
             if let measured = trainingStep.health {
                 let healthRecord = HealthRecord(epoch: epoch, globalStep: globalStep, layers: measured.layers,
                                                 rectifiers: measured.rectifiers)
                 health.append(healthRecord)
-                events.post(.health(healthRecord))
+                try post(.health(healthRecord))
             }
         }
     }
@@ -213,7 +232,7 @@ final class TrainingLoop {
             position.bestEpoch = epoch
         }
         let imagesPerSecond = totals.imagesPerSecond
-        events.post(.evaluation(EvaluationEvent(
+        try post(.evaluation(EvaluationEvent(
             epoch: epoch, globalStep: globalStep, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
             testLoss: result.loss, testAccuracy: result.accuracy, perClassAccuracy: result.perClassAccuracy,
             confusion: result.confusion, preview: result.preview, misclassified: result.misclassified,
@@ -231,7 +250,7 @@ final class TrainingLoop {
         // The plateau schedule watches the test loss; the others ignore the metric.
         let next = schedule.stepEpoch(metric: result.loss)
         optimizer.learningRate = next
-        if next != learningRate { noteLearningRateChange(next, manual: false) }
+        if next != learningRate { try noteLearningRateChange(next, manual: false) }
 
         position.epoch += 1
         position.batchesDone = 0
@@ -242,8 +261,8 @@ final class TrainingLoop {
     /// Manual changes and the schedule's per-epoch changes become events and `lr` metric lines; a
     /// per-batch schedule (warm-up, cosine) changes the rate every step, which step records carry
     /// instead of flooding the never-dropped queue.
-    private func noteLearningRateChange(_ learningRate: Float, manual: Bool) {
-        events.post(.learningRateChanged(learningRate, globalStep: globalStep, manual: manual))
+    private func noteLearningRateChange(_ learningRate: Float, manual: Bool) throws {
+        try post(.learningRateChanged(learningRate, globalStep: globalStep, manual: manual))
         var record = MetricRecord(kind: .lr, epoch: epoch, globalStep: globalStep, lr: learningRate)
         record.lrChange = manual ? "manual" : "schedule"
         metrics.append(record)
@@ -260,18 +279,18 @@ final class TrainingLoop {
                 case .pause:
                     if !paused {
                         paused = true
-                        events.post(.stateChanged(.paused))
+                        try post(.stateChanged(.paused))
                     }
                 case .resume:
                     if paused {
                         paused = false
-                        events.post(.stateChanged(.running))
+                        try post(.stateChanged(.running))
                     }
                 case let .setLearningRate(learningRate):
                     guard learningRate.isFinite, learningRate > 0 else { continue }
                     schedule.override(learningRate: learningRate)
                     optimizer.learningRate = learningRate
-                    noteLearningRateChange(learningRate, manual: true)
+                    try noteLearningRateChange(learningRate, manual: true)
                 case .saveCheckpoint:
                     try saveCheckpoint(markBest: false)
                 case .stop:
@@ -303,27 +322,34 @@ final class TrainingLoop {
             unviewable = watch
             return
         }
-        events.post(.layerView(view))
+        try post(.layerView(view))
     }
 
     private func stop() throws {
         if changedSinceSave { try saveCheckpoint(markBest: false) }
-        events.post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
+        try post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
     }
 
     // MARK: - Checkpoints
 
     private func saveCheckpoint(markBest: Bool) throws {
+        // The checkpoint records the events file's length with its own `checkpoint` line in it, so a run resumed
+        // from it keeps that line (a viewer's Grad-CAM loads the weights it names) and nothing after it.
+        try eventFile.writeHeldStep()
+        let directory = CheckpointStore.nextDirectory(of: session)
+        let saved = TrainingEvent.checkpointSaved(path: directory.path, globalStep: globalStep)
+        let savedLine = try eventFile.line(for: saved)
         let state = TrainState(position: position, learningRate: optimizer.learningRate, schedule: schedule.state,
                                networkRandom: network.random.source, metricsCount: metrics.records.count,
-                               finished: epoch > config.epochs)
+                               finished: epoch > config.epochs, eventsLength: eventFile.length + savedLine.count)
         // Metrics first: they may run ahead of the checkpoint (a resume keeps only `metricsCount`), never behind it.
         try metrics.write()
         try health.write()
-        let directory = try CheckpointStore.save(session: session, model: network.root.stateDictEntries(),
-                                                 optimizer: optimizer.stateEntries(), state: state, markBest: markBest)
+        try CheckpointStore.save(session: session, model: network.root.stateDictEntries(), optimizer: optimizer.stateEntries(),
+                                 state: state, markBest: markBest, into: directory)
         changedSinceSave = false
-        events.post(.checkpointSaved(path: directory.path, globalStep: globalStep))
+        events.post(saved)
+        try eventFile.write(savedLine)
     }
 }
 

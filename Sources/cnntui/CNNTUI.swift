@@ -24,6 +24,7 @@ struct CNNTUI: ParsableCommand {
             EvalCommand.self,
             PredictCommand.self,
             OpenCommand.self,
+            AttachCommand.self,
             BenchCommand.self, BenchWorkerCommand.self,
             ModelsCommand.self,
             SummaryCommand.self,
@@ -81,7 +82,7 @@ enum DashboardRun {
     static func show(painter: TerminalPainter, handle: TrainingHandle) -> Int32 {
         let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
         app.explainsLiveRuns = true
-        DashboardLoop.run(app: app, painter: painter, handle: handle)
+        DashboardLoop.run(app: app, painter: painter, feed: .engine(handle))
         painter.stop()
         let model = app.model
         if let failure = model.failure {

@@ -3,8 +3,9 @@ import Foundation
 import TUI
 import Training
 
-/// `cnntui open ID`: a session in the dashboard. A finished one shows its history and last evaluation from
-/// its metrics; one that can go on resumes training from its last checkpoint.
+/// `cnntui open ID`: a session in the dashboard. A finished one shows its history and last evaluation from its
+/// events file (or, from before events files, its metrics); one that can go on resumes training from its last
+/// checkpoint.
 struct OpenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "open",
@@ -28,7 +29,7 @@ struct OpenCommand: ParsableCommand {
         if let history {
             let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
             app.show(history: history, explainer: session.checkpoint(.last).map { _ in Explainer(sessionPath: session.url.path) })
-            DashboardLoop.run(app: app, painter: painter, handle: nil)
+            DashboardLoop.run(app: app, painter: painter, feed: .history)
             painter.stop()
             if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }
             return

@@ -56,8 +56,10 @@ struct Tmux {
         try run(["new-session", "-d", "-x", String(width), "-y", String(height), command])
     }
 
-    /// The visible screen as text, wrapped lines joined.
-    func screen() throws -> String { try run(["capture-pane", "-p", "-J"]) }
+    /// The visible screen as text, wrapped lines joined (of `window`, else the current one).
+    func screen(window: Int? = nil) throws -> String {
+        try run(["capture-pane", "-p", "-J"] + (window.map { ["-t", ":\($0)"] } ?? []))
+    }
 
     func send(_ keys: String...) throws { try run(["send-keys"] + keys) }
 
@@ -65,11 +67,11 @@ struct Tmux {
 
     /// Polls the screen until `condition` holds; fails with the last screen after `seconds`.
     @discardableResult
-    func waitFor(_ what: String, seconds: Double = 30, _ condition: (String) -> Bool) throws -> String {
+    func waitFor(_ what: String, seconds: Double = 30, window: Int? = nil, _ condition: (String) -> Bool) throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         var last = ""
         while Date() < deadline {
-            last = try screen()
+            last = try screen(window: window)
             if condition(last) { return last }
             Thread.sleep(forTimeInterval: 0.2)
         }
@@ -212,5 +214,92 @@ struct TmuxFailure: Error { var message: String }
         #expect((state["global_step"] as? Int ?? 0) > 0)
 
         try Self.expectSaneTerminal(tmux)
+    }
+
+    /// `cnntui attach` on a headless `cnntui train` of another process: the header follows it, `d` leaves the
+    /// viewer while the run goes on to its end, and attaching to the finished run opens it.
+    @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
+          .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
+    func attachFollowsAHeadlessRunAndDetaches() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (trainer, session) = try Self.startHeadlessRun(in: directory)
+        defer { if trainer.isRunning { trainer.terminate() } }
+        let sessions = directory.appendingPathComponent("Sessions")
+
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try tmux.start(width: 120, height: 40, command: Self.dashboardCommand(in: directory, arguments: "attach \(session)"))
+        let first = try tmux.waitFor("the attached header") { Self.progress($0) != nil && $0.contains("RUNNING") }
+        #expect(first.contains("mycnn on fashion-mnist") && first.contains("d detach"))
+        try tmux.waitFor("the step counter to move") { (Self.progress($0) ?? 0) > (Self.progress(first) ?? 0) }
+        // A second viewer at the same time, in another window.
+        try tmux.run(["new-window", "-d", "-t", ":1", Self.dashboardCommand(in: directory, arguments: "attach \(session)")])
+        try tmux.waitFor("the second viewer", window: 1) { Self.progress($0) != nil && $0.contains("RUNNING") }
+
+        // d leaves the first viewer; the run goes on.
+        try tmux.send("d")
+        let detached = try tmux.waitFor("the shell after detaching") { $0.contains("EXITED") }
+        #expect(detached.contains("EXITED 0") && detached.contains("detached from session \(session)"))
+        #expect(trainer.isRunning, "detaching stopped the run")
+        trainer.waitUntilExit()
+        #expect(trainer.terminationStatus == 0)
+        // The second viewer saw it end, and stays.
+        try tmux.waitFor("the second viewer to show the end", seconds: 5, window: 1) { $0.contains("FINISHED") }
+
+        // Attaching to the finished run opens it as it ended; q leaves.
+        try tmux.send("clear; \(CLI.executable.path) attach \(session) --sessions-dir \(sessions.path); echo AGAIN $?", "Enter")
+        let finished = try tmux.waitFor("the finished run") { $0.contains("FINISHED") && $0.contains("epoch 2/2") }
+        #expect(finished.contains("Per-class accuracy"))
+        try tmux.send("q")
+        try tmux.waitFor("the shell after quitting") { $0.contains("AGAIN 0") }
+    }
+
+    /// `kill -9` of the trainer while a viewer watches: the viewer says INTERRUPTED within a second or two.
+    @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
+          .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
+    func aKilledRunShowsInterrupted() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (trainer, session) = try Self.startHeadlessRun(in: directory)
+        defer { if trainer.isRunning { trainer.terminate() } }
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try tmux.start(width: 120, height: 40, command: Self.dashboardCommand(in: directory, arguments: "attach \(session)"))
+        try tmux.waitFor("the attached header") { Self.progress($0) != nil && $0.contains("RUNNING") }
+        #expect(kill(trainer.processIdentifier, SIGKILL) == 0)
+        trainer.waitUntilExit()
+        try tmux.waitFor("INTERRUPTED", seconds: 3) { $0.split(separator: "\n").first?.contains("INTERRUPTED") == true }
+        try tmux.send("q")
+        try tmux.waitFor("the shell after quitting") { $0.contains("EXITED 0") }
+    }
+
+    /// `cnntui train` headless in `directory` (a short MyCNN run of 2 epochs), once its session has its events file.
+    static func startHeadlessRun(in directory: URL) throws -> (Process, String) {
+        let trainer = Process()
+        trainer.executableURL = CLI.executable
+        trainer.arguments = ["train", "--model", "mycnn", "--dataset", "fashion-mnist", "--limit-train", "6400",
+                             "--limit-test", "200", "--epochs", "2", "--batch-size", "32"]
+        trainer.environment = ProcessInfo.processInfo.environment.merging(["CNNTUI_SESSIONS": directory.path + "/Sessions"]) { $1 }
+        trainer.currentDirectoryURL = directory
+        trainer.standardInput = FileHandle.nullDevice
+        trainer.standardOutput = FileHandle.nullDevice
+        trainer.standardError = FileHandle.nullDevice
+        try trainer.run()
+        // The session appears with its events file.
+        let sessions = directory.appendingPathComponent("Sessions")
+        var id: String?
+        let appeared = Date().addingTimeInterval(20)
+        while id == nil && Date() < appeared {
+            id = (try? FileManager.default.contentsOfDirectory(atPath: sessions.path))?.first {
+                FileManager.default.fileExists(atPath: sessions.appendingPathComponent($0).appendingPathComponent("events.jsonl").path)
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        guard let id else {
+            trainer.terminate()
+            throw TmuxFailure(message: "no session with an events file after 20 s")
+        }
+        return (trainer, id)
     }
 }

@@ -51,6 +51,21 @@ import Training
         }
         handle.wait()
         let session = Session(id: "", url: URL(fileURLWithPath: try #require(live.run?.sessionPath)))
+
+        // A viewer in another process folds the events file into the screen the live run drew, images included.
+        let follower = RunFollower(session: session) { _, _ in true }
+        var attached = DashboardModel()
+        attached.isAttached = true
+        let update = follower.poll()
+        #expect(!update.reset && update.problems.isEmpty)
+        for event in update.events { attached.apply(event) }
+        Self.expectSameScreen(attached, live)
+        #expect(try #require(attached.lastEvaluation).misclassified.count + attached.preview.count > 0)
+        // `open` shows the same from the file.
+        Self.expectSameScreen(try SessionHistory.model(of: session), live)
+
+        // A session from before events files reopens from its metrics: the same train curves.
+        try FileManager.default.removeItem(at: session.eventsURL)
         let reopened = try SessionHistory.model(of: session)
 
         #expect(live.trainLoss.points.map(\.x) == [3, 6, 9, 12, 15])
@@ -60,9 +75,26 @@ import Training
         #expect(reopened.lastRecord == live.lastRecord)
         #expect(reopened.state == .finished && live.state == .finished)
 
+        #expect(reopened.lastEvaluation?.preview.isEmpty == true, "the metrics keep no images")
+
         // Both say what a point of the train curves is.
         let title = DashboardScreen().title(.loss, model: reopened, ui: UIState())
         #expect(title == "Loss: train (mean of 3 steps), test")
         #expect(DashboardScreen().title(.accuracy, model: live, ui: UIState()) == "Accuracy: train (mean of 3 steps), test")
+    }
+
+    /// Everything the pages draw from.
+    static func expectSameScreen(_ a: DashboardModel, _ b: DashboardModel, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(a.run == b.run, sourceLocation: sourceLocation)
+        #expect(a.state == b.state && a.lastStep == b.lastStep && a.lastRecord == b.lastRecord, sourceLocation: sourceLocation)
+        #expect(a.trainLoss.points == b.trainLoss.points && a.trainAccuracy.points == b.trainAccuracy.points,
+                sourceLocation: sourceLocation)
+        #expect(a.testLoss.points == b.testLoss.points && a.testAccuracy.points == b.testAccuracy.points,
+                sourceLocation: sourceLocation)
+        #expect(a.learningRate.points == b.learningRate.points && a.manualLearningRateChanges == b.manualLearningRateChanges,
+                sourceLocation: sourceLocation)
+        #expect(a.lastEvaluation == b.lastEvaluation && a.bestTestAccuracy == b.bestTestAccuracy, sourceLocation: sourceLocation)
+        #expect(a.lastCheckpoint == b.lastCheckpoint && a.finalTestAccuracy == b.finalTestAccuracy, sourceLocation: sourceLocation)
+        #expect(a.health == b.health && a.notice == b.notice, sourceLocation: sourceLocation)
     }
 }

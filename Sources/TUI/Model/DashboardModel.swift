@@ -37,15 +37,19 @@ public struct DashboardModel: Sendable {
     /// The NaN or infinity that stopped training, if one did.
     public private(set) var anomaly: Anomaly?
 
-    /// True when the model was read back from a session's metrics (no engine behind it).
+    /// True when the model was read back from a session's files (no engine behind it).
     public var isHistory = false
+    /// True when the run is another process's, followed through its events file (`cnntui attach`): commands go
+    /// through its control endpoint, and leaving the viewer leaves the run going.
+    public var isAttached = false
 
     /// Grad-CAM for the browser, from the explainer (`apply(_: ExplainerResult)`).
     public private(set) var explanations = Explanations()
 
     public init() {}
 
-    /// An engine is behind this model and has not ended: quitting stops it, commands reach it.
+    /// An engine is behind this model and has not ended: commands reach it, and quitting stops it unless the
+    /// viewer is attached to another process's run.
     public var isTrainingLive: Bool {
         !isHistory && (state == .starting || state == .running || state == .paused)
     }
@@ -77,6 +81,7 @@ public struct DashboardModel: Sendable {
             bestTestAccuracy = max(bestTestAccuracy ?? e.testAccuracy, e.testAccuracy)
         case .stateChanged(let s):
             state = s
+            if s == .interrupted { notice = "interrupted: the run's process is gone; `cnntui resume` continues it" }
         case .learningRateChanged(let lr, let step, let manual):
             learningRate.append(x: Double(step), y: Double(lr))
             if manual {

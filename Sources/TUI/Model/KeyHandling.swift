@@ -22,7 +22,7 @@ public let keyBindings: [(key: String, action: String)] = [
     (", / .", "layers: kernels of the previous / next output"),
     ("Esc", "back, close prompt or help"),
     ("?", "this help"),
-    ("q", "quit (while training: asks y, then saves)"),
+    ("q / d", "quit (training: asks y, saves) / attached: detach"),
     ("Ctrl-C", "quit now (saves a checkpoint)"),
 ]
 
@@ -68,7 +68,7 @@ func clamped(_ l: LayersState, model: DashboardModel) -> LayersState {
 public func expireMessage(_ state: UIState, after event: TrainingEvent, model: DashboardModel) -> UIState {
     guard let m = state.message, !state.messageIsError else { return state }
     var s = state
-    let ended = model.state == .finished || model.state == .failed
+    let ended = model.state == .finished || model.state == .failed || model.state == .interrupted
     switch m {
     case "pausing…": if model.state == .paused || ended { s.message = nil }
     case "resuming…": if model.state == .running || ended { s.message = nil }
@@ -122,8 +122,16 @@ func handleKeyIgnoringWatch(_ key: Key, state: UIState, model: DashboardModel) -
 
     switch key {
     case .character("q"), .character("Q"):
-        // Only a live run asks first: quitting it stops training.
-        if model.isTrainingLive { s.confirmingQuit = true; return (s, []) }
+        // Only a live run of this process asks first: quitting it stops training.
+        if model.isTrainingLive && !model.isAttached { s.confirmingQuit = true; return (s, []) }
+        return (s, [.quit])
+    case .character("d"), .character("D"):
+        // Only a viewer can leave a run going: a run of this process ends with it.
+        guard model.isAttached else {
+            s.message = "d detaches a viewer started with `cnntui attach`; this run belongs to this process"
+            s.messageIsError = true
+            return (s, [])
+        }
         return (s, [.quit])
     case .character("?"):
         s.showingHelp = true
@@ -136,14 +144,14 @@ func handleKeyIgnoringWatch(_ key: Key, state: UIState, model: DashboardModel) -
         switch model.state {
         case .running, .starting: s.message = "pausing…"; return (s, [.send(.pause)])
         case .paused: s.message = "resuming…"; return (s, [.send(.resume)])
-        case .finished, .failed:
-            s.message = "training has \(model.state.rawValue); nothing to pause"; s.messageIsError = true
+        case .finished, .failed, .interrupted:
+            s.message = "\(endedText(model.state)); nothing to pause"; s.messageIsError = true
             return (s, [])
         }
     case .character("l"), .character("L"), .character("s"), .character("S"):
         guard model.isTrainingLive else {
             s.message = model.isHistory ? "this session has ended; `cnntui open ID --epochs N` trains further"
-                : "training has \(model.state.rawValue); nothing to change"
+                : "\(endedText(model.state)); nothing to change"
             s.messageIsError = true
             return (s, [])
         }
@@ -170,9 +178,15 @@ func handleKeyIgnoringWatch(_ key: Key, state: UIState, model: DashboardModel) -
     }
 }
 
-/// Leaving a live run stops it (the engine saves a checkpoint); anything else just closes the UI.
+/// Leaving a live run of this process stops it (the engine saves a checkpoint); anything else, an attached viewer
+/// included, just closes the UI.
 func quitActions(_ model: DashboardModel) -> [UIAction] {
-    model.isTrainingLive ? [.send(.stop), .quit] : [.quit]
+    model.isTrainingLive && !model.isAttached ? [.send(.stop), .quit] : [.quit]
+}
+
+/// "training has finished", "training was interrupted".
+func endedText(_ state: TrainingState) -> String {
+    state == .interrupted ? "training was interrupted" : "training has \(state.rawValue)"
 }
 
 func openBrowser(_ s: inout UIState, filter: BrowserFilter) {

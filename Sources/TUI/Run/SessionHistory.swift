@@ -1,9 +1,10 @@
 import Foundation
 import Training
 
-/// A session's history read back from its files (config.json, dataset.json, metrics.jsonl), as the events
-/// a live run would have posted: the dashboard shows a finished session with the same screens. The metrics
-/// keep loss, accuracy and learning rate, not the per-class numbers, matrix or images of an evaluation.
+/// A session's history read back from its files, as the events a live run posted: the dashboard shows a finished
+/// session with the same screens. From its events file when that holds the whole run (everything the live
+/// dashboard had: per-class accuracy, the confusion matrix, the images); else, for sessions from before events
+/// files, from config.json, dataset.json and metrics.jsonl, which keep loss, accuracy and learning rate only.
 public enum SessionHistory {
     public static func model(of session: Session) throws -> DashboardModel {
         var model = DashboardModel.folding(try events(of: session))
@@ -12,10 +13,26 @@ public enum SessionHistory {
     }
 
     public static func events(of session: Session) throws -> [TrainingEvent] {
+        if let recorded = try recordedEvents(of: session) { return recorded }
         let config = try session.readConfig()
         let classNames = (try? session.readDataset().classNames) ?? []
         let records = try MetricsLog.read(session.metricsJSONLURL)
         return events(config: config, classNames: classNames, records: records, session: session)
+    }
+
+    /// The events file's events, when its first line starts the run at its first epoch (a run resumed from a
+    /// checkpoint older than events files has only its later part there); nil otherwise. A run that did not
+    /// write its last event ends `interrupted`: no process writes this session any more (`open` resumes a session
+    /// it can, so it shows this only for one without a checkpoint).
+    static func recordedEvents(of session: Session) throws -> [TrainingEvent]? {
+        let lines = try SessionEvents.read(session.eventsURL)
+        guard case .started(let run)? = lines.first?.event, run.startEpoch == 1 else { return nil }
+        var events = lines.map(\.event)
+        switch events.last {
+        case .finished?, .failed?: break
+        default: events.append(.stateChanged(.interrupted))
+        }
+        return events
     }
 
     static func events(config: TrainingConfig, classNames: [String], records: [MetricRecord],

@@ -1,3 +1,4 @@
+import Foundation
 import Training
 
 /// The whole UI as one object: folds engine events into the model, turns keys into commands, renders a grid,
@@ -33,7 +34,9 @@ public final class App: FullScreenView {
         switch event {
         case .started(let run) where explainsLiveRuns && explainer == nil:
             explainer = Explainer(sessionPath: run.sessionPath)
-        case .checkpointSaved(let path, let step) where step == model.lastEvaluation?.globalStep:
+        // An attached viewer folds old lines too: a checkpoint pruned since is not there to load.
+        case .checkpointSaved(let path, let step) where step == model.lastEvaluation?.globalStep
+            && FileManager.default.fileExists(atPath: path):
             explainer?.load(checkpoint: path)
         default: break
         }
@@ -50,16 +53,39 @@ public final class App: FullScreenView {
         requestExplanation()
     }
 
-    /// Shows a model read back from a session (`SessionHistory`) instead of a live run; with `explainer`, the
-    /// browser's images come from re-running the test set with the last checkpoint, and Grad-CAM from it too.
+    /// Shows a model read back from a session (`SessionHistory`) instead of a live run; with `explainer`, Grad-CAM
+    /// comes from the last checkpoint, and so do the browser's images when the history has none (the metrics of
+    /// sessions from before events files keep no images: the test set is run again).
     public func show(history: DashboardModel, explainer: Explainer? = nil) {
         model = history
         if let explainer {
             self.explainer = explainer
             explainer.loadLast()
-            explainer.evaluate()
-            model.noteEvaluatingForBrowser()
+            if history.preview.isEmpty && history.misclassified.isEmpty {
+                explainer.evaluate()
+                model.noteEvaluatingForBrowser()
+            }
         }
+    }
+
+    /// Shows a run another process executes, from the events its file holds (`DashboardLoop`'s attached feed):
+    /// keys work as in a run of this process, commands go to its control endpoint, and q or d leave it going.
+    public func attach() {
+        model.isAttached = true
+        explainsLiveRuns = true
+    }
+
+    /// Starts the fold over (the followed file was truncated by a resume, or replaced): the pages stay where they are.
+    public func restartFold() {
+        var fresh = DashboardModel()
+        fresh.isAttached = model.isAttached
+        model = fresh
+    }
+
+    /// Puts an error on the status line (a command the run refused, a line of its events file that is not an event).
+    public func showError(_ message: String) {
+        ui.message = message
+        ui.messageIsError = true
     }
 
     /// Ends the explainer's thread (after the job in progress; nothing waits for it).

@@ -11,6 +11,7 @@ public enum Chrome {
         case .paused: return .yellow
         case .finished: return .cyan
         case .failed: return .red
+        case .interrupted: return .magenta
         }
     }
 
@@ -103,7 +104,9 @@ public enum Chrome {
         x += 1
         var room = row.maxX - x
         var chosen = Set<Int>()
-        let hints = pageHints(ui.screen).map { caps.glyphs.isUnicode ? $0 : $0.replacingArrows() }
+        // An attached viewer leaves with d (q does too): the run goes on either way.
+        let hints = pageHints(ui.screen).map { model.isAttached && $0 == "q quit" ? "d detach" : $0 }
+            .map { caps.glyphs.isUnicode ? $0 : $0.replacingArrows() }
         // An anomaly takes the place of the hints: it names the layer and the step on every page.
         let anomalyText = model.anomaly.map { "NaN/Inf in \($0.layer) at step \($0.globalStep) (3: health)" }
         for (k, hint) in hints.enumerated() where hint.count + 2 <= room && (anomalyText == nil || k == 0 && row.width >= 100) {
