@@ -8,6 +8,7 @@ public let setupKeyBindings: [(key: String, action: String)] = [
     ("Enter", "choose / edit the field / start training"),
     ("left/right", "recipe: change the optimizer"),
     ("tab", "recipe: go on to the layer summary"),
+    ("r", "dataset step: the runs so far (open, resume, compare, delete)"),
     ("Esc", "back one step, cancel an edit"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
@@ -21,6 +22,8 @@ public enum SetupAction: Equatable, Sendable {
     case requestEstimates(counting: [ModelEstimator.Job], timing: ModelEstimator.Job)
     /// Start training with this config.
     case choose(TrainingConfig)
+    /// Leave the pickers for the runs screen.
+    case showRuns
     case quit
 }
 
@@ -47,6 +50,7 @@ public func handleSetupKey(_ key: Key, state: SetupState, windowHeight: Int) -> 
         return (s, [])
     default: break
     }
+    if s.step == .dataset, key == .character("r") { return (s, [.showRuns]) }
     var actions: [SetupAction]
     switch s.step {
     case .dataset: (s, actions) = (handleDatasetKey(key, state: s), [])
