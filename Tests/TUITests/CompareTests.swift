@@ -49,7 +49,7 @@ import Training
         #expect(first.epoch == 3 && first.perClassAccuracy.count == 10)
         #expect(app.runs[2].perClass == nil)
         let text = app.render().lines.joined(separator: "\n")
-        #expect(text.contains("run 3): no evaluation in the session's events.jsonl"))
+        #expect(text.contains("- run 3: no evaluation in its events.jsonl"))
     }
 
     @Test func aGrowingEventsFileIsReadFromWhereItWasAndAPartialLineWaits() throws {

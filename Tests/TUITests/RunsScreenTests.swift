@@ -24,7 +24,7 @@ import Training
     }
 
     @Test func sortCyclesFieldsAndReverses() {
-        let (byAccuracy, _) = press(start, .character("s"), .character("s"))
+        let (byAccuracy, _) = press(start, .character("s"))
         #expect(byAccuracy.sort == .accuracy)
         #expect(byAccuracy.visible.map(\.id) == [ids[2], ids[0], ids[1], ids[3], ids[4]], "best first, none last")
         #expect(press(byAccuracy, .character("S")).0.visible.map(\.id) == [ids[3], ids[1], ids[0], ids[2], ids[4]])

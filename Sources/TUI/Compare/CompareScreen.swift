@@ -228,8 +228,8 @@ struct CompareScreen {
         }
         guard noteRows > 0 else { return }
         let which = missing.map { String($0 + 1) }.joined(separator: ", ")
-        let note = "- (run \(which)): no evaluation in the session's events.jsonl (a run from before the events "
-            + "file, or not evaluated yet); metrics.jsonl keeps no per-class numbers"
+        let note = "- run \(which): no evaluation in its events.jsonl (an older run, or none yet); "
+            + "metrics.jsonl keeps no per-class numbers"
         let lines = Format.wrapped(note, width: area.width)
         for (i, line) in lines.prefix(noteRows).enumerated() {
             let text = i == noteRows - 1 && lines.count > noteRows ? line + " " + lines[(i + 1)...].joined(separator: " ") : line

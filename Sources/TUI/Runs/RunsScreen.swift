@@ -146,7 +146,7 @@ struct RunsScreen {
             return
         }
         if let id = state.confirmingDelete {
-            grid.text(" Delete \(id) and its checkpoints? y = delete, any other key = keep", in: row,
+            grid.text(" Delete \(id)? y = yes, any other key = keep", in: row,
                       style: caps.style(fg: .yellow, [.bold]), glyphs: caps.glyphs)
             return
         }
@@ -158,7 +158,7 @@ struct RunsScreen {
         var hints = ""
         for hint in ["? help", "enter open", "space mark", "c compare", "r resume", "a attach", "d delete", "s sort",
                      "/ filter", "esc back", "q quit"] where hints.count + hint.count + 2 <= row.width {
-            hints += "  " + hint
+            hints += (hints.isEmpty ? " " : "  ") + hint
         }
         grid.text(hints, in: row, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
     }
