@@ -58,14 +58,40 @@ public struct SessionStore: Sendable {
         if ids.contains(idOrPath) { return Session(id: idOrPath, url: root.appendingPathComponent(idOrPath)) }
         let matches = ids.filter { $0.hasPrefix(idOrPath) || $0.contains(idOrPath) }
         guard !matches.isEmpty else {
-            let near = Self.nearest(to: idOrPath, among: ids)
-            let suggestion = near.isEmpty ? "" : "; the nearest: \(near.joined(separator: ", "))"
-            throw TrainingError.session(path: idOrPath, message: "no such session in \(root.path)\(suggestion) (see `cnntui sessions`)")
+            let near = Self.nearMatches(idOrPath, in: ids)
+            let hint = near.isEmpty ? "" : "; near matches: " + near.joined(separator: ", ")
+            throw TrainingError.session(path: idOrPath, message: "no such session in \(root.path)\(hint) (see `cnntui runs`)")
         }
         guard matches.count == 1 else {
             throw TrainingError.session(path: idOrPath, message: "ambiguous, matches \(matches.joined(separator: ", "))")
         }
         return Session(id: matches[0], url: root.appendingPathComponent(matches[0]))
+    }
+
+    /// The IDs that hold `query` with the fewest typing errors (at most a third of its length, at least 1),
+    /// closest first, at most 5: the edit distance of `query` to the best-matching part of each ID.
+    static func nearMatches(_ query: String, in ids: [String]) -> [String] {
+        let q = Array(query.lowercased())
+        guard !q.isEmpty else { return [] }
+        let allowed = max(1, q.count / 3)
+        func distance(_ id: String) -> Int {
+            // Sellers' approximate substring match: a match may start anywhere in the ID (row 0 is all 0).
+            let t = Array(id.lowercased())
+            var previous = [Int](repeating: 0, count: t.count + 1)
+            for i in 1...q.count {
+                var current = [i] + [Int](repeating: 0, count: t.count)
+                for j in stride(from: 1, through: t.count, by: 1) {
+                    current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (q[i - 1] == t[j - 1] ? 0 : 1))
+                }
+                previous = current
+            }
+            return previous.min() ?? q.count
+        }
+        let scored: [(id: String, distance: Int)] = ids.map { ($0, distance($0)) }
+        let near = scored.filter { $0.distance <= allowed }.sorted { a, b in
+            a.distance != b.distance ? a.distance < b.distance : a.id < b.id
+        }
+        return near.prefix(5).map(\.id)
     }
 
     /// Session directories (those with a config.json), oldest first.
@@ -74,34 +100,6 @@ public struct SessionStore: Sendable {
         return names.filter {
             FileManager.default.fileExists(atPath: root.appendingPathComponent($0).appendingPathComponent("config.json").path)
         }.sorted()
-    }
-
-    /// Up to `limit` IDs closest to a mistyped one, closest first (newest first among equals): by the fewest edits
-    /// that turn `query` into some part of the ID, so a typo in the model or the time still finds it.
-    static func nearest(to query: String, among ids: [String], limit: Int = 5) -> [String] {
-        let q = Array(query.lowercased())
-        func distance(_ id: String) -> Int {
-            // Edit distance from `q` to the best-matching substring of `id` (free start and end in `id`).
-            let t = Array(id.lowercased())
-            var previous = Array(0...q.count)
-            var best = previous[q.count]
-            for c in t {
-                var row = [0]
-                for (i, qc) in q.enumerated() {
-                    row.append(min(previous[i] + (qc == c ? 0 : 1), previous[i + 1] + 1, row[i] + 1))
-                }
-                best = min(best, row[q.count])
-                previous = row
-            }
-            return best
-        }
-        let scored = ids.map { (id: $0, distance: distance($0)) }.filter { $0.distance <= max(2, q.count / 2) }
-        return scored.sorted { $0.distance != $1.distance ? $0.distance < $1.distance : $0.id > $1.id }
-            .prefix(limit).map(\.id)
-    }
-
-    public func list() -> [SessionSummary] {
-        sessionIDs().map { Session(id: $0, url: root.appendingPathComponent($0)).summary() }
     }
 
     static func slug(_ s: String) -> String {
@@ -173,7 +171,7 @@ public struct Session: Sendable, Equatable {
         return FileManager.default.fileExists(atPath: resolved.path) ? resolved : nil
     }
 
-    /// What `cnntui sessions` shows; unreadable parts stay nil.
+    /// What `cnntui runs` shows of the last checkpoint; unreadable parts stay nil.
     public func summary() -> SessionSummary {
         let config = try? readConfig()
         let state = checkpoint(.last).flatMap { try? CheckpointStore.readTrainState(in: $0) }
@@ -190,7 +188,7 @@ public enum CheckpointSlot: String, Sendable, CaseIterable {
     case last, best
 }
 
-public struct SessionSummary: Sendable, Equatable, Codable {
+public struct SessionSummary: Sendable, Equatable {
     public var id: String
     public var path: String
     public var model: String?
@@ -202,6 +200,13 @@ public struct SessionSummary: Sendable, Equatable, Codable {
     public var lastTestAccuracy: Float?
     public var bestTestAccuracy: Float?
     public var finished: Bool
+
+    public init(id: String, path: String, model: String?, dataset: String?, epochs: Int?, epochsDone: Int?,
+                globalStep: Int?, lastTestAccuracy: Float?, bestTestAccuracy: Float?, finished: Bool) {
+        self.id = id; self.path = path; self.model = model; self.dataset = dataset; self.epochs = epochs
+        self.epochsDone = epochsDone; self.globalStep = globalStep; self.lastTestAccuracy = lastTestAccuracy
+        self.bestTestAccuracy = bestTestAccuracy; self.finished = finished
+    }
 }
 
 /// What a session records about its dataset, so `predict` can prepare an image without loading it.

@@ -20,7 +20,8 @@ struct CNNTUI: ParsableCommand {
             TrainCommand.self,
             LRFindCommand.self,
             ResumeCommand.self,
-            SessionsCommand.self,
+            RunsCommand.self,
+            CompareCommand.self,
             EvalCommand.self,
             PredictCommand.self,
             OpenCommand.self,
@@ -60,11 +61,25 @@ struct UICommand: ParsableCommand {
             let setup = SetupApp(capabilities: painter.capabilities, width: painter.width, height: painter.height,
                                  painter: painter, dataDirectory: options.recipe.dataDir, base: options.recipe.overrides,
                                  preselectedModel: options.model, preselectedDataset: options.dataset)
-            guard let picked = SetupLoop.run(setup, painter: painter) else {
-                painter.stop()
-                if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }
-                return
+            var picked: TrainingConfig?
+            while picked == nil {
+                switch SetupLoop.run(setup, painter: painter) {
+                case .train(let config):
+                    picked = config
+                case .runs:
+                    switch RunsFlow.run(store: store, painter: painter) {
+                    case .back: setup.returnFromRuns()
+                    case .exit(let code):
+                        if code != 0 { throw ExitCode(code) }
+                        return
+                    }
+                case .quit:
+                    painter.stop()
+                    if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }
+                    return
+                }
             }
+            guard let picked else { return }
             chosen = picked
         }
         let handle = Trainer.start(RunRequest(.new(chosen), sessions: store, onAnomaly: .pause))

@@ -16,26 +16,40 @@ struct OpenCommand: ParsableCommand {
     func run() throws {
         let (store, session) = try arguments.open()
         let epochs = arguments.epochs
-        let summary = session.summary()
-        let resumable = session.checkpoint(.last) != nil && (!summary.finished || (epochs ?? 0) > (summary.epochs ?? 0))
+        let resumes = SessionDashboard.resumes(session, epochs: epochs)
+        // Read before the terminal is taken over, so an unreadable session is a plain error message.
         let history: DashboardModel?
-        if resumable {
-            history = nil
-        } else {
-            do { history = try SessionHistory.model(of: session) } catch { throw ValidationError("\(error)") }
-        }
+        do { history = resumes ? nil : try SessionHistory.model(of: session) } catch { throw ValidationError("\(error)") }
         let painter: TerminalPainter
         do { painter = try TerminalPainter.start() } catch { throw ValidationError("\(error)") }
-        if let history {
-            let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
-            app.show(history: history, explainer: session.checkpoint(.last).map { _ in Explainer(sessionPath: session.url.path) })
-            DashboardLoop.run(app: app, painter: painter, feed: .history)
-            painter.stop()
-            if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }
-            return
-        }
-        let handle = Trainer.start(RunRequest(.resume(id: session.url.path, epochs: epochs), sessions: store, onAnomaly: .pause))
-        let code = DashboardRun.show(painter: painter, handle: handle)
+        let code = SessionDashboard.show(session, history: history, store: store, epochs: epochs, painter: painter)
         if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// A session in the dashboard, for `cnntui open` and the runs screen: a finished one's history, or training
+/// resumed from its last checkpoint.
+enum SessionDashboard {
+    /// Whether opening resumes training: there is a checkpoint, and epochs are left (or `epochs` adds some).
+    static func resumes(_ session: Session, epochs: Int?) -> Bool {
+        let summary = session.summary()
+        return session.checkpoint(.last) != nil && (!summary.finished || (epochs ?? 0) > (summary.epochs ?? 0))
+    }
+
+    /// Shows `history` when given, else resumes training; stops the painter. Returns the exit code.
+    static func show(_ session: Session, history: DashboardModel?, store: SessionStore, epochs: Int?,
+                     painter: TerminalPainter) -> Int32 {
+        guard let history else { return resume(session, store: store, epochs: epochs, painter: painter) }
+        let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
+        app.show(history: history, explainer: session.checkpoint(.last).map { _ in Explainer(sessionPath: session.url.path) })
+        DashboardLoop.run(app: app, painter: painter, feed: .history)
+        painter.stop()
+        return painter.wasTerminated ? DashboardRun.terminatedExitCode : 0
+    }
+
+    /// Trains on from the last checkpoint with the dashboard; stops the painter. Returns the exit code.
+    static func resume(_ session: Session, store: SessionStore, epochs: Int?, painter: TerminalPainter) -> Int32 {
+        let handle = Trainer.start(RunRequest(.resume(id: session.url.path, epochs: epochs), sessions: store, onAnomaly: .pause))
+        return DashboardRun.show(painter: painter, handle: handle)
     }
 }

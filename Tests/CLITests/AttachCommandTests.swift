@@ -15,7 +15,7 @@ import Testing
 
         let typo = try CLI.run(["attach", "mycnn-fashon-mnist", "--sessions-dir", root.path])
         #expect(typo.status != 0)
-        #expect(typo.stderr.contains("no such session") && typo.stderr.contains("the nearest: \(ids[0])"), "\(typo.stderr)")
+        #expect(typo.stderr.contains("no such session") && typo.stderr.contains("near matches: \(ids[0])"), "\(typo.stderr)")
         #expect(!typo.stderr.contains(ids[2]))
 
         let ambiguous = try CLI.run(["attach", "mycnn", "--sessions-dir", root.path])

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `train`, `sessions`, `eval`, `resume` and `predict` through the real binary, on a tiny slice of
+/// `train`, `runs`, `eval`, `resume` and `predict` through the real binary, on a tiny slice of
 /// Fashion-MNIST (640 training images, 200 test images: a couple of seconds per run).
 @Suite struct TrainCommandTests {
     static let tinyRun = ["--model", "mycnn", "--dataset", "fashion-mnist", "--epochs", "1",
@@ -63,13 +63,13 @@ import Testing
                                   as? [String: Any])
         #expect(config["model"] as? String == "mycnn" && config["epochs"] as? Int == 1)
 
-        // sessions --json lists it as finished after one epoch.
-        let sessions = try box.run(["sessions", "--json"])
-        #expect(sessions.status == 0, "\(sessions.stderr)")
-        let listed = try Self.jsonLines(sessions.stdout)
+        // runs --json lists it as finished after one epoch.
+        let runs = try box.run(["runs", "--json"])
+        #expect(runs.status == 0, "\(runs.stderr)")
+        let listed = try Self.jsonLines(runs.stdout)
         #expect(listed.count == 1)
-        #expect(listed.first?["id"] as? String == id && listed.first?["epochsDone"] as? Int == 1)
-        #expect(listed.first?["finished"] as? Bool == true)
+        #expect(listed.first?["id"] as? String == id && listed.first?["epochs_done"] as? Int == 1)
+        #expect(listed.first?["finished"] as? Bool == true && listed.first?["status"] as? String == "finished")
 
         // eval --json on the same 200 test images the run used: the accuracy the run reported.
         let eval = try box.run(["eval", id, "--json"])
@@ -194,7 +194,7 @@ import Testing
     }
 
     /// Ctrl-C (SIGINT) or `kill` (SIGTERM) in the middle of an epoch: a checkpoint at the next batch boundary,
-    /// exit 128 + the signal's number, and a session that `sessions` lists as unfinished.
+    /// exit 128 + the signal's number, and a session that `runs` lists as interrupted.
     @Test(arguments: [SIGINT, SIGTERM])
     func signalMidEpochSavesACheckpointAndExits(_ signalNumber: Int32) throws {
         let box = try Sandbox()
@@ -232,8 +232,9 @@ import Testing
         for file in ["model.safetensors", "optimizer.safetensors", "train_state.json"] {
             #expect(FileManager.default.fileExists(atPath: last.appendingPathComponent(file).path), "missing \(file)")
         }
-        let listed = try Self.jsonLines(try box.run(["sessions", "--json"]).stdout)
+        let listed = try Self.jsonLines(try box.run(["runs", "--json"]).stdout)
         #expect(listed.first?["id"] as? String == id && listed.first?["finished"] as? Bool == false)
+        #expect(listed.first?["status"] as? String == "interrupted")
     }
 
     // MARK: - Fixtures

@@ -53,7 +53,7 @@ func snapshot(_ root: URL) throws -> [String: Data] {
         #expect(try store.open(first.url.path).url.path == first.url.path)
         #expect(throws: TrainingError.self) { try store.open(String(first.id.prefix(8))) }  // ambiguous
         #expect(throws: TrainingError.self) { try store.open("no-such-session") }
-        #expect(store.list().map(\.id) == [first.id, second.id])
+        #expect(RunInfo.list(store).map(\.id) == [first.id, second.id])
 
         try CheckpointStore.save(session: first, model: entries(1), optimizer: entries(2), state: state(step: 5), markBest: true)
         try CheckpointStore.save(session: first, model: entries(3), optimizer: entries(4), state: state(step: 6), markBest: false)

@@ -198,7 +198,7 @@ private func metrics(_ sessionPath: String) throws -> [MetricRecord] {
         config.dataDirectory = root.path
         let events = TinyRun.run(RunRequest(.new(config), sessions: SessionStore(root: root)))
         #expect(TinyRun.failure(in: events)?.hasPrefix("--dataset") == true)
-        #expect(SessionStore(root: root).list().isEmpty)  // nothing was created
+        #expect(RunInfo.list(SessionStore(root: root)).isEmpty)  // nothing was created
         // The failure is told once, as the last event; no `stateChanged(.failed)` repeats it.
         #expect(events.filter { if case .failed = $0 { true } else { false } }.count == 1)
         #expect(events.last.map { if case .failed = $0 { true } else { false } } == true)

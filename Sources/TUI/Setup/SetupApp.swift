@@ -22,6 +22,8 @@ public final class SetupApp: FullScreenView {
     /// Set when the user starts the run (the config) or leaves (`shouldQuit`).
     public private(set) var chosen: TrainingConfig?
     public private(set) var shouldQuit = false
+    /// Set when the user asks for the runs screen; `returnFromRuns` clears it.
+    public private(set) var wantsRuns = false
 
     public init(capabilities: TerminalCapabilities, width: Int, height: Int, painter: TerminalPainter? = nil,
                 datasets: [DatasetListing]? = nil, models: [String] = ModelZoo.names,
@@ -72,8 +74,13 @@ public final class SetupApp: FullScreenView {
             shouldQuit = true
             estimator?.cancel()
             finderHandle?.cancel()
+        case .showRuns:
+            wantsRuns = true
         }
     }
+
+    /// Back on the pickers after the runs screen, where the user left them.
+    public func returnFromRuns() { wantsRuns = false }
 
     /// Asks the estimator for the current step's estimates (the model step's; nothing on the others).
     public func requestEstimates() {

@@ -9,6 +9,7 @@ public let setupKeyBindings: [(key: String, action: String)] = [
     ("left/right", "recipe: change the optimizer; LR finder: pick a suggestion"),
     ("f", "recipe: find a learning rate (sweep 1e-7 to 10, Enter takes the pick)"),
     ("tab", "recipe: go on to the layer summary"),
+    ("r", "dataset step: the runs so far (open, resume, compare, delete)"),
     ("Esc", "back one step, cancel an edit"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
@@ -26,6 +27,8 @@ public enum SetupAction: Equatable, Sendable {
     case stopFinder
     /// Start training with this config.
     case choose(TrainingConfig)
+    /// Leave the pickers for the runs screen.
+    case showRuns
     case quit
 }
 
@@ -54,6 +57,7 @@ public func handleSetupKey(_ key: Key, state: SetupState, windowHeight: Int) -> 
         return (s, [])
     default: break
     }
+    if s.step == .dataset, key == .character("r") { return (s, [.showRuns]) }
     var actions: [SetupAction]
     switch s.step {
     case .dataset: (s, actions) = (handleDatasetKey(key, state: s), [])

@@ -64,7 +64,7 @@ struct SetupScreen {
         }
         let hints: String
         switch state.step {
-        case .dataset: hints = " up/down move  Enter choose  ? help  q quit"
+        case .dataset: hints = " up/down move  Enter choose  r runs so far  ? help  q quit"
         case .model: hints = " up/down move  Enter choose  Esc back  ? help  q quit"
         case .recipe where state.finder != nil: hints = " left/right pick a suggestion  Enter use it  Esc cancel  ? help  q quit"
         case .recipe: hints = " up/down move  Enter edit  left/right optimizer  tab summary  Esc back  q quit"

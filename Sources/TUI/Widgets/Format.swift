@@ -45,6 +45,17 @@ public enum Format {
         return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
     }
 
+    /// Sizes as `du -h` writes them: 512, 4.1K, 38M, 1.2G (powers of 1024).
+    public static func bytes(_ bytes: Int64) -> String {
+        var value = Double(bytes)
+        guard value >= 1024 else { return "\(bytes)" }
+        for unit in ["K", "M", "G", "T"] {
+            value /= 1024
+            if value < 1024 || unit == "T" { return String(format: value < 10 ? "%.1f" : "%.0f", value) + unit }
+        }
+        return "\(bytes)"
+    }
+
     public static func rate(_ v: Double) -> String {
         v >= 1000 ? String(format: "%.1fk", v / 1000) : String(format: "%.0f", v)
     }

@@ -15,8 +15,11 @@ public struct ChartSeries: Sendable {
     public var color: Color
     /// Draw a marker (● or o) at every point, e.g. where a test evaluation was measured.
     public var markPoints: Bool
-    public init(name: String, points: [ChartPoint], color: Color, markPoints: Bool = false) {
-        self.name = name; self.points = points; self.color = color; self.markPoints = markPoints
+    /// The series' own mark (comparisons give each run one): drawn at marked points instead of ● or o,
+    /// and, on a terminal without colour, in every cell of the line, so overlaid series stay apart.
+    public var marker: Character?
+    public init(name: String, points: [ChartPoint], color: Color, markPoints: Bool = false, marker: Character? = nil) {
+        self.name = name; self.points = points; self.color = color; self.markPoints = markPoints; self.marker = marker
     }
 }
 
@@ -169,9 +172,10 @@ public struct LineChart: Sendable {
         }
         for cy in 0..<plot.height {
             for cx in 0..<plot.width where bits[cy * plot.width + cx] != 0 {
-                let color = series[owner[cy * plot.width + cx]].color
-                grid.put(chartGlyphs.glyph(bits: bits[cy * plot.width + cx]), x: plot.x + cx, y: plot.y + cy,
-                         style: capabilities.style(fg: color))
+                let owning = series[owner[cy * plot.width + cx]]
+                let marker = capabilities.colorDepth == .none ? owning.marker : nil
+                grid.put(marker ?? chartGlyphs.glyph(bits: bits[cy * plot.width + cx]), x: plot.x + cx, y: plot.y + cy,
+                         style: capabilities.style(fg: owning.color))
             }
         }
 
@@ -180,7 +184,7 @@ public struct LineChart: Sendable {
         for s in series where s.markPoints {
             for p in s.points where p.x.isFinite && p.y.isFinite {
                 let cx = min(dotsW - 1, max(0, column(p.x))) / dx, cy = row(p.y) / dy
-                grid.put(pointMark, x: plot.x + cx, y: plot.y + cy, style: capabilities.style(fg: s.color, [.bold]))
+                grid.put(s.marker ?? pointMark, x: plot.x + cx, y: plot.y + cy, style: capabilities.style(fg: s.color, [.bold]))
             }
         }
 

@@ -1,0 +1,183 @@
+import Foundation
+
+/// A process executing a run now, as its liveness check reports it.
+public struct LiveRun: Equatable, Sendable {
+    public var pid: Int32
+    public var paused: Bool
+    public init(pid: Int32, paused: Bool) { self.pid = pid; self.paused = paused }
+}
+
+/// Where a run stands, as `cnntui runs` and the runs screen show it.
+public enum RunStatus: Equatable, Sendable {
+    /// A process is training it (or holds it paused) now.
+    case running(pid: Int32), paused(pid: Int32)
+    /// Its last checkpoint says every epoch is done.
+    case finished
+    /// It has a checkpoint to resume from, is not finished and nothing runs it.
+    case interrupted
+    /// No checkpoint yet and nothing runs it.
+    case new
+
+    /// The status from what is known: a live process wins, then the last checkpoint.
+    public static func of(_ summary: SessionSummary, live: LiveRun?) -> RunStatus {
+        if let live { return live.paused ? .paused(pid: live.pid) : .running(pid: live.pid) }
+        if summary.finished { return .finished }
+        return summary.globalStep == nil ? .new : .interrupted
+    }
+
+    /// The status of a session on disk now.
+    public static func of(_ session: Session, summary: SessionSummary) -> RunStatus {
+        of(summary, live: RunProcess.live(session))
+    }
+
+    /// One word: running, paused, finished, interrupted, new.
+    public var name: String {
+        switch self {
+        case .running: return "running"
+        case .paused: return "paused"
+        case .finished: return "finished"
+        case .interrupted: return "interrupted"
+        case .new: return "new"
+        }
+    }
+
+    /// The word and, while a process holds the run, its pid: `running (pid 4242)`.
+    public var text: String {
+        guard let pid else { return name }
+        return "\(name) (pid \(pid))"
+    }
+
+    public var pid: Int32? {
+        switch self {
+        case .running(let pid), .paused(let pid): return pid
+        default: return nil
+        }
+    }
+
+    public var isLive: Bool { pid != nil }
+}
+
+/// Whether a process executes a session now.
+public enum RunProcess {
+    /// Issue 17 wiring point (interim): reads the `pid` of the session's `control.json` and asks the kernel
+    /// whether that process exists (`kill(pid, 0)`); a missing or unreadable file, or a dead pid, is not
+    /// live. It cannot tell paused from running (the control socket's ping answer can), so it never
+    /// reports paused, and it neither pings the socket nor cleans a stale file: `RunLiveness.status(of:)`
+    /// takes its place.
+    public static func live(_ session: Session) -> LiveRun? {
+        struct Control: Decodable { var pid: Int32 }
+        guard let data = try? Data(contentsOf: session.controlURL),
+              let control = try? JSONDecoder().decode(Control.self, from: data), control.pid > 0,
+              kill(control.pid, 0) == 0 else { return nil }
+        return LiveRun(pid: control.pid, paused: false)
+    }
+}
+
+/// One row of `cnntui runs`: a session's summary, its status, when it started and what it takes on disk.
+public struct RunInfo: Equatable, Sendable {
+    public var session: Session
+    public var summary: SessionSummary
+    public var status: RunStatus
+    /// From the ID the store gave it (`yyyyMMdd-HHmmss-...`), else when its config.json was written.
+    public var started: Date?
+    /// Blocks allocated to its files, in bytes (symlinks counted once, not followed).
+    public var sizeBytes: Int64
+
+    public init(session: Session, summary: SessionSummary, status: RunStatus, started: Date?, sizeBytes: Int64) {
+        self.session = session; self.summary = summary; self.status = status; self.started = started
+        self.sizeBytes = sizeBytes
+    }
+
+    public var id: String { session.id }
+
+    /// Reads a session's files now.
+    public static func load(_ session: Session) -> RunInfo {
+        let summary = session.summary()
+        return RunInfo(session: session, summary: summary, status: RunStatus.of(session, summary: summary),
+                       started: startDate(id: session.id) ?? modificationDate(session.configURL),
+                       sizeBytes: diskUsage(session.url))
+    }
+
+    /// Every session of a store, in ID order (oldest first).
+    public static func list(_ store: SessionStore) -> [RunInfo] {
+        store.sessionIDs().map { load(Session(id: $0, url: store.root.appendingPathComponent($0))) }
+    }
+
+    static func startDate(id: String) -> Date? {
+        guard id.count >= 15 else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return formatter.date(from: String(id.prefix(15)))
+    }
+
+    static func modificationDate(_ url: URL) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+    }
+
+    /// `du`'s count: allocated blocks of every file and directory under `url`, without following symlinks.
+    static func diskUsage(_ url: URL) -> Int64 {
+        var total: Int64 = 0
+        var pending = [url.path]
+        while let path = pending.popLast() {
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            total += Int64(info.st_blocks) * 512
+            if (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFDIR) {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+                    pending.append(path + "/" + name)
+                }
+            }
+        }
+        return total
+    }
+
+    /// Whether every word of `filter` (case-insensitive) is part of the ID, model, dataset or status.
+    public func matches(_ filter: String) -> Bool {
+        let haystack = [id, summary.model ?? "", summary.dataset ?? "", status.name].joined(separator: " ").lowercased()
+        return filter.lowercased().split(separator: " ").allSatisfy { haystack.contains($0) }
+    }
+}
+
+/// What `cnntui runs --sort` and the runs screen sort by. Each field has the order a person wants first:
+/// the best accuracy and the biggest run at the top, names and start times ascending.
+public enum RunSortField: String, CaseIterable, Sendable {
+    case start, accuracy, last, model, dataset, status, epochs, size
+
+    public var descendingFirst: Bool { [.accuracy, .last, .epochs, .size].contains(self) }
+
+    /// Sorted by this field (ties by ID), `reversed` flipping the field's usual order; runs without the
+    /// value go last either way.
+    public func sorted(_ runs: [RunInfo], reversed: Bool = false) -> [RunInfo] {
+        let descending = descendingFirst != reversed
+        func key(_ r: RunInfo) -> SortKey? {
+            switch self {
+            case .start: return r.started.map { .number($0.timeIntervalSince1970) }
+            case .accuracy: return r.summary.bestTestAccuracy.map { .number(Double($0)) }
+            case .last: return r.summary.lastTestAccuracy.map { .number(Double($0)) }
+            case .model: return r.summary.model.map { .text($0) }
+            case .dataset: return r.summary.dataset.map { .text($0) }
+            case .status: return .text(r.status.name)
+            case .epochs: return r.summary.epochsDone.map { .number(Double($0)) }
+            case .size: return .number(Double(r.sizeBytes))
+            }
+        }
+        return runs.sorted { a, b in
+            switch (key(a), key(b)) {
+            case let (x?, y?) where x != y: return descending ? y < x : x < y
+            case (_?, nil): return true
+            case (nil, _?): return false
+            default: return a.id < b.id
+            }
+        }
+    }
+
+    enum SortKey: Comparable {
+        case number(Double), text(String)
+    }
+}
+
+extension Session {
+    /// Written by a running training while its control endpoint is up (issue 17): `{"v":1,"pid":N,...}`.
+    public var controlURL: URL { url.appendingPathComponent("control.json") }
+}
