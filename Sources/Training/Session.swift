@@ -58,12 +58,38 @@ public struct SessionStore: Sendable {
         if ids.contains(idOrPath) { return Session(id: idOrPath, url: root.appendingPathComponent(idOrPath)) }
         let matches = ids.filter { $0.hasPrefix(idOrPath) || $0.contains(idOrPath) }
         guard !matches.isEmpty else {
-            throw TrainingError.session(path: idOrPath, message: "no such session in \(root.path) (see `cnntui sessions`)")
+            let near = Self.nearMatches(idOrPath, in: ids)
+            let hint = near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"
+            throw TrainingError.session(path: idOrPath, message: "no such session in \(root.path)\(hint) (see `cnntui sessions`)")
         }
         guard matches.count == 1 else {
             throw TrainingError.session(path: idOrPath, message: "ambiguous, matches \(matches.joined(separator: ", "))")
         }
         return Session(id: matches[0], url: root.appendingPathComponent(matches[0]))
+    }
+
+    /// Up to three IDs within a few typos of `query` (compared with the ID's prefix of the query's length, so a
+    /// mistyped short prefix finds its session too), closest first.
+    static func nearMatches(_ query: String, in ids: [String]) -> [String] {
+        let q = Array(query.lowercased())
+        let allowed = max(2, q.count / 4)
+        let scored = ids.map { id -> (String, Int) in
+            let candidate = Array(id.lowercased().prefix(max(q.count, 1)))
+            return (id, editDistance(q, candidate))
+        }
+        return scored.filter { $0.1 <= allowed }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(3).map(\.0)
+    }
+
+    private static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// Session directories (those with a config.json), oldest first.

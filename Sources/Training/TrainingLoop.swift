@@ -15,13 +15,19 @@ final class TrainingLoop {
     private let network: Network
     private let optimizer: any Optimizer
     private let schedule: any LearningRateSchedule
-    private let trainLoader: BatchLoader
+    /// Replaced at an epoch's end when the batch size was steered.
+    private var trainLoader: BatchLoader
     private let evaluator: Evaluator
     private let metrics: MetricsLog
     private let health: HealthLog
     private let trainingStep: TrainingStep
     private let onAnomaly: AnomalyAction
     private let layerViewInterval: Double
+    private let rules: SteeringRules
+    /// What the control endpoint's replies report.
+    private let status: RunStatusBoard
+    /// Momentum, weight decay and batch size in force (a checkpoint saves them).
+    private var steered: SteeredValues
 
     /// Where the run stands; a checkpoint records it whole. Changed only through `position`; the three
     /// below are read-only shorthands.
@@ -45,7 +51,11 @@ final class TrainingLoop {
     /// A watch naming no layer or no test image: nothing is posted for it, and it is not tried again.
     private var unviewable: LayerWatch?
 
-    private init(_ run: PreparedRun, request: RunRequest, events: EventChannel, commands: CommandQueue) {
+    private init(_ run: PreparedRun, request: RunRequest, events: EventChannel, commands: CommandQueue,
+                 status: RunStatusBoard) {
+        self.status = status
+        rules = run.rules
+        steered = run.steered
         self.stopAtGlobalStep = request.stopAtGlobalStep
         onAnomaly = request.onAnomaly
         layerViewInterval = request.layerViewInterval
@@ -67,26 +77,52 @@ final class TrainingLoop {
     }
 
     /// The engine thread's body: prepare, announce, train; any error ends the run with `.failed`.
+    /// The run serves its control endpoint from the moment it is prepared until this returns: every exit
+    /// (finished, stopped, failed) removes the socket and control.json.
     static func run(_ request: RunRequest, events: EventChannel, commands: CommandQueue) {
         events.post(.stateChanged(.starting))
+        let status = RunStatusBoard()
+        var endpoint: ControlEndpoint?
+        defer { endpoint?.close() }
         do {
             let prepared = try PreparedRun(request)
-            let loop = TrainingLoop(prepared, request: request, events: events, commands: commands)
-            events.post(.started(loop.description(classNames: prepared.classNames)))
-            events.post(.stateChanged(.running))
+            let loop = TrainingLoop(prepared, request: request, events: events, commands: commands, status: status)
+            // A run without an endpoint still trains; it says why in its description.
+            var problem: String?
+            do {
+                endpoint = try ControlEndpoint.open(session: prepared.session, commands: commands, rules: prepared.rules,
+                                                    status: status)
+            } catch { problem = "\(error)" }
+            events.post(.started(loop.description(classNames: prepared.classNames, controlSocket: endpoint?.socketPath,
+                                                  controlProblem: problem)))
+            loop.post(.stateChanged(.running))
             try loop.train()
         } catch {
+            status.update { $0.state = .failed }
             events.post(.failed(message: "\(error)"))
         }
     }
 
-    private func description(classNames: [String]) -> RunDescription {
+    private func description(classNames: [String], controlSocket: String?, controlProblem: String?) -> RunDescription {
         RunDescription(sessionID: session.id, sessionPath: session.url.path, model: config.model, dataset: config.dataset,
-                       classNames: classNames, epochs: config.epochs, batchSize: config.batchSize,
+                       classNames: classNames, epochs: config.epochs, batchSize: steered.batchSize,
                        stepsPerEpoch: trainLoader.batchesPerEpoch, stepsPerRecord: config.metricsEvery, startEpoch: epoch,
                        optimizer: config.optimizer.rawValue, schedule: config.schedule,
                        learningRate: optimizer.learningRate, parameterCount: network.parameterCount,
-                       layers: Self.layers(of: network))
+                       layers: Self.layers(of: network), momentum: steered.momentum, weightDecay: steered.weightDecay,
+                       steering: rules, controlSocket: controlSocket, controlProblem: controlProblem)
+    }
+
+    /// Posts an event and keeps the endpoint's status in step with it.
+    private func post(_ event: TrainingEvent) {
+        switch event {
+        case let .stateChanged(state): status.update { $0.state = state }
+        case let .step(step): status.update { $0.epoch = step.epoch; $0.globalStep = step.globalStep }
+        case .finished: status.update { $0.state = .finished }
+        case .failed: status.update { $0.state = .failed }
+        default: break
+        }
+        events.post(event)
     }
 
     /// The summary's rows (the same walk `cnntui summary` prints); none if the summary cannot be made.
@@ -101,10 +137,11 @@ final class TrainingLoop {
     // MARK: - Training
 
     private func train() throws {
-        let stepsPerEpoch = trainLoader.batchesPerEpoch
-        let totalSteps = stepsPerEpoch * config.epochs
-        remaining.begin(totalSteps: totalSteps)
+        remaining.begin(totalSteps: plannedSteps())
         while epoch <= config.epochs {
+            // Both follow a steered batch size from the epoch it applies to.
+            let stepsPerEpoch = trainLoader.batchesPerEpoch
+            var totalSteps: Int { remaining.totalSteps }
             trainLoader.startEpoch(epoch, skipBatches: batchesDone)
             while batchesDone < stepsPerEpoch {
                 if try atBatchBoundary() { return try stop() }
@@ -127,7 +164,14 @@ final class TrainingLoop {
             try endEpoch()
         }
         if try atBatchBoundary() { return try stop() }
-        events.post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
+        post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
+    }
+
+    /// The run's steps: those done, the rest of this epoch, and the epochs left at the batch size they will use.
+    private func plannedSteps() -> Int {
+        let thisEpoch = trainLoader.batchesPerEpoch
+        let later = trainLoader.batchesPerEpoch(batchSize: steered.nextBatchSize ?? steered.batchSize)
+        return globalStep + max(0, thisEpoch - batchesDone) + max(0, config.epochs - epoch) * later
     }
 
     /// One optimizer step on one batch; returns the batch's mean loss and how many it got right. A step that
@@ -144,18 +188,18 @@ final class TrainingLoop {
     /// logs and `stopped.json` but no checkpoint (the last good one stays `last`), end with `.failed`; true.
     private func anomaly(_ found: TrainingStep.NotFinite, stepsPerEpoch: Int, totalSteps: Int) throws -> Bool {
         let anomaly = Anomaly(epoch: epoch, globalStep: globalStep + 1, layer: found.layer, message: found.message)
-        events.post(.anomaly(anomaly))
+        post(.anomaly(anomaly))
         switch onAnomaly {
         case .pause:
             optimizer.learningRate = schedule.stepBatch()
             position.batchesDone += 1
             position.globalStep += 1
             changedSinceSave = true
-            events.post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
+            post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
                                         totalSteps: totalSteps, etaSeconds: remaining.eta(doneSteps: globalStep))))
             if !paused {
                 paused = true
-                events.post(.stateChanged(.paused))
+                post(.stateChanged(.paused))
             }
             return false
         case .stop:
@@ -163,7 +207,7 @@ final class TrainingLoop {
             try health.write()
             try JSONFile.write(StopReason(reason: "anomaly", epoch: anomaly.epoch, globalStep: anomaly.globalStep,
                                           layer: anomaly.layer, message: anomaly.message), to: session.stoppedURL)
-            events.post(.failed(message: "\(anomaly.message) at epoch \(anomaly.epoch), step \(anomaly.globalStep) "
+            post(.failed(message: "\(anomaly.message) at epoch \(anomaly.epoch), step \(anomaly.globalStep) "
                                 + "(first in layer \(anomaly.layer); learning rate \(optimizer.learningRate) too high?); "
                                 + "not saved: the last checkpoint is the last good state"))
             return true
@@ -179,7 +223,7 @@ final class TrainingLoop {
         position.recordWindow.add(batchLoss: batchLoss, correct: correct, count: count, seconds: seconds)
         changedSinceSave = true
         remaining.record(seconds: seconds)
-        events.post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
+        post(.step(StepEvent(epoch: epoch, step: batchesDone, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep,
                                     totalSteps: totalSteps, etaSeconds: remaining.eta(doneSteps: globalStep))))
         if globalStep % config.metricsEvery == 0 {
             let window = position.recordWindow
@@ -187,13 +231,13 @@ final class TrainingLoop {
                                     accuracy: window.accuracy, imagesPerSecond: window.imagesPerSecond,
                                     learningRate: usedLearningRate)
             position.recordWindow = StepTally()
-            events.post(.record(record))
+            post(.record(record))
             metrics.append(MetricRecord(record))
             if let measured = trainingStep.health {
                 let healthRecord = HealthRecord(epoch: epoch, globalStep: globalStep, layers: measured.layers,
                                                 rectifiers: measured.rectifiers)
                 health.append(healthRecord)
-                events.post(.health(healthRecord))
+                post(.health(healthRecord))
             }
         }
     }
@@ -213,7 +257,7 @@ final class TrainingLoop {
             position.bestEpoch = epoch
         }
         let imagesPerSecond = totals.imagesPerSecond
-        events.post(.evaluation(EvaluationEvent(
+        post(.evaluation(EvaluationEvent(
             epoch: epoch, globalStep: globalStep, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
             testLoss: result.loss, testAccuracy: result.accuracy, perClassAccuracy: result.perClassAccuracy,
             confusion: result.confusion, preview: result.preview, misclassified: result.misclassified,
@@ -231,23 +275,70 @@ final class TrainingLoop {
         // The plateau schedule watches the test loss; the others ignore the metric.
         let next = schedule.stepEpoch(metric: result.loss)
         optimizer.learningRate = next
-        if next != learningRate { noteLearningRateChange(next, manual: false) }
+        if next != learningRate { try noteLearningRateChange(next, manual: false) }
 
         position.epoch += 1
         position.batchesDone = 0
         position.epochTotals = StepTally()
+        // A batch size set during the epoch applies from here; the checkpoint below records it in force.
+        if let next = steered.nextBatchSize {
+            steered.nextBatchSize = nil
+            if next != steered.batchSize {
+                steered.batchSize = next
+                trainLoader = trainLoader.resized(batchSize: next)
+            }
+        }
         try saveCheckpoint(markBest: isBest)
     }
 
     /// Manual changes and the schedule's per-epoch changes become events and `lr` metric lines; a
     /// per-batch schedule (warm-up, cosine) changes the rate every step, which step records carry
     /// instead of flooding the never-dropped queue.
-    private func noteLearningRateChange(_ learningRate: Float, manual: Bool) {
-        events.post(.learningRateChanged(learningRate, globalStep: globalStep, manual: manual))
+    private func noteLearningRateChange(_ learningRate: Float, manual: Bool) throws {
+        post(.learningRateChanged(learningRate, globalStep: globalStep, manual: manual))
         var record = MetricRecord(kind: .lr, epoch: epoch, globalStep: globalStep, lr: learningRate)
         record.lrChange = manual ? "manual" : "schedule"
+        if manual { record.time = Date().timeIntervalSince1970 }
         metrics.append(record)
         changedSinceSave = true
+        // What a person did is on disk at once (a viewer, `cat metrics.jsonl`), not only at the next checkpoint.
+        if manual { try metrics.write() }
+    }
+
+    /// Applies a steered value that `rules` accepts (the senders checked it; anything else is ignored here).
+    private func steer(_ field: Hyperparameter, _ value: Double) throws {
+        guard rules.problem(field, value) == nil else { return }
+        switch field {
+        case .learningRate:
+            let learningRate = Float(value)
+            schedule.override(learningRate: learningRate)
+            optimizer.learningRate = learningRate
+            try noteLearningRateChange(learningRate, manual: true)
+            return
+        case .momentum: steered.momentum = value
+        case .weightDecay: steered.weightDecay = value
+        case .batchSize: steered.nextBatchSize = Int(value)
+        }
+        steered.apply(to: optimizer)
+        if field == .batchSize { remaining.retarget(totalSteps: plannedSteps()) }
+        post(.hyperparameterChanged(field, value, globalStep: globalStep))
+        var record = MetricRecord(kind: .set, epoch: epoch, globalStep: globalStep, lr: optimizer.learningRate)
+        record.field = field
+        record.value = value
+        record.time = Date().timeIntervalSince1970
+        metrics.append(record)
+        changedSinceSave = true
+        try metrics.write()
+    }
+
+    /// Records a pause, resume, save or stop that was carried out: an event and a `command` line in the metrics.
+    private func noteCommand(_ command: AppliedCommand) throws {
+        post(.commandApplied(command, globalStep: globalStep))
+        var record = MetricRecord(kind: .command, epoch: epoch, globalStep: globalStep, lr: optimizer.learningRate)
+        record.command = command
+        record.time = Date().timeIntervalSince1970
+        metrics.append(record)
+        try metrics.write()
     }
 
     // MARK: - Commands
@@ -260,21 +351,25 @@ final class TrainingLoop {
                 case .pause:
                     if !paused {
                         paused = true
-                        events.post(.stateChanged(.paused))
+                        post(.stateChanged(.paused))
+                        try noteCommand(.pause)
                     }
                 case .resume:
                     if paused {
                         paused = false
-                        events.post(.stateChanged(.running))
+                        post(.stateChanged(.running))
+                        try noteCommand(.resume)
                     }
                 case let .setLearningRate(learningRate):
-                    guard learningRate.isFinite, learningRate > 0 else { continue }
-                    schedule.override(learningRate: learningRate)
-                    optimizer.learningRate = learningRate
-                    noteLearningRateChange(learningRate, manual: true)
+                    try steer(.learningRate, Double(learningRate))
+                case let .set(field, value):
+                    try steer(field, value)
                 case .saveCheckpoint:
+                    // Recorded first, so the checkpoint's metrics include it.
+                    try noteCommand(.save)
                     try saveCheckpoint(markBest: false)
                 case .stop:
+                    if !stopRequested { try noteCommand(.stop) }
                     stopRequested = true
                 case let .watchLayer(watch):
                     watchedLayer = watch
@@ -303,12 +398,12 @@ final class TrainingLoop {
             unviewable = watch
             return
         }
-        events.post(.layerView(view))
+        post(.layerView(view))
     }
 
     private func stop() throws {
         if changedSinceSave { try saveCheckpoint(markBest: false) }
-        events.post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
+        post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
     }
 
     // MARK: - Checkpoints
@@ -316,20 +411,20 @@ final class TrainingLoop {
     private func saveCheckpoint(markBest: Bool) throws {
         let state = TrainState(position: position, learningRate: optimizer.learningRate, schedule: schedule.state,
                                networkRandom: network.random.source, metricsCount: metrics.records.count,
-                               finished: epoch > config.epochs)
+                               finished: epoch > config.epochs, steered: steered)
         // Metrics first: they may run ahead of the checkpoint (a resume keeps only `metricsCount`), never behind it.
         try metrics.write()
         try health.write()
         let directory = try CheckpointStore.save(session: session, model: network.root.stateDictEntries(),
                                                  optimizer: optimizer.stateEntries(), state: state, markBest: markBest)
         changedSinceSave = false
-        events.post(.checkpointSaved(path: directory.path, globalStep: globalStep))
+        post(.checkpointSaved(path: directory.path, globalStep: globalStep))
     }
 }
 
 /// The time left, from the mean step time so far; the first (warm-up) steps do not count.
 final class RemainingTime {
-    private var totalSteps = 0
+    private(set) var totalSteps = 0
     private var measuredSteps = 0
     private var measuredSeconds = 0.0
     private var warmupLeft = 0
@@ -341,6 +436,9 @@ final class RemainingTime {
         measuredSteps = 0
         measuredSeconds = 0
     }
+
+    /// A new total (the batch size was steered); the step times measured so far still hold.
+    func retarget(totalSteps: Int) { self.totalSteps = totalSteps }
 
     func record(seconds: Double) {
         if warmupLeft > 0 {

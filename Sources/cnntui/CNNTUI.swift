@@ -19,6 +19,7 @@ struct CNNTUI: ParsableCommand {
             UICommand.self,
             TrainCommand.self,
             ResumeCommand.self,
+            ControlCommand.self, RunSessionCommand.self,
             SessionsCommand.self,
             EvalCommand.self,
             PredictCommand.self,
