@@ -14,6 +14,7 @@ enum Detach {
             throw TrainingError.setup(message: "--detach: cannot find the cnntui executable")
         }
         let arguments = [executable, RunSessionCommand.configuration.commandName!, session.url.path] + (json ? ["--json"] : [])
+        keepDescriptorsFromChild()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -41,6 +42,16 @@ enum Detach {
             throw TrainingError.setup(message: "--detach: cannot start \(executable): \(String(cString: strerror(status)))")
         }
         return pid
+    }
+
+    /// Marks every descriptor above stderr close-on-exec. Whatever this process inherited (the write end of a
+    /// pipe that a `$(cnntui train --detach)` or a test harness reads to its end) must not stay open in the
+    /// background run, or the reader would wait for the whole training.
+    private static func keepDescriptorsFromChild() {
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/dev/fd")) ?? []
+        for fd in open.compactMap({ Int32($0) }) where fd > 2 {
+            _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+        }
     }
 
     #if os(Linux)

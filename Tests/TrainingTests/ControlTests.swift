@@ -132,7 +132,7 @@ import Testing
         let description = try #require(run)
         #expect(socketMode == 0o600)
         #expect(replies.map(\.ok) == [true, true, false, true, true, true])
-        #expect(replies[0].state == "paused" && replies[0].session == description.sessionID)
+        #expect(replies[0].state != nil && replies[0].globalStep == 0 && replies[0].session == description.sessionID)
         #expect(replies[2].error?.contains("momentum must be in [0, 1)") == true)
         #expect(stepsWhilePaused <= 1)  // at most the step under way when the pause arrived
         #expect(events.contains(.hyperparameterChanged(.momentum, 0.5, globalStep: 0)))
