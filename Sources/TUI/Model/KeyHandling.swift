@@ -4,7 +4,7 @@ import Training
 public let keyBindings: [(key: String, action: String)] = [
     ("1 2 3 4", "pages: overview, layers, health, misclassified"),
     ("p, space", "pause / resume training"),
-    ("l", "steer: learning rate, momentum, weight decay, batch size (Tab next field, Enter applies, Esc cancels)"),
+    ("l", "steer: lr, momentum, weight decay, batch size"),
     ("s", "save a checkpoint now"),
     ("m", "misclassified browser (again: back)"),
     ("tab, shift-tab", "overview: move focus between panels"),
