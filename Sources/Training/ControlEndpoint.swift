@@ -54,7 +54,22 @@ enum ControlSocketPath {
 
     /// The socket path for a session directory.
     static func path(for session: Session) throws -> String {
-        try directory() + "/" + name(for: session) + ".sock"
+        let directory = try directory()
+        removeDeadSockets(in: directory)
+        return directory + "/" + name(for: session) + ".sock"
+    }
+
+    /// Sockets of runs that were killed, or whose session went away with them, stay behind with nobody
+    /// listening: a connection to one is refused. They are removed whenever a run starts, so the directory
+    /// does not fill up.
+    static func removeDeadSockets(in directory: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names where name.hasSuffix(".sock") {
+            let path = directory + "/" + name
+            do { Foundation.close(try UnixSocket.connect(path: path)) } catch {
+                if error.code == ECONNREFUSED { unlink(path) }
+            }
+        }
     }
 
     /// 16 hex digits of FNV-1a over the real path: short, stable for one directory, and distinct for distinct

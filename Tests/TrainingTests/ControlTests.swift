@@ -179,6 +179,12 @@ import Testing
         try writeControl(pid: Int32.max - 1)
         #expect(RunLiveness.status(of: session) == .notRunning)
         #expect(!FileManager.default.fileExists(atPath: ControlFile.url(in: session).path))
+        // A dead socket of some other session goes when the next run starts an endpoint.
+        let other = try ControlSocketPath.directory() + "/0000000000000000.sock"
+        close(try UnixSocket.listen(path: other, mode: 0o600))
+        #expect(FileManager.default.fileExists(atPath: other))
+        _ = try ControlSocketPath.path(for: session)
+        #expect(!FileManager.default.fileExists(atPath: other))
         // Another machine's run is not ours to judge or clean.
         let elsewhere = ControlFile(pid: getpid(), socket: socketPath, started: 1, host: "another-host.invalid")
         try JSONEncoder().encode(elsewhere).write(to: ControlFile.url(in: session))
