@@ -35,6 +35,11 @@ public final class BatchLoader {
     private let dropLast: Bool
     private let seed: UInt64
     private let shared: LoaderShared
+    // What `resized(batchSize:)` needs to build the same loader again.
+    private let set: ImageSet
+    private let augmentation: Augmentation
+    private let mean: [Float], std: [Float]
+    private let prefetch: Int
 
     /// - Parameters:
     ///   - mean, std: per channel (or one value for all channels), applied as (byte/255 - mean)/std.
@@ -49,6 +54,11 @@ public final class BatchLoader {
         self.shuffle = shuffle
         self.dropLast = dropLast
         self.seed = seed
+        self.set = set
+        self.augmentation = augmentation
+        self.mean = mean
+        self.std = std
+        self.prefetch = prefetch
         let job = BatchMaker(set: set, batchSize: batchSize, augmentation: augmentation,
                              table: BatchMaker.normalisationTable(channels: set.channels, mean: mean, std: std),
                              seed: seed)
@@ -66,8 +76,19 @@ public final class BatchLoader {
         shared.producerExited.wait()
     }
 
-    public var batchesPerEpoch: Int {
+    public var batchesPerEpoch: Int { batchesPerEpoch(batchSize: batchSize) }
+
+    /// How many batches an epoch would have at another batch size (0: none, when the last is dropped).
+    public func batchesPerEpoch(batchSize: Int) -> Int {
         EpochSize.batches(images: imageCount, batchSize: batchSize, dropLast: dropLast)
+    }
+
+    /// The same images, order, augmentation and seed in batches of another size: a run whose batch size is
+    /// changed by hand trains its next epoch with this (its own producer thread and buffers; this one's stop
+    /// when it is released).
+    public func resized(batchSize: Int) -> BatchLoader {
+        BatchLoader(set: set, batchSize: batchSize, shuffle: shuffle, dropLast: dropLast, augmentation: augmentation,
+                    mean: mean, std: std, seed: seed, prefetch: prefetch)
     }
 
     /// Starts (or restarts) epoch `epoch`, dropping any batches prefetched for the previous one;

@@ -71,13 +71,17 @@ public struct TrainState: Codable, Sendable, Equatable {
     /// The length in bytes of the session's `events.jsonl` with this checkpoint's own line in it: a resume cuts the
     /// file back to it, so no event is folded twice. Nil in checkpoints from before events files.
     public var eventsLength: Int?
+    /// Momentum, weight decay and batch size in force (absent from checkpoints written before steering: the
+    /// config's values).
+    public var steered: SteeredValues?
     /// Content digests of the two tensor files, checked on load (a flipped byte is refused, not loaded).
     public var modelDigest: String
     public var optimizerDigest: String
 
     public init(position: RunPosition, learningRate: Float, schedule: [String: Double], networkRandom: RandomSource,
-                metricsCount: Int, finished: Bool, eventsLength: Int? = nil, modelDigest: String = "",
+                metricsCount: Int, finished: Bool, eventsLength: Int? = nil, steered: SteeredValues? = nil, modelDigest: String = "",
                 optimizerDigest: String = "") {
+        self.steered = steered
         self.position = position; self.learningRate = learningRate; self.schedule = schedule
         self.networkRandom = networkRandom; self.metricsCount = metricsCount; self.finished = finished
         self.eventsLength = eventsLength
@@ -87,7 +91,7 @@ public struct TrainState: Codable, Sendable, Equatable {
     // One flat object, as checkpoints have always been written; `record_window` is absent from those written
     // before step records were window means (their runs resume with an empty window).
     enum CodingKeys: String, CodingKey {
-        case epoch, schedule, finished
+        case epoch, schedule, finished, steered
         case batchesDone = "batches_done", globalStep = "global_step", learningRate = "lr"
         case networkRandom = "network_random", epochLossSum = "epoch_loss_sum", epochCorrect = "epoch_correct"
         case epochSeen = "epoch_seen", epochSeconds = "epoch_seconds", recordWindow = "record_window"
@@ -115,6 +119,7 @@ public struct TrainState: Codable, Sendable, Equatable {
         metricsCount = try c.decode(Int.self, forKey: .metricsCount)
         finished = try c.decode(Bool.self, forKey: .finished)
         eventsLength = try c.decodeIfPresent(Int.self, forKey: .eventsLength)
+        steered = try c.decodeIfPresent(SteeredValues.self, forKey: .steered)
         modelDigest = try c.decode(String.self, forKey: .modelDigest)
         optimizerDigest = try c.decode(String.self, forKey: .optimizerDigest)
     }
@@ -138,6 +143,7 @@ public struct TrainState: Codable, Sendable, Equatable {
         try c.encode(metricsCount, forKey: .metricsCount)
         try c.encode(finished, forKey: .finished)
         try c.encodeIfPresent(eventsLength, forKey: .eventsLength)
+        try c.encodeIfPresent(steered, forKey: .steered)
         try c.encode(modelDigest, forKey: .modelDigest)
         try c.encode(optimizerDigest, forKey: .optimizerDigest)
     }

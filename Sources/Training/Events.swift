@@ -13,6 +13,10 @@ public enum TrainingCommand: Sendable, Equatable {
     case pause
     case resume
     case setLearningRate(Float)
+    /// Momentum or weight decay from the next step, a batch size from the next epoch. Values are checked by
+    /// `SteeringRules` before they are sent (the engine ignores one that slipped through); a learning rate goes
+    /// as `setLearningRate`.
+    case set(Hyperparameter, Double)
     case saveCheckpoint
     /// Save a checkpoint, then finish.
     case stop
@@ -153,6 +157,10 @@ public enum TrainingEvent: Sendable, Equatable {
     /// imply the state: no `stateChanged` precedes them.
     case stateChanged(TrainingState)
     case learningRateChanged(Float, globalStep: Int, manual: Bool)
+    /// Momentum, weight decay or batch size set by hand (a batch size applies from the next epoch).
+    case hyperparameterChanged(Hyperparameter, Double, globalStep: Int)
+    /// A pause, resume, save or stop command was carried out, for the record (the metrics' `command` lines).
+    case commandApplied(AppliedCommand, globalStep: Int)
     case checkpointSaved(path: String, globalStep: Int)
     case finished(testAccuracy: Float)
     case failed(message: String)
@@ -163,6 +171,11 @@ public enum TrainingEvent: Sendable, Equatable {
     /// A NaN or an infinity was caught before the update: a run with a dashboard pauses (the event comes
     /// before its `stateChanged(.paused)`), a headless one ends with `.failed`.
     case anomaly(Anomaly)
+}
+
+/// The commands that land in a session's records when carried out (steering has its own events).
+public enum AppliedCommand: String, Sendable, Codable {
+    case pause, resume, save, stop
 }
 
 /// A run as the consumers show it.
@@ -184,9 +197,21 @@ public struct RunDescription: Sendable, Equatable, Codable {
     public var parameterCount: Int
     /// The layer tree in forward order (empty for a session read back from its files).
     public var layers: [LayerInfo]
+    /// Momentum and weight decay in force at the start (steered values when resumed).
+    public var momentum: Double
+    public var weightDecay: Double
+    /// What can be steered and within which bounds (nil for a session read back from its files).
+    public var steering: SteeringRules?
+    /// The control endpoint's socket, or nil with `controlProblem` saying why there is none.
+    public var controlSocket: String?
+    public var controlProblem: String?
     public init(sessionID: String, sessionPath: String, model: String, dataset: String, classNames: [String],
                 epochs: Int, batchSize: Int, stepsPerEpoch: Int, stepsPerRecord: Int, startEpoch: Int, optimizer: String,
-                schedule: String, learningRate: Float, parameterCount: Int, layers: [LayerInfo] = []) {
+                schedule: String, learningRate: Float, parameterCount: Int, layers: [LayerInfo] = [],
+                momentum: Double = 0, weightDecay: Double = 0, steering: SteeringRules? = nil,
+                controlSocket: String? = nil, controlProblem: String? = nil) {
+        self.momentum = momentum; self.weightDecay = weightDecay; self.steering = steering
+        self.controlSocket = controlSocket; self.controlProblem = controlProblem
         self.sessionID = sessionID; self.sessionPath = sessionPath; self.model = model; self.dataset = dataset
         self.classNames = classNames; self.epochs = epochs; self.batchSize = batchSize
         self.stepsPerEpoch = stepsPerEpoch; self.stepsPerRecord = stepsPerRecord; self.startEpoch = startEpoch; self.optimizer = optimizer
@@ -199,5 +224,7 @@ public struct RunDescription: Sendable, Equatable, Codable {
         case sessionID = "session_id", sessionPath = "session_path", classNames = "class_names"
         case batchSize = "batch_size", stepsPerEpoch = "steps_per_epoch", stepsPerRecord = "steps_per_record"
         case startEpoch = "start_epoch", learningRate = "lr", parameterCount = "parameter_count"
+        case momentum, steering, weightDecay = "weight_decay"
+        case controlSocket = "control_socket", controlProblem = "control_problem"
     }
 }

@@ -1,9 +1,11 @@
 import Foundation
 
 /// One line of a session's metrics: a step record (means over the steps since the previous one), an epoch
-/// summary, or a learning-rate change.
+/// summary, a learning-rate change, another hyper-parameter set by hand (`set`), or a command carried out
+/// (`command`: pause, resume, save, stop). Lines written by hand (`lr` manual, `set`, `command`) carry their
+/// wall-clock `time`; files from before those fields read as they always did.
 public struct MetricRecord: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case step, epoch, lr }
+    public enum Kind: String, Codable, Sendable { case step, epoch, lr, set, command }
 
     public var kind: Kind
     public var epoch: Int
@@ -22,6 +24,13 @@ public struct MetricRecord: Codable, Sendable, Equatable {
     public var seconds: Double?
     /// Learning-rate change: `manual` (the user) or `schedule`.
     public var lrChange: String?
+    /// `set`: the hyper-parameter (`momentum`, `weight_decay`, `batch_size`) and its new value.
+    public var field: Hyperparameter?
+    public var value: Double?
+    /// `command`: what was carried out.
+    public var command: AppliedCommand?
+    /// Unix seconds when a change or command was applied.
+    public var time: Double?
 
     public init(kind: Kind, epoch: Int, step: Int? = nil, globalStep: Int, lr: Float) {
         self.kind = kind; self.epoch = epoch; self.step = step; self.globalStep = globalStep; self.lr = lr
@@ -47,6 +56,7 @@ public struct MetricRecord: Codable, Sendable, Equatable {
         case globalStep = "global_step", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case testLoss = "test_loss", testAccuracy = "test_accuracy", imagesPerSecond = "images_per_second"
         case lrChange = "lr_change"
+        case field, value, command, time
     }
 }
 
@@ -97,7 +107,8 @@ public final class MetricsLog {
     }
 
     static let csvColumns = ["kind", "epoch", "step", "global_step", "lr", "lr_change", "loss", "accuracy", "train_loss",
-                             "train_accuracy", "test_loss", "test_accuracy", "images_per_second", "seconds"]
+                             "train_accuracy", "test_loss", "test_accuracy", "images_per_second", "seconds", "field", "value",
+                             "command", "time"]
 
     func csv() -> String {
         func text<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "" }
@@ -105,7 +116,8 @@ public final class MetricsLog {
         for r in records {
             lines.append([r.kind.rawValue, text(r.epoch), text(r.step), text(r.globalStep), text(r.lr), text(r.lrChange),
                           text(r.loss), text(r.accuracy), text(r.trainLoss), text(r.trainAccuracy), text(r.testLoss),
-                          text(r.testAccuracy), text(r.imagesPerSecond), text(r.seconds)].joined(separator: ","))
+                          text(r.testAccuracy), text(r.imagesPerSecond), text(r.seconds), text(r.field?.rawValue),
+                          text(r.value), text(r.command?.rawValue), text(r.time)].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -20,14 +20,25 @@ final class PreparedRun {
     let eventFile: EventFile
     /// The checkpoint's position, when resuming from one.
     let resumedFrom: TrainState?
+    /// Momentum, weight decay and batch size in force: the config's, or those a steered run saved.
+    let steered: SteeredValues
+    let rules: SteeringRules
 
     init(_ request: RunRequest) throws {
         var config: TrainingConfig
         var existing: Session?
+        var created: Session?
         switch request.origin {
         case let .new(newConfig):
             config = newConfig
             try config.validate()
+        case let .created(session):
+            guard session.checkpoint(.last) == nil else {
+                throw TrainingError.session(path: session.url.path, message: "has trained already (`cnntui resume` continues it)")
+            }
+            config = try session.readConfig()
+            try config.validate()
+            created = session
         case let .resume(id, epochs):
             let session = try request.sessions.open(id)
             config = try session.readConfig()
@@ -45,13 +56,23 @@ final class PreparedRun {
         classNames = dataset.classNames
 
         network = try request.sources.buildModel(config, dataset.shape, dataset.classNames.count)
-        trainLoader = try data.trainLoader(config)
+        // A steered run continues with the values in force at its checkpoint (read again, verified, below).
+        let saved = existing?.checkpoint(.last).flatMap { try? CheckpointStore.readTrainState(in: $0) }
+        steered = saved?.steered ?? SteeredValues(config)
+        rules = SteeringRules(optimizer: config.optimizer, schedule: config.schedule, trainImages: data.train.count,
+                              dropLast: config.dropLast)
+        trainLoader = try data.trainLoader(config, batchSize: steered.batchSize)
         evaluator = Evaluator(set: data.test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,
                               batchSize: max(config.batchSize, 100))
         optimizer = try OptimizerFactory.make(config, parameters: network.trainableParameters)
+        // The schedule is laid out at the starting batch size (steering the batch size is refused under a
+        // schedule that counts batches).
         schedule = try ScheduleFactory.make(config.schedule, learningRate: config.learningRate,
-                                            stepsPerEpoch: trainLoader.batchesPerEpoch, epochs: config.epochs)
+                                            stepsPerEpoch: trainLoader.batchesPerEpoch(batchSize: config.batchSize),
+                                            epochs: config.epochs)
         optimizer.learningRate = schedule.learningRate
+        // Before any optimizer state is loaded: momentum steered up from 0 brings buffers the checkpoint holds.
+        steered.apply(to: optimizer)
 
         if let existing {
             session = existing
@@ -72,7 +93,12 @@ final class PreparedRun {
             try? FileManager.default.removeItem(at: existing.stoppedURL)
         } else {
             config.versions["blas_core"] = BLAS.coreName
-            session = try request.sessions.create(config: config)
+            if let created {
+                try created.writeConfig(config)
+                session = created
+            } else {
+                session = try request.sessions.create(config: config)
+            }
             try session.writeDataset(SessionDataset(
                 name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,
                 std: dataset.std, trainCount: data.train.count, testCount: data.test.count))
@@ -143,13 +169,15 @@ struct RunData {
 
     /// The shuffling, augmenting, normalising loader of the training images; its order and draws are a pure
     /// function of (seed, epoch), so two loaders with one config hand out the same batches.
-    func trainLoader(_ config: TrainingConfig) throws -> BatchLoader {
-        let loader = BatchLoader(set: train, batchSize: config.batchSize, shuffle: true, dropLast: config.dropLast,
+    /// `batchSize`: the size in force (a steered run's), the config's by default.
+    func trainLoader(_ config: TrainingConfig, batchSize: Int? = nil) throws -> BatchLoader {
+        let batchSize = batchSize ?? config.batchSize
+        let loader = BatchLoader(set: train, batchSize: batchSize, shuffle: true, dropLast: config.dropLast,
                                  augmentation: augmentation, mean: dataset.mean, std: dataset.std, seed: config.seed,
                                  prefetch: 2)
         guard loader.batchesPerEpoch > 0 else {
             throw TrainingError.invalidFlag(
-                flag: "--batch-size", message: "\(config.batchSize) with the last batch dropped leaves no batch of \(train.count) images")
+                flag: "--batch-size", message: "\(batchSize) with the last batch dropped leaves no batch of \(train.count) images")
         }
         return loader
     }

@@ -93,12 +93,15 @@ public enum SessionEvents {
     enum Kind: String {
         case started, step, record, evaluation, state, lr, checkpoint, finished, failed, health, anomaly
         case layerView = "layer_view"
+        /// A steered hyper-parameter (`field`, `value`) and a carried-out control command (`command`).
+        case set, command
     }
 
     fileprivate enum Keys: String, CodingKey {
         case v, time, type, pid
         // Fields of the small events that have no struct of their own.
         case state, lr, globalStep = "global_step", manual, path, testAccuracy = "test_accuracy", message
+        case field, value, command
     }
 
     private struct LineCoding: Encodable {
@@ -150,6 +153,15 @@ public enum SessionEvents {
             case .anomaly(let anomaly):
                 try c.encode(Kind.anomaly.rawValue, forKey: .type)
                 try anomaly.encode(to: encoder)
+            case let .hyperparameterChanged(field, value, globalStep):
+                try c.encode(Kind.set.rawValue, forKey: .type)
+                try c.encode(field, forKey: .field)
+                try c.encode(value, forKey: .value)
+                try c.encode(globalStep, forKey: .globalStep)
+            case let .commandApplied(command, globalStep):
+                try c.encode(Kind.command.rawValue, forKey: .type)
+                try c.encode(command, forKey: .command)
+                try c.encode(globalStep, forKey: .globalStep)
             }
         }
     }
@@ -191,6 +203,13 @@ public enum SessionEvents {
             case .layerView: event = .layerView(try LayerView(from: decoder))
             case .health: event = .health(try HealthRecord(from: decoder))
             case .anomaly: event = .anomaly(try Anomaly(from: decoder))
+            case .set:
+                event = .hyperparameterChanged(try c.decode(Hyperparameter.self, forKey: .field),
+                                               try c.decode(Double.self, forKey: .value),
+                                               globalStep: try c.decode(Int.self, forKey: .globalStep))
+            case .command:
+                event = .commandApplied(try c.decode(AppliedCommand.self, forKey: .command),
+                                        globalStep: try c.decode(Int.self, forKey: .globalStep))
             }
             decoded = .event(Line(time: time, event: event, pid: pid))
         }

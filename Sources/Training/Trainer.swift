@@ -9,6 +9,9 @@ public struct RunRequest: Sendable {
         case new(TrainingConfig)
         /// Continue session `id` from its last checkpoint; `epochs` raises (or lowers) the total.
         case resume(id: String, epochs: Int?)
+        /// Train the config of a session `SessionStore.create` made and nothing has trained yet: how
+        /// `train --detach` knows the session's ID before the background process starts.
+        case created(Session)
     }
 
     public var origin: Origin

@@ -15,7 +15,8 @@ final class TrainingLoop {
     private let network: Network
     private let optimizer: any Optimizer
     private let schedule: any LearningRateSchedule
-    private let trainLoader: BatchLoader
+    /// Replaced at an epoch's end when the batch size was steered.
+    private var trainLoader: BatchLoader
     private let evaluator: Evaluator
     private let metrics: MetricsLog
     private let eventFile: EventFile
@@ -23,6 +24,11 @@ final class TrainingLoop {
     private let trainingStep: TrainingStep
     private let onAnomaly: AnomalyAction
     private let layerViewInterval: Double
+    private let rules: SteeringRules
+    /// What the control endpoint's replies report.
+    private let status: EngineStatusBoard
+    /// Momentum, weight decay and batch size in force (a checkpoint saves them).
+    private var steered: SteeredValues
 
     /// Where the run stands; a checkpoint records it whole. Changed only through `position`; the three
     /// below are read-only shorthands.
@@ -46,7 +52,11 @@ final class TrainingLoop {
     /// A watch naming no layer or no test image: nothing is posted for it, and it is not tried again.
     private var unviewable: LayerWatch?
 
-    private init(_ run: PreparedRun, request: RunRequest, events: EventChannel, commands: CommandQueue) {
+    private init(_ run: PreparedRun, request: RunRequest, events: EventChannel, commands: CommandQueue,
+                 status: EngineStatusBoard) {
+        self.status = status
+        rules = run.rules
+        steered = run.steered
         self.stopAtGlobalStep = request.stopAtGlobalStep
         onAnomaly = request.onAnomaly
         layerViewInterval = request.layerViewInterval
@@ -69,16 +79,28 @@ final class TrainingLoop {
     }
 
     /// The engine thread's body: prepare, announce, train; any error ends the run with `.failed`.
+    /// The run serves its control endpoint from the moment it is prepared until this returns: every exit
+    /// (finished, stopped, failed) removes the socket and control.json.
     static func run(_ request: RunRequest, events: EventChannel, commands: CommandQueue) {
         events.post(.stateChanged(.starting))
+        let status = EngineStatusBoard()
         let prepared: PreparedRun
         do { prepared = try PreparedRun(request) } catch {
             events.post(.failed(message: "\(error)"))
             return
         }
-        let loop = TrainingLoop(prepared, request: request, events: events, commands: commands)
+        let loop = TrainingLoop(prepared, request: request, events: events, commands: commands, status: status)
+        // A run without an endpoint still trains; it says why in its description.
+        var endpoint: ControlEndpoint?
+        var problem: String?
         do {
-            try loop.post(.started(loop.description(classNames: prepared.classNames)))
+            endpoint = try ControlEndpoint.open(session: prepared.session, commands: commands, rules: prepared.rules,
+                                                status: status)
+        } catch { problem = "\(error)" }
+        defer { endpoint?.close() }
+        do {
+            try loop.post(.started(loop.description(classNames: prepared.classNames, controlSocket: endpoint?.socketPath,
+                                                    controlProblem: problem)))
             try loop.post(.stateChanged(.running))
             try loop.train()
         } catch {
@@ -86,8 +108,16 @@ final class TrainingLoop {
         }
     }
 
-    /// Tells the consumers in this process, then the session's events file (for those in others).
+    /// Tells the control endpoint's status board, the consumers in this process, then the session's events
+    /// file (for those in others).
     private func post(_ event: TrainingEvent) throws {
+        switch event {
+        case let .stateChanged(state): status.update { $0.state = state }
+        case let .step(step): status.update { $0.epoch = step.epoch; $0.globalStep = step.globalStep }
+        case .finished: status.update { $0.state = .finished }
+        case .failed: status.update { $0.state = .failed }
+        default: break
+        }
         events.post(event)
         try eventFile.append(event)
     }
@@ -95,17 +125,19 @@ final class TrainingLoop {
     /// The run's last event. The file gets it if it can: the error may be the file's own.
     private func fail(message: String) {
         let failed = TrainingEvent.failed(message: message)
+        status.update { $0.state = .failed }
         events.post(failed)
         try? eventFile.append(failed)
     }
 
-    private func description(classNames: [String]) -> RunDescription {
+    private func description(classNames: [String], controlSocket: String?, controlProblem: String?) -> RunDescription {
         RunDescription(sessionID: session.id, sessionPath: session.url.path, model: config.model, dataset: config.dataset,
-                       classNames: classNames, epochs: config.epochs, batchSize: config.batchSize,
+                       classNames: classNames, epochs: config.epochs, batchSize: steered.batchSize,
                        stepsPerEpoch: trainLoader.batchesPerEpoch, stepsPerRecord: config.metricsEvery, startEpoch: epoch,
                        optimizer: config.optimizer.rawValue, schedule: config.schedule,
                        learningRate: optimizer.learningRate, parameterCount: network.parameterCount,
-                       layers: Self.layers(of: network))
+                       layers: Self.layers(of: network), momentum: steered.momentum, weightDecay: steered.weightDecay,
+                       steering: rules, controlSocket: controlSocket, controlProblem: controlProblem)
     }
 
     /// The summary's rows (the same walk `cnntui summary` prints); none if the summary cannot be made.
@@ -120,10 +152,11 @@ final class TrainingLoop {
     // MARK: - Training
 
     private func train() throws {
-        let stepsPerEpoch = trainLoader.batchesPerEpoch
-        let totalSteps = stepsPerEpoch * config.epochs
-        remaining.begin(totalSteps: totalSteps)
+        remaining.begin(totalSteps: plannedSteps())
         while epoch <= config.epochs {
+            // Both follow a steered batch size from the epoch it applies to.
+            let stepsPerEpoch = trainLoader.batchesPerEpoch
+            var totalSteps: Int { remaining.totalSteps }
             trainLoader.startEpoch(epoch, skipBatches: batchesDone)
             while batchesDone < stepsPerEpoch {
                 if try atBatchBoundary() { return try stop() }
@@ -147,6 +180,13 @@ final class TrainingLoop {
         }
         if try atBatchBoundary() { return try stop() }
         try post(.finished(testAccuracy: position.lastTestAccuracy ?? 0))
+    }
+
+    /// The run's steps: those done, the rest of this epoch, and the epochs left at the batch size they will use.
+    private func plannedSteps() -> Int {
+        let thisEpoch = trainLoader.batchesPerEpoch
+        let later = trainLoader.batchesPerEpoch(batchSize: steered.nextBatchSize ?? steered.batchSize)
+        return globalStep + max(0, thisEpoch - batchesDone) + max(0, config.epochs - epoch) * later
     }
 
     /// One optimizer step on one batch; returns the batch's mean loss and how many it got right. A step that
@@ -255,6 +295,14 @@ final class TrainingLoop {
         position.epoch += 1
         position.batchesDone = 0
         position.epochTotals = StepTally()
+        // A batch size set during the epoch applies from here; the checkpoint below records it in force.
+        if let next = steered.nextBatchSize {
+            steered.nextBatchSize = nil
+            if next != steered.batchSize {
+                steered.batchSize = next
+                trainLoader = trainLoader.resized(batchSize: next)
+            }
+        }
         try saveCheckpoint(markBest: isBest)
     }
 
@@ -265,8 +313,47 @@ final class TrainingLoop {
         try post(.learningRateChanged(learningRate, globalStep: globalStep, manual: manual))
         var record = MetricRecord(kind: .lr, epoch: epoch, globalStep: globalStep, lr: learningRate)
         record.lrChange = manual ? "manual" : "schedule"
+        if manual { record.time = Date().timeIntervalSince1970 }
         metrics.append(record)
         changedSinceSave = true
+        // What a person did is on disk at once (a viewer, `cat metrics.jsonl`), not only at the next checkpoint.
+        if manual { try metrics.write() }
+    }
+
+    /// Applies a steered value that `rules` accepts (the senders checked it; anything else is ignored here).
+    private func steer(_ field: Hyperparameter, _ value: Double) throws {
+        guard rules.problem(field, value) == nil else { return }
+        switch field {
+        case .learningRate:
+            let learningRate = Float(value)
+            schedule.override(learningRate: learningRate)
+            optimizer.learningRate = learningRate
+            try noteLearningRateChange(learningRate, manual: true)
+            return
+        case .momentum: steered.momentum = value
+        case .weightDecay: steered.weightDecay = value
+        case .batchSize: steered.nextBatchSize = Int(value)
+        }
+        steered.apply(to: optimizer)
+        if field == .batchSize { remaining.retarget(totalSteps: plannedSteps()) }
+        try post(.hyperparameterChanged(field, value, globalStep: globalStep))
+        var record = MetricRecord(kind: .set, epoch: epoch, globalStep: globalStep, lr: optimizer.learningRate)
+        record.field = field
+        record.value = value
+        record.time = Date().timeIntervalSince1970
+        metrics.append(record)
+        changedSinceSave = true
+        try metrics.write()
+    }
+
+    /// Records a pause, resume, save or stop that was carried out: an event and a `command` line in the metrics.
+    private func noteCommand(_ command: AppliedCommand) throws {
+        try post(.commandApplied(command, globalStep: globalStep))
+        var record = MetricRecord(kind: .command, epoch: epoch, globalStep: globalStep, lr: optimizer.learningRate)
+        record.command = command
+        record.time = Date().timeIntervalSince1970
+        metrics.append(record)
+        try metrics.write()
     }
 
     // MARK: - Commands
@@ -280,20 +367,24 @@ final class TrainingLoop {
                     if !paused {
                         paused = true
                         try post(.stateChanged(.paused))
+                        try noteCommand(.pause)
                     }
                 case .resume:
                     if paused {
                         paused = false
                         try post(.stateChanged(.running))
+                        try noteCommand(.resume)
                     }
                 case let .setLearningRate(learningRate):
-                    guard learningRate.isFinite, learningRate > 0 else { continue }
-                    schedule.override(learningRate: learningRate)
-                    optimizer.learningRate = learningRate
-                    try noteLearningRateChange(learningRate, manual: true)
+                    try steer(.learningRate, Double(learningRate))
+                case let .set(field, value):
+                    try steer(field, value)
                 case .saveCheckpoint:
+                    // Recorded first, so the checkpoint's metrics include it.
+                    try noteCommand(.save)
                     try saveCheckpoint(markBest: false)
                 case .stop:
+                    if !stopRequested { try noteCommand(.stop) }
                     stopRequested = true
                 case let .watchLayer(watch):
                     watchedLayer = watch
@@ -341,7 +432,8 @@ final class TrainingLoop {
         let savedLine = try eventFile.line(for: saved)
         let state = TrainState(position: position, learningRate: optimizer.learningRate, schedule: schedule.state,
                                networkRandom: network.random.source, metricsCount: metrics.records.count,
-                               finished: epoch > config.epochs, eventsLength: eventFile.length + savedLine.count)
+                               finished: epoch > config.epochs, eventsLength: eventFile.length + savedLine.count,
+                               steered: steered)
         // Metrics first: they may run ahead of the checkpoint (a resume keeps only `metricsCount`), never behind it.
         try metrics.write()
         try health.write()
@@ -355,7 +447,7 @@ final class TrainingLoop {
 
 /// The time left, from the mean step time so far; the first (warm-up) steps do not count.
 final class RemainingTime {
-    private var totalSteps = 0
+    private(set) var totalSteps = 0
     private var measuredSteps = 0
     private var measuredSeconds = 0.0
     private var warmupLeft = 0
@@ -367,6 +459,9 @@ final class RemainingTime {
         measuredSteps = 0
         measuredSeconds = 0
     }
+
+    /// A new total (the batch size was steered); the step times measured so far still hold.
+    func retarget(totalSteps: Int) { self.totalSteps = totalSteps }
 
     func record(seconds: Double) {
         if warmupLeft > 0 {

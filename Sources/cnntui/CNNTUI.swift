@@ -22,6 +22,8 @@ struct CNNTUI: ParsableCommand {
             ResumeCommand.self,
             RunsCommand.self,
             CompareCommand.self,
+            ControlCommand.self,
+            RunSessionCommand.self,
             EvalCommand.self,
             PredictCommand.self,
             OpenCommand.self,

@@ -39,6 +39,7 @@ struct HeadlessRun {
         var interrupts = 0
         var interruptExitCode: Int32 = 130  // 128 + the first signal's number
         var exitCode: Int32?
+        var started: RunDescription?
         while exitCode == nil {
             var fds = [pollfd(fd: handle.events.wakeFileDescriptor, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: pipeEnds.0, events: Int16(POLLIN), revents: 0)]
@@ -55,6 +56,11 @@ struct HeadlessRun {
                         handle.send(.stop)
                     } else {
                         progress.note("interrupted again: quitting; the last good checkpoint stays")
+                        // The engine will not get to remove its endpoint: do it here, so no reader finds it stale.
+                        if let run = started, let socket = run.controlSocket {
+                            unlink(socket)
+                            unlink(ControlFile.url(in: Session(id: run.sessionID, url: URL(fileURLWithPath: run.sessionPath))).path)
+                        }
                         _exit(interruptExitCode)
                     }
                 }
@@ -62,6 +68,7 @@ struct HeadlessRun {
             for event in handle.events.drain() {
                 progress.show(event)
                 switch event {
+                case let .started(run): started = run
                 case .finished: exitCode = interrupts > 0 ? interruptExitCode : 0
                 case .failed: exitCode = 1
                 default: break
@@ -122,6 +129,11 @@ struct ProgressReporter {
             }
         case let .learningRateChanged(lr, step, manual):
             note("learning rate \(lr) from step \(step + 1)\(manual ? " (manual)" : "")")
+        case let .hyperparameterChanged(field, value, step):
+            note("\(field.label) \(value) " + (field.takesEffectNextEpoch ? "from the next epoch" : "from step \(step + 1)")
+                 + " (manual)")
+        case let .commandApplied(command, step):
+            note("command \(command.rawValue) at step \(step)")
         case let .checkpointSaved(path, _):
             if !isTerminal { stderrLine("checkpoint saved: \(path)") }
         case let .failed(message):

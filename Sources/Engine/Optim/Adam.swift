@@ -20,7 +20,8 @@ public final class Adam: Optimizer {
     public let beta1: Double
     public let beta2: Double
     public let eps: Double
-    public let weightDecay: Double
+    /// May change between steps (steering a live run), like PyTorch's `param_group['weight_decay'] = x`.
+    public var weightDecay: Double
     /// AdamW: decay the weights directly instead of adding `weightDecay * p` to the gradient.
     public let decoupledWeightDecay: Bool
     public private(set) var stepCount = 0

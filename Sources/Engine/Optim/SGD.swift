@@ -6,19 +6,27 @@
 ///     d = nesterov ? d + momentum * buf : buf          (when momentum != 0)
 ///     p = p - lr * d
 ///
-/// State: `momentum_buffer.<i>` (one arena, when momentum != 0) and `step`.
+/// State: `momentum_buffer.<i>` (one arena, once momentum has been non-zero) and `step`.
+///
+/// `momentum` and `weightDecay` may change between steps (steering a live run), as PyTorch's
+/// `param_group['momentum'] = x` does: a buffer that does not exist yet starts as a copy of the next `d`, and a
+/// buffer kept while momentum was 0 is picked up again as it was.
 public final class SGD: Optimizer {
     public var learningRate: Float
     public let parameters: [Parameter]
     /// Hyper-parameters are Doubles like PyTorch's Python floats; each is rounded to Float where the
     /// kernel uses it, after the same Double arithmetic (`1 - dampening`), so the Float factors match.
-    public let momentum: Double
+    public var momentum: Double {
+        didSet { if momentum != 0 { makeMomentumBuffers() } }
+    }
     public let dampening: Double
-    public let weightDecay: Double
+    public var weightDecay: Double
     public let nesterov: Bool
     /// Steps taken; the first one copies the gradient into the momentum buffer.
     public private(set) var stepCount = 0
-    private let momentumBuffers: MomentArena?
+    private var momentumBuffers: MomentArena?
+    /// The buffers hold a value: the next step updates them instead of copying `d` into them.
+    private var buffersFilled = false
 
     /// - Parameters:
     ///   - parameters: only trainable ones are kept, in order (state index `i` counts them).
@@ -41,11 +49,18 @@ public final class SGD: Optimizer {
         self.dampening = dampening
         self.weightDecay = weightDecay
         self.nesterov = nesterov
-        self.momentumBuffers = momentum != 0 ? MomentArena(name: "momentum_buffer", shapes: self.parameters.map(\.shape)) : nil
+        if momentum != 0 { makeMomentumBuffers() }
+    }
+
+    private func makeMomentumBuffers() {
+        if momentumBuffers == nil { momentumBuffers = MomentArena(name: "momentum_buffer", shapes: parameters.map(\.shape)) }
     }
 
     public func step() {
-        let first = stepCount == 0
+        // While momentum is 0 the buffers (if any) are kept untouched, as PyTorch keeps `momentum_buffer`.
+        let buffers = momentum != 0 ? momentumBuffers : nil
+        let first = !buffersFilled
+        if buffers != nil { buffersFilled = true }
         stepCount += 1
         let negativeLR = -learningRate
         let keep = Float(1 - dampening)  // PyTorch: alpha = 1 - dampening
@@ -55,7 +70,7 @@ public final class SGD: Optimizer {
             // n elements of p, g and (if momentum) buf
             let n = parameter.count
             let p = parameter.value.data, g = grad.data
-            let buf = momentumBuffers?.pointer(i)
+            let buf = buffers?.pointer(i)
             for j in 0..<n {
                 var d = g[j]
                 if weightDecay != 0 { d = d + weightDecay * p[j] }
@@ -74,7 +89,13 @@ public final class SGD: Optimizer {
 
     public func loadState(_ entries: [String: Safetensors.Entry], file: String) throws {
         let step = try loadStep(entries, file: file)
+        // Buffers saved by a run whose momentum was steered to 0 come back too, for when it is raised again.
+        if entries["momentum_buffer.0"] != nil { makeMomentumBuffers() }
         try momentumBuffers?.load(entries, file: file)
         stepCount = step
+        // A saved buffer has been filled by every step but the first. (One saved right after momentum was
+        // steered up, before any step filled it, is zero: updating a zero buffer with dampening 0 gives `d`,
+        // exactly what filling it would.)
+        buffersFilled = momentumBuffers != nil && step > 0
     }
 }

@@ -106,6 +106,9 @@ struct RunCurves {
                 if let v = r.testAccuracy { testAccuracy.append(ChartPoint(x: x, y: Double(v))) }
             case .lr:
                 learningRate.append(ChartPoint(x: x, y: Double(r.lr)))
+            case .set, .command:
+                // Momentum, weight decay, batch size and pause/resume/save/stop: no curve of their own here.
+                continue
             }
         }
     }

@@ -19,7 +19,12 @@ public struct DashboardModel: Sendable {
     public private(set) var learningRate = BoundedSeries()
     /// Global steps at which the learning rate was changed by hand (the newest `maxMarks`).
     public private(set) var manualLearningRateChanges: [Double] = []
+    /// Global steps at which momentum, weight decay or the batch size was set by hand (the newest `maxMarks`).
+    public private(set) var hyperparameterChanges: [Double] = []
     public let maxMarks = 64
+    /// Momentum, weight decay and batch size as last set (the run's own at the start; a batch size set by hand
+    /// is shown from when it was set, though it applies from the next epoch).
+    public private(set) var steeredValues: [Hyperparameter: Double] = [:]
 
     public private(set) var lastEvaluation: EvaluationEvent?
     public private(set) var bestTestAccuracy: Float?
@@ -64,6 +69,7 @@ public struct DashboardModel: Sendable {
         switch event {
         case .started(let run):
             self.run = run
+            steeredValues = [.momentum: run.momentum, .weightDecay: run.weightDecay, .batchSize: Double(run.batchSize)]
             learningRate.append(x: Double(max(0, (run.startEpoch - 1) * run.stepsPerEpoch)), y: Double(run.learningRate))
         case .step(let s):
             lastStep = s
@@ -89,6 +95,14 @@ public struct DashboardModel: Sendable {
                 if manualLearningRateChanges.count > maxMarks { manualLearningRateChanges.removeFirst() }
             }
             notice = "learning rate set to \(Format.learningRate(lr)) at step \(step)" + (manual ? "" : " (schedule)")
+        case let .hyperparameterChanged(field, value, step):
+            steeredValues[field] = value
+            hyperparameterChanges.append(Double(step))
+            if hyperparameterChanges.count > maxMarks { hyperparameterChanges.removeFirst() }
+            notice = "\(field.label) set to \(Format.steered(field, value)) at step \(step)"
+                + (field.takesEffectNextEpoch ? " (from the next epoch)" : "")
+        case .commandApplied:
+            break  // the state and checkpoint events that follow a command say what it did
         case .checkpointSaved(let path, let step):
             lastCheckpoint = path
             notice = "checkpoint saved at step \(step): \(path)"
@@ -152,6 +166,9 @@ public struct DashboardModel: Sendable {
         return String(index)
     }
     public var classNames: [String] { (0..<classCount).map(className) }
+
+    /// Where the learning-rate chart marks a change made by hand: the rate's own and the other hyper-parameters'.
+    public var manualChangeMarks: [Double] { (manualLearningRateChanges + hyperparameterChanges).sorted() }
 
     public var currentLearningRate: Float? {
         learningRate.last.map { Float($0.y) } ?? run?.learningRate

@@ -4,7 +4,7 @@ import Training
 public let keyBindings: [(key: String, action: String)] = [
     ("1 2 3 4", "pages: overview, layers, health, misclassified"),
     ("p, space", "pause / resume training"),
-    ("l", "set the learning rate (Enter applies, Esc cancels)"),
+    ("l", "steer: lr, momentum, weight decay, batch size"),
     ("s", "save a checkpoint now"),
     ("m", "misclassified browser (again: back)"),
     ("tab, shift-tab", "overview: move focus between panels"),
@@ -25,9 +25,6 @@ public let keyBindings: [(key: String, action: String)] = [
     ("q / d", "quit (training: asks y, saves) / attached: detach"),
     ("Ctrl-C", "quit now (saves a checkpoint)"),
 ]
-
-/// The largest learning rate the prompt accepts; anything above is almost surely a typo.
-let maxLearningRate: Float = 10
 
 /// The UI's reaction to one key: the new state and what to do. Pure, so every binding is testable.
 /// While the layers page is open the engine is asked to watch its layer and image: entering the page or
@@ -109,11 +106,11 @@ func handleKeyIgnoringWatch(_ key: Key, state: UIState, model: DashboardModel) -
     }
     // Ctrl-C (or SIGTERM) quits at once, the same way a confirmed q does (the engine saves a checkpoint first).
     if key == .interrupt {
-        s.learningRateInput = nil; s.showingHelp = false
+        s.steeringForm = nil; s.showingHelp = false
         return (s, quitActions(model))
     }
-    if let input = s.learningRateInput {
-        return handleLearningRateInput(key, input: input, state: s)
+    if let form = s.steeringForm {
+        return handleSteeringForm(key, form: form, state: s, model: model)
     }
     if s.showingHelp {
         s.showingHelp = false
@@ -159,7 +156,7 @@ func handleKeyIgnoringWatch(_ key: Key, state: UIState, model: DashboardModel) -
             s.message = "saving checkpoint…"
             return (s, [.send(.saveCheckpoint)])
         }
-        s.learningRateInput = TextInputState()
+        s.steeringForm = SteeringForm(fields: model.run?.steering?.fields ?? [.learningRate])
         return (s, [])
     case .character("m"), .character("M"):
         if s.screen == .misclassified { s.screen = s.returnScreen } else { openBrowser(&s, filter: .all) }
@@ -195,25 +192,64 @@ func openBrowser(_ s: inout UIState, filter: BrowserFilter) {
     s.browser = BrowserState(filter: filter)
 }
 
-func handleLearningRateInput(_ key: Key, input: TextInputState, state: UIState) -> (UIState, [UIAction]) {
+func handleSteeringForm(_ key: Key, form: SteeringForm, state: UIState, model: DashboardModel) -> (UIState, [UIAction]) {
     var s = state
+    var form = form
     switch key {
     case .escape:
-        s.learningRateInput = nil
-        s.message = "learning rate unchanged"
+        s.steeringForm = nil
+        s.message = form.fields.count == 1 ? "learning rate unchanged" : "nothing changed"
+        return (s, [])
+    case .tab, .backTab:
+        let n = form.fields.count
+        form.focus = (form.focus + (key == .tab ? 1 : n - 1)) % n
+        s.steeringForm = form
         return (s, [])
     case .enter:
-        let text = input.text.trimmingCharacters(in: " ")
-        guard let lr = Float(text), lr.isFinite, lr > 0, lr <= maxLearningRate else {
-            s.message = "not a learning rate: \"\(text)\" (want a number in (0, \(Int(maxLearningRate))], e.g. 0.01 or 1e-3)"
-            s.messageIsError = true
-            return (s, [])
+        var actions: [UIAction] = []
+        var applied: [String] = []
+        for (k, field) in form.fields.enumerated() {
+            let text = form.inputs[k].text.trimmingCharacters(in: " ")
+            // The learning rate is the one field that must be given when it is the only one.
+            if text.isEmpty && (field != .learningRate || form.fields.count > 1) { continue }
+            if field == .learningRate {
+                guard let lr = Float(text), lr.isFinite, lr > 0, lr <= SteeringRules.maxLearningRate else {
+                    form.focus = k
+                    s.steeringForm = form
+                    s.message = "not a learning rate: \"\(text)\" (want a number in (0, \(Int(SteeringRules.maxLearningRate))], "
+                        + "e.g. 0.01 or 1e-3)"
+                    s.messageIsError = true
+                    return (s, [])
+                }
+                actions.append(.send(.setLearningRate(lr)))
+                applied.append("learning rate → \(Format.learningRate(lr))")
+                continue
+            }
+            let problem: String?
+            if let value = Double(text) {
+                problem = model.run?.steering?.problem(field, value)
+                if problem == nil {
+                    actions.append(.send(.set(field, value)))
+                    applied.append("\(field.label) → \(Format.steered(field, value))"
+                                   + (field.takesEffectNextEpoch ? " (next epoch)" : ""))
+                }
+            } else {
+                problem = "not a number: \"\(text)\""
+            }
+            if let problem {
+                form.focus = k
+                s.steeringForm = form
+                s.message = "\(field.label): \(problem)"
+                s.messageIsError = true
+                return (s, [])
+            }
         }
-        s.learningRateInput = nil
-        s.message = "learning rate → \(Format.learningRate(lr))"
-        return (s, [.send(.setLearningRate(lr))])
+        s.steeringForm = nil
+        s.message = applied.isEmpty ? "nothing changed" : applied.joined(separator: ", ")
+        return (s, actions)
     default:
-        s.learningRateInput = input.editing(with: key) ?? input
+        form.inputs[form.focus] = form.focusedInput.editing(with: key) ?? form.focusedInput
+        s.steeringForm = form
         return (s, [])
     }
 }

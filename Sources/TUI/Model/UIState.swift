@@ -151,7 +151,10 @@ public struct UIState: Equatable, Sendable {
     /// Selected confusion-matrix cell (row = true class, column = predicted); the row is also the per-class cursor.
     public var confusionCursor = (row: 0, column: 0)
     public var browser = BrowserState()
-    public var learningRateInput: TextInputState?
+    /// The steering form on `l`, while it is open.
+    public var steeringForm: SteeringForm?
+    /// The form's learning-rate field (its first), while the form is open.
+    public var learningRateInput: TextInputState? { steeringForm?.inputs.first }
     public var confirmingQuit = false
     public var showingHelp = false
     public var message: String?
@@ -162,9 +165,26 @@ public struct UIState: Equatable, Sendable {
     public static func == (a: UIState, b: UIState) -> Bool {
         a.screen == b.screen && a.returnScreen == b.returnScreen && a.layers == b.layers
             && a.healthCursor == b.healthCursor && a.focus == b.focus && a.confusionCursor == b.confusionCursor && a.browser == b.browser
-            && a.learningRateInput == b.learningRateInput && a.confirmingQuit == b.confirmingQuit
+            && a.steeringForm == b.steeringForm && a.confirmingQuit == b.confirmingQuit
             && a.showingHelp == b.showingHelp && a.message == b.message && a.messageIsError == b.messageIsError
     }
+}
+
+/// The form on `l`: the learning rate first, then whatever else the run can steer (momentum for SGD, weight
+/// decay, the batch size unless the schedule counts batches). Tab and Shift-Tab move between the fields, Enter
+/// applies the fields that were filled in (all checked first: one bad value applies nothing), Esc cancels.
+public struct SteeringForm: Equatable, Sendable {
+    public var fields: [Hyperparameter]
+    public var inputs: [TextInputState]
+    public var focus = 0
+
+    public init(fields: [Hyperparameter]) {
+        self.fields = fields.isEmpty ? [.learningRate] : fields
+        inputs = self.fields.map { _ in TextInputState() }
+    }
+
+    public var focusedField: Hyperparameter { fields[focus] }
+    public var focusedInput: TextInputState { inputs[focus] }
 }
 
 /// What a key asks the app to do beyond changing `UIState`.

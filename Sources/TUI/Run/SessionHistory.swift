@@ -66,6 +66,12 @@ public enum SessionHistory {
                                               globalStep: r.globalStep, totalSteps: totalSteps, etaSeconds: nil)))
             case .lr:
                 events.append(.learningRateChanged(r.lr, globalStep: r.globalStep, manual: r.lrChange == "manual"))
+            case .set:
+                guard let field = r.field, let value = r.value else { continue }
+                events.append(.hyperparameterChanged(field, value, globalStep: r.globalStep))
+            case .command:
+                guard let command = r.command else { continue }
+                events.append(.commandApplied(command, globalStep: r.globalStep))
             }
         }
         if summary.finished {

@@ -76,11 +76,24 @@ public enum Chrome {
         guard area.height >= 1 else { return }
         let row = Rect(x: area.x, y: area.y, width: area.width, height: 1)
         grid.fill(row)
-        if let input = ui.learningRateInput {
-            let now = model.currentLearningRate.map { " (now \(Format.learningRate($0)))" } ?? ""
-            TextInput(prompt: " new learning rate\(now): ", state: input).render(into: &grid, area: row, capabilities: caps)
+        if let form = ui.steeringForm {
+            // The focused field is edited in place; the others are listed at the right (Tab reaches them).
+            let field = form.focusedField
+            let current = field == .learningRate ? model.currentLearningRate.map { Double($0) } : model.steeredValues[field]
+            let now = current.map { " (now \(Format.steered(field, $0)))" } ?? ""
+            TextInput(prompt: " new \(field.label)\(now): ", state: form.focusedInput).render(into: &grid, area: row, capabilities: caps)
             if let m = ui.message, ui.messageIsError {   // the error stays visible at the right while editing
                 grid.text(m, in: row, align: .right, style: caps.style(fg: .red, [.bold]), glyphs: caps.glyphs)
+            } else if form.fields.count > 1 {
+                let others = form.fields.indices.filter { $0 != form.focus }.map { k in
+                    let text = form.inputs[k].text
+                    return form.fields[k].label + (text.isEmpty ? "" : " \(text)")
+                }
+                let hint = "Tab: " + others.joined(separator: ", ") + "  Enter applies "
+                let used = " new \(field.label)\(now): ".count + form.focusedInput.text.count + 3
+                if hint.count <= row.width - used {
+                    grid.text(hint, in: row, align: .right, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
+                }
             }
             return
         }

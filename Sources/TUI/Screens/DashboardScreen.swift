@@ -112,7 +112,7 @@ public struct DashboardScreen: Sendable {
         case .accuracy: return "Accuracy: \(trainSeriesName(model)), test"
         case .learningRate:
             let kind = model.learningRateIsChanging ? "" : ", constant"
-            return "Learning rate" + kind + (model.manualLearningRateChanges.isEmpty ? "" : " (marks: set by hand)")
+            return "Learning rate" + kind + (model.manualChangeMarks.isEmpty ? "" : " (marks: set by hand)")
         case .confusion where ui.focus == .confusion:
             let r = ui.confusionCursor.row, c = ui.confusionCursor.column
             return "Confusion: \(model.className(r)) as \(model.className(c)), Enter: browse"
@@ -161,7 +161,7 @@ public struct DashboardScreen: Sendable {
         case .learningRate:
             let lr = axis.points(model.learningRate.points)
             LineChart(series: [ChartSeries(name: "lr", points: lr, color: .yellow)],
-                      marks: model.manualLearningRateChanges.map { $0 / axis.perUnit }, fixedYRange: 0...0,
+                      marks: model.manualChangeMarks.map { $0 / axis.perUnit }, fixedYRange: 0...0,
                       xUnit: axis.unit, xTicks: axis.ticks(lr))
                 .render(into: &grid, area: area, capabilities: caps)
         case .perClass:

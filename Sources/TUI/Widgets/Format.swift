@@ -1,3 +1,4 @@
+import Training
 import Foundation
 
 /// Short number and time formats for labels that have only a few columns.
@@ -27,6 +28,11 @@ public enum Format {
 
     public static func percent(_ fraction: Float, decimals: Int = 1) -> String {
         String(format: "%.\(decimals)f%%", Double(fraction) * 100)
+    }
+
+    /// A steered hyper-parameter's value: a batch size whole, the others like a learning rate.
+    public static func steered(_ field: Hyperparameter, _ value: Double) -> String {
+        field == .batchSize ? String(Int(value)) : learningRate(Float(value))
     }
 
     public static func learningRate(_ lr: Float) -> String {
