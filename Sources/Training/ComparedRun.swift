@@ -65,7 +65,7 @@ public struct ComparedRun: Sendable {
             checkpointStamp = checkpoint
             summary = session.summary()
         }
-        let newStatus = summary.map { RunStatus.of($0, live: RunProcess.live(session)) } ?? .new
+        let newStatus = summary.map { RunStatus.of(session, summary: $0) } ?? .new
         if newStatus != status {
             status = newStatus
             changed = true

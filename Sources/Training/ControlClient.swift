@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Talks to a running session's control endpoint: one connection, requests one after another, each answered
 /// within a timeout. Used by `cnntui control`, by attached viewers, and by anything else that steers a run.
@@ -101,5 +102,40 @@ public enum RunLiveness {
         var info = stat()
         if lstat(stale.socket, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { unlink(stale.socket) }
         try? FileManager.default.removeItem(at: ControlFile.url(in: session))
+    }
+}
+
+/// An attached viewer's commands, sent through the run's control endpoint: connects at the first command and
+/// again after a broken connection, and turns each refusal or failure into the message the status line shows.
+public final class RemoteControl: RunControl {
+    private let session: Session
+    private let client = Mutex<ControlClient?>(nil)
+
+    public init(session: Session) { self.session = session }
+
+    public func send(_ command: TrainingCommand) -> String? {
+        let request: ControlRequest
+        switch command {
+        case .pause: request = .pause
+        case .resume: request = .resume
+        case .saveCheckpoint: request = .save
+        case .stop: request = .stop
+        case .setLearningRate(let lr): request = .set(.learningRate, Double(lr))
+        case let .set(field, value): request = .set(field, value)
+        case .watchLayer(let watch):
+            // The endpoint carries no layer views: they would have to be written for every viewer of the run.
+            return watch == nil ? nil : "live layer views are shown in the terminal that runs the training"
+        }
+        let session = self.session
+        return client.withLock { client -> String? in
+            do {
+                if client == nil { client = try ControlClient(session: session) }
+                let reply = try client!.send(request)
+                return reply.ok ? nil : reply.error ?? "refused"
+            } catch {
+                client = nil
+                return "\(error)"
+            }
+        }
     }
 }

@@ -11,7 +11,8 @@ public struct LiveRun: Equatable, Sendable {
 public enum RunStatus: Equatable, Sendable {
     /// A process is training it (or holds it paused) now.
     case running(pid: Int32), paused(pid: Int32)
-    /// Its last checkpoint says every epoch is done.
+    /// Its last checkpoint says every epoch is done, or its process ended it (a `stop`: the epochs column shows
+    /// how far it went, and `resume` continues it).
     case finished
     /// It has a checkpoint to resume from, is not finished and nothing runs it.
     case interrupted
@@ -19,15 +20,29 @@ public enum RunStatus: Equatable, Sendable {
     case new
 
     /// The status from what is known: a live process wins, then the last checkpoint.
-    public static func of(_ summary: SessionSummary, live: LiveRun?) -> RunStatus {
+    public static func of(_ summary: SessionSummary, live: LiveRun?, ended: Bool = false) -> RunStatus {
         if let live { return live.paused ? .paused(pid: live.pid) : .running(pid: live.pid) }
-        if summary.finished { return .finished }
+        if summary.finished || ended { return .finished }
         return summary.globalStep == nil ? .new : .interrupted
     }
 
     /// The status of a session on disk now.
     public static func of(_ session: Session, summary: SessionSummary) -> RunStatus {
-        of(summary, live: RunProcess.live(session))
+        of(summary, live: RunProcess.live(session), ended: endedItself(session))
+    }
+
+    /// Whether the run's events file ends with its `finished` line: the process ended the run (all epochs, or a
+    /// stop), rather than being killed. Reads only the file's tail: the last line is short, however long the
+    /// evaluations before it.
+    static func endedItself(_ session: Session) -> Bool {
+        guard let handle = try? FileHandle(forReadingFrom: session.eventsURL) else { return false }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd(), size > 0 else { return false }
+        try? handle.seek(toOffset: size > 4096 ? size - 4096 : 0)
+        guard let tail = try? handle.readToEnd() else { return false }
+        let lines = tail.split(separator: UInt8(ascii: "\n"))
+        guard let last = lines.last, tail.last == UInt8(ascii: "\n") else { return false }
+        return String(decoding: last, as: UTF8.self).contains("\"type\":\"finished\"")
     }
 
     /// One word: running, paused, finished, interrupted, new.
@@ -59,17 +74,19 @@ public enum RunStatus: Equatable, Sendable {
 
 /// Whether a process executes a session now.
 public enum RunProcess {
-    /// Issue 17 wiring point (interim): reads the `pid` of the session's `control.json` and asks the kernel
-    /// whether that process exists (`kill(pid, 0)`); a missing or unreadable file, or a dead pid, is not
-    /// live. It cannot tell paused from running (the control socket's ping answer can), so it never
-    /// reports paused, and it neither pings the socket nor cleans a stale file: `RunLiveness.status(of:)`
-    /// takes its place.
+    /// A `ping` through the session's control endpoint: its answer tells running from paused. A stale
+    /// endpoint (its process gone, nothing listening) is cleaned away on the way and is not live.
     public static func live(_ session: Session) -> LiveRun? {
-        struct Control: Decodable { var pid: Int32 }
-        guard let data = try? Data(contentsOf: session.controlURL),
-              let control = try? JSONDecoder().decode(Control.self, from: data), control.pid > 0,
-              kill(control.pid, 0) == 0 else { return nil }
-        return LiveRun(pid: control.pid, paused: false)
+        guard let client = try? ControlClient(session: session) else { return nil }
+        do {
+            let reply = try client.send(.ping, timeout: 1)
+            return reply.ok ? LiveRun(pid: client.pid, paused: reply.state == TrainingState.paused.rawValue) : nil
+        } catch .timedOut {
+            // The process exists and holds the socket, but is slow to answer: it is running.
+            return LiveRun(pid: client.pid, paused: false)
+        } catch {
+            return nil
+        }
     }
 }
 

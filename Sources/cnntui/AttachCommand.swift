@@ -22,35 +22,9 @@ struct AttachCommand: ParsableCommand {
     func run() throws {
         let session: Session
         do { session = try SessionStore(override: sessionsDir).open(id) } catch { throw ValidationError("\(error)") }
-        // A session from before events files has its metrics only: it shows as `open` shows it.
-        let fm = FileManager.default
-        let history: DashboardModel?
-        if !fm.fileExists(atPath: session.eventsURL.path) && fm.fileExists(atPath: session.metricsJSONLURL.path) {
-            do { history = try SessionHistory.model(of: session) } catch { throw ValidationError("\(error)") }
-        } else {
-            history = nil
-        }
         let painter: TerminalPainter
         do { painter = try TerminalPainter.start() } catch { throw ValidationError("\(error)") }
-        let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
-        if let history {
-            app.show(history: history, explainer: session.checkpoint(.last).map { _ in Explainer(sessionPath: session.url.path) })
-            DashboardLoop.run(app: app, painter: painter, feed: .history)
-        } else {
-            app.attach()
-            DashboardLoop.run(app: app, painter: painter, feed: .attached(RunFollower(session: session), control: NoControlEndpoint()))
-        }
-        painter.stop()
-        if app.model.isTrainingLive { print("detached from session \(session.id); the run goes on (cnntui attach \(session.id))") }
-        if painter.wasTerminated { throw ExitCode(DashboardRun.terminatedExitCode) }
-    }
-}
-
-/// The commands of an attached viewer until runs have a control endpoint (the Unix socket of `control.json`):
-/// every one is refused, saying so; watching works without it.
-struct NoControlEndpoint: RunControl {
-    func send(_ command: TrainingCommand) -> String? {
-        "this run has no control endpoint yet: an attached viewer watches, it cannot pause, set the learning rate, "
-            + "save, stop or watch a layer (that needs the run's control socket)"
+        let code = SessionDashboard.attach(session, painter: painter)
+        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -16,6 +16,14 @@ struct OpenCommand: ParsableCommand {
     func run() throws {
         let (store, session) = try arguments.open()
         let epochs = arguments.epochs
+        // A run another process executes is watched, never resumed beside it.
+        if RunProcess.live(session) != nil {
+            let painter: TerminalPainter
+            do { painter = try TerminalPainter.start() } catch { throw ValidationError("\(error)") }
+            let code = SessionDashboard.attach(session, painter: painter)
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
         let resumes = SessionDashboard.resumes(session, epochs: epochs)
         // Read before the terminal is taken over, so an unreadable session is a plain error message.
         let history: DashboardModel?
@@ -51,5 +59,27 @@ enum SessionDashboard {
     static func resume(_ session: Session, store: SessionStore, epochs: Int?, painter: TerminalPainter) -> Int32 {
         let handle = Trainer.start(RunRequest(.resume(id: session.url.path, epochs: epochs), sessions: store, onAnomaly: .pause))
         return DashboardRun.show(painter: painter, handle: handle)
+    }
+}
+
+extension SessionDashboard {
+    /// Watches a run another process executes, fed by its events file through the same fold as a run of this
+    /// process; commands go through the run's control endpoint. A session from before events files shows its
+    /// metrics, as `open` does. Stops the painter; returns the exit code.
+    static func attach(_ session: Session, painter: TerminalPainter) -> Int32 {
+        let app = App(capabilities: painter.capabilities, width: painter.width, height: painter.height, painter: painter)
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: session.eventsURL.path) && fm.fileExists(atPath: session.metricsJSONLURL.path),
+           let history = try? SessionHistory.model(of: session) {
+            app.show(history: history, explainer: session.checkpoint(.last).map { _ in Explainer(sessionPath: session.url.path) })
+            DashboardLoop.run(app: app, painter: painter, feed: .history)
+        } else {
+            app.attach()
+            DashboardLoop.run(app: app, painter: painter,
+                              feed: .attached(RunFollower(session: session), control: RemoteControl(session: session)))
+        }
+        painter.stop()
+        if app.model.isTrainingLive { print("detached from session \(session.id); the run goes on (cnntui attach \(session.id))") }
+        return painter.wasTerminated ? DashboardRun.terminatedExitCode : 0
     }
 }

@@ -25,6 +25,9 @@ enum RunsFlow {
             case .quit:
                 painter.stop()
                 return .exit(painter.wasTerminated ? DashboardRun.terminatedExitCode : 0)
+            case .open(let session) where RunProcess.live(session) != nil:
+                // A run another process executes is watched, never resumed beside it.
+                return .exit(SessionDashboard.attach(session, painter: painter))
             case .open(let session):
                 let history: DashboardModel?
                 do {
@@ -37,9 +40,7 @@ enum RunsFlow {
             case .resume(let session):
                 return .exit(SessionDashboard.resume(session, store: store, epochs: nil, painter: painter))
             case .attach(let session):
-                // Issue 17 wiring point (interim): the attach viewer is not in this branch, so the screen says
-                // which command attaches and stays. The lead replaces this case with the viewer.
-                app.resume(saying: "attach: run `cnntui attach \(session.id)`")
+                return .exit(SessionDashboard.attach(session, painter: painter))
             case .compare(let sessions):
                 let runs: [ComparedRun]
                 do { runs = try CompareApp.load(sessions) } catch {

@@ -14,7 +14,8 @@ import Testing
         let changed = config.merging(changes) { $1 }
         try JSONSerialization.data(withJSONObject: changed).write(to: dir.appendingPathComponent("config.json"))
         if let controlPID {
-            let control = ["v": 1, "pid": Int(controlPID), "socket": "/nonexistent.sock"] as [String: Any]
+            let control = ["v": 1, "pid": Int(controlPID), "socket": FakeEndpoint.path(for: id), "started": 0,
+                           "host": ProcessInfo.processInfo.hostName] as [String: Any]
             try JSONSerialization.data(withJSONObject: control).write(to: dir.appendingPathComponent("control.json"))
         }
     }
@@ -33,6 +34,8 @@ import Testing
         let me = getpid()
         try Self.writeSession(box, id: "20300101-000000-vgg11-cifar10", config: config,
                               changes: ["model": "vgg11", "dataset": "cifar10"], controlPID: me)
+        let endpoint = try FakeEndpoint(path: FakeEndpoint.path(for: "20300101-000000-vgg11-cifar10"))
+        defer { endpoint.close() }
 
         // JSON: one object per run, in start order (the IDs' dates), snake_case, statuses from the files.
         let json = try box.run(["runs", "--json"])
@@ -94,5 +97,49 @@ import Testing
         let typo = try box.run(["compare", "20260101-100000", "20260101-11000x"])
         #expect(typo.status != 0 && typo.stderr.contains("no such session"), "\(typo.stderr)")
         #expect(typo.stderr.contains("near matches: 20260101-110000-mycnn-fashion-mnist"), "\(typo.stderr)")
+    }
+}
+
+/// A control endpoint that answers every request as a running training does: the live run `runs` must find,
+/// without training one. (Only the answer matters to `runs`; the real endpoint is tested with real runs.)
+final class FakeEndpoint: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+
+    static func path(for id: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("cnntui-fake-\(getpid())-\(id.suffix(6)).sock").path
+    }
+
+    init(path: String) throws {
+        self.path = path
+        unlink(path)
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard fd >= 0, bound == 0, listen(fd, 8) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        let listener = fd
+        Thread.detachNewThread {
+            while true {
+                let connection = accept(listener, nil, nil)
+                if connection < 0 { return }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while read(connection, &buffer, buffer.count) > 0 {
+                    let reply = Array("{\"ok\":true,\"state\":\"running\",\"epoch\":1,\"global_step\":1}\n".utf8)
+                    _ = reply.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
+                }
+                Glibc.close(connection)
+            }
+        }
+    }
+
+    func close() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+        unlink(path)
     }
 }

@@ -25,21 +25,31 @@ import Testing
         return Session(id: url.lastPathComponent, url: url)
     }
 
-    @Test func aControlFileIsLiveOnlyWhileItsProcessExists() throws {
+    @Test func aControlFileWhoseSocketDoesNotAnswerIsStaleAndCleaned() throws {
         let session = try temporarySession()
         defer { try? FileManager.default.removeItem(at: session.url) }
         #expect(RunProcess.live(session) == nil, "no control.json")
-        try Data("{\"v\":1,\"pid\":\(getpid()),\"socket\":\"/x.sock\"}".utf8).write(to: session.controlURL)
-        #expect(RunProcess.live(session) == LiveRun(pid: getpid(), paused: false))
-        // A process that has exited: its pid no longer exists.
-        let done = Process()
-        done.executableURL = URL(fileURLWithPath: "/bin/true")
-        try done.run()
-        done.waitUntilExit()
-        try Data("{\"v\":1,\"pid\":\(done.processIdentifier)}".utf8).write(to: session.controlURL)
+        // This process exists, but nothing listens on the socket the file names: a killed run's leftovers.
+        let stale = ControlFile(pid: getpid(), socket: session.url.appendingPathComponent("gone.sock").path,
+                                started: 0, host: ProcessInfo.processInfo.hostName)
+        try JSONEncoder().encode(stale).write(to: ControlFile.url(in: session))
         #expect(RunProcess.live(session) == nil)
-        try Data("{\"v\":1,\"pid\":".utf8).write(to: session.controlURL)
+        #expect(!FileManager.default.fileExists(atPath: ControlFile.url(in: session).path), "the stale file is removed")
+        try Data("{\"v\":1,\"pid\":".utf8).write(to: ControlFile.url(in: session))
         #expect(RunProcess.live(session) == nil, "a half-written file is not a live run")
+    }
+
+    @Test func aRunWhoseProcessEndedItIsFinishedAKilledOneInterrupted() throws {
+        let session = try temporarySession()
+        defer { try? FileManager.default.removeItem(at: session.url) }
+        let checkpointed = summary(globalStep: 40)
+        try Data("{\"v\":1,\"type\":\"checkpoint\",\"time\":1,\"path\":\"c\",\"global_step\":40}\n".utf8).write(to: session.eventsURL)
+        #expect(RunStatus.of(session, summary: checkpointed) == .interrupted)
+        let handle = try FileHandle(forWritingTo: session.eventsURL)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"test_accuracy\":0.5,\"v\":1,\"time\":2,\"type\":\"finished\"}\n".utf8))
+        try handle.close()
+        #expect(RunStatus.of(session, summary: checkpointed) == .finished)
     }
 
     @Test func diskUsageCountsFilesButNotWhatSymlinksPointTo() throws {
