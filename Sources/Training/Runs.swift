@@ -11,9 +11,10 @@ public struct LiveRun: Equatable, Sendable {
 public enum RunStatus: Equatable, Sendable {
     /// A process is training it (or holds it paused) now.
     case running(pid: Int32), paused(pid: Int32)
-    /// Its last checkpoint says every epoch is done, or its process ended it (a `stop`: the epochs column shows
-    /// how far it went, and `resume` continues it).
+    /// Its last checkpoint says every epoch is done.
     case finished
+    /// Its process ended it before the last epoch, saving first (a `stop`, `q`, Ctrl-C, SIGTERM): resumable.
+    case stopped
     /// It has a checkpoint to resume from, is not finished and nothing runs it.
     case interrupted
     /// No checkpoint yet and nothing runs it.
@@ -22,7 +23,8 @@ public enum RunStatus: Equatable, Sendable {
     /// The status from what is known: a live process wins, then the last checkpoint.
     public static func of(_ summary: SessionSummary, live: LiveRun?, ended: Bool = false) -> RunStatus {
         if let live { return live.paused ? .paused(pid: live.pid) : .running(pid: live.pid) }
-        if summary.finished || ended { return .finished }
+        if summary.finished { return .finished }
+        if ended { return .stopped }
         return summary.globalStep == nil ? .new : .interrupted
     }
 
@@ -31,8 +33,8 @@ public enum RunStatus: Equatable, Sendable {
         of(summary, live: RunProcess.live(session), ended: endedItself(session))
     }
 
-    /// Whether the run's events file ends with its `finished` line: the process ended the run (all epochs, or a
-    /// stop), rather than being killed. Reads only the file's tail: the last line is short, however long the
+    /// Whether the run's events file ends with its `finished` line: the process ended the run, rather than
+    /// being killed or crashing. Reads only the file's tail: the last line is short, however long the
     /// evaluations before it.
     static func endedItself(_ session: Session) -> Bool {
         guard let handle = try? FileHandle(forReadingFrom: session.eventsURL) else { return false }
@@ -45,12 +47,13 @@ public enum RunStatus: Equatable, Sendable {
         return String(decoding: last, as: UTF8.self).contains("\"type\":\"finished\"")
     }
 
-    /// One word: running, paused, finished, interrupted, new.
+    /// One word: running, paused, finished, stopped, interrupted, new.
     public var name: String {
         switch self {
         case .running: return "running"
         case .paused: return "paused"
         case .finished: return "finished"
+        case .stopped: return "stopped"
         case .interrupted: return "interrupted"
         case .new: return "new"
         }

@@ -234,7 +234,7 @@ import Testing
         }
         let listed = try Self.jsonLines(try box.run(["runs", "--json"]).stdout)
         #expect(listed.first?["id"] as? String == id && listed.first?["finished"] as? Bool == false)
-        #expect(listed.first?["status"] as? String == "interrupted")
+        #expect(listed.first?["status"] as? String == "stopped")
     }
 
     // MARK: - Fixtures

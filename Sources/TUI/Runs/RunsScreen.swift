@@ -122,7 +122,7 @@ struct RunsScreen {
     func statusStyle(_ status: RunStatus) -> Style {
         switch status {
         case .running, .paused: return caps.style(fg: .green, [.bold])
-        case .interrupted: return caps.style(fg: .yellow)
+        case .interrupted, .stopped: return caps.style(fg: .yellow)
         case .new: return caps.style(fg: .default, [.dim])
         case .finished: return .plain
         }

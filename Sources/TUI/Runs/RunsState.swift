@@ -158,7 +158,7 @@ public func handleRunsKey(_ key: Key, state: RunsState, windowHeight: Int) -> (R
         case .running, .paused: s.fail("\(run.id) is \(run.status.text): attach (a) to follow it")
         case .new: s.fail("\(run.id) has no checkpoint to resume from")
         case .finished: s.fail("\(run.id) is finished (`cnntui resume \(run.id) --epochs N` trains further)")
-        case .interrupted: return (s, [.resume(run.session)])
+        case .interrupted, .stopped: return (s, [.resume(run.session)])
         }
     case .character("a"):
         guard let run = s.selected else { break }
