@@ -107,9 +107,30 @@ enum DashboardRun {
             return 1
         }
         if let run = model.run {
+            let session = Session(id: run.sessionID, url: URL(fileURLWithPath: run.sessionPath))
+            if app.detachRequested && !session.summary().finished {
+                return detach(session)
+            }
             let accuracy = model.lastEvaluation.map { ", last test accuracy \(String(format: "%.2f%%", $0.testAccuracy * 100))" } ?? ""
             print("session \(run.sessionID) saved in \(run.sessionPath)\(accuracy)")
         }
         return painter.wasTerminated ? terminatedExitCode : 0
+    }
+
+    /// `d` in a run of this process: it stopped at a checkpoint; a background process resumes it from there.
+    static func detach(_ session: Session) -> Int32 {
+        do {
+            let pid = try Detach.start(session: session, json: false)
+            if let status = Detach.earlyExit(of: pid, session: session, seconds: 3) {
+                stderrLine("error: the background run ended at once (exit \(status)); see \(Detach.logURL(of: session).path)")
+                return 1
+            }
+            print("session \(session.id) trains on in the background (pid \(pid)), log: \(Detach.logURL(of: session).path)")
+            print("attach: cnntui attach \(session.id)")
+            return 0
+        } catch {
+            stderrLine("error: \(error); the run is saved: cnntui resume \(session.id)")
+            return 1
+        }
     }
 }

@@ -76,10 +76,11 @@ enum Detach {
     }
 }
 
-/// The hidden command `train --detach` starts in the background: trains a session the parent created.
+/// The hidden command `train --detach` and a dashboard's `d` start in the background: trains a session the
+/// parent created, or resumes one the parent's dashboard stopped at a checkpoint.
 struct RunSessionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run-session", abstract: "Train a session made by `train --detach` (started by it).", shouldDisplay: false)
+        commandName: "run-session", abstract: "Train or resume a session in the background (started by --detach and d).", shouldDisplay: false)
 
     @Argument(help: "The session directory.") var path: String
     @Flag(help: "JSON lines on stdout (into the log).") var json = false
@@ -89,7 +90,9 @@ struct RunSessionCommand: ParsableCommand {
         signal(SIGHUP, SIG_IGN)
         let session = Session(id: URL(fileURLWithPath: path).lastPathComponent, url: URL(fileURLWithPath: path))
         let store = SessionStore(root: session.url.deletingLastPathComponent())
-        let code = HeadlessRun(json: json).run(RunRequest(.created(session), sessions: store))
+        // A session `train --detach` created starts training; one detached from a dashboard resumes at its checkpoint.
+        let origin: RunRequest.Origin = session.checkpoint(.last) == nil ? .created(session) : .resume(id: session.url.path, epochs: nil)
+        let code = HeadlessRun(json: json).run(RunRequest(origin, sessions: store))
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -29,9 +29,14 @@ import Training
         // The other keys send what they send in a run of this process.
         #expect(press([.character("p")], model: Self.attached).1 == [.send(.pause)])
         #expect(press([.character("s")], model: Self.attached).1 == [.send(.saveCheckpoint)])
-        // A run of this process has no one to detach from: d says so and does nothing.
-        let (own, none) = press([.character("d")], model: Sample.model)
-        #expect(none.isEmpty && own.messageIsError && own.message?.contains("cnntui attach") == true)
+        // A live run of this process detaches by stopping at a checkpoint, for a background process to resume.
+        #expect(Sample.model.isTrainingLive)
+        #expect(press([.character("d")], model: Sample.model).1 == [.send(.stop), .detach])
+        // A run that has ended has nothing to detach: d says so and does nothing.
+        var ended = Sample.model
+        ended.apply(.finished(testAccuracy: 0.9))
+        let (own, none) = press([.character("d")], model: ended)
+        #expect(none.isEmpty && own.messageIsError && own.message?.contains("nothing to detach") == true)
     }
 
     @Test func anInterruptedRunSaysSoAndTakesNoCommands() {

@@ -22,7 +22,7 @@ public let keyBindings: [(key: String, action: String)] = [
     (", / .", "layers: kernels of the previous / next output"),
     ("Esc", "back, close prompt or help"),
     ("?", "this help"),
-    ("q / d", "quit (training: asks y, saves) / attached: detach"),
+    ("q / d", "quit (training: asks y, saves) / detach (it trains on)"),
     ("Ctrl-C", "quit now (saves a checkpoint)"),
 ]
 
@@ -123,13 +123,15 @@ func handleKeyIgnoringWatch(_ key: Key, state: UIState, model: DashboardModel) -
         if model.isTrainingLive && !model.isAttached { s.confirmingQuit = true; return (s, []) }
         return (s, [.quit])
     case .character("d"), .character("D"):
-        // Only a viewer can leave a run going: a run of this process ends with it.
-        guard model.isAttached else {
-            s.message = "d detaches a viewer started with `cnntui attach`; this run belongs to this process"
+        // A viewer just leaves. A live run of this process saves a checkpoint at the next batch boundary and goes
+        // on in a background process resumed from it (resume is bit-exact, so detaching changes no number).
+        if model.isAttached { return (s, [.quit]) }
+        guard model.isTrainingLive else {
+            s.message = "nothing to detach: the run has ended"
             s.messageIsError = true
             return (s, [])
         }
-        return (s, [.quit])
+        return (s, [.send(.stop), .detach])
     case .character("?"):
         s.showingHelp = true
         return (s, [])

@@ -191,4 +191,7 @@ public struct SteeringForm: Equatable, Sendable {
 public enum UIAction: Equatable, Sendable {
     case send(TrainingCommand)
     case quit
+    /// Leave a run of this process going in the background: it stops at a checkpoint (sent with this), and
+    /// the caller starts a background process that resumes it there.
+    case detach
 }

@@ -103,6 +103,9 @@ public final class App: FullScreenView {
 
     /// True once the user asked to quit a live run: the engine is saving and stopping.
     public private(set) var isStopping = false
+    /// True once the user asked to detach a live run of this process: once it has stopped at its checkpoint,
+    /// the caller resumes it in a background process.
+    public private(set) var detachRequested = false
 
     /// Applies a key; returns the commands to send to the engine.
     @discardableResult
@@ -116,11 +119,15 @@ public final class App: FullScreenView {
             switch action {
             case .send(let command): commands.append(command)
             case .quit: shouldQuit = true
+            case .detach:
+                shouldQuit = true
+                detachRequested = true
             }
         }
         if commands.contains(.stop) {
             isStopping = true
-            ui.message = "stopping: saving a checkpoint at the next batch boundary…"
+            ui.message = detachRequested ? "detaching: saving a checkpoint at the next batch boundary…"
+                : "stopping: saving a checkpoint at the next batch boundary…"
         }
         requestExplanation()
         return commands
