@@ -255,6 +255,70 @@ struct TmuxFailure: Error { var message: String }
         try tmux.waitFor("the shell after quitting") { $0.contains("AGAIN 0") }
     }
 
+    /// The whole of leaving a run: `train --detach`, attach, pause there (the background run stops stepping), set
+    /// the learning rate (it lands in the session's metrics), resume, detach, attach again from a second window,
+    /// `cnntui control ID stop` from the shell (the viewer shows the end), and `runs` lists it as stopped.
+    @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
+          .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
+    func aDetachedRunIsSteeredFromViewersAndStoppedFromTheShell() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let sessions = directory.appendingPathComponent("Sessions")
+        let environment = ["CNNTUI_SESSIONS": sessions.path]
+        let train = try CLI.run(["train", "--model", "mycnn", "--dataset", "fashion-mnist", "--epochs", "40", "--limit-train",
+                                 "1280", "--limit-test", "200", "--batch-size", "64", "--detach"], environment: environment)
+        try #require(train.status == 0, "\(train.stderr)")
+        let session = try #require(try FileManager.default.contentsOfDirectory(atPath: sessions.path).first)
+        defer { _ = try? CLI.run(["control", session, "stop"], environment: environment) }
+        func control(_ words: String...) throws -> [String: Any] {
+            let result = try CLI.run(["control", session] + words, environment: environment)
+            return (try? CLI.json(result.stdout) as? [String: Any]) ?? ["stderr": result.stderr]
+        }
+
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try tmux.start(width: 120, height: 40, command: Self.dashboardCommand(in: directory, arguments: "attach \(session)"))
+        try tmux.waitFor("the attached header", seconds: 15) { Self.progress($0) != nil && $0.contains("RUNNING") }
+
+        // p pauses the other process: its step count stands still.
+        try tmux.send("p")
+        try tmux.waitFor("PAUSED") { $0.split(separator: "\n").first?.contains("PAUSED") == true }
+        let before = try control("ping")["global_step"] as? Int
+        Thread.sleep(forTimeInterval: 1)
+        let after = try control("ping")["global_step"] as? Int
+        #expect(before != nil && after == before, "the paused run stepped")
+        #expect(try control("ping")["state"] as? String == "paused")
+
+        // The steering form's learning rate lands in the run's metrics as a manual change.
+        try tmux.send("l")
+        try tmux.send("0.0025", "Enter")
+        let metrics = sessions.appendingPathComponent(session).appendingPathComponent("metrics.jsonl")
+        let deadline = Date().addingTimeInterval(5)
+        var changed = false
+        while !changed && Date() < deadline {
+            changed = ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").contains("\"lr\":0.0025,\"lr_change\":\"manual\"")
+            if !changed { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(changed, "no manual lr line in the metrics")
+
+        // Resume, then d leaves the viewer and the run goes on.
+        try tmux.send("p")
+        try tmux.waitFor("RUNNING again") { $0.split(separator: "\n").first?.contains("RUNNING") == true }
+        try tmux.send("d")
+        try tmux.waitFor("the shell after detaching") { $0.contains("EXITED 0") }
+        #expect(try control("ping")["state"] as? String == "running")
+
+        // A second window attaches to the same run, which still steps.
+        try tmux.run(["new-window", "-d", "-t", ":1", Self.dashboardCommand(in: directory, arguments: "attach \(session)")])
+        try tmux.waitFor("the second viewer", window: 1) { Self.progress($0) != nil && $0.contains("RUNNING") && $0.contains("0.0025") }
+
+        // stop from the shell: saved, ended; the viewer shows it and runs lists it as stopped.
+        #expect(try control("stop")["ok"] as? Bool == true)
+        try tmux.waitFor("the viewer to show the end", seconds: 10, window: 1) { $0.contains("FINISHED") }
+        let runs = try CLI.run(["runs", "--json"], environment: environment)
+        #expect(try TrainCommandTests.jsonLines(runs.stdout).first?["status"] as? String == "stopped", "\(runs.stdout)")
+    }
+
     /// `kill -9` of the trainer while a viewer watches: the viewer says INTERRUPTED within a second or two.
     @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
           .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
