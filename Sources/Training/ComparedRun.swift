@@ -7,7 +7,15 @@ import Foundation
 public struct ComparedRun: Sendable {
     public let session: Session
     public private(set) var config: TrainingConfig
-    public private(set) var records: [MetricRecord] = []
+    /// The metrics file's records, then the step records the events file has beyond them: a live run's metrics
+    /// are rewritten at its checkpoints, its events file at every record, so its curves move as it trains.
+    public var records: [MetricRecord] {
+        let lastStep = metricsRecords.last { $0.kind == .step }?.globalStep ?? 0
+        return metricsRecords + liveRecords.filter { $0.globalStep > lastStep }.map(MetricRecord.init)
+    }
+    private var metricsRecords: [MetricRecord] = []
+    /// Step records read from events.jsonl.
+    private var liveRecords: [StepRecord] = []
     public private(set) var classNames: [String] = []
     public private(set) var perClass: PerClassAccuracy?
     public private(set) var status: RunStatus = .new
@@ -39,7 +47,7 @@ public struct ComparedRun: Sendable {
         if metrics != metricsStamp {
             metricsStamp = metrics
             do {
-                records = try MetricsLog.read(session.metricsJSONLURL)
+                metricsRecords = try MetricsLog.read(session.metricsJSONLURL)
                 metricsError = nil
             } catch {
                 metricsError = "\(error)"
@@ -52,6 +60,7 @@ public struct ComparedRun: Sendable {
             if events == nil || (events?.size ?? 0) < eventsOffset || events?.inode != eventsStamp?.inode {
                 eventsOffset = 0
                 perClass = nil
+                liveRecords = []
             }
             eventsStamp = events
             readNewEvaluations()
@@ -73,8 +82,8 @@ public struct ComparedRun: Sendable {
         return changed
     }
 
-    /// Reads the complete lines added to events.jsonl since `eventsOffset` and keeps the last evaluation's
-    /// per-class accuracy. Only `evaluation` lines are decoded, and only the fields used here.
+    /// Reads the complete lines added to events.jsonl since `eventsOffset`: keeps its step records and the last
+    /// evaluation's per-class accuracy. Only `record` and `evaluation` lines are decoded, and only the fields used.
     private mutating func readNewEvaluations() {
         guard let handle = try? FileHandle(forReadingFrom: session.eventsURL) else { return }
         defer { try? handle.close() }
@@ -82,12 +91,16 @@ public struct ComparedRun: Sendable {
         guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else { return }   // a partial line: next time
         let complete = data[data.startIndex...lastNewline]
         eventsOffset += UInt64(complete.count)
-        let marker = Data("\"evaluation\"".utf8)
+        let evaluationMarker = Data("\"evaluation\"".utf8), recordMarker = Data("\"record\"".utf8)
         let decoder = JSONDecoder()
-        for line in complete.split(separator: UInt8(ascii: "\n")) where line.range(of: marker) != nil {
-            guard let evaluation = try? decoder.decode(PerClassAccuracy.self, from: Data(line)),
-                  evaluation.type == "evaluation" else { continue }
-            perClass = evaluation
+        for line in complete.split(separator: UInt8(ascii: "\n")) {
+            if line.range(of: recordMarker) != nil, let record = try? decoder.decode(StepRecord.self, from: Data(line)),
+               line.range(of: Data("\"type\":\"record\"".utf8)) != nil {
+                liveRecords.append(record)
+            } else if line.range(of: evaluationMarker) != nil,
+                      let evaluation = try? decoder.decode(PerClassAccuracy.self, from: Data(line)), evaluation.type == "evaluation" {
+                perClass = evaluation
+            }
         }
     }
 

@@ -41,6 +41,11 @@ final class PreparedRun {
             created = session
         case let .resume(id, epochs):
             let session = try request.sessions.open(id)
+            // Two processes training one session would each write its files: the second only watches.
+            if let live = RunProcess.live(session) {
+                throw TrainingError.session(path: session.url.path,
+                                            message: "is training now (pid \(live.pid)): watch it with `cnntui attach \(session.id)`")
+            }
             config = try session.readConfig()
             if let epochs {
                 guard epochs >= 1 else { throw TrainingError.invalidFlag(flag: "--epochs", message: "must be at least 1, got \(epochs)") }

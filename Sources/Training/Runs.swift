@@ -196,8 +196,3 @@ public enum RunSortField: String, CaseIterable, Sendable {
         case number(Double), text(String)
     }
 }
-
-extension Session {
-    /// Written by a running training while its control endpoint is up (issue 17): `{"v":1,"pid":N,...}`.
-    public var controlURL: URL { url.appendingPathComponent("control.json") }
-}

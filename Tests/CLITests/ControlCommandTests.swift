@@ -56,6 +56,11 @@ import Testing
         let unknown = try box.run(["control", id, "set", "dropout", "0.1"])
         #expect(unknown.status != 0 && unknown.stderr.contains("unknown field 'dropout'"))
 
+        // A second process never trains a session that one trains now: it is told to attach.
+        let second = try box.run(["resume", id])
+        #expect(second.status != 0 && second.stderr.contains("is training now") && second.stderr.contains("cnntui attach"),
+                "\(second.stderr)")
+
         let stop = try box.run(["control", id, "stop"])
         #expect(stop.status == 0, "\(stop.stderr)")
         let control = session.appendingPathComponent("control.json")

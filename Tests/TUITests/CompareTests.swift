@@ -29,6 +29,23 @@ import Training
         for mark in RunMarks.ascii.prefix(3) { #expect(charts.contains(mark), "no \(mark) in the charts") }
     }
 
+    /// A live run's metrics move only at its checkpoints; its events file's step records carry the curves on.
+    @Test func aLiveRunsCurvesFollowItsEventsFileBetweenCheckpoints() throws {
+        let (root, runs) = try RunsSample.comparedRuns()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var run = runs[2]
+        let before = run.records.count
+        let lastStep = run.records.last { $0.kind == .step }?.globalStep ?? 0
+        let old = #"{"v":1,"type":"record","time":1,"epoch":1,"step":1,"global_step":1,"loss":9,"accuracy":0.1,"images_per_second":1,"lr":0.1}"#
+        let new = #"{"v":1,"type":"record","time":2,"epoch":3,"step":5,"global_step":\#(lastStep + 5),"loss":0.25,"accuracy":0.9,"images_per_second":100,"lr":0.1}"#
+        try Data((old + "\n" + new + "\n").utf8).write(to: run.session.eventsURL)
+        let changed = run.reload()
+        #expect(changed)
+        #expect(run.records.count == before + 1, "only the record beyond the metrics is added")
+        let added = try #require(run.records.last)
+        #expect(added.kind == .step && added.globalStep == lastStep + 5 && added.loss == 0.25)
+    }
+
     @Test func theRunsTableShowsResultsAndOnlyTheRecipeFieldsThatDiffer() throws {
         let (root, app) = try app(100, 30)
         defer { try? FileManager.default.removeItem(at: root) }
