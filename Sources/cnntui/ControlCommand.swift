@@ -16,7 +16,8 @@ struct ControlCommand: ParsableCommand {
 
     @Argument(help: "Session ID (or a unique part of it, or its path).") var id: String
     @Argument(help: "pause, resume, save, stop, ping or set.") var command: String
-    @Argument(help: "For set: FIELD VALUE.") var arguments: [String] = []
+    // Unrecognised words too, so a negative value (`set lr -1`) reaches the run, which refuses it by name.
+    @Argument(parsing: .allUnrecognized, help: "For set: FIELD VALUE.") var arguments: [String] = []
     @Option(name: .customLong("sessions-dir"), help: "Sessions directory (default $CNNTUI_SESSIONS or ./Sessions).")
     var sessionsDir: String?
     @Option(help: "Seconds to wait for the run's answer.") var timeout: Double = 5

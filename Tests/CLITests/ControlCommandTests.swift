@@ -53,6 +53,8 @@ import Testing
         #expect(momentum.status == 0, "\(momentum.stderr)")
         let bad = try box.run(["control", id, "set", "momentum", "1.5"])
         #expect(bad.status == 1 && bad.stdout.contains(#""ok":false"#) && bad.stderr.contains("momentum must be in [0, 1)"))
+        let negative = try box.run(["control", id, "set", "lr", "-1"])
+        #expect(negative.status == 1 && negative.stderr.contains("lr must be a positive number"), "\(negative.stderr)")
         let unknown = try box.run(["control", id, "set", "dropout", "0.1"])
         #expect(unknown.status != 0 && unknown.stderr.contains("unknown field 'dropout'"))
 
