@@ -16,19 +16,7 @@ public enum AtomicFile {
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure(temporary, "cannot create: \(lastError())") }
-        var written = 0
-        let ok: Bool = data.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return true }
-            while written < raw.count {
-                let n = Foundation.write(fd, base + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                written += n
-            }
-            return true
-        }
+        let ok = AtomicFile.writeAll(fd, data).error == nil
         let writeError = lastError()
         let synced = fsync(fd) == 0
         close(fd)
@@ -37,6 +25,25 @@ public enum AtomicFile {
             throw failure(url, ok ? "fsync failed" : "write failed: \(writeError)")
         }
         try moveIntoPlace(temporary, url)
+    }
+
+    /// Writes all of `data` to `fd`, again after a short write or an interrupted call: the bytes written, and
+    /// the errno that stopped it, if one did.
+    static func writeAll(_ fd: Int32, _ data: Data) -> (written: Int, error: Int32?) {
+        var written = 0
+        let error: Int32? = data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return nil }
+            while written < raw.count {
+                let n = Foundation.write(fd, base + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                written += n
+            }
+            return nil
+        }
+        return (written, error)
     }
 
     /// Points the symbolic link `url` at `target` (a relative path) atomically: a new link is made

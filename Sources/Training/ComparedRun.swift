@@ -4,7 +4,7 @@ import Foundation
 /// class names, the last evaluation's per-class accuracy (from the events file, when the run wrote one) and
 /// its status. `reload()` re-reads only what changed since, judged by file size and modification time, so
 /// a comparison can poll live runs every second for the cost of a few `stat` calls.
-public struct ComparedRun: Sendable {
+public struct ComparedRun {
     public let session: Session
     public private(set) var config: TrainingConfig
     /// The metrics file's records, then the step records the events file has beyond them: a live run's metrics
@@ -23,14 +23,15 @@ public struct ComparedRun: Sendable {
     /// before it stay.
     public private(set) var metricsError: String?
     private var metricsStamp: FileStamp?
-    private var eventsStamp: FileStamp?
     private var checkpointStamp: FileStamp?
+    private var eventsStamp: FileStamp?
     private var summary: SessionSummary?
-    /// Bytes of events.jsonl read so far (complete lines only), so a growing file is read from there on.
-    private var eventsOffset: UInt64 = 0
+    /// Reads events.jsonl on from where it stopped (shared by copies of this value, which all poll one file).
+    private let events: EventFollower
 
     public init(session: Session) throws {
         self.session = session
+        events = EventFollower(url: session.eventsURL)
         config = try session.readConfig()
         classNames = (try? session.readDataset().classNames) ?? []
         reload()
@@ -54,16 +55,10 @@ public struct ComparedRun: Sendable {
             }
             changed = true
         }
-        let events = FileStamp(session.eventsURL)
-        if events != eventsStamp {
-            // A file that shrank or was replaced (a resume truncates it) is read again from the start.
-            if events == nil || (events?.size ?? 0) < eventsOffset || events?.inode != eventsStamp?.inode {
-                eventsOffset = 0
-                perClass = nil
-                liveRecords = []
-            }
-            eventsStamp = events
-            readNewEvaluations()
+        let eventsNow = FileStamp(session.eventsURL)
+        if eventsNow != eventsStamp {
+            eventsStamp = eventsNow
+            readNewEvents()
             changed = true
         }
         if classNames.isEmpty { classNames = (try? session.readDataset().classNames) ?? [] }
@@ -82,23 +77,22 @@ public struct ComparedRun: Sendable {
         return changed
     }
 
-    /// Reads the complete lines added to events.jsonl since `eventsOffset`: keeps its step records and the last
-    /// evaluation's per-class accuracy. Only `record` and `evaluation` lines are decoded, and only the fields used.
-    private mutating func readNewEvaluations() {
-        guard let handle = try? FileHandle(forReadingFrom: session.eventsURL) else { return }
-        defer { try? handle.close() }
-        guard (try? handle.seek(toOffset: eventsOffset)) != nil, let data = try? handle.readToEnd(), !data.isEmpty else { return }
-        guard let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else { return }   // a partial line: next time
-        let complete = data[data.startIndex...lastNewline]
-        eventsOffset += UInt64(complete.count)
-        let evaluationMarker = Data("\"evaluation\"".utf8), recordMarker = Data("\"record\"".utf8)
+    /// Reads the complete lines added to events.jsonl since the last reload (all of them again after a resume
+    /// truncated it): keeps its step records and the last evaluation's per-class accuracy. Only `record` and
+    /// `evaluation` lines are decoded, and only the fields used.
+    private mutating func readNewEvents() {
+        let batch = events.poll()
+        if batch.reset {
+            perClass = nil
+            liveRecords = []
+        }
+        let evaluationMarker = Data("\"evaluation\"".utf8), recordMarker = Data("\"type\":\"record\"".utf8)
         let decoder = JSONDecoder()
-        for line in complete.split(separator: UInt8(ascii: "\n")) {
-            if line.range(of: recordMarker) != nil, let record = try? decoder.decode(StepRecord.self, from: Data(line)),
-               line.range(of: Data("\"type\":\"record\"".utf8)) != nil {
+        for line in batch.lines.map(\.bytes) {
+            if line.range(of: recordMarker) != nil, let record = try? decoder.decode(StepRecord.self, from: line) {
                 liveRecords.append(record)
             } else if line.range(of: evaluationMarker) != nil,
-                      let evaluation = try? decoder.decode(PerClassAccuracy.self, from: Data(line)), evaluation.type == "evaluation" {
+                      let evaluation = try? decoder.decode(PerClassAccuracy.self, from: line), evaluation.type == "evaluation" {
                 perClass = evaluation
             }
         }

@@ -78,19 +78,7 @@ final class EventFile {
 
     /// Appends a line made by `line(for:)`, with one `write(2)`.
     func write(_ line: Data) throws {
-        var written = 0
-        let failure: Int32? = line.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return nil }
-            while written < raw.count {
-                let n = Foundation.write(descriptor, base + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                written += n
-            }
-            return nil
-        }
+        let (written, failure) = AtomicFile.writeAll(descriptor, line)
         length += written
         if let failure {
             throw TrainingError.session(path: url.path, message: "cannot write: \(String(cString: strerror(failure)))")

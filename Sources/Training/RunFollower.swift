@@ -84,7 +84,7 @@ public final class RunFollower {
     /// nothing can be told, and the run counts as alive.
     public static func processExists(_ session: Session, _ pid: Int32?) -> Bool {
         guard let pid else { return true }
-        return kill(pid, 0) == 0 || errno == EPERM
+        return RunLiveness.processExists(pid)
     }
 
     public static func monotonicSeconds() -> Double {
