@@ -43,6 +43,16 @@ public struct DatasetListing: Sendable, Equatable, Codable {
     }
 }
 
+/// How a dataset's files are laid out (`DatasetCatalog.format(of:)`).
+public enum DatasetFormat: String, Sendable {
+    /// The four IDX files of MNIST and Fashion-MNIST (gzipped or not).
+    case idx
+    /// CIFAR-10's binary batches, or its tarball.
+    case cifar10
+    /// `train/CLASS/*` and `test/CLASS/*` pictures.
+    case imageFolder = "image-folder"
+}
+
 /// Finds datasets by name or path and loads them.
 public enum DatasetCatalog {
     public static let knownNames = ["fashion-mnist", "mnist", "cifar10"]
@@ -173,6 +183,15 @@ public enum DatasetCatalog {
         }
         return Dataset(name: name ?? info.name, classNames: info.classNames, train: train, test: test,
                        mean: info.mean, std: info.std, source: location)
+    }
+
+    /// The kind of files a loaded dataset's `source` holds, as the readers above recognise them: what a tool reading
+    /// the files on its own (the PyTorch export's data.py) needs to know. nil for anything else.
+    public static func format(of source: String) -> DatasetFormat? {
+        if CIFAR10.locate(in: source) != nil { return .cifar10 }
+        if IDX.isDatasetFolder(source) { return .idx }
+        if ImageFolder.isDatasetFolder(source) { return .imageFolder }
+        return nil
     }
 
     /// Every known dataset (found or not) plus image folders in the search roots.

@@ -2,7 +2,7 @@ import Foundation
 
 /// MD5 (RFC 1321), streaming: the official dataset archives publish MD5 checksums.
 /// Integrity only, not security.
-struct MD5 {
+public struct MD5 {
     private var state: (UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476)
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
@@ -15,7 +15,9 @@ struct MD5 {
         UInt32(truncatingIfNeeded: Int64((abs(sin(Double(i + 1))) * 4_294_967_296).rounded(.down)))
     }
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         length &+= UInt64(bytes.count)
         var start = 0
         if !pending.isEmpty {
@@ -34,10 +36,10 @@ struct MD5 {
         if start < bytes.count { pending += bytes[start...] }
     }
 
-    mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+    public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
     /// The digest as 32 lowercase hex digits.
-    mutating func finalize() -> String {
+    public mutating func finalize() -> String {
         let bitLength = length &* 8
         var tail: [UInt8] = [0x80]
         while (Int(length % 64) + tail.count) % 64 != 56 { tail.append(0) }

@@ -26,6 +26,7 @@ struct CNNTUI: ParsableCommand {
             RunSessionCommand.self,
             EvalCommand.self,
             PredictCommand.self,
+            ExportCommand.self,
             OpenCommand.self,
             AttachCommand.self,
             BenchCommand.self, BenchWorkerCommand.self,

@@ -14,7 +14,12 @@ struct SessionArguments: ParsableArguments {
 
     /// The store and the session named by `id`; a bad ID is a ValidationError saying why.
     func open() throws -> (SessionStore, Session) {
-        let store = SessionStore(override: sessionsDir)
-        do { return (store, try store.open(id)) } catch { throw ValidationError("\(error)") }
+        (SessionStore(override: sessionsDir), try Self.open(id, sessionsDir: sessionsDir))
+    }
+
+    /// The session named by `id` in the store `sessionsDir` picks; a bad ID is a ValidationError saying why
+    /// (with the near matches when nothing matches).
+    static func open(_ id: String, sessionsDir: String?) throws -> Session {
+        do { return try SessionStore(override: sessionsDir).open(id) } catch { throw ValidationError("\(error)") }
     }
 }
