@@ -550,8 +550,8 @@ class Run:
             model.train()
             logits = torch.cat(logits)
             target = torch.cat(labels)
-            loss = float(F.cross_entropy(logits, target, reduction="sum")) / len(labels)
-            accuracy = float((logits.argmax(1) == target).sum()) / len(labels)
+            loss = float(F.cross_entropy(logits, target, reduction="sum")) / len(target)
+            accuracy = float((logits.argmax(1) == target).sum()) / len(target)
             details = cs.evaluation_images(logits.numpy(), target.numpy(), self.test_images.pixels)
             result = (cs.f32(loss), cs.f32(accuracy), details)
         if not self.ranks.distributed:

@@ -67,6 +67,9 @@ struct ExportCommand: ParsableCommand {
         }
         for note in report.notes { print("note: \(note)") }
         print("wrote \(report.directory.path): \(report.files.joined(separator: ", "))")
+        if let checkpoint = report.checkpoint {
+            print("\(checkpoint.lastPathComponent)/: the session's last checkpoint, with its history")
+        }
         let resume = report.checkpoint.map { " --resume \($0.lastPathComponent)" } ?? ""
         print("""
             train it:   cd \(report.directory.path) && python3 -m venv .venv && .venv/bin/pip install -r requirements.txt

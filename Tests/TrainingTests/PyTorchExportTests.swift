@@ -9,12 +9,6 @@ import Testing
 private let repositoryAssets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Assets")
 
-private func temporaryDirectory(_ name: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("cnntui-export-\(name)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
 /// A folder that the catalogue takes for an IDX dataset (the file names are what it looks at).
 private func idxFolder() throws -> URL {
     let folder = try temporaryDirectory("idx")
