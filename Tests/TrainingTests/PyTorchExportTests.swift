@@ -155,7 +155,8 @@ private func recipe(in directory: URL) throws -> [String: Any] {
         var sent = false
         let events = TinyRun.run(RunRequest(.new(TinyRun.config(epochs: 1, schedule: "constant")), sessions: store,
                                             sources: sources)) { handle, event in
-            if case let .step(step) = event, step.globalStep == 2, !sent {
+            // At the start: the rate applies at the first batch boundary, whatever steps the channel coalesces.
+            if case .started = event, !sent {
                 sent = true
                 _ = handle.send(.setLearningRate(0.004))
             }
