@@ -48,7 +48,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestThreads"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestThreads"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Engine", "Models"], resources: [.copy("Fixtures")]),
+        // Golden/: exported files the export tests compare against (read by path, not bundled).
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Engine", "Models"], exclude: ["Golden"],
+                    resources: [.copy("Fixtures")]),
         // Snapshots/: whole-screen text files the snapshot tests compare against (read by path, not bundled).
         .testTarget(name: "TUITests", dependencies: ["TUI", "Training", "Data"], exclude: ["Snapshots"]),
         // Runs the built binary; imports none of its modules.
