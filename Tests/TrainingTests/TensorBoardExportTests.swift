@@ -209,7 +209,7 @@ func decodePNG(_ png: Data) throws -> DecodedImage {
         let out = root.appendingPathComponent("tb")
         let written = try TensorBoardExport.write(session: session.url, to: out)
 
-        #expect(written.file.deletingLastPathComponent() == out)
+        #expect(written.file.deletingLastPathComponent().path == out.path)
         #expect(written.file.lastPathComponent.hasPrefix("events.out.tfevents."))
         #expect(written.file.lastPathComponent.hasSuffix("." + TensorBoardExport.hostName()))
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == [written.file.lastPathComponent])
