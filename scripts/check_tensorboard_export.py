@@ -18,6 +18,7 @@ export already written there instead of running `cnntui export`. Exits 1 saying 
 """
 import argparse
 import json
+import math
 import os
 import shutil
 import struct
@@ -32,9 +33,11 @@ TAGS = {"train_loss": "train/loss", "train_accuracy": "train/accuracy", "lr": "t
         "confusion": "test/confusion_matrix"}
 
 
-def close(a, b):
-    """Float32 values written from the metrics' decimal text: equal to float32 rounding."""
-    return a == b or abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+def same_float32(read, recorded):
+    """The metrics' decimal text is the shortest that gives cnntui's float32: rounded to float32 it is the
+    value the event file must hold, exactly (NaN as NaN)."""
+    expected = struct.unpack("<f", struct.pack("<f", recorded))[0]
+    return read == expected or (math.isnan(read) and math.isnan(expected))
 
 
 def check_tensorboard(cnntui, session_dir, work_dir, export_dir=None):
@@ -80,9 +83,9 @@ def check_tensorboard(cnntui, session_dir, work_dir, export_dir=None):
         assert len(got) == len(points), f"{tag}: {len(got)} points, metrics.jsonl has {len(points)}"
         for event, (step, value) in zip(got, points):
             assert event.step == step, f"{tag}: step {event.step} where metrics.jsonl has {step}"
-            assert close(event.value, value), f"{tag} at step {step}: {event.value}, metrics.jsonl has {value}"
+            assert same_float32(event.value, value), f"{tag} at step {step}: {event.value}, metrics.jsonl has {value}"
             times.append(event.wall_time)
-        lines.append(f"  {tag}: {len(got)} points equal metrics.jsonl (steps {points[0][0]}..{points[-1][0]})")
+        lines.append(f"  {tag}: {len(got)} points equal metrics.jsonl as float32 (steps {points[0][0]}..{points[-1][0]})")
 
     images = acc.Images(TAGS["confusion"]) if TAGS["confusion"] in tags["images"] else []
     assert [i.step for i in images] == [r["global_step"] for r in epochs], \

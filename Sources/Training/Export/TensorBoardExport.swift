@@ -50,7 +50,7 @@ public enum TensorBoardExport {
         let events = self.events(records: records, lines: lines, start: clockStart)
 
         let start = events.first?.wallTime ?? clockStart
-        let file = directory.appendingPathComponent("events.out.tfevents.\(String(format: "%010d", Int(start))).\(hostName())")
+        let file = directory.appendingPathComponent("events.out.tfevents.\(String(format: "%010ld", Int(start))).\(hostName())")
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
