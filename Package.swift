@@ -34,8 +34,8 @@ let package = Package(
         .target(name: "Models", dependencies: ["Engine"]),
         // Dataset readers, transforms, splits, the loader thread, downloads.
         .target(name: "Data", dependencies: ["CZlib", "CPNG", "CJPEG"]),
-        // The engine thread, its command/event channel, recipes, evaluation, sessions.
-        .target(name: "Training", dependencies: ["Engine", "Models", "Data"]),
+        // The engine thread, its command/event channel, recipes, evaluation, sessions and their exports.
+        .target(name: "Training", dependencies: ["Engine", "Models", "Data", "CZlib"]),
         // Cell grid, widgets, screens, view model, and the one curses painter.
         .target(name: "TUI", dependencies: ["Training", "Data", "Models", "Engine", "CNcursesw"]),
         .executableTarget(
