@@ -131,7 +131,7 @@ func decodePNG(_ png: Data) throws -> DecodedImage {
         #expect(CRC32C.checksum((0..<32).reversed().map { UInt8($0) }) == 0x113f_db5c)
     }
 
-    /// The records TensorBoard's own writer made (scripts/fixtures/tensorboard.py) from the same values, byte for byte.
+    /// The records TensorBoard's own writer made (scripts/fixtures/tensorboard_events.py) from the same values, byte for byte.
     @Test func recordsMatchTensorBoardsOwnWriter() throws {
         let url = try #require(Bundle.module.url(forResource: "tensorboard_events", withExtension: "tfevents", subdirectory: "Fixtures"))
         let theirs = try ReadEvent.records(try Data(contentsOf: url))
