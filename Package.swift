@@ -34,8 +34,8 @@ let package = Package(
         .target(name: "Models", dependencies: ["Engine"]),
         // Dataset readers, transforms, splits, the loader thread, downloads.
         .target(name: "Data", dependencies: ["CZlib", "CPNG", "CJPEG"]),
-        // The engine thread, its command/event channel, recipes, evaluation, sessions.
-        .target(name: "Training", dependencies: ["Engine", "Models", "Data"]),
+        // The engine thread, its command/event channel, recipes, evaluation, sessions and their exports.
+        .target(name: "Training", dependencies: ["Engine", "Models", "Data", "CZlib"]),
         // Cell grid, widgets, screens, view model, and the one curses painter.
         .target(name: "TUI", dependencies: ["Training", "Data", "Models", "Engine", "CNcursesw"]),
         .executableTarget(
@@ -48,7 +48,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestThreads"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestThreads"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Engine", "Models"], resources: [.copy("Fixtures")]),
+        // Golden/: exported files the export tests compare against (read by path, not bundled).
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Data", "Engine", "Models"], exclude: ["Golden"],
+                    resources: [.copy("Fixtures")]),
         // Snapshots/: whole-screen text files the snapshot tests compare against (read by path, not bundled).
         .testTarget(name: "TUITests", dependencies: ["TUI", "Training", "Data"], exclude: ["Snapshots"]),
         // Runs the built binary; imports none of its modules.

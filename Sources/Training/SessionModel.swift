@@ -38,9 +38,15 @@ public final class SessionModel {
         return try evaluator.evaluate(network)
     }
 
+    /// One image's verdict: its top classes and the network's raw logits (what an exported model is checked against).
+    public struct Prediction: Sendable {
+        public var top: [ClassProbability]
+        public var logits: [Float]
+    }
+
     /// Top-k classes for images given as raw C*H*W bytes at the session's image shape, normalised
     /// exactly as the training loader normalises (it is the same loader, without augmentation).
-    public func predict(_ images: [[UInt8]], k: Int = 5) throws -> [[ClassProbability]] {
+    public func predict(_ images: [[UInt8]], k: Int = 5) throws -> [Prediction] {
         let shape = dataset.shape
         let size = shape.reduce(1, *)
         for (i, pixels) in images.enumerated() where pixels.count != size {
@@ -59,10 +65,11 @@ public final class SessionModel {
         let probabilities = Tensor(shape: logits.shape)
         softmax(logits, into: probabilities)
         let classes = logits.shape[1]
-        var results = [[ClassProbability]](repeating: [], count: images.count)
+        var results = [Prediction](repeating: Prediction(top: [], logits: []), count: images.count)
         for row in 0..<batch.count {
-            results[Int(batch.indices[row])] = Evaluator.ranked(probabilities.data + row * classes, classes: classes,
-                                                                k: min(k, classes))
+            results[Int(batch.indices[row])] = Prediction(
+                top: Evaluator.ranked(probabilities.data + row * classes, classes: classes, k: min(k, classes)),
+                logits: Array(UnsafeBufferPointer(start: logits.data + row * classes, count: classes)))
         }
         return results
     }

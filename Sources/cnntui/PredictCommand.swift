@@ -15,7 +15,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Which checkpoint: last or best.") var checkpoint = "best"
     @Option(name: .customLong("top"), help: "How many classes to show per image.") var top = 3
     @Option(name: .customLong("sessions-dir")) var sessionsDir: String?
-    @Flag(help: "One JSON object per image.") var json = false
+    @Flag(help: "One JSON object per image: the top classes and the raw logits.") var json = false
 
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image file") }
@@ -33,12 +33,14 @@ struct PredictCommand: ParsableCommand {
             let prepared = try images.map { try ImageFile.load($0, shape: model.dataset.shape) }
             let results = try model.predict(prepared, k: top)
             let names = model.dataset.classNames
-            for (path, ranked) in zip(images, results) {
+            for (path, prediction) in zip(images, results) {
                 if json {
-                    printJSON(["image": path, "top": ranked.map { ["class": names[$0.classIndex], "index": $0.classIndex,
-                                                                   "probability": Double("\($0.probability)") ?? 0] }])
+                    printJSON(["image": path,
+                               "top": prediction.top.map { ["class": names[$0.classIndex], "index": $0.classIndex,
+                                                            "probability": Double("\($0.probability)") ?? 0] },
+                               "logits": prediction.logits.map { Double("\($0)") ?? 0 }])
                 } else {
-                    let classes = ranked.map { String(format: "%@ %.1f%%", names[$0.classIndex], $0.probability * 100) }
+                    let classes = prediction.top.map { String(format: "%@ %.1f%%", names[$0.classIndex], $0.probability * 100) }
                     print("\(path): " + classes.joined(separator: ", "))
                 }
             }

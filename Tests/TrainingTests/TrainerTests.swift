@@ -161,8 +161,10 @@ private func metrics(_ sessionPath: String) throws -> [MetricRecord] {
         #expect(abs(offline.loss - evaluation.testLoss) <= 1e-6 * max(1, abs(evaluation.testLoss)))
         let dataset = TinyRun.dataset()
         let predictions = try model.predict([Array(dataset.test.image(at: 0)), Array(dataset.test.image(at: 1))], k: 2)
-        #expect(predictions.count == 2 && predictions.allSatisfy { $0.count == 2 })
-        #expect(predictions[0][0].classIndex == evaluation.preview[0].predictedClass)
+        #expect(predictions.count == 2 && predictions.allSatisfy { $0.top.count == 2 })
+        #expect(predictions[0].top[0].classIndex == evaluation.preview[0].predictedClass)
+        let logits = predictions[0].logits
+        #expect(logits.count == dataset.classNames.count && logits.firstIndex(of: logits.max()!) == predictions[0].top[0].classIndex)
     }
 
     @Test func aDamagedCheckpointIsRefusedAndTheSessionLeftAlone() throws {
