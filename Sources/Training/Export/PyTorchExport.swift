@@ -96,7 +96,7 @@ public enum PyTorchExport {
             try AtomicFile.write(try Data(contentsOf: template), to: target)
             written.append(template.lastPathComponent)
         }
-        try AtomicFile.write(Data(PyTorchModelSource.generate(network, model: config.model).utf8),
+        try AtomicFile.write(Data(try PyTorchModelSource.generate(network, model: config.model).utf8),
                              to: directory.appendingPathComponent("model.py"))
         try AtomicFile.write(try recipe.json(), to: directory.appendingPathComponent(recipeFile))
         written += ["model.py", recipeFile]
