@@ -164,7 +164,7 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
     if failures:
         sys.exit("FAILED: " + "; ".join(failures))
-    print(f"OK: checks {', '.join(map(str, chosen))} passed")
+    print(f"OK: passed check {', '.join(map(str, chosen))}")
 
 
 if __name__ == "__main__":
