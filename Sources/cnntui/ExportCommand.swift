@@ -7,11 +7,13 @@ import Training
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export a run as a PyTorch project (train.py, torchrun, resumable from its checkpoint).",
+        abstract: "Export a run as a PyTorch project (train.py, torchrun, resumable) or as TensorBoard event files.",
         discussion: """
-            With a session ID: its recipe, its last checkpoint (train.py --resume checkpoint continues it) and the \
-            learning-rate changes made by hand. With --model and --dataset (and the recipe flags of `cnntui train`): \
-            the recipe alone. The project's runs are cnntui sessions: `cnntui attach`, `eval`, `resume` take them.
+            --pytorch with a session ID: its recipe, its last checkpoint (train.py --resume checkpoint continues it) \
+            and the learning-rate changes made by hand. With --model and --dataset (and the recipe flags of `cnntui \
+            train`): the recipe alone. The project's runs are cnntui sessions: `cnntui attach`, `eval`, `resume` take \
+            them. --tensorboard (a session only): its scalars and per-epoch confusion matrices, for \
+            `tensorboard --logdir DIR`.
             """)
 
     @Argument(help: "Session ID (or a unique part of it, or its path); omit it with --model and --dataset.")
@@ -25,10 +27,12 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Write into a directory that is not empty (files of the same names are replaced).") var force = false
 
     func validate() throws {
-        if tensorboardDirectory != nil {
-            throw ValidationError("--tensorboard: not built yet (the TensorBoard export is on its way); use --pytorch")
+        guard pytorchDirectory != nil || tensorboardDirectory != nil else {
+            throw ValidationError("say what to write: --pytorch DIR (a PyTorch project) or --tensorboard DIR (event files)")
         }
-        guard pytorchDirectory != nil else { throw ValidationError("--pytorch DIR: say where to write the project") }
+        if tensorboardDirectory != nil, id == nil {
+            throw ValidationError("--tensorboard: exports a session's metrics; give its ID")
+        }
         switch (id, model, dataset) {
         case (.some, nil, nil):
             if recipe.overrides != TrainingOverrides() || recipe.recipe != "seed" || recipe.dataDir != nil {
@@ -44,11 +48,27 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let pytorchDirectory else { return }
+        // The session is found as `eval`, `resume` and `attach` find it (near matches listed on a miss).
+        let session = try id.map { try SessionArguments.open($0, sessionsDir: recipe.sessionsDir) }
+        if let pytorchDirectory { try exportPyTorch(session: session, to: pytorchDirectory) }
+        if let tensorboardDirectory, let session {
+            do {
+                let directory = URL(fileURLWithPath: tensorboardDirectory)
+                try ExportDirectory.check(directory, flag: "--tensorboard", force: force)
+                let written = try TensorBoardExport.write(session: session.url, to: directory)
+                print("wrote \(written.file.path): \(written.scalars) scalar points (\(written.tags.joined(separator: ", "))), "
+                      + "\(written.images) confusion matrices")
+                print("view it:    tensorboard --logdir \(directory.path)")
+            } catch {
+                stderrLine("error: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    private func exportPyTorch(session: Session?, to pytorchDirectory: String) throws {
         let source: PyTorchExport.Source
-        if let id {
-            // The session is found as `eval`, `resume` and `attach` find it (near matches listed on a miss).
-            let session = try SessionArguments.open(id, sessionsDir: recipe.sessionsDir)
+        if let session {
             do { source = PyTorchExport.Source(config: try session.readConfig(), session: session) } catch {
                 throw ValidationError("\(error)")
             }

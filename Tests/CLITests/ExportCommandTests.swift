@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `cnntui export --pytorch` through the real binary: a trained session, the bad inputs the issue lists, and a
+/// `cnntui export --pytorch` and `--tensorboard` through the real binary: a trained session, the bad inputs the issue lists, and a
 /// session without a checkpoint.
 @Suite struct ExportCommandTests {
     typealias Sandbox = TrainCommandTests.Sandbox
@@ -27,8 +27,16 @@ import Testing
         #expect(again.status == 1 && again.stderr.contains("--pytorch") && again.stderr.contains("--force"), "\(again.stderr)")
         #expect(try box.run(["export", id, "--pytorch", project.path, "--force"]).status == 0)
 
-        let tensorboard = try box.run(["export", id, "--tensorboard", box.root.appendingPathComponent("tb").path])
-        #expect(tensorboard.status != 0 && tensorboard.stderr.contains("--tensorboard"), "\(tensorboard.stderr)")
+        // TensorBoard: the event file (its contents are TensorBoardExportTests'), the same refusal of a full directory.
+        let logdir = box.root.appendingPathComponent("tb")
+        let tensorboard = try box.run(["export", id, "--tensorboard", logdir.path])
+        #expect(tensorboard.status == 0 && tensorboard.stdout.contains("tensorboard --logdir"), "\(tensorboard.stderr)")
+        let events = try FileManager.default.contentsOfDirectory(atPath: logdir.path)
+        #expect(events.count == 1 && events[0].hasPrefix("events.out.tfevents."), "\(events)")
+        let full = try box.run(["export", id, "--tensorboard", logdir.path])
+        #expect(full.status != 0 && full.stderr.contains("--tensorboard") && full.stderr.contains("--force"), "\(full.stderr)")
+        let recipeOnly = try box.run(["export", "--model", "mycnn", "--dataset", "fashion-mnist", "--tensorboard", logdir.path])
+        #expect(recipeOnly.status != 0 && recipeOnly.stderr.contains("--tensorboard"), "\(recipeOnly.stderr)")
         let typo = String(id.dropLast()) + "x"
         let unknown = try box.run(["export", typo, "--pytorch", box.root.appendingPathComponent("p2").path])
         #expect(unknown.status != 0 && unknown.stderr.contains("near matches: \(id)"), "\(unknown.stderr)")

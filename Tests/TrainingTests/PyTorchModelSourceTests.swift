@@ -42,7 +42,10 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cnntui-model-py-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var files = [Self.assets.appendingPathComponent("layers.py").path]
+        // A copy of layers.py: py_compile writes its bytecode beside the file, which must not be the repository.
+        let layers = directory.appendingPathComponent("layers.py")
+        try FileManager.default.copyItem(at: Self.assets.appendingPathComponent("layers.py"), to: layers)
+        var files = [layers.path]
         for model in ModelZoo.names {
             for shape in [[1, 28, 28], [3, 32, 32]] {
                 let url = directory.appendingPathComponent("\(model)-\(shape[0]).py")

@@ -44,19 +44,7 @@ public enum PyTorchExport {
     public static func write(_ source: Source, to directory: URL, force: Bool, assets: URL,
                              sources: RunSources = .standard) throws -> Report {
         let fm = FileManager.default
-        let flag = "--pytorch"
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: directory.path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else {
-                throw TrainingError.invalidFlag(flag: flag, message: "\(directory.path) is a file, not a directory")
-            }
-            let entries = (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
-            if !entries.isEmpty && !force {
-                throw TrainingError.invalidFlag(
-                    flag: flag, message: "\(directory.path) exists and is not empty (\(entries.count) entries); "
-                        + "choose a new directory, or add --force to write over the files of the same names")
-            }
-        }
+        try ExportDirectory.check(directory, flag: "--pytorch", force: force)
         let templates = try templateFiles(in: assets)
 
         var config = source.config
