@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ACTIVATIONS = {None: lambda x: x, "relu": F.relu, "silu": F.silu, "sigmoid": torch.sigmoid}
+ACTIVATIONS = {None: lambda x: x, "relu": F.relu, "relu6": F.relu6, "silu": F.silu, "sigmoid": torch.sigmoid}
 
 
 def _run(module, names, x):

@@ -65,14 +65,17 @@ public enum ModelZoo {
     /// Every name `build` accepts: canonical names and the family-only aliases.
     public static var acceptedNames: [String] { names + aliases.keys.sorted() }
 
-    /// The canonical name for a name or alias (case-insensitive), or nil.
+    /// The canonical name for a name or alias (case-insensitive), or nil. A spec file's path (see
+    /// `NetworkSpec.isPath`) is its own name: whether it reads and builds is `build`'s to say, with its lines.
     public static func canonicalName(_ name: String) -> String? {
+        if NetworkSpec.isPath(name) { return name }
         let lower = name.lowercased()
         if let target = aliases[lower] { return target }
         return names.contains(lower) ? lower : nil
     }
 
     static func entry(_ name: String) throws -> ZooEntry {
+        if NetworkSpec.isPath(name) { return try specEntry(NetworkSpecReader.read(file: name)) }
         guard let canonical = canonicalName(name), let e = entries.first(where: { $0.name == canonical }) else {
             throw ModelError.unknownModel(name, valid: acceptedNames)
         }
@@ -162,6 +165,32 @@ public enum ModelZoo {
 }
 
 extension ModelZoo {
+    /// A spec file as one more zoo entry: built by `NetworkSpecBuilder`, with the spec's input size (and so
+    /// the same ZeroPad2d adapter as the zoo's fixed-size networks) and family (and so its recipe).
+    static func specEntry(_ spec: NetworkSpec) -> ZooEntry {
+        ZooEntry(name: spec.file, seed: "spec", family: spec.family ?? "spec", notes: [], fixedInputSize: spec.inputSize) { input, classes, f in
+            var builder = NetworkSpecBuilder(spec: spec, classes: classes, f: f)
+            defer { f = builder.f }
+            return try builder.build(input: Array(input))
+        }
+    }
+
+    /// A zoo model as spec text for images [C, H, W] (`cnntui models --spec NAME`). A network built for one
+    /// input size is written at that size with `input-size`, so smaller inputs get the zoo's adapter.
+    public static func specText(_ name: String, inputShape: [Int], classes: Int) throws -> String {
+        let e = try entry(name)
+        guard inputShape.count == 3 else { throw ModelError.invalidArgument("input shape must be C, H, W, got \(inputShape)") }
+        let shape = e.fixedInputSize.map { [inputShape[0], $0, $0] } ?? inputShape
+        var factory = LayerFactory(seed: 0)
+        let root = Sequential(try e.build(shape, classes, &factory))
+        var settings: [String] = []
+        if e.seed != "spec" { settings.append("family \(e.family)") }
+        if let size = e.fixedInputSize { settings.append("input-size \(size)") }
+        let header = ["\(e.name): \(e.family), seed \(e.seed); written for \(shape.map(String.init).joined(separator: "x")) inputs "
+                      + "and \(classes) classes by `cnntui models --spec`"] + e.notes.map { "note: " + $0 }
+        return try NetworkSpecWriter.text(root, inputShape: shape, header: header, settings: settings)
+    }
+
     /// Family-only aliases and the canonical names they mean, sorted.
     public static var aliasList: [(String, String)] { aliases.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 }

@@ -50,6 +50,10 @@ public struct Recipe: Sendable, Equatable {
             return Recipe(family: "mycnn", epochs: 10, batchSize: 100, optimizer: .adam, learningRate: 0.01)
         case "resnet", "seresnet", "vgg":
             return Recipe(family: normalized(family), epochs: 10, batchSize: 100, optimizer: .adam, learningRate: 0.001)
+        case "spec":
+            // A spec file without a `family` line: seed 003's plain recipe (Adam at 0.001, 10 epochs, batch 100),
+            // which suits any small network; `family NAME` in the file picks that family's instead.
+            return Recipe(family: "spec", epochs: 10, batchSize: 100, optimizer: .adam, learningRate: 0.001)
         case "mobilenetv1", "mobilenet":
             return Recipe(family: "mobilenetv1", epochs: 50, batchSize: 64, optimizer: .adam, learningRate: 0.01,
                           schedule: "step:10:0.5", augmentation: "crop+flip", validationFraction: 0.1, seed: 42)

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Where sessions live: `--sessions-dir`, else `$CNNTUI_SESSIONS`, else `Sessions/` in the current directory.
 public struct SessionStore: Sendable {
@@ -36,6 +37,7 @@ public struct SessionStore: Sendable {
                 let session = Session(id: id, url: url)
                 try FileManager.default.createDirectory(at: session.checkpointsURL, withIntermediateDirectories: true)
                 try session.writeConfig(config)
+                try session.keepSpec(of: config)
                 return session
             }
             guard errno == EEXIST else {
@@ -112,6 +114,7 @@ public struct SessionStore: Sendable {
 /// One run's directory:
 ///
 ///     config.json             the resolved TrainingConfig (seed and versions included)
+///     model.cnn               for a network written as a spec file: the copy it was trained with
 ///     dataset.json            class names, image shape, normalisation (what `predict` needs)
 ///     metrics.jsonl           one JSON object per line: step records (means over `metrics_every` steps),
 ///                             epochs, learning-rate changes
@@ -147,9 +150,26 @@ public struct Session: Sendable, Equatable {
     /// Every event of the run, one line each (`SessionEvents`, `EventFile`).
     public var eventsURL: URL { url.appendingPathComponent("events.jsonl") }
 
+    /// The copy of the spec file a session's network was built from, if it was built from one.
+    public var specURL: URL { url.appendingPathComponent("model." + NetworkSpec.fileExtension) }
+
+    /// The config as written; a network from a spec file is read from the session's own copy of it
+    /// (resume, eval, export, predict), so editing or moving the original changes no past run.
     public func readConfig() throws -> TrainingConfig {
-        try JSONFile.read(TrainingConfig.self, from: configURL, invalid: "not a valid config") {
+        var config = try JSONFile.read(TrainingConfig.self, from: configURL, invalid: "not a valid config") {
             TrainingError.session(path: configURL.path, message: $0)
+        }
+        if NetworkSpec.isPath(config.model), FileManager.default.fileExists(atPath: specURL.path) { config.model = specURL.path }
+        return config
+    }
+
+    /// Copies the spec file of a network written as one into the session.
+    func keepSpec(of config: TrainingConfig) throws {
+        guard NetworkSpec.isPath(config.model) else { return }
+        do {
+            try FileManager.default.copyItem(atPath: config.model, toPath: specURL.path)
+        } catch {
+            throw TrainingError.session(path: specURL.path, message: "cannot keep a copy of \(config.model): \(error.localizedDescription)")
         }
     }
 

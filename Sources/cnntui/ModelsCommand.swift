@@ -5,15 +5,29 @@ import Models
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "List the model zoo with parameter and multiply-add totals for a dataset.")
+        abstract: "List the model zoo with parameter and multiply-add totals for a dataset.",
+        discussion: """
+            --spec NAME prints a zoo model as a network spec file (sized for --dataset or --input; default \
+            cifar10): save it as NAME.cnn, edit it, and pass its path to --model.
+            """)
 
     @OptionGroup var inputOptions: InputOptions
 
     @Flag(help: "Print one JSON array.")
     var json = false
 
+    @Option(help: "Print this zoo model as a network spec file (.cnn) instead of the list.")
+    var spec: String?
+
     func run() throws {
         guard let (input, classes, label) = try inputOptions.resolve(fallback: "cifar10") else { return }
+        if let spec {
+            guard let name = ModelZoo.canonicalName(spec), !NetworkSpec.isPath(name) else {
+                throw ValidationError("--spec: unknown model '\(spec)'; known: \(ModelZoo.acceptedNames.joined(separator: ", "))")
+            }
+            print(try ModelZoo.specText(name, inputShape: input, classes: classes), terminator: "")
+            return
+        }
         var objects: [[String: Any]] = []
         var lines: [[String]] = [["Model", "Family", "Seed", "Params", "Mult-adds/image", ""]]
         for name in ModelZoo.names {

@@ -32,6 +32,20 @@ func reluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: 
     }
 }
 
+// MARK: - ReLU6: y = min(max(x, 0), 6); dx = dy where 0 < x < 6 (PyTorch's hardtanh_backward: 0 at both kinks).
+
+func relu6Forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { y[i] = min(max(x[i], 0), 6) }
+    }
+}
+
+func relu6Backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, n: Int) {
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        for i in range { dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0 }
+    }
+}
+
 // MARK: - Sigmoid: y = 1 / (1 + e^-x); dx = dy * y * (1 - y), from the saved output.
 
 /// Written so that exp never overflows: with e = e^-|x|, 1 / (1 + e) for x >= 0, else e / (1 + e).

@@ -1,13 +1,13 @@
-/// Elementwise activations: ReLU, SiLU (x * sigmoid(x), the "Swish" of EfficientNet), Sigmoid.
+/// Elementwise activations: ReLU, ReLU6 (MobileNet's ReLU clipped at 6), SiLU (x * sigmoid(x), the "Swish" of EfficientNet), Sigmoid.
 /// Shapes: output = input, any rank.
 public final class Activation: Layer {
-    public enum Kind: String, Sendable { case relu = "ReLU", silu = "SiLU", sigmoid = "Sigmoid" }
+    public enum Kind: String, Sendable { case relu = "ReLU", relu6 = "ReLU6", silu = "SiLU", sigmoid = "Sigmoid" }
     public var name = ""
     public let kind: Kind
     public var typeName: String { kind.rawValue }
 
     private let output = Tensor(shape: [0])
-    /// ReLU and SiLU differentiate from the input (owned by the layer before, valid until its next forward);
+    /// ReLU, ReLU6 and SiLU differentiate from the input (owned by the layer before, valid until its next forward);
     /// Sigmoid from its own output.
     private var input: Tensor?
 
@@ -32,6 +32,7 @@ public final class Activation: Layer {
         let n = input.count
         switch kind {
         case .relu: reluForward(y: output.data, x: input.data, n: n)
+        case .relu6: relu6Forward(y: output.data, x: input.data, n: n)
         case .silu: siluForward(y: output.data, x: input.data, n: n)
         case .sigmoid: sigmoidForward(y: output.data, x: input.data, n: n)
         }
@@ -46,6 +47,7 @@ public final class Activation: Layer {
         let n = input.count
         switch kind {
         case .relu: reluBackward(dx: gradInput.data, dy: gradOutput.data, x: input.data, n: n)
+        case .relu6: relu6Backward(dx: gradInput.data, dy: gradOutput.data, x: input.data, n: n)
         case .silu: siluBackward(dx: gradInput.data, dy: gradOutput.data, x: input.data, n: n)
         case .sigmoid: sigmoidBackward(dx: gradInput.data, dy: gradOutput.data, y: output.data, n: n)
         }
