@@ -19,6 +19,13 @@ public enum NetworkSpecReader {
         return try read(text, file: path)
     }
 
+    /// The spec files in `directory` as paths under it (`models/tiny.cnn`), sorted; none when it is missing.
+    /// The model picker lists those of `./models/` after the zoo.
+    public static func files(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix("." + NetworkSpec.fileExtension) }.sorted().map { directory + "/" + $0 }
+    }
+
     public static func read(_ text: String, file: String) throws -> NetworkSpec {
         func fail(_ line: Int, _ message: String) -> NetworkSpecError { NetworkSpecError(file: file, line: line, message) }
 

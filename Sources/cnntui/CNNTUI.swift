@@ -61,8 +61,10 @@ struct UICommand: ParsableCommand {
         if let config {
             chosen = config
         } else {
+            // The zoo, then the network spec files in ./models/ (counted and timed like the zoo's).
             let setup = SetupApp(capabilities: painter.capabilities, width: painter.width, height: painter.height,
-                                 painter: painter, dataDirectory: options.recipe.dataDir, base: options.recipe.overrides,
+                                 painter: painter, models: ModelZoo.names + NetworkSpecReader.files(in: "models"),
+                                 dataDirectory: options.recipe.dataDir, base: options.recipe.overrides,
                                  preselectedModel: options.model, preselectedDataset: options.dataset)
             var picked: TrainingConfig?
             while picked == nil {

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import Testing
 @testable import Models
 
@@ -74,6 +75,16 @@ import Testing
         #expect(error.line == b.line, "\(b.what): line \(error.line.map(String.init) ?? "none") (\(error.message))")
         #expect(error.message.hasPrefix(b.message), "\(b.what): \(error.message)")
         #expect(error.description.hasPrefix("broken.cnn: line \(b.line ?? 0): "), "\(b.what)")
+    }
+
+    /// The picker's list: the .cnn files of a directory, sorted, as paths under it; none when it is missing.
+    @Test func specFilesInADirectory() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spec-files-\(ProcessInfo.processInfo.processIdentifier)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ["b.cnn", "a.cnn", "notes.txt"] { FileManager.default.createFile(atPath: dir + "/" + name, contents: Data()) }
+        #expect(NetworkSpecReader.files(in: dir) == [dir + "/a.cnn", dir + "/b.cnn"])
+        #expect(NetworkSpecReader.files(in: dir + "/missing").isEmpty)
     }
 
     @Test func aMissingFileIsNamed() {

@@ -90,6 +90,22 @@ import Training
         #expect(app.state.step == .recipe)
     }
 
+    /// Spec files of ./models/ follow the zoo, with their counts; a broken one shows its line.
+    @Test func modelPickerListsSpecFilesWithTheirCounts() {
+        let app = SetupApp(capabilities: .full, width: 120, height: 30, datasets: Self.listings,
+                           models: ["mycnn", "models/tiny.cnn", "models/broken.cnn"], estimator: nil)
+        app.setEstimates([
+            "mycnn|1x28x28|10": ModelEstimate(parameters: 421_642, macs: 12_345_678),
+            "models/tiny.cnn|1x28x28|10": ModelEstimate(parameters: 24_670, macs: 10_148_672),
+            "models/broken.cnn|1x28x28|10": ModelEstimate(error: "models/broken.cnn: line 3: conv expects 32 input channels, the layer before gives 16"),
+        ])
+        press(app, .enter)
+        let g = app.render()
+        let tiny = g.lines.first { $0.contains("models/tiny.cnn") } ?? ""
+        #expect(tiny.contains("24,670") && tiny.contains("10,148,672"))
+        #expect(g.lines.first { $0.contains("models/broken.cnn") }?.contains("n/a: line 3: conv expects 32") == true)
+    }
+
     @Test func recipeIsPrefilledFromTheSeedAndEditable() throws {
         let app = setup()
         press(app, .enter, .enter)
