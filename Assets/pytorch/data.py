@@ -5,8 +5,12 @@ the folder given with ``--data-dir``:
 
 - MNIST and Fashion-MNIST: the four IDX files (``train-images-idx3-ubyte.gz`` ..., gzipped or not);
 - CIFAR-10: the binary batches (``data_batch_1.bin`` ... ``test_batch.bin``), or ``cifar-10-binary.tar.gz`` itself;
-- an image folder: ``ROOT/train/CLASS/*.png|jpg`` and ``ROOT/test/CLASS/...``, resized with PIL's bilinear filter
-  (the filter cnntui's resize follows) and kept grey when every picture is grey.
+- an image folder: ``ROOT/train/CLASS/*.png|jpg`` and ``ROOT/test/CLASS/...`` (or ``train/`` alone, whose test
+  split is then held out as cnntui holds it out: ``held_out_test`` in the recipe), resized with PIL's bilinear
+  filter (the filter cnntui's resize follows) by the recipe's rule (``stretch`` to the square, or ``crop``: the
+  shorter side to the square's side, then the centre, as torchvision's ``Resize(n)`` + ``CenterCrop(n)``), and
+  kept grey when every picture is grey. The pictures cnntui could not read (``skipped``) are left out. The mean
+  and std are the ones cnntui measured on the training pictures, read from the recipe.
 
 Images stay bytes (N, C, H, W) until a batch is made. A batch is normalised as cnntui's loader does it,
 ``(byte / 255 - mean) / std`` in float32 per channel, and augmented the same way: zero-pad by ``pad_crop``
@@ -125,31 +129,70 @@ def load_cifar10(location: str):
     return train, test
 
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".pgm", ".ppm"}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg"}  # the files cnntui's image-folder scan takes
+HELD_OUT_TEST_STREAM = 0x7E57_5B17  # cnntui's HeldOutTest.stream
 
 
-def load_image_folder(root: str, classes: list, side: int):
-    """ROOT/train/CLASS/* and ROOT/test/CLASS/*, classes in the recipe's order, pictures resized to side x side."""
+def square_picture(picture, side: int, resize: str = "stretch"):
+    """A PIL picture as an RGB side x side one: stretched, or (``crop``) its shorter side scaled to ``side`` and the
+    centre cut out, with torchvision's sizes: the longer side ``int(side * long / short)``, the corner
+    ``round((length - side) / 2)``."""
+    from PIL import Image
+
+    rgb = picture.convert("RGB")
+    if resize == "stretch":
+        return rgb.resize((side, side), Image.BILINEAR)
+    if resize != "crop":
+        raise ValueError(f"resize '{resize}' is not one of stretch, crop")
+    w, h = rgb.size
+    rw, rh = (side, max(side, side * h // w)) if w <= h else (max(side, side * w // h), side)
+    resized = rgb.resize((rw, rh), Image.BILINEAR)
+    left, top = int(round((rw - side) / 2.0)), int(round((rh - side) / 2.0))
+    return resized.crop((left, top, left + side, top + side))
+
+
+def _class_files(root: str, split: str, classes: list):
+    """[(label, path)] of a split, class after class, files sorted (hidden ones left out), as cnntui lists them."""
+    files = []
+    for label, cls in enumerate(classes):
+        folder = os.path.join(root, split, cls)
+        if not os.path.isdir(folder):
+            continue
+        for entry in sorted(os.listdir(folder)):
+            if not entry.startswith(".") and os.path.splitext(entry)[1].lower() in IMAGE_EXTENSIONS:
+                files.append((label, os.path.join(folder, entry)))
+    return files
+
+
+def load_image_folder(root: str, classes: list, side: int, resize: str = "stretch", skipped=(), held_out_test=None):
+    """ROOT/train/CLASS/* and ROOT/test/CLASS/* (or train/ alone, split by ``held_out_test``), classes in the
+    recipe's order, pictures resized to side x side by ``resize``; ``skipped`` (paths relative to ROOT) left out."""
     from PIL import Image  # only image folders need PIL
 
-    def split(name):
+    skip = {os.path.normpath(os.path.join(root, path)) for path in skipped}
+    train_files = _class_files(root, "train", classes)
+    if held_out_test:
+        order = shuffled_order(len(train_files), int(held_out_test["seed"]), HELD_OUT_TEST_STREAM)
+        held = set(order[:max(0, min(len(train_files), int(np.floor(len(train_files) * held_out_test["fraction"] + 0.5))))])
+        test_files = [f for i, f in enumerate(train_files) if i in held]
+        train_files = [f for i, f in enumerate(train_files) if i not in held]
+    else:
+        test_files = _class_files(root, "test", classes)
+
+    def split(files):
         pixels, labels, colour = [], [], False
-        for label, cls in enumerate(classes):
-            folder = os.path.join(root, name, cls)
-            if not os.path.isdir(folder):
+        for label, path in files:
+            if os.path.normpath(path) in skip:
                 continue
-            for entry in sorted(os.listdir(folder)):
-                if os.path.splitext(entry)[1].lower() not in IMAGE_EXTENSIONS:
-                    continue
-                with Image.open(os.path.join(folder, entry)) as picture:
-                    colour = colour or picture.mode not in ("L", "LA", "I", "I;16", "1", "P")
-                    rgb = picture.convert("RGB").resize((side, side), Image.BILINEAR)
-                pixels.append(np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1))
-                labels.append(label)
+            with Image.open(path) as picture:
+                colour = colour or picture.mode not in ("L", "LA", "I", "I;16", "1", "P")
+                rgb = square_picture(picture, side, resize)
+            pixels.append(np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1))
+            labels.append(label)
         return np.stack(pixels), np.asarray(labels), colour
 
-    train_pixels, train_labels, train_colour = split("train")
-    test_pixels, test_labels, test_colour = split("test")
+    train_pixels, train_labels, train_colour = split(train_files)
+    test_pixels, test_labels, test_colour = split(test_files)
     if not (train_colour or test_colour):  # all grey: one plane per image, as cnntui keeps them
         train_pixels, test_pixels = train_pixels[:, :1].copy(), test_pixels[:, :1].copy()
     return ImageSet(train_pixels, train_labels), ImageSet(test_pixels, test_labels)
@@ -165,7 +208,8 @@ def load_splits(dataset: dict, data_dir: str | None = None):
     if kind == "cifar10":
         return load_cifar10(path)
     if kind == "image-folder":
-        return load_image_folder(path, dataset["class_names"], dataset.get("image_size", 32))
+        return load_image_folder(path, dataset["class_names"], dataset.get("image_size", 32), dataset.get("resize") or "stretch",
+                                 dataset.get("skipped") or (), dataset.get("held_out_test"))
     raise ValueError(f"dataset kind '{kind}' is not one data.py reads (idx, cifar10, image-folder)")
 
 
@@ -213,7 +257,12 @@ def validation_split(count: int, fraction: float, seed: int):
     """cnntui's hold-out: a SplitMix64 Fisher-Yates shuffle (stream 0xDA7A5B17); the first part is held out.
     Returns the kept training indices, sorted."""
     held = max(0, min(count, int(np.floor(count * fraction + 0.5))))
-    state = splitmix64_stream(seed, 0xDA7A_5B17)
+    return sorted(shuffled_order(count, seed, 0xDA7A_5B17)[held:])
+
+
+def shuffled_order(count: int, seed: int, stream: int):
+    """cnntui's ``shuffledIndices`` with ``SplitMix64(seed:stream:)``: a Fisher-Yates shuffle of range(count)."""
+    state = splitmix64_stream(seed, stream)
     order = list(range(count))
     for i in range(count - 1, 0, -1):
         state = (state + 0x9E37_79B9_7F4A_7C15) & MASK64
@@ -223,7 +272,7 @@ def validation_split(count: int, fraction: float, seed: int):
         z ^= z >> 31
         j = (z * (i + 1)) >> 64  # Lemire's multiply-shift, as cnntui's `below`
         order[i], order[j] = order[j], order[i]
-    return sorted(order[held:])
+    return order
 
 
 # ----------------------------------------------------------------------------------------- the torch datasets

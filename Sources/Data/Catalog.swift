@@ -24,10 +24,24 @@ public struct DatasetListing: Sendable, Equatable, Codable {
     /// [C, H, W]; for image folders, as loaded at the default 32x32.
     public let shape: [Int]
     public let classes: [String]
+    /// Pictures per class (image folders; nil for the others, whose classes are balanced).
+    public let trainPerClass: [Int]?, testPerClass: [Int]?
+    /// How a train-only image folder's test pictures are held out; nil when it has test/.
+    public let heldOutTest: HeldOutTest?
     /// For a missing dataset: how to get it.
     public let howToGet: String?
 
-    private enum CodingKeys: String, CodingKey { case name, found, path, train, test, shape, classes, howToGet = "how_to_get" }
+    private enum CodingKeys: String, CodingKey {
+        case name, found, path, train, test, shape, classes, howToGet = "how_to_get"
+        case trainPerClass = "train_per_class", testPerClass = "test_per_class", heldOutTest = "held_out_test"
+    }
+
+    public init(name: String, found: Bool, path: String?, train: Int?, test: Int?, shape: [Int], classes: [String],
+                trainPerClass: [Int]? = nil, testPerClass: [Int]? = nil, heldOutTest: HeldOutTest? = nil, howToGet: String?) {
+        self.name = name; self.found = found; self.path = path; self.train = train; self.test = test
+        self.shape = shape; self.classes = classes; self.trainPerClass = trainPerClass; self.testPerClass = testPerClass
+        self.heldOutTest = heldOutTest; self.howToGet = howToGet
+    }
 
     /// Missing values are written as null, so every object has the same keys.
     public func encode(to encoder: any Encoder) throws {
@@ -40,6 +54,9 @@ public struct DatasetListing: Sendable, Equatable, Codable {
         try container.encode(shape, forKey: .shape)
         try container.encode(classes, forKey: .classes)
         try container.encode(howToGet, forKey: .howToGet)
+        try container.encode(trainPerClass, forKey: .trainPerClass)
+        try container.encode(testPerClass, forKey: .testPerClass)
+        try container.encode(heldOutTest, forKey: .heldOutTest)
     }
 }
 
@@ -49,7 +66,7 @@ public enum DatasetFormat: String, Sendable {
     case idx
     /// CIFAR-10's binary batches, or its tarball.
     case cifar10
-    /// `train/CLASS/*` and `test/CLASS/*` pictures.
+    /// `train/CLASS/*` and `test/CLASS/*` pictures (or `train/` alone).
     case imageFolder = "image-folder"
 }
 
@@ -127,9 +144,10 @@ public enum DatasetCatalog {
     }
 
     /// Loads a known dataset by name, or the dataset at a path (an IDX folder, a CIFAR-10 folder or
-    /// archive, or an image folder with train/CLASS/ and test/CLASS/). `imageSize` is the side
-    /// image-folder pictures are resized to.
-    public static func load(_ nameOrPath: String, dataDir: String?, imageSize: Int = 32) throws -> Dataset {
+    /// archive, or an image folder with train/CLASS/ and test/CLASS/). `folderOptions` say how an image
+    /// folder's pictures are resized; `progress` hears of their decoding (not called when they are cached).
+    public static func load(_ nameOrPath: String, dataDir: String?, folderOptions: ImageFolderOptions = ImageFolderOptions(),
+                            progress: DecodeProgress? = nil) throws -> Dataset {
         if let info = info(nameOrPath) {
             guard let location = locate(nameOrPath, dataDir: dataDir) else {
                 let roots = searchRoots(dataDir: dataDir).map { joinPath($0, nameOrPath) }
@@ -160,10 +178,9 @@ public enum DatasetCatalog {
                            mean: mean, std: std, source: path)
         }
         if ImageFolder.isDatasetFolder(path) {
-            let folder = try ImageFolder.load(root: path, imageSize: imageSize)
-            let grey = folder.train.channels == 1
+            let folder = try ImageFolder.load(root: path, options: folderOptions, progress: progress)
             return Dataset(name: folderName, classNames: folder.classNames, train: folder.train, test: folder.test,
-                           mean: grey ? [0.449] : imageNetMean, std: grey ? [0.226] : imageNetStd, source: path)
+                           mean: folder.report.mean, std: folder.report.std, source: path, folder: folder.report)
         }
         throw DataError(path, "not a dataset: expected IDX files (train-images-idx3-ubyte.gz ...), CIFAR-10 .bin files "
             + "or \(CIFAR10.archiveName), or train/ and test/ folders of class folders")
@@ -220,8 +237,10 @@ public enum DatasetCatalog {
                 let path = joinPath(root, entry)
                 guard ImageFolder.isDatasetFolder(path), let summary = try? ImageFolder.summary(root: path) else { continue }
                 seen.insert(entry)
-                listings.append(DatasetListing(name: entry, found: true, path: path, train: summary.train, test: summary.test,
-                                               shape: [3, 32, 32], classes: summary.classes, howToGet: nil))
+                listings.append(DatasetListing(name: entry, found: true, path: path, train: summary.trainPerClass.reduce(0, +),
+                                               test: summary.testPerClass.reduce(0, +), shape: [3, 32, 32], classes: summary.classes,
+                                               trainPerClass: summary.trainPerClass, testPerClass: summary.testPerClass,
+                                               heldOutTest: summary.heldOut, howToGet: nil))
             }
         }
         return listings

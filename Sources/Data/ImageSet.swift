@@ -70,9 +70,11 @@ public struct Dataset: Sendable {
     public let mean: [Float], std: [Float]
     /// The path it was loaded from.
     public let source: String
+    /// For an image folder: the side and resize chosen, pictures per class, skipped pictures, the test split.
+    public let folder: ImageFolderReport?
 
     public init(name: String, classNames: [String], train: ImageSet, test: ImageSet,
-                mean: [Float], std: [Float], source: String) {
+                mean: [Float], std: [Float], source: String, folder: ImageFolderReport? = nil) {
         self.name = name
         self.classNames = classNames
         self.train = train
@@ -80,17 +82,21 @@ public struct Dataset: Sendable {
         self.mean = mean
         self.std = std
         self.source = source
+        self.folder = folder
     }
 
     /// [C, H, W].
     public var shape: [Int] { [train.channels, train.height, train.width] }
 
-    /// Digits and clothes are never mirrored (a flipped 2 or shoe is another picture); photos get
-    /// the seeds' recipe, pad 4 + random crop + horizontal flip.
+    /// Digits and clothes are never mirrored (a flipped 2 or shoe is another picture); CIFAR-10's photos get
+    /// the seeds' recipe, pad 4 + random crop + horizontal flip. Anything else (an image folder cnntui knows
+    /// nothing about) is padded and cropped but not mirrored, since a mirrored digit, letter or sign is
+    /// another picture: `--augment crop+flip` adds the flip for photos.
     public var defaultAugmentation: Augmentation { Dataset.defaultAugmentation(forDatasetNamed: name) }
 
     public static func defaultAugmentation(forDatasetNamed name: String) -> Augmentation {
-        isGreyscaleCatalogue(name) ? .none : .standard
+        if isGreyscaleCatalogue(name) { return .none }
+        return name == "cifar10" ? .standard : .padCrop
     }
 
     static func isGreyscaleCatalogue(_ name: String) -> Bool { name == "mnist" || name == "fashion-mnist" }
@@ -124,6 +130,8 @@ public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
     public static let none = Augmentation()
     /// Pad 4, random crop, random horizontal flip: the CIFAR recipe of seeds 001-003.
     public static let standard = Augmentation(padCrop: 4, horizontalFlip: true)
+    /// Pad 4 and random crop, no mirror: the default for a folder of unknown pictures.
+    public static let padCrop = Augmentation(padCrop: 4)
 
     public var isIdentity: Bool { padCrop == 0 && !horizontalFlip }
 

@@ -106,7 +106,8 @@ final class PreparedRun {
             }
             try session.writeDataset(SessionDataset(
                 name: dataset.name, classNames: dataset.classNames, shape: dataset.shape, mean: dataset.mean,
-                std: dataset.std, trainCount: data.train.count, testCount: data.test.count))
+                std: dataset.std, trainCount: data.train.count, testCount: data.test.count,
+                imageFolder: dataset.folder))
             metrics = MetricsLog(session: session)
             health = HealthLog(session: session)
             eventFile = try EventFile(session: session, keep: 0)

@@ -1,4 +1,5 @@
 import Foundation
+import Data
 import Engine
 import Models
 
@@ -95,6 +96,10 @@ public struct TrainingOverrides: Sendable, Equatable {
     public var threads: Int?
     public var limitTrain: Int?
     public var limitTest: Int?
+    public var imageSize: Int?
+    /// `stretch` or `crop`, as typed (checked by `resolve`).
+    public var resize: String?
+    public var strict: Bool?
     public init() {}
 }
 
@@ -144,9 +149,17 @@ extension TrainingConfig {
            warmup >= epochs {
             schedule = ScheduleSpec.warmupCosine(warmupEpochs: epochs / 4, minLearningRate: minimum, startFactor: start).description
         }
+        var resize: ResizeMode?
+        if let name = o.resize {
+            guard let mode = ResizeMode(rawValue: name.lowercased()) else {
+                throw TrainingError.invalidFlag(flag: "--resize", message: "'\(name)' is not one of "
+                    + ResizeMode.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            resize = mode
+        }
         // A recipe's momentum belongs to its optimizer: switching optimizer without --momentum drops it.
         let momentum = o.momentum ?? (optimizer == recipe.optimizer ? recipe.momentum : 0)
-        let config = TrainingConfig(
+        var config = TrainingConfig(
             model: model, dataset: dataset, dataDirectory: dataDirectory, recipe: recipeName,
             epochs: epochs, batchSize: o.batchSize ?? recipe.batchSize,
             dropLast: o.dropLast ?? recipe.dropLast, optimizer: optimizer,
@@ -156,6 +169,9 @@ extension TrainingConfig {
             augmentation: o.augmentation ?? recipe.augmentation,
             validationFraction: o.validationFraction ?? recipe.validationFraction, seed: o.seed ?? recipe.seed,
             threads: o.threads ?? 2, limitTrain: o.limitTrain, limitTest: o.limitTest)
+        config.imageSize = o.imageSize
+        config.resize = resize
+        config.strict = o.strict
         try config.validate()
         return config
     }

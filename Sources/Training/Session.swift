@@ -1,4 +1,5 @@
 import Foundation
+import Data
 import Models
 
 /// Where sessions live: `--sessions-dir`, else `$CNNTUI_SESSIONS`, else `Sessions/` in the current directory.
@@ -239,9 +240,19 @@ public struct SessionDataset: Codable, Sendable, Equatable {
     public var std: [Float]
     public var trainCount: Int
     public var testCount: Int
+    /// For an image folder: the side and resize rule, pictures per class, the skipped pictures, the measured
+    /// mean and std, and (for a folder with only train/) the fraction and seed its test split was made with.
+    public var imageFolder: ImageFolderReport?
+
+    public init(name: String, classNames: [String], shape: [Int], mean: [Float], std: [Float], trainCount: Int,
+                testCount: Int, imageFolder: ImageFolderReport? = nil) {
+        self.name = name; self.classNames = classNames; self.shape = shape; self.mean = mean; self.std = std
+        self.trainCount = trainCount; self.testCount = testCount; self.imageFolder = imageFolder
+    }
 
     enum CodingKeys: String, CodingKey {
         case name, shape, mean, std
         case classNames = "class_names", trainCount = "train_count", testCount = "test_count"
+        case imageFolder = "image_folder"
     }
 }

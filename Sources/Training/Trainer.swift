@@ -61,16 +61,33 @@ public struct RunSources: Sendable {
     }
 
     public static let standard = RunSources(
-        loadDataset: { config in
-            do { return try DatasetCatalog.load(config.dataset, dataDir: config.dataDirectory) } catch {
-                throw TrainingError.invalidFlag(flag: "--dataset", message: "'\(config.dataset)': \(error)")
-            }
-        },
+        loadDataset: { config in try loadFromCatalog(config, progress: nil) },
         buildModel: { config, inputShape, classes in
             do { return try ModelZoo.build(config.model, inputShape: inputShape, classes: classes, seed: config.seed) } catch {
                 throw TrainingError.invalidFlag(flag: "--model", message: "'\(config.model)': \(error)")
             }
         })
+}
+
+extension RunSources {
+    /// The standard sources, with `progress` hearing of an image folder's decoding (headless runs print it).
+    public static func standard(progress: DecodeProgress?) -> RunSources {
+        var sources = standard
+        sources.loadDataset = { try loadFromCatalog($0, progress: progress) }
+        return sources
+    }
+
+    /// The dataset a config names, an image folder read with the config's options; errors name the flag at fault.
+    static func loadFromCatalog(_ config: TrainingConfig, progress: DecodeProgress?) throws -> Dataset {
+        do {
+            return try DatasetCatalog.load(config.dataset, dataDir: config.dataDirectory, folderOptions: config.folderOptions,
+                                           progress: progress)
+        } catch let error as DataError where error.path.hasPrefix("--") {
+            throw TrainingError.invalidFlag(flag: error.path, message: error.problem)
+        } catch {
+            throw TrainingError.invalidFlag(flag: "--dataset", message: "'\(config.dataset)': \(error)")
+        }
+    }
 }
 
 /// A running training: send it commands, drain its events, wait for it to end.

@@ -32,6 +32,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// The engine's threads (`Parallel.setThreads`), set at the start of the run.
     public var threads: Int
+    /// Image folders: the side pictures are resized to (`--image-size`); nil: the pictures' own side when they
+    /// all share one square size up to 64, else 32.
+    public var imageSize: Int?
+    /// Image folders: `stretch` (nil) or `crop` (shorter side, then the centre), `--resize`.
+    public var resize: ResizeMode?
+    /// Image folders: refuse unreadable pictures instead of skipping them (`--strict`); nil: skip.
+    public var strict: Bool?
     /// Train and test on the first N images only (quick runs, tests).
     public var limitTrain: Int?
     public var limitTest: Int?
@@ -66,6 +73,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case learningRate = "lr", weightDecay = "weight_decay", labelSmoothing = "label_smoothing"
         case validationFraction = "validation_fraction", limitTrain = "limit_train", limitTest = "limit_test"
         case metricsEvery = "metrics_every"
+        case imageSize = "image_size", resize, strict
+    }
+
+    /// How an image folder's pictures are read for this run (ignored by the other datasets).
+    public var folderOptions: ImageFolderOptions {
+        ImageFolderOptions(imageSize: imageSize, resize: resize ?? .stretch, strict: strict ?? false)
     }
 
     /// Checks ranges; the error names the flag a user would change.
@@ -92,6 +105,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if threads < 1 { throw bad("--threads", "must be at least 1, got \(threads)") }
         if let limitTrain, limitTrain < 1 { throw bad("--limit-train", "must be at least 1, got \(limitTrain)") }
         if let limitTest, limitTest < 1 { throw bad("--limit-test", "must be at least 1, got \(limitTest)") }
+        if let imageSize, !ImageFolderOptions.sideRange.contains(imageSize) {
+            throw bad("--image-size", "must be in \(ImageFolderOptions.sideRange.lowerBound)...\(ImageFolderOptions.sideRange.upperBound), got \(imageSize)")
+        }
         if metricsEvery < 1 { throw bad("--metrics-every", "must be at least 1, got \(metricsEvery)") }
         try ScheduleFactory.validate(schedule, epochs: epochs)
     }

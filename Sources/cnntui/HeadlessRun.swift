@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Training
 
@@ -220,4 +221,26 @@ func printJSON(_ object: [String: Any]) {
     }
     guard let data = try? JSONSerialization.data(withJSONObject: sanitized, options: [.sortedKeys]) else { return }
     FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+/// Prints an image folder's first decoding to stderr, a line per tenth done (the decoding threads call it).
+let decodeProgressLine: DecodeProgress = { done, total in DecodeProgressPrinter.shared.report(done, total) }
+
+private final class DecodeProgressPrinter: @unchecked Sendable {
+    static let shared = DecodeProgressPrinter()
+    private let lock = NSLock()
+    private var lastTenth = -1
+    private var started = Date()
+
+    func report(_ done: Int, _ total: Int) {
+        let tenth = total > 0 ? done * 10 / total : 10
+        lock.withLock {
+            if lastTenth < 0 || tenth < lastTenth { started = Date(); lastTenth = -1 }
+            guard tenth > lastTenth else { return }
+            lastTenth = tenth
+            let seconds = Date().timeIntervalSince(started)
+            stderrLine(String(format: "decoding pictures: %d of %d (%d%%), %.1f s (cached for the next start)",
+                              done, total, tenth * 10, seconds))
+        }
+    }
 }

@@ -30,7 +30,7 @@ struct PredictCommand: ParsableCommand {
             let found = try SessionStore(override: sessionsDir).open(session)
             let slot = CheckpointSlot(rawValue: checkpoint) ?? .best
             let model = try SessionModel(session: found, slot: found.checkpoint(slot) == nil ? .last : slot)
-            let prepared = try images.map { try ImageFile.load($0, shape: model.dataset.shape) }
+            let prepared = try images.map { try ImageFile.load($0, shape: model.dataset.shape, resize: model.config.resize ?? .stretch) }
             let results = try model.predict(prepared, k: top)
             let names = model.dataset.classNames
             for (path, prediction) in zip(images, results) {

@@ -17,7 +17,14 @@ struct RecipeOptions: ParsableArguments {
     @Option(help: "Learning-rate schedule spec, e.g. constant, step:10:0.5, cosine:warmup=5:min=0.0005.")
     var schedule: String?
     @Option(name: .customLong("label-smoothing"), parsing: .unconditional) var labelSmoothing: Float?
-    @Option(help: "none, crop, flip or crop+flip.") var augment: String?
+    @Option(help: "none, crop, flip or crop+flip (default: the dataset's; crop for an image folder, which is not mirrored).")
+    var augment: String?
+    @Option(name: .customLong("image-size"), parsing: .unconditional,
+            help: "Image folders: the side pictures are resized to (default: their own when all share one up to 64, else 32).")
+    var imageSize: Int?
+    @Option(help: "Image folders: stretch (both sides to the square) or crop (shorter side, then the centre).")
+    var resize: String?
+    @Flag(help: "Image folders: refuse unreadable pictures instead of skipping them.") var strict = false
     @Option(parsing: .unconditional, help: "Seed for weights, shuffling, augmentation, dropout.") var seed: UInt64?
     @Option(parsing: .unconditional, help: "Engine threads (default 2).") var threads: Int?
     @Option(name: .customLong("limit-train"), parsing: .unconditional, help: "Train on the first N images only.") var limitTrain: Int?
@@ -40,6 +47,9 @@ struct RecipeOptions: ParsableArguments {
         o.threads = threads
         o.limitTrain = limitTrain
         o.limitTest = limitTest
+        o.imageSize = imageSize
+        o.resize = resize
+        o.strict = strict ? true : nil
         return o
     }
 

@@ -40,7 +40,8 @@ import Testing
         let gradient = DecodedImage(width: 12, height: 12, channels: 3, pixels: pixels)
         try ImageEncoder.writePNG(gradient, to: root + "/train/a/p.png")
         try ImageEncoder.writeJPEG(gradient, to: root + "/test/a/j.jpg")
-        let dataset = try DatasetCatalog.load(root, dataDir: nil, imageSize: 5)
+        let dataset = try DatasetCatalog.load(root, dataDir: nil,
+                                              folderOptions: ImageFolderOptions(imageSize: 5, cacheDirectory: temp.file("cache")))
         #expect(try ImageFile.load(root + "/train/a/p.png", shape: [3, 5, 5]) == Array(dataset.train.image(at: 0)))
         #expect(try ImageFile.load(root + "/test/a/j.jpg", shape: [3, 5, 5]) == Array(dataset.test.image(at: 0)))
         // The PNG is lossless: its 12x12 planar bytes are the gradient itself.

@@ -114,7 +114,7 @@ import Training
         #expect(c.optimizer == .adam && c.learningRate == 0.01)
         var g = app.render()
         #expect(g.text.contains("Learning rate   0.01") && g.text.contains("Continue: layer summary"))
-        #expect(g.text.contains("none (the dataset's default)"), "digits are never mirrored or cropped: \(g.text)")
+        #expect(g.text.contains("none (no mirror; the dataset's default)"), "digits are never mirrored or cropped: \(g.text)")
         // A bad number: a message, nothing changes, the field stays open.
         press(app, .down, .down, .down, .enter, .end)
         for ch in "x" { app.handle(key: .character(ch)) }
@@ -235,5 +235,30 @@ import Training
         #expect(app.handle(key: .character("p")).isEmpty)
         #expect(app.handle(key: .character("l")).isEmpty && app.ui.learningRateInput == nil)
         #expect(app.handle(key: .character("q")).isEmpty && app.shouldQuit)
+    }
+
+    @Test func imageFoldersShowPicturesPerClassAugmentationAndMeasuredStatistics() throws {
+        let json = """
+            [{"name": "signs", "found": true, "path": "/data/signs", "train": 150, "test": 38, "shape": [3, 32, 32],
+              "classes": ["stop", "yield"], "how_to_get": null, "train_per_class": [120, 30], "test_per_class": [30, 8],
+              "held_out_test": {"fraction": 0.2, "seed": 0}}]
+            """
+        let listings = try JSONDecoder().decode([DatasetListing].self, from: Data(json.utf8))
+        #expect(SetupScreen.perClassLines(listings[0]) == [
+            "train pictures per class: stop 120, yield 30 (largest/smallest 4.0x)",
+            "no test/ folder: 20 % of train/ held out for testing, seed 0"])
+        let app = SetupApp(capabilities: .full, width: 120, height: 40, datasets: listings, models: ["mycnn"], estimator: nil)
+        for key in [Key.enter, .enter] { app.handle(key: key) }
+        var g = app.render()
+        #expect(g.text.contains("crop (pad 4 + random crop, no mirror; the dataset's default); --augment crop+flip mirrors photos"))
+        #expect(g.text.contains("image size      auto: the pictures' own if they share one up to 64, else 32"))
+        #expect(g.text.contains("mean / std      measured on the training pictures when they are first decoded"))
+        var state = app.state
+        state.folderReport = ImageFolderReport(side: 32, resize: .crop, trainPerClass: [120, 30], testPerClass: [30, 8],
+                                               skipped: [SkippedPicture(path: "train/stop/x.png", reason: "zero-byte image file")],
+                                               heldOutTest: .standard, mean: [0.5, 0.25, 0.125], std: [0.2, 0.2, 0.2])
+        g = SetupScreen(state: state, width: 120, height: 40, caps: .full, busyModel: nil).render()
+        #expect(g.text.contains("mean / std      mean 0.500 0.250 0.125, std 0.200 0.200 0.200 (measured on the training pictures)"))
+        #expect(g.text.contains("skipped         1 unreadable picture(s), e.g. train/stop/x.png"))
     }
 }

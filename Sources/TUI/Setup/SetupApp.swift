@@ -24,6 +24,8 @@ public final class SetupApp: FullScreenView {
     public private(set) var shouldQuit = false
     /// Set when the user asks for the runs screen; `returnFromRuns` clears it.
     public private(set) var wantsRuns = false
+    /// The folder and options `state.folderReport` was read for.
+    private var folderReportKey: String?
 
     public init(capabilities: TerminalCapabilities, width: Int, height: Int, painter: TerminalPainter? = nil,
                 datasets: [DatasetListing]? = nil, models: [String] = ModelZoo.names,
@@ -51,6 +53,19 @@ public final class SetupApp: FullScreenView {
         let (next, actions) = handleSetupKey(key, state: state, windowHeight: height)
         state = next
         for action in actions { perform(action) }
+        refreshFolderReport()
+    }
+
+    /// Reads the chosen image folder's cached report (only its header) when the recipe step shows a folder
+    /// whose options changed; nothing is decoded here.
+    private func refreshFolderReport() {
+        guard state.step == .recipe, let d = state.dataset, d.trainPerClass != nil, let path = d.path, let c = state.config else {
+            return
+        }
+        let key = "\(path)|\(c.imageSize.map(String.init) ?? "auto")|\((c.resize ?? .stretch).rawValue)"
+        guard key != folderReportKey else { return }
+        folderReportKey = key
+        state.folderReport = ImageFolder.cachedReport(root: path, options: c.folderOptions)
     }
 
     private func perform(_ action: SetupAction) {

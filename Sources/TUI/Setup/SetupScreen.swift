@@ -117,6 +117,9 @@ struct SetupScreen {
         grid.text("classes: " + d.classes.joined(separator: ", "), in: detail, row: 0, glyphs: caps.glyphs)
         if d.found {
             grid.text("found in " + (d.path ?? "?"), in: detail, row: 1, style: caps.style(fg: .green), glyphs: caps.glyphs)
+            for (k, text) in Self.perClassLines(d).enumerated() {
+                grid.text(text, in: detail, row: 2 + k, style: caps.style(fg: .cyan), glyphs: caps.glyphs)
+            }
         } else {
             let how = "missing. " + (d.howToGet ?? "`cnntui download \(d.name)` fetches it where the network allows")
             for (k, text) in Format.wrapped(how, width: detail.width).prefix(detail.height - 1).enumerated() {
@@ -176,6 +179,23 @@ struct SetupScreen {
         }
     }
 
+    /// An image folder's pictures per class (so an imbalance shows), and where its test pictures come from.
+    static func perClassLines(_ d: DatasetListing) -> [String] {
+        guard let train = d.trainPerClass, !train.isEmpty else { return [] }
+        let counts = zip(d.classes, train).map { "\($0) \($1)" }.joined(separator: ", ")
+        var first = "train pictures per class: " + counts
+        if let most = train.max(), let least = train.min(), least > 0, most > least {
+            first += String(format: " (largest/smallest %.1fx)", Double(most) / Double(least))
+        }
+        let second: String
+        if let held = d.heldOutTest {
+            second = "no test/ folder: \(Int((held.fraction * 100).rounded())) % of train/ held out for testing, seed \(held.seed)"
+        } else {
+            second = "test pictures per class: " + zip(d.classes, d.testPerClass ?? []).map { "\($0) \($1)" }.joined(separator: ", ")
+        }
+        return [first, second]
+    }
+
     static func shortReason(_ error: String) -> String {
         if let r = error.range(of: ": ") { return String(error[r.upperBound...]) }
         return error
@@ -211,11 +231,11 @@ struct SetupScreen {
         let fixed: [(String, String)] = [
             ("momentum", Format.compact(Double(c.momentum))), ("weight decay", Format.compact(Double(c.weightDecay))),
             ("label smoothing", Format.compact(Double(c.labelSmoothing))),
-            ("augmentation", c.augmentation ?? "\(Dataset.defaultAugmentation(forDatasetNamed: c.dataset)) (the dataset's default)"),
+            ("augmentation", Self.augmentationText(c, imageFolder: state.dataset?.trainPerClass != nil)),
             ("held out", c.validationFraction > 0 ? Format.percent(Float(c.validationFraction), decimals: 0) : "none"),
             ("drop last batch", c.dropLast ? "yes" : "no"), ("engine threads", String(c.threads)),
             ("limit train", c.limitTrain.map(String.init) ?? "all"), ("limit test", c.limitTest.map(String.init) ?? "all"),
-        ]
+        ] + folderRows(c)
         var y = continueY + 2
         grid.text("From the recipe as well (flags of `cnntui train` change them):", in: inside, row: y - inside.y,
                   style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
@@ -231,6 +251,37 @@ struct SetupScreen {
             }
             grid.text(text, in: inside, row: y + 1 - inside.y, style: caps.style(fg: .cyan), glyphs: caps.glyphs)
         }
+    }
+
+    /// The augmentation in force, and what it does: whether pictures are mirrored is what matters for digits,
+    /// letters and signs.
+    static func augmentationText(_ c: TrainingConfig, imageFolder: Bool) -> String {
+        let isDefault = c.augmentation == nil
+        let a = c.augmentation.flatMap { try? Augmentation.parse($0) } ?? Dataset.defaultAugmentation(forDatasetNamed: c.dataset)
+        var parts: [String] = []
+        if a.padCrop > 0 { parts.append("pad \(a.padCrop) + random crop") }
+        parts.append(a.horizontalFlip ? "mirrored at random" : "no mirror")
+        let text = "\(a) (\(parts.joined(separator: ", "))\(isDefault ? "; the dataset's default" : ""))"
+        return a.horizontalFlip || !imageFolder ? text : text + "; --augment crop+flip mirrors photos"
+    }
+
+    /// For an image folder: the side, the resize rule and the mean and std measured on its training pictures.
+    func folderRows(_ c: TrainingConfig) -> [(String, String)] {
+        guard let d = state.dataset, d.trainPerClass != nil else { return [] }
+        let side = c.imageSize.map { "\($0)" } ?? state.folderReport.map { "\($0.side) (auto)" }
+            ?? "auto: the pictures' own if they share one up to 64, else 32"
+        let stats: String
+        if let r = state.folderReport {
+            func list(_ v: [Float]) -> String { v.map { String(format: "%.3f", $0) }.joined(separator: " ") }
+            stats = "mean \(list(r.mean)), std \(list(r.std)) (measured on the training pictures)"
+        } else {
+            stats = "measured on the training pictures when they are first decoded"
+        }
+        var rows = [("image size", side), ("resize", (c.resize ?? .stretch).rawValue), ("mean / std", stats)]
+        if let r = state.folderReport, !r.skipped.isEmpty {
+            rows.append(("skipped", "\(r.skipped.count) unreadable picture(s), e.g. \(r.skipped[0].path)"))
+        }
+        return rows
     }
 
     // MARK: - Summary

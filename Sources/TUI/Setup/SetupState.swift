@@ -66,6 +66,9 @@ public struct SetupState: Equatable, Sendable {
     public var overrides: TrainingOverrides
     /// The recipe with the edits, resolved; nil until a model is chosen.
     public var config: TrainingConfig?
+    /// The chosen image folder's report (side, mean, std, skipped pictures) when its decoding is cached; the
+    /// app reads it (`SetupApp.refreshFolderReport`), tests set it.
+    public var folderReport: ImageFolderReport?
     /// The learning-rate finder, while it is open over the recipe screen.
     public var finder: LRFinderState?
 

@@ -198,12 +198,17 @@ struct PyTorchRecipe: Encodable {
         var classNames: [String]
         var mean: [Float]
         var std: [Float]
-        /// Image folders: the side pictures are resized to.
+        /// Image folders: the side pictures are resized to, the rule (`stretch`, `crop`), the pictures cnntui
+        /// could not read (relative to `path`; data.py leaves them out too) and, for a folder with only train/,
+        /// how its test split was drawn.
         var imageSize: Int?
+        var resize: String?
+        var skipped: [String]?
+        var heldOutTest: HeldOutTest?
         var augmentation: AugmentationSection
         enum CodingKeys: String, CodingKey {
-            case name, kind, path, shape, mean, std, augmentation
-            case classNames = "class_names", imageSize = "image_size"
+            case name, kind, path, shape, mean, std, augmentation, resize, skipped
+            case classNames = "class_names", imageSize = "image_size", heldOutTest = "held_out_test"
         }
     }
 
@@ -266,6 +271,8 @@ struct PyTorchRecipe: Encodable {
             name: dataset.name, kind: format.rawValue, path: dataset.source, shape: dataset.shape,
             classNames: dataset.classNames, mean: dataset.mean, std: dataset.std,
             imageSize: format == .imageFolder ? dataset.shape[1] : nil,
+            resize: dataset.folder?.resize.rawValue, skipped: dataset.folder?.skipped.map(\.path),
+            heldOutTest: dataset.folder?.heldOutTest,
             augmentation: AugmentationSection(spec: augmentation.description, padCrop: augmentation.padCrop,
                                               flip: augmentation.horizontalFlip))
         model = ModelSection(name: config.model, inputShape: network.inputShape, numClasses: network.classes,
