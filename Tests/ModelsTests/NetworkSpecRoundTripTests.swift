@@ -34,6 +34,16 @@ import Testing
         #expect(a == b, "\(name) logits")
     }
 
+    /// The README's own network, shipped as `Assets/models/tiny-resnet.cnn`, builds at both input shapes, with the
+    /// same trainable parameter count every time (24,670 at 1x28x28).
+    @Test func theShippedExampleBuilds() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Assets/models/tiny-resnet.cnn").path
+        let digits = try ModelZoo.build(file, inputShape: [1, 28, 28], classes: 10, seed: 0)
+        #expect(digits.parameterCount == 24_670)
+        _ = try ModelZoo.build(file, inputShape: [3, 32, 32], classes: 10, seed: 0)
+    }
+
     /// The printed text reads like the family's table: ResNet's stages as repeated basic blocks.
     @Test func resNetSpecReadsLikeItsTable() throws {
         let text = try ModelZoo.specText("resnet-3-3-3", inputShape: [3, 32, 32], classes: 10)
