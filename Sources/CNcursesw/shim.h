@@ -58,6 +58,17 @@ static inline void nc_install_signal_handlers(void) {
     pthread_sigmask(SIG_UNBLOCK, &handled, 0);
 }
 
+/// While another program has the terminal (an editor the pickers started), Ctrl-C belongs to it: the parent
+/// ignores SIGINT and SIGQUIT, as system(3) does, and takes them back after. The child starts with the default
+/// dispositions (posix_spawn's POSIX_SPAWN_SETSIGDEF), so an ignored signal does not reach it ignored.
+static inline void nc_ignore_interrupts(int ignore) {
+    struct sigaction action = {0};
+    action.sa_handler = ignore ? SIG_IGN : nc_on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, 0);
+    sigaction(SIGQUIT, &action, 0);
+}
+
 /// How many quit requests (SIGINT or SIGTERM) arrived since the last call (and resets the count).
 static inline int nc_take_quit_requests(void) {
     int n = nc_pending_quit_requests;

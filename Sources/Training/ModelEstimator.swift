@@ -92,6 +92,12 @@ public final class ModelEstimator: Sendable {
         startIfNeeded()
     }
 
+    /// Forgets what was measured of `model` at every shape (its spec file was edited), so it is counted and
+    /// timed again when next asked.
+    public func forget(model: String) {
+        state.withLock { s in s.results = s.results.filter { !$0.key.hasPrefix(model + "|") } }
+    }
+
     /// Drops queued jobs and lets the thread end after the job it is on (training is about to start).
     public func cancel() {
         state.withLock { s in s.counting = []; s.timing = nil; s.cancelled = true }

@@ -105,11 +105,11 @@ struct TmuxFailure: Error { var message: String }
 
     /// The shell command that runs the dashboard in `directory` with the full terminal (the test runner's
     /// environment may turn colour off), then says how it exited and leaves a shell.
-    static func dashboardCommand(in directory: URL, arguments: String, pidFile: URL? = nil) -> String {
+    static func dashboardCommand(in directory: URL, arguments: String, pidFile: URL? = nil, environment: String = "") -> String {
         // `exec` makes the recorded shell pid the dashboard's own.
         let dashboard = pidFile.map { "sh -c 'echo $$ > \($0.path); exec \(CLI.executable.path) \(arguments)'" }
             ?? "\(CLI.executable.path) \(arguments)"
-        return "cd \(directory.path) && env -u NO_COLOR -u CNNTUI_COLORS -u CNNTUI_GLYPHS LANG=C.UTF-8 "
+        return "cd \(directory.path) && env -u NO_COLOR -u CNNTUI_COLORS -u CNNTUI_GLYPHS \(environment) LANG=C.UTF-8 "
             + "CNNTUI_SESSIONS=\(directory.path)/Sessions TERM=xterm-256color \(dashboard); echo EXITED $?; exec sh"
     }
 
@@ -181,6 +181,58 @@ struct TmuxFailure: Error { var message: String }
         let lrRecords = metrics.split(separator: "\n").compactMap { try? CLI.json(String($0)) as? [String: Any] }
             .filter { $0["kind"] as? String == "lr" && $0["lr_change"] as? String == "manual" }
         #expect(lrRecords.contains { abs(($0["lr"] as? Double ?? 0) - 0.0005) < 1e-9 })
+    }
+
+    /// `e` in the model picker with a scripted `$EDITOR`: the spec copied to models/mycnn.cnn, the terminal handed
+    /// to the editor and taken back, its mistake shown with the line, `e` again to mend it, the layer summary,
+    /// and the edited network trains.
+    @Test(.enabled(if: Tmux.isInstalled, "tmux is not installed (scripts/install-deps installs it); skipping the end-to-end test"),
+          .enabled(if: fashionMNISTFound, "Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)"))
+    func specEditorRoundTrip() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The first time it makes both poolings larger than their planes, the second time it mends them; each
+        // time it writes on the terminal and waits, so the test sees that the editor had the screen.
+        let editor = directory.appendingPathComponent("edit.sh")
+        try Data("""
+            #!/bin/sh
+            count="$(dirname "$0")/count"
+            n=$(( $(cat "$count" 2>/dev/null || echo 0) + 1 )); echo $n > "$count"
+            echo "EDITOR-HAS-THE-TERMINAL $n"; sleep 1
+            if [ $n = 1 ]; then sed -i 's/^  maxpool 2$/  maxpool 64/' "$1"; else sed -i 's/maxpool 64/maxpool 2/' "$1"; fi
+
+            """.utf8).write(to: editor)
+        chmod(editor.path, 0o755)
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        let command = Self.dashboardCommand(in: directory, arguments: "--dataset fashion-mnist --limit-train 640 --limit-test 200 --epochs 1",
+                                            environment: "-u VISUAL EDITOR=\(editor.path)")
+        try tmux.start(width: 100, height: 30, command: command)
+        try tmux.waitFor("the dataset picker") { $0.contains("Choose a dataset") }
+        try tmux.send("Enter")
+        try tmux.waitFor("the model picker") { $0.contains("Choose a model") && $0.contains("e edit as a spec file") }
+        try tmux.send("e")
+        try tmux.waitFor("the editor") { $0.contains("EDITOR-HAS-THE-TERMINAL 1") && !$0.contains("Choose a model") }
+        let problem = try tmux.waitFor("the spec's mistake") { $0.contains("does not build") }
+        #expect(problem.contains("models/mycnn.cnn: line") && problem.contains("maxpool 64"), "\(problem)")
+        #expect(!problem.contains("EDITOR-HAS-THE-TERMINAL"), "the editor's text was not painted over:\n\(problem)")
+
+        try tmux.send("e")
+        try tmux.waitFor("the editor again") { $0.contains("EDITOR-HAS-THE-TERMINAL 2") }
+        let summary = try tmux.waitFor("the layer summary") { $0.contains("Layer summary") }
+        #expect(summary.contains("models/mycnn.cnn builds"), "\(summary)")
+        let spec = try String(contentsOf: directory.appendingPathComponent("models/mycnn.cnn"), encoding: .utf8)
+        #expect(spec.contains("maxpool 2") && !spec.contains("maxpool 64"))
+
+        try tmux.send("Enter")
+        try tmux.waitFor("the edited network to train", seconds: 120) { $0.contains("FINISHED") }
+        try tmux.send("q")
+        let exited = try tmux.waitFor("the shell after quitting") { $0.contains("EXITED") }
+        #expect(exited.contains("EXITED 0"), "\(exited)")
+        let sessions = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/Sessions")
+        let kept = try String(contentsOfFile: "\(directory.path)/Sessions/\(sessions.first ?? "")/model.cnn", encoding: .utf8)
+        #expect(kept == spec)
+        try Self.expectSaneTerminal(tmux)
     }
 
     /// `kill` (SIGTERM) on the dashboard does what Ctrl-C does: a checkpoint at the next batch boundary, then the

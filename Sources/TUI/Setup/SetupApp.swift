@@ -1,4 +1,5 @@
 import Data
+import Foundation
 import Models
 import Training
 
@@ -24,6 +25,10 @@ public final class SetupApp: FullScreenView {
     public private(set) var shouldQuit = false
     /// Set when the user asks for the runs screen; `returnFromRuns` clears it.
     public private(set) var wantsRuns = false
+    /// Where `e` copies a zoo model's spec (`models/NAME.cnn`, relative to where cnntui was started).
+    let specDirectory: String
+    /// Opens a file in the user's editor and waits; tests put a function that edits the file in its place.
+    let editFile: (String) -> ExternalEditor.Outcome
     /// The folder and options `state.folderReport` was read for.
     private var folderReportKey: String?
 
@@ -33,13 +38,22 @@ public final class SetupApp: FullScreenView {
                 base: TrainingOverrides = TrainingOverrides(), preselectedModel: String? = nil,
                 preselectedDataset: String? = nil,
                 summarize: ((TrainingConfig, DatasetListing) throws -> [String])? = nil,
-                startFinder: ((TrainingConfig) -> LRFinderHandle?)? = nil) {
+                startFinder: ((TrainingConfig) -> LRFinderHandle?)? = nil,
+                specDirectory: String = "models", editFile: ((String) -> ExternalEditor.Outcome)? = nil) {
         self.capabilities = capabilities; self.width = width; self.height = height; self.painter = painter
         state = SetupState(datasets: datasets ?? DatasetCatalog.list(dataDir: dataDirectory), models: models,
                            dataDirectory: dataDirectory, base: base, preselectedModel: preselectedModel,
                            preselectedDataset: preselectedDataset)
         self.estimator = estimator
         self.startFinder = startFinder ?? { LRFinderRun.start($0) }
+        self.specDirectory = specDirectory
+        self.editFile = editFile ?? { [painter] file in
+            guard let painter else { return .failed("no terminal to run an editor in") }
+            guard let command = ExternalEditor.command(environment: ProcessInfo.processInfo.environment) else {
+                return .failed("no editor found: set $VISUAL or $EDITOR (the spec is \(file))")
+            }
+            return painter.handOver { ExternalEditor.run(command, file: file) }
+        }
         self.summarize = summarize ?? { config, dataset in
             try ModelEstimator.summaryLines(model: config.model, inputShape: dataset.shape, classes: dataset.classes.count,
                                             batchSize: config.batchSize)
@@ -91,7 +105,55 @@ public final class SetupApp: FullScreenView {
             finderHandle?.cancel()
         case .showRuns:
             wantsRuns = true
+        case let .editSpec(model):
+            editSpec(model)
         }
+    }
+
+    /// `e` on the model step: the spec file in the editor, then checked by building it at the dataset's shape.
+    /// A zoo model is first written to `models/NAME.cnn` (an existing copy is opened, never overwritten);
+    /// a spec that builds goes on to its layer summary, one that does not is shown with its lines.
+    private func editSpec(_ model: String) {
+        guard let dataset = state.dataset else { return }
+        let file: String
+        if NetworkSpec.isPath(model) {
+            file = model
+        } else {
+            file = specDirectory + "/" + model + "." + NetworkSpec.fileExtension
+            if !FileManager.default.fileExists(atPath: file) {
+                do {
+                    let text = try ModelZoo.specText(model, inputShape: dataset.shape, classes: dataset.classes.count)
+                    try FileManager.default.createDirectory(atPath: specDirectory, withIntermediateDirectories: true)
+                    try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: file))
+                } catch {
+                    state.fail("cannot write \(file): \(error)")
+                    return
+                }
+            }
+        }
+        let outcome = editFile(file)
+        followWindowSize()
+        if case .failed(let why) = outcome {
+            state.fail(why)
+            return
+        }
+        state.select(model: file)
+        // The file changed under its old counts and timing: measure it again.
+        estimator?.forget(model: file)
+        state.estimates = state.estimates.filter { !$0.key.hasPrefix(file + "|") }
+        do {
+            _ = try ModelZoo.build(file, inputShape: dataset.shape, classes: dataset.classes.count, seed: 0)
+        } catch {
+            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            state.specProblem = SpecProblem(file: file, message: "\(error)", line: (error as? NetworkSpecError)?.line, text: text)
+            return
+        }
+        state.specProblem = nil
+        state.overrides = state.base
+        guard resolveRecipe(&state), let config = state.config else { return }
+        perform(.startSummary(config, dataset))
+        guard state.step == .summary else { return }
+        state.message = "\(file) builds: its layer summary. Enter trains it, Esc goes to its recipe"
     }
 
     /// Back on the pickers after the runs screen, where the user left them.

@@ -7,6 +7,7 @@ public let setupKeyBindings: [(key: String, action: String)] = [
     ("up/down, PgUp/PgDn", "move in the list, scroll the summary"),
     ("Enter", "choose / edit the field / start training"),
     ("left/right", "recipe: change the optimizer; LR finder: pick a suggestion"),
+    ("e", "model: edit it as a spec file in $VISUAL/$EDITOR (a zoo model is copied to models/NAME.cnn first)"),
     ("f", "recipe: find a learning rate (sweep 1e-7 to 10, Enter takes the pick)"),
     ("tab", "recipe: go on to the layer summary"),
     ("r", "dataset step: the runs so far (open, resume, compare, delete)"),
@@ -27,6 +28,9 @@ public enum SetupAction: Equatable, Sendable {
     case stopFinder
     /// Start training with this config.
     case choose(TrainingConfig)
+    /// Open this model's spec file in the user's editor (a zoo model's copied to `models/NAME.cnn` first),
+    /// then check it: `SetupState.specProblem` when it does not build, its layer summary when it does.
+    case editSpec(model: String)
     /// Leave the pickers for the runs screen.
     case showRuns
     case quit
@@ -47,6 +51,7 @@ public func handleSetupKey(_ key: Key, state: SetupState, windowHeight: Int) -> 
     }
     let quitsOrHelps = key == .character("q") || key == .character("Q") || key == .character("?")
     if let finder = s.finder, !quitsOrHelps { return handleFinderKey(key, finder: finder, state: s) }
+    if let problem = s.specProblem, !quitsOrHelps { return handleSpecProblemKey(key, problem: problem, state: s) }
     switch key {
     case .character("q"), .character("Q"): return (s, [.quit])
     case .character("?"):
@@ -61,6 +66,8 @@ public func handleSetupKey(_ key: Key, state: SetupState, windowHeight: Int) -> 
     var actions: [SetupAction]
     switch s.step {
     case .dataset: (s, actions) = (handleDatasetKey(key, state: s), [])
+    case .model where key == .character("e") || key == .character("E"):
+        (s, actions) = (s, s.modelName.map { [.editSpec(model: $0)] } ?? [])
     case .model: (s, actions) = (handleModelKey(key, state: s), [])
     case .recipe: (s, actions) = handleRecipeKey(key, state: s)
     case .summary: (s, actions) = handleSummaryKey(key, state: s, windowHeight: windowHeight)
@@ -99,6 +106,17 @@ func handleModelKey(_ key: Key, state: SetupState) -> SetupState {
     s.recipeCursor = 0
     s.step = .recipe
     return s
+}
+
+/// Over a spec that does not build: `e` reopens it in the editor, Esc (or Enter) goes back to the list.
+func handleSpecProblemKey(_ key: Key, problem: SpecProblem, state: SetupState) -> (SetupState, [SetupAction]) {
+    var s = state
+    switch key {
+    case .character("e"), .character("E"): return (s, [.editSpec(model: problem.file)])
+    case .escape, .enter, .backspace: s.specProblem = nil
+    default: s.message = "e edits \(problem.file) again, Esc goes back to the list"
+    }
+    return (s, [])
 }
 
 /// Resolves the recipe with the edits; on failure keeps the previous config and says why.

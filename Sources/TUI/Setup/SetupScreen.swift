@@ -17,7 +17,8 @@ struct SetupScreen {
         let body = Rect(x: 0, y: 2, width: width, height: height - 3)
         switch state.step {
         case .dataset: renderDatasets(&grid, body)
-        case .model: renderModels(&grid, body)
+        case .model:
+            if let problem = state.specProblem { renderSpecProblem(&grid, body, problem) } else { renderModels(&grid, body) }
         case .recipe:
             if let finder = state.finder { renderFinder(&grid, body, finder: finder) } else { renderRecipe(&grid, body) }
         case .summary: renderSummary(&grid, body)
@@ -65,7 +66,8 @@ struct SetupScreen {
         let hints: String
         switch state.step {
         case .dataset: hints = " up/down move  Enter choose  r runs so far  ? help  q quit"
-        case .model: hints = " up/down move  Enter choose  Esc back  ? help  q quit"
+        case .model where state.specProblem != nil: hints = " e edit it again  Esc back to the list  q quit"
+        case .model: hints = " up/down move  Enter choose  e edit as a spec file  Esc back  ? help  q quit"
         case .recipe where state.finder != nil: hints = " left/right pick a suggestion  Enter use it  Esc cancel  ? help  q quit"
         case .recipe: hints = " up/down move  Enter edit  left/right optimizer  tab summary  Esc back  q quit"
         case .summary: hints = " up/down PgUp/PgDn scroll  Enter START TRAINING  Esc back  q quit"
@@ -177,6 +179,30 @@ struct SetupScreen {
                 grid.text("note: " + first, in: legend, row: 0, style: caps.style(fg: .yellow), glyphs: caps.glyphs)
             }
         }
+    }
+
+    /// A spec file that does not build after the editor: the error, then the file around the line it names,
+    /// that line marked (by a marker and bold, so it shows without colour too).
+    func renderSpecProblem(_ grid: inout CellGrid, _ body: Rect, _ problem: SpecProblem) {
+        let inside = panel(&grid, body, "\(problem.file) does not build")
+        var y = inside.y
+        for text in Format.wrapped(problem.message, width: inside.width - 2) where y < inside.maxY - 2 {
+            grid.text(" " + text, x: inside.x, y: y, style: caps.style(fg: .red, [.bold]), clip: inside)
+            y += 1
+        }
+        y += 1
+        let digits = String(problem.excerpt.last?.number ?? 0).count
+        let bar = caps.glyphs.isUnicode ? "│" : "|"
+        for source in problem.excerpt where y < inside.maxY - 2 {
+            let isTheLine = source.number == problem.line
+            let marker = isTheLine ? (caps.glyphs.isUnicode ? "▶" : ">") : " "
+            let line = source.text.replacingOccurrences(of: "\t", with: "^I")   // the "a tab" error's tab, made visible
+            let text = "\(marker)\(String(source.number).padded(to: digits, align: .right)) \(bar) \(line)"
+            grid.text(text, x: inside.x, y: y, style: isTheLine ? caps.style(fg: .yellow, [.bold]) : .plain, clip: inside)
+            y += 1
+        }
+        grid.text(" e edits it again; Esc goes back to the list (the file stays as you left it).",
+                  in: inside, row: inside.height - 1, style: caps.style(fg: .default, [.dim]), glyphs: caps.glyphs)
     }
 
     /// An image folder's pictures per class (so an imbalance shows), and where its test pictures come from.

@@ -46,8 +46,11 @@ public struct SetupState: Equatable, Sendable {
     /// Found datasets first, each group in the catalog's order.
     public let datasets: [DatasetListing]
     public var datasetCursor = 0
-    public let models: [String]
+    /// The zoo's names, then spec files (`models/tiny.cnn`); the editor adds the files it writes.
+    public var models: [String]
     public var modelCursor = 0
+    /// The spec file the editor left unbuildable, shown over the model list until it is fixed or dismissed.
+    public var specProblem: SpecProblem?
     /// The recipe form's row: a field's `rawValue`, or `RecipeField.allCases.count` for "continue".
     public var recipeCursor = 0
     /// The recipe field being edited, if one is.
@@ -128,8 +131,43 @@ public struct SetupState: Equatable, Sendable {
         step = .summary
     }
 
+    /// Puts `model` in the list (a spec file the editor wrote) and the cursor on it.
+    mutating func select(model: String) {
+        if !models.contains(model) { models.append(model) }
+        modelCursor = models.firstIndex(of: model) ?? modelCursor
+    }
+
     mutating func fail(_ why: String) {
         message = why
         messageIsError = true
+    }
+}
+
+/// A spec file that does not build, as the model step shows it after the editor: the error, and the file's
+/// lines around the one it names, so the mistake is seen in place.
+public struct SpecProblem: Equatable, Sendable {
+    public struct SourceLine: Equatable, Sendable {
+        public var number: Int
+        public var text: String
+    }
+    public var file: String
+    /// The error as the CLI prints it ("models/x.cnn: line 12: conv expects 32 input channels, ...").
+    public var message: String
+    public var line: Int?
+    /// Up to `context` lines either side of `line`; the file's first lines when the error names none.
+    public var excerpt: [SourceLine]
+
+    public init(file: String, message: String, line: Int?, text: String, context: Int = 3) {
+        self.file = file
+        self.message = message
+        self.line = line
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let range: Range<Int>
+        if let line, line >= 1, line <= lines.count {
+            range = max(0, line - 1 - context)..<min(lines.count, line + context)
+        } else {
+            range = 0..<min(lines.count, 2 * context + 1)
+        }
+        excerpt = range.map { SourceLine(number: $0 + 1, text: lines[$0]) }
     }
 }

@@ -71,6 +71,23 @@ public final class TerminalPainter {
         endwin()
     }
 
+    /// Gives the terminal to another program for the length of `body` (the spec editor): curses' modes are
+    /// saved and the screen restored as the shell had it, Ctrl-C goes to the program alone, and afterwards
+    /// curses takes the terminal back and the next `draw` repaints every cell (the program drew over them).
+    public func handOver<T>(_ body: () -> T) -> T {
+        guard active else { return body() }
+        def_prog_mode()
+        endwin()
+        nc_ignore_interrupts(1)
+        let result = body()
+        nc_ignore_interrupts(0)
+        reset_prog_mode()
+        clearok(nc_stdscr(), true)
+        previous = nil
+        refresh()
+        return result
+    }
+
     // MARK: - Painting
 
     /// Writes the cells that differ from the previous frame (all of them after a resize), then refreshes.
