@@ -13,9 +13,17 @@ struct DecodedImage {
 enum ImageDecoder {
     static let extensions: Set<String> = ["png", "jpg", "jpeg"]
 
+    /// Whether a file name ends in one of `extensions`, in any case. Byte by byte: a folder of 50,000
+    /// pictures asks it 50,000 times on every start, and NSString's `pathExtension` made that a tenth of
+    /// a cached start.
     static func isImageFile(_ name: String) -> Bool {
-        extensions.contains((name as NSString).pathExtension.lowercased())
+        let bytes = name.utf8
+        guard let dot = bytes.lastIndex(of: UInt8(ascii: ".")) else { return false }
+        // ASCII letters lower-cased by their 0x20 bit; no other byte becomes a letter that way.
+        let ext = bytes[bytes.index(after: dot)...].map { $0 | 0x20 }
+        return extensionBytes.contains(ext)
     }
+    private static let extensionBytes = extensions.map { Array($0.utf8) }
 
     static func decode(path: String) throws -> DecodedImage {
         let bytes = try readWholeFile(path)

@@ -236,7 +236,7 @@ public enum ImageFolder {
         var classes: [ClassFiles] = []
         for entry in try sortedEntries(split) where directoryExists(joinPath(split, entry)) {
             let folder = joinPath(split, entry)
-            let files = try sortedEntries(folder).filter(ImageDecoder.isImageFile).map { joinPath(folder, $0) }
+            let files = try sortedEntries(folder).filter(ImageDecoder.isImageFile).map { folder + "/" + $0 }
             guard !files.isEmpty else { throw DataError(folder, "empty class folder: no .png or .jpg pictures") }
             classes.append(ClassFiles(name: entry, files: files))
         }

@@ -24,15 +24,35 @@ struct ImageFolderCache {
         var name = MD5()
         name.update(Array("\(absolute)\n\(choice)".utf8))
         file = joinPath(options.cacheDirectory ?? joinPath(DatasetCatalog.cacheDirectory(), "folders"), name.finalize() + ".bin")
-        var digest = MD5()
-        digest.update(Array("v\(Self.formatVersion)\n\(absolute)\n\(choice)\n".utf8))
+        // One line per picture, "relative path<TAB>size<TAB>mtime", built as bytes: at 50,000 pictures the
+        // strings of an interpolated line per picture cost more than the stat calls.
+        var lines: [UInt8] = Array("v\(Self.formatVersion)\n\(absolute)\n\(choice)\n".utf8)
+        lines.reserveCapacity(lines.count + files.count * 64)
+        let prefix = Array((root.hasSuffix("/") ? root : root + "/").utf8)
+        // Each picture is looked up by its name in its open class folder (fstatat) rather than by its whole
+        // path: the kernel's walk down the path was most of the cost of 50,000 stat calls.
+        var folder: (path: Substring, descriptor: Int32)?
+        defer { if let folder, folder.descriptor >= 0 { close(folder.descriptor) } }
         for path in files {
             var info = stat()
-            let relative = ImageFolder.relativePath(path, root: root)
-            let line = stat(path, &info) == 0
-                ? "\(relative)\t\(info.st_size)\t\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n" : "\(relative)\tmissing\n"
-            digest.update(Array(line.utf8))
+            let slash = path.lastIndex(of: "/")
+            let parent = slash.map { path[..<$0] } ?? "."
+            if folder?.path != parent {
+                if let folder, folder.descriptor >= 0 { close(folder.descriptor) }
+                folder = (parent, open(String(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+            }
+            let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+            let found = folder.map { $0.descriptor >= 0 ? fstatat($0.descriptor, name, &info, 0) == 0 : stat(path, &info) == 0 } ?? false
+            let bytes = path.utf8
+            lines.append(contentsOf: bytes.starts(with: prefix) ? bytes.dropFirst(prefix.count) : bytes[...])
+            if found {
+                lines.append(contentsOf: "\t\(info.st_size)\t\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n".utf8)
+            } else {
+                lines.append(contentsOf: "\tmissing\n".utf8)
+            }
         }
+        var digest = MD5()
+        digest.update(lines)
         fingerprint = digest.finalize()
     }
 
@@ -46,38 +66,83 @@ struct ImageFolderCache {
     /// Only the report (side, counts, mean and std) of a cache made from the folder as it is now: the header,
     /// not the pixels.
     func readReport() -> ImageFolderReport? {
-        guard let handle = FileHandle(forReadingAtPath: file) else { return nil }
-        defer { try? handle.close() }
-        guard let start = try? handle.read(upToCount: 12), start.count == 12, Array(start.prefix(8)) == Self.magic else { return nil }
-        let headerLength = start.subdata(in: 8..<12).withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
-        guard let json = try? handle.read(upToCount: headerLength), json.count == headerLength,
-              let header = try? JSONDecoder().decode(Header.self, from: json), header.fingerprint == fingerprint else { return nil }
-        return header.report
+        guard let file = CacheFile(path: file), let header = readHeader(file) else { return nil }
+        return header.header.report
     }
 
-    /// The cached content when the file is there, whole, and made from the folder as it is now.
+    /// The cached content when the file is there, whole, and made from the folder as it is now. The pixels
+    /// go from the file straight into the image arrays, with no whole-file buffer between: at 50,000
+    /// pictures the extra 154 MB copy was a third of a second start.
     func read() -> Content? {
-        guard let data = FileManager.default.contents(atPath: file), data.count > 12,
-              Array(data.prefix(8)) == Self.magic else { return nil }
-        let headerLength = data.subdata(in: 8..<12).withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
-        guard data.count >= 12 + headerLength,
-              let header = try? JSONDecoder().decode(Header.self, from: data.subdata(in: 12..<12 + headerLength)),
-              header.fingerprint == fingerprint else { return nil }
+        guard let file = CacheFile(path: file), let (header, offset) = readHeader(file),
+              (1...4).contains(header.channels), (1...4096).contains(header.side),
+              header.trainCount >= 0, header.testCount >= 0 else { return nil }
         let image = header.channels * header.side * header.side
-        var offset = 12 + headerLength
-        let expected = offset + (header.trainCount + header.testCount) * (image + 4)
-        guard data.count == expected else { return nil }
-        func set(_ count: Int) -> ImageSet {
-            let pixels = [UInt8](data[offset..<offset + count * image])
-            offset += count * image
-            var labels = [Int32](repeating: 0, count: count)
-            labels.withUnsafeMutableBytes { _ = data.copyBytes(to: $0, from: offset..<offset + 4 * count) }
-            offset += 4 * count
+        let pictures = header.trainCount.addingReportingOverflow(header.testCount)
+        let bytes = pictures.partialValue.multipliedReportingOverflow(by: image + 4)
+        guard !pictures.overflow, !bytes.overflow, offset + bytes.partialValue == file.size else { return nil }
+        var position = offset
+        func set(_ count: Int) -> ImageSet? {
+            guard let pixels = file.read([UInt8].self, count: count * image, at: position) else { return nil }
+            position += count * image
+            guard let labels = file.read([Int32].self, count: count, at: position) else { return nil }
+            position += 4 * count
             return ImageSet(channels: header.channels, height: header.side, width: header.side, pixels: pixels,
                             labels: labels.map { Int32(littleEndian: $0) })
         }
-        let train = set(header.trainCount), test = set(header.testCount)
+        guard let train = set(header.trainCount), let test = set(header.testCount) else { return nil }
         return Content(train: train, test: test, report: header.report)
+    }
+
+    /// The header of a cache file made from the folder as it is now, and where the pixels start.
+    private func readHeader(_ file: CacheFile) -> (header: Header, offset: Int)? {
+        guard let start = file.read([UInt8].self, count: 12, at: 0), Array(start.prefix(8)) == Self.magic else { return nil }
+        let length = Int(UInt32(start[8]) | UInt32(start[9]) << 8 | UInt32(start[10]) << 16 | UInt32(start[11]) << 24)
+        guard 12 + length <= file.size, let json = file.read([UInt8].self, count: length, at: 12),
+              let header = try? JSONDecoder().decode(Header.self, from: Data(json)), header.fingerprint == fingerprint else {
+            return nil
+        }
+        return (header, 12 + length)
+    }
+
+    /// A cache file open for reading; closed when the last copy goes.
+    private final class CacheFile {
+        let descriptor: Int32
+        let size: Int
+
+        init?(path: String) {
+            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            var info = stat()
+            guard descriptor >= 0, fstat(descriptor, &info) == 0 else {
+                if descriptor >= 0 { close(descriptor) }
+                return nil
+            }
+            size = Int(info.st_size)
+        }
+
+        deinit { close(descriptor) }
+
+        /// `count` elements read at byte `offset` into a new array, or nil when the file ends first.
+        func read<Element: BitwiseCopyable>(_: [Element].Type, count: Int, at offset: Int) -> [Element]? {
+            let length = count * MemoryLayout<Element>.stride
+            guard count >= 0, offset >= 0, offset + length <= size else { return nil }
+            if length == 0 { return [] }
+            var complete = false
+            let array = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                var done = 0
+                while done < length {
+                    let n = pread(descriptor, raw.baseAddress! + done, length - done, off_t(offset + done))
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { break }
+                    done += n
+                }
+                complete = done == length
+                // On a short read the elements stay uninitialised as far as Swift knows; they are all trivial.
+                initialized = complete ? count : 0
+            }
+            return complete ? array : nil
+        }
     }
 
     /// Writes the content to a temporary file beside the cache file and renames it into place, so a reader

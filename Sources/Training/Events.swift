@@ -171,6 +171,25 @@ public enum TrainingEvent: Sendable, Equatable {
     /// A NaN or an infinity was caught before the update: a run with a dashboard pauses (the event comes
     /// before its `stateChanged(.paused)`), a headless one ends with `.failed`.
     case anomaly(Anomaly)
+    /// An image folder's pictures being decoded, before `started` (the first use of a folder; later starts
+    /// read its cache). About a hundred per decode.
+    case decoding(DecodingProgress)
+}
+
+/// How far an image folder's first decoding has got.
+public struct DecodingProgress: Sendable, Equatable, Codable {
+    public var done: Int
+    public var total: Int
+    /// Since the decoding began.
+    public var seconds: Double
+    public init(done: Int, total: Int, seconds: Double) { self.done = done; self.total = total; self.seconds = seconds }
+
+    /// "decoding pictures: 25000 of 50000 (50%), 7.4 s (cached for the next start)", as the CLI and the
+    /// dashboard say it.
+    public var text: String {
+        let percent = total > 0 ? done * 100 / total : 100
+        return String(format: "decoding pictures: %d of %d (%d%%), %.1f s (cached for the next start)", done, total, percent, seconds)
+    }
 }
 
 /// The commands that land in a session's records when carried out (steering has its own events).

@@ -188,7 +188,7 @@ public final class Explainer: Sendable {
             guard let gradCAM, let dataset, let config else {
                 throw TrainingError.setup(message: "no weights loaded to evaluate")
             }
-            var test = try sources.loadDataset(config).test
+            var test = try sources.loadDataset(config, nil).test
             if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
             let evaluator = Evaluator(set: test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,
                                       batchSize: max(config.batchSize, 100))

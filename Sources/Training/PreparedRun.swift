@@ -24,7 +24,7 @@ final class PreparedRun {
     let steered: SteeredValues
     let rules: SteeringRules
 
-    init(_ request: RunRequest) throws {
+    init(_ request: RunRequest, decodeProgress: DecodeProgress? = nil) throws {
         var config: TrainingConfig
         var existing: Session?
         var created: Session?
@@ -55,7 +55,7 @@ final class PreparedRun {
         }
         Parallel.setThreads(config.threads)
 
-        let data = try RunData(config, sources: request.sources)
+        let data = try RunData(config, sources: request.sources, decodeProgress: decodeProgress)
         let dataset = data.dataset
         if config.augmentation == nil { config.augmentation = data.augmentation.description }
         classNames = dataset.classNames
@@ -146,8 +146,8 @@ struct RunData {
     let test: ImageSet
     let augmentation: Augmentation
 
-    init(_ config: TrainingConfig, sources: RunSources) throws {
-        let dataset = try sources.loadDataset(config)
+    init(_ config: TrainingConfig, sources: RunSources, decodeProgress: DecodeProgress? = nil) throws {
+        let dataset = try sources.loadDataset(config, decodeProgress)
         var train = dataset.train
         var test = dataset.test
         if config.validationFraction > 0 {

@@ -91,7 +91,7 @@ public enum SessionEvents {
 
     /// The `type` of each event.
     enum Kind: String {
-        case started, step, record, evaluation, state, lr, checkpoint, finished, failed, health, anomaly
+        case started, step, record, evaluation, state, lr, checkpoint, finished, failed, health, anomaly, decoding
         case layerView = "layer_view"
         /// A steered hyper-parameter (`field`, `value`) and a carried-out control command (`command`).
         case set, command
@@ -153,6 +153,9 @@ public enum SessionEvents {
             case .anomaly(let anomaly):
                 try c.encode(Kind.anomaly.rawValue, forKey: .type)
                 try anomaly.encode(to: encoder)
+            case .decoding(let progress):
+                try c.encode(Kind.decoding.rawValue, forKey: .type)
+                try progress.encode(to: encoder)
             case let .hyperparameterChanged(field, value, globalStep):
                 try c.encode(Kind.set.rawValue, forKey: .type)
                 try c.encode(field, forKey: .field)
@@ -203,6 +206,7 @@ public enum SessionEvents {
             case .layerView: event = .layerView(try LayerView(from: decoder))
             case .health: event = .health(try HealthRecord(from: decoder))
             case .anomaly: event = .anomaly(try Anomaly(from: decoder))
+            case .decoding: event = .decoding(try DecodingProgress(from: decoder))
             case .set:
                 event = .hyperparameterChanged(try c.decode(Hyperparameter.self, forKey: .field),
                                                try c.decode(Double.self, forKey: .value),

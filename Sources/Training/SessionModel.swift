@@ -30,7 +30,7 @@ public final class SessionModel {
     /// Loss, accuracy, per-class accuracy and confusion on the test set the run used (its `--limit-test` too).
     /// `topLosses`: how many of the highest-loss test images to return in `EvaluationResult.topLosses`.
     public func evaluate(limitTest: Int? = nil, topLosses: Int = 0) throws -> EvaluationResult {
-        let data = try sources.loadDataset(config)
+        let data = try sources.loadDataset(config, nil)
         var test = data.test
         if let n = limitTest ?? config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
         let evaluator = Evaluator(set: test, classes: dataset.classNames.count, mean: dataset.mean, std: dataset.std,

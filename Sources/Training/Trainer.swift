@@ -51,17 +51,18 @@ public enum AnomalyAction: String, Sendable {
 /// Where the engine thread gets its dataset and model. `.standard` uses the catalog and the zoo;
 /// tests pass an in-memory dataset and a tiny network. Both run on the engine thread.
 public struct RunSources: Sendable {
-    public var loadDataset: @Sendable (TrainingConfig) throws -> Dataset
+    /// The dataset a config names; an image folder's first decoding reports to the progress function, if given.
+    public var loadDataset: @Sendable (TrainingConfig, DecodeProgress?) throws -> Dataset
     public var buildModel: @Sendable (_ config: TrainingConfig, _ inputShape: [Int], _ classes: Int) throws -> Network
 
-    public init(loadDataset: @escaping @Sendable (TrainingConfig) throws -> Dataset,
+    public init(loadDataset: @escaping @Sendable (TrainingConfig, DecodeProgress?) throws -> Dataset,
                 buildModel: @escaping @Sendable (TrainingConfig, [Int], Int) throws -> Network) {
         self.loadDataset = loadDataset
         self.buildModel = buildModel
     }
 
     public static let standard = RunSources(
-        loadDataset: { config in try loadFromCatalog(config, progress: nil) },
+        loadDataset: { config, progress in try loadFromCatalog(config, progress: progress) },
         buildModel: { config, inputShape, classes in
             do { return try ModelZoo.build(config.model, inputShape: inputShape, classes: classes, seed: config.seed) } catch {
                 throw TrainingError.invalidFlag(flag: "--model", message: "'\(config.model)': \(error)")
@@ -70,13 +71,6 @@ public struct RunSources: Sendable {
 }
 
 extension RunSources {
-    /// The standard sources, with `progress` hearing of an image folder's decoding (headless runs print it).
-    public static func standard(progress: DecodeProgress?) -> RunSources {
-        var sources = standard
-        sources.loadDataset = { try loadFromCatalog($0, progress: progress) }
-        return sources
-    }
-
     /// The dataset a config names, an image folder read with the config's options; errors name the flag at fault.
     static func loadFromCatalog(_ config: TrainingConfig, progress: DecodeProgress?) throws -> Dataset {
         do {

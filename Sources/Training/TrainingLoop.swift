@@ -85,7 +85,13 @@ final class TrainingLoop {
         events.post(.stateChanged(.starting))
         let status = EngineStatusBoard()
         let prepared: PreparedRun
-        do { prepared = try PreparedRun(request) } catch {
+        // An image folder's first decoding takes seconds: its progress goes out before the run is announced.
+        let decodingStart = DispatchTime.now().uptimeNanoseconds
+        let decodeProgress: DecodeProgress = { done, total in
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - decodingStart) / 1e9
+            events.post(.decoding(DecodingProgress(done: done, total: total, seconds: seconds)))
+        }
+        do { prepared = try PreparedRun(request, decodeProgress: decodeProgress) } catch {
             events.post(.failed(message: "\(error)"))
             return
         }

@@ -92,7 +92,7 @@ struct RunSessionCommand: ParsableCommand {
         let store = SessionStore(root: session.url.deletingLastPathComponent())
         // A session `train --detach` created starts training; one detached from a dashboard resumes at its checkpoint.
         let origin: RunRequest.Origin = session.checkpoint(.last) == nil ? .created(session) : .resume(id: session.url.path, epochs: nil)
-        let code = HeadlessRun(json: json).run(RunRequest(origin, sessions: store, sources: .standard(progress: decodeProgressLine)))
+        let code = HeadlessRun(json: json).run(RunRequest(origin, sessions: store))
         if code != 0 { throw ExitCode(code) }
     }
 }

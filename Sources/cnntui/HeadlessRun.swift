@@ -95,6 +95,8 @@ struct ProgressReporter {
     private var lastPlainStepLine = 0
     private var barShown = false
     private var failure: String?
+    /// The tenth of an image folder's decoding last printed.
+    private var decodedTenths = -1
 
     init(json: Bool) { self.json = json }
 
@@ -115,6 +117,13 @@ struct ProgressReporter {
                     stderrLine(stepLine(step))
                 }
             }
+        case let .decoding(progress):
+            // A line per tenth, to stderr: the first start of a large folder takes seconds before training.
+            let tenth = progress.total > 0 ? progress.done * 10 / progress.total : 10
+            if tenth < decodedTenths { decodedTenths = -1 }   // a second pass (another side chosen) starts over
+            guard tenth > decodedTenths else { break }
+            decodedTenths = tenth
+            stderrLine(progress.text)
         case let .record(record):
             lastRecord = record
         case let .evaluation(e):
@@ -221,26 +230,4 @@ func printJSON(_ object: [String: Any]) {
     }
     guard let data = try? JSONSerialization.data(withJSONObject: sanitized, options: [.sortedKeys]) else { return }
     FileHandle.standardOutput.write(data + Data("\n".utf8))
-}
-
-/// Prints an image folder's first decoding to stderr, a line per tenth done (the decoding threads call it).
-let decodeProgressLine: DecodeProgress = { done, total in DecodeProgressPrinter.shared.report(done, total) }
-
-private final class DecodeProgressPrinter: @unchecked Sendable {
-    static let shared = DecodeProgressPrinter()
-    private let lock = NSLock()
-    private var lastTenth = -1
-    private var started = Date()
-
-    func report(_ done: Int, _ total: Int) {
-        let tenth = total > 0 ? done * 10 / total : 10
-        lock.withLock {
-            if lastTenth < 0 || tenth < lastTenth { started = Date(); lastTenth = -1 }
-            guard tenth > lastTenth else { return }
-            lastTenth = tenth
-            let seconds = Date().timeIntervalSince(started)
-            stderrLine(String(format: "decoding pictures: %d of %d (%d%%), %.1f s (cached for the next start)",
-                              done, total, tenth * 10, seconds))
-        }
-    }
 }

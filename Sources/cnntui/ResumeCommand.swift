@@ -12,8 +12,7 @@ struct ResumeCommand: ParsableCommand {
 
     func run() throws {
         let (store, opened) = try session.open()
-        let request = RunRequest(.resume(id: opened.url.path, epochs: session.epochs), sessions: store,
-                                 sources: .standard(progress: decodeProgressLine))
+        let request = RunRequest(.resume(id: opened.url.path, epochs: session.epochs), sessions: store)
         let code = HeadlessRun(json: json).run(request)
         if code != 0 { throw ExitCode(code) }
     }

@@ -29,7 +29,7 @@ struct TrainCommand: ParsableCommand {
         let config = try resolvedConfig()
         let store = SessionStore(override: recipe.sessionsDir)
         if detach { return try runDetached(config, store: store) }
-        let request = RunRequest(.new(config), sessions: store, sources: .standard(progress: decodeProgressLine))
+        let request = RunRequest(.new(config), sessions: store)
         let code = HeadlessRun(json: json).run(request)
         if code != 0 { throw ExitCode(code) }
     }

@@ -23,7 +23,7 @@ import Training
     }
 
     static let sources = RunSources(
-        loadDataset: { _ in
+        loadDataset: { _, _ in
             Dataset(name: "synthetic", classNames: ["left", "middle", "right"], train: imageSet(count: 64, salt: 1),
                     test: imageSet(count: 24, salt: 2), mean: [0.3], std: [0.3], source: "memory")
         },

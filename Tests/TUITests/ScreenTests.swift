@@ -139,4 +139,15 @@ import Training
         #expect(TerminalPainter.characterKey(13) == .enter && TerminalPainter.characterKey(0x71) == .character("q"))
         #expect(TerminalPainter.functionKey(0o403) == .up && TerminalPainter.functionKey(0o541) == .backTab)
     }
+
+    @Test func anImageFoldersFirstDecodingShowsInTheHeaderUntilTheFirstStep() {
+        let app = App(capabilities: .full, width: 100, height: 30)
+        _ = app.handle(event: .stateChanged(.starting))
+        _ = app.handle(event: .decoding(DecodingProgress(done: 25_000, total: 50_000, seconds: 7.4)))
+        let g = app.render()
+        #expect(g.lines[1].contains("decoding pictures: 25000 of 50000 (50%), 7.4 s (cached for the next start)"), "\(g.text)")
+        #expect(g.lines[1].contains("█"), "the bar is half full:\n\(g.text)")
+        _ = app.handle(event: .step(StepEvent(epoch: 1, step: 1, stepsPerEpoch: 10, globalStep: 1, totalSteps: 10, etaSeconds: nil)))
+        #expect(!app.render().lines[1].contains("decoding"))
+    }
 }

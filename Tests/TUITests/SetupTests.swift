@@ -251,7 +251,8 @@ import Training
         for key in [Key.enter, .enter] { app.handle(key: key) }
         var g = app.render()
         #expect(g.text.contains("crop (pad 4 + random crop, no mirror; the dataset's default); --augment crop+flip mirrors photos"))
-        #expect(g.text.contains("image size      auto: the pictures' own if they share one up to 64, else 32"))
+        #expect(g.text.contains("Image size      auto   auto: the pictures' own side if they share one up to 64, else 32"))
+        #expect(g.text.contains("Resize          ◀ stretch ▶"))
         #expect(g.text.contains("mean / std      measured on the training pictures when they are first decoded"))
         var state = app.state
         state.folderReport = ImageFolderReport(side: 32, resize: .crop, trainPerClass: [120, 30], testPerClass: [30, 8],
@@ -260,5 +261,38 @@ import Training
         g = SetupScreen(state: state, width: 120, height: 40, caps: .full, busyModel: nil).render()
         #expect(g.text.contains("mean / std      mean 0.500 0.250 0.125, std 0.200 0.200 0.200 (measured on the training pictures)"))
         #expect(g.text.contains("skipped         1 unreadable picture(s), e.g. train/stop/x.png"))
+        #expect(g.text.contains("Image size      auto (32)"))
+    }
+
+    @Test func anImageFoldersSizeAndResizeAreFieldsOfTheRecipe() throws {
+        let json = """
+            [{"name": "signs", "found": true, "path": "/data/signs", "train": 150, "test": 38, "shape": [3, 32, 32],
+              "classes": ["stop", "yield"], "how_to_get": null, "train_per_class": [120, 30], "test_per_class": [30, 8]}]
+            """
+        let listings = try JSONDecoder().decode([DatasetListing].self, from: Data(json.utf8))
+        let app = SetupApp(capabilities: .full, width: 120, height: 40, datasets: listings, models: ["mycnn"], estimator: nil)
+        for key in [Key.enter, .enter] { app.handle(key: key) }
+        #expect(app.state.recipeFields.last == .resize && app.state.recipeRowCount == RecipeField.allCases.count + 1)
+        // Down to the image size, type 48.
+        for _ in 0..<RecipeField.imageSize.rawValue { app.handle(key: .down) }
+        app.handle(key: .enter)
+        for key in [Key.backspace, .backspace, .backspace, .backspace, .character("4"), .character("8"), .enter] { app.handle(key: key) }
+        #expect(app.state.config?.imageSize == 48 && app.state.overrides.imageSize == 48)
+        // Out of range: refused, nothing changed.
+        app.handle(key: .enter)
+        for key in [Key.backspace, .backspace, .character("2"), .enter] { app.handle(key: key) }
+        #expect(app.state.messageIsError && app.state.message?.contains("4 to 1024") == true && app.state.config?.imageSize == 48)
+        app.handle(key: .escape)
+        // The resize rule steps with left/right.
+        app.handle(key: .down)
+        app.handle(key: .right)
+        #expect(app.state.config?.resize == .crop)
+        app.handle(key: .right)
+        #expect(app.state.config?.resize == .stretch)
+        // A dataset that is not a folder has no such rows: continue follows the seed.
+        let plain = SetupApp(capabilities: .full, width: 100, height: 30, datasets: SetupTests.listings, models: ["mycnn"],
+                             estimator: nil)
+        for key in [Key.enter, .enter] { plain.handle(key: key) }
+        #expect(plain.state.recipeFields == Array(RecipeField.allCases.prefix(6)) && plain.state.recipeRowCount == 7)
     }
 }

@@ -184,7 +184,7 @@ import Testing
                               labels: (0..<8).map { Int32($0 % 10) })
         let dataset = Dataset(name: "random", classNames: (0..<10).map(String.init), train: images, test: images,
                               mean: [0.5], std: [0.25], source: "memory")
-        let sources = RunSources(loadDataset: { _ in dataset }, buildModel: { config, shape, classes in
+        let sources = RunSources(loadDataset: { _, _ in dataset }, buildModel: { config, shape, classes in
             try ModelZoo.build(config.model, inputShape: shape, classes: classes, seed: config.seed)
         })
         let config = try TrainingConfig.resolve(model: model, family: ModelZoo.family(model), dataset: "random",

@@ -22,7 +22,7 @@ private func idxFolder() throws -> URL {
 /// MyCNN on a 28x28 grey dataset whose files are `source` (the images themselves are a few synthetic ones).
 private func mycnnSources(source: String) -> RunSources {
     RunSources(
-        loadDataset: { _ in
+        loadDataset: { _, _ in
             let blank = ImageSet(channels: 1, height: 28, width: 28, pixels: [UInt8](repeating: 7, count: 4 * 784),
                                  labels: [0, 1, 2, 3])
             return Dataset(name: "fashion-mnist", classNames: (0..<10).map { "class \($0)" }, train: blank, test: blank,
@@ -81,7 +81,7 @@ private func recipe(in directory: URL) throws -> [String: Any] {
     @Test func recipeMatchesTheGoldenFile() throws {
         let sources = mycnnSources(source: "/data/fashion-mnist")
         let config = mycnnConfig()
-        let dataset = try sources.loadDataset(config)
+        let dataset = try sources.loadDataset(config, nil)
         let network = try sources.buildModel(config, dataset.shape, 10)
         let recipe = try PyTorchRecipe(
             config: config, dataset: dataset, format: .idx, network: network, session: "20261130-120000-mycnn-fashion-mnist",
@@ -149,7 +149,7 @@ private func recipe(in directory: URL) throws -> [String: Any] {
         let store = SessionStore(root: try temporaryDirectory("trained"))
         let tiny = TinyRun.dataset()
         let sources = RunSources(
-            loadDataset: { _ in Dataset(name: tiny.name, classNames: tiny.classNames, train: tiny.train, test: tiny.test,
+            loadDataset: { _, _ in Dataset(name: tiny.name, classNames: tiny.classNames, train: tiny.train, test: tiny.test,
                                         mean: tiny.mean, std: tiny.std, source: data.path) },
             buildModel: TinyRun.sources.buildModel)
         var sent = false
@@ -184,7 +184,7 @@ private func recipe(in directory: URL) throws -> [String: Any] {
         var config = mycnnConfig()
         config.optimizer = kind
         let sources = mycnnSources(source: "/data/fashion-mnist")
-        let dataset = try sources.loadDataset(config)
+        let dataset = try sources.loadDataset(config, nil)
         let network = try sources.buildModel(config, dataset.shape, 10)
         let recipe = try PyTorchRecipe(config: config, dataset: dataset, format: .idx, network: network, session: nil,
                                        checkpoint: nil, manualChanges: [])

@@ -77,7 +77,7 @@ import Testing
     /// Sources whose network has a NaN in `conv.weight` after `cleanSteps`... from its first step: the
     /// first bad output is `conv`'s.
     static let poisoned = RunSources(
-        loadDataset: { _ in TinyRun.dataset() },
+        loadDataset: { _, _ in TinyRun.dataset() },
         buildModel: { config, shape, classes in
             let network = TinyRun.network(inputShape: shape, classes: classes, seed: config.seed)
             network.stateDict.first { $0.0 == "conv.weight" }!.1.value.data[0] = .nan

@@ -51,6 +51,7 @@ import Testing
                              layers: [LayerHealth(layer: "features.0", weightNorm: 1.5, gradientNorm: 0.01, updateRatio: 0.001)],
                              rectifiers: [RectifierHealth(layer: "features.2", zeroFraction: 0.4)])),
         .anomaly(Anomaly(epoch: 2, globalStep: 61, layer: "loss", message: "loss is NaN")),
+        .decoding(DecodingProgress(done: 25_000, total: 50_000, seconds: 7.375)),
     ]
 
     @Test(arguments: everyEvent)

@@ -51,7 +51,7 @@ enum TinyRun {
     }
 
     static let sources = RunSources(
-        loadDataset: { _ in dataset() },
+        loadDataset: { _, _ in dataset() },
         buildModel: { config, shape, classes in network(inputShape: shape, classes: classes, seed: config.seed) })
 
     /// 6 steps per epoch (24 images, batch 4).

@@ -41,6 +41,8 @@ public struct DashboardModel: Sendable {
     public let maxHealthRecords = 120
     /// The NaN or infinity that stopped training, if one did.
     public private(set) var anomaly: Anomaly?
+    /// An image folder's first decoding, while the run is being prepared.
+    public private(set) var decoding: DecodingProgress?
 
     /// True when the model was read back from a session's files (no engine behind it).
     public var isHistory = false
@@ -114,6 +116,9 @@ public struct DashboardModel: Sendable {
             state = .failed
             failure = message
             notice = "training failed: \(message)"
+        case .decoding(let progress):
+            decoding = progress
+            notice = progress.text
         case .layerView(let view):
             layerView = view
         case .health(let record):

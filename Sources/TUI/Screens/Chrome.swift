@@ -62,9 +62,15 @@ public enum Chrome {
         if let e = model.lastEvaluation { info.append("test \(Format.percent(e.testAccuracy))") }
         if let b = model.bestTestAccuracy { info.append("best \(Format.percent(b))") }
         if let lr = model.currentLearningRate { info.append("lr \(Format.learningRate(lr))") }
+        var fraction = model.progress
+        // Before the first step of a new image folder: its decoding, which can take a while.
+        if model.lastStep == nil, let d = model.decoding {
+            info = [d.text]
+            fraction = d.total > 0 ? Double(d.done) / Double(d.total) : 1
+        }
         let infoText = info.joined(separator: "  ")
         let barWidth = max(10, min(area.width / 4, area.width - infoText.count - 4))
-        ProgressBar(fraction: model.progress).render(
+        ProgressBar(fraction: fraction).render(
             into: &grid, area: Rect(x: area.x + 1, y: y, width: barWidth, height: 1), capabilities: caps)
         grid.text(infoText, in: Rect(x: area.x + barWidth + 3, y: y, width: area.width - barWidth - 3, height: 1),
                   glyphs: caps.glyphs)

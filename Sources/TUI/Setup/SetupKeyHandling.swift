@@ -136,12 +136,12 @@ func resolveRecipe(_ s: inout SetupState) -> Bool {
 func handleRecipeKey(_ key: Key, state: SetupState) -> (SetupState, [SetupAction]) {
     var s = state
     if let c = movedCursor(s.recipeCursor, by: key, count: s.recipeRowCount) { s.recipeCursor = c; return (s, []) }
-    let field = RecipeField(rawValue: s.recipeCursor)
-    if field == .optimizer, key == .left || key == .right || key == .character(" ") {
-        let all = TrainingConfig.OptimizerKind.allCases
-        let now = s.config.flatMap { all.firstIndex(of: $0.optimizer) } ?? 0
-        let next = all[(now + (key == .left ? all.count - 1 : 1)) % all.count]
-        applyRecipeField(.optimizer, text: next.rawValue, to: &s)
+    let field = s.recipeField(at: s.recipeCursor)
+    // The fields with a few values step through them with left/right (or space).
+    if let field, let values = choices(field), key == .left || key == .right || key == .character(" ") {
+        let now = s.config.flatMap { values.firstIndex(of: field.value($0)) } ?? 0
+        let next = values[(now + (key == .left ? values.count - 1 : 1)) % values.count]
+        applyRecipeField(field, text: next, to: &s)
         return (s, [])
     }
     switch key {
@@ -160,6 +160,15 @@ func handleRecipeKey(_ key: Key, state: SetupState) -> (SetupState, [SetupAction
     }
 }
 
+/// The values a field steps through with left/right, or nil for a typed one.
+func choices(_ field: RecipeField) -> [String]? {
+    switch field {
+    case .optimizer: return TrainingConfig.OptimizerKind.allCases.map(\.rawValue)
+    case .resize: return ResizeMode.allCases.map(\.rawValue)
+    default: return nil
+    }
+}
+
 func startSummary(_ s: SetupState) -> [SetupAction] {
     guard let c = s.config, let d = s.dataset else { return [] }
     return [.startSummary(c, d)]
@@ -172,7 +181,7 @@ func handleRecipeEditing(_ key: Key, input: TextInputState, state: SetupState) -
         s.editing = nil
         s.message = "unchanged"
     case .enter:
-        guard let field = RecipeField(rawValue: s.recipeCursor) else { s.editing = nil; return s }
+        guard let field = s.recipeField(at: s.recipeCursor) else { s.editing = nil; return s }
         if applyRecipeField(field, text: input.text.trimmingCharacters(in: " "), to: &s) { s.editing = nil }
     default:
         s.editing = input.editing(with: key) ?? input
@@ -206,6 +215,17 @@ func applyRecipeField(_ field: RecipeField, text: String, to s: inout SetupState
     case .seed:
         guard let v = UInt64(text) else { return bad("a seed (a whole number, 0 or more)") }
         s.overrides.seed = v
+    case .imageSize:
+        let range = ImageFolderOptions.sideRange
+        if text.lowercased() == "auto" {
+            s.overrides.imageSize = nil
+        } else {
+            guard let v = Int(text), range.contains(v) else { return bad("an image size (auto, or \(range.lowerBound) to \(range.upperBound))") }
+            s.overrides.imageSize = v
+        }
+    case .resize:
+        guard let mode = ResizeMode(rawValue: text.lowercased()) else { return bad("stretch or crop") }
+        s.overrides.resize = mode.rawValue
     }
     if resolveRecipe(&s) { return true }
     s.overrides = saved

@@ -52,7 +52,7 @@ struct SetupScreen {
     }
 
     func renderStatus(_ grid: inout CellGrid, _ row: Rect) {
-        if let input = state.editing, let field = RecipeField(rawValue: state.recipeCursor) {
+        if let input = state.editing, let field = state.recipeField(at: state.recipeCursor) {
             TextInput(prompt: " \(field.label): ", state: input).render(into: &grid, area: row, capabilities: caps)
             if let m = state.message, state.messageIsError {
                 grid.text(m, in: row, align: .right, style: caps.style(fg: .red, [.bold]), glyphs: caps.glyphs)
@@ -234,15 +234,21 @@ struct SetupScreen {
         let family = state.modelName.map(ModelZoo.family) ?? ""
         let inside = panel(&grid, body, "Recipe: pre-filled from the \(family) seed recipe, editable")
         let labelWidth = 16
-        for field in RecipeField.allCases {
-            let y = inside.y + 1 + field.rawValue
+        for (index, field) in state.recipeFields.enumerated() {
+            let y = inside.y + 1 + index
             let changed = field.isSet(in: state.overrides) ? " *" : ""
-            let selected = state.recipeCursor == field.rawValue
+            let selected = state.recipeCursor == index
             var value = field.value(c)
-            if field == .optimizer { value = (caps.glyphs.isUnicode ? "◀ " : "< ") + value + (caps.glyphs.isUnicode ? " ▶" : " >") }
+            if field == .imageSize, c.imageSize == nil, let side = state.folderReport?.side { value += " (\(side))" }
+            if choices(field) != nil { value = (caps.glyphs.isUnicode ? "◀ " : "< ") + value + (caps.glyphs.isUnicode ? " ▶" : " >") }
             row(&grid, " " + field.label.padded(to: labelWidth) + value + changed, area: inside, y: y, selected: selected)
-            if field == .learningRate, state.editing == nil || !selected {
-                grid.text("   f: find one with the LR finder", x: inside.x + 2 + labelWidth + value.count + changed.count, y: y,
+            let hints: [RecipeField: String] = [
+                .learningRate: "f: find one with the LR finder",
+                .imageSize: "auto: the pictures' own side if they share one up to 64, else 32",
+                .resize: "crop: shorter side, then the centre",
+            ]
+            if let hint = hints[field], state.editing == nil || !selected {
+                grid.text("   " + hint, x: inside.x + 2 + labelWidth + value.count + changed.count, y: y,
                           style: caps.style(fg: .default, [.dim]), clip: inside)
             }
             if selected, state.editing != nil {
@@ -250,9 +256,9 @@ struct SetupScreen {
                           style: caps.style(fg: .yellow), clip: inside)
             }
         }
-        let continueY = inside.y + 2 + RecipeField.allCases.count
+        let continueY = inside.y + 2 + state.recipeFields.count
         row(&grid, " [ Continue: layer summary ]", area: inside, y: continueY,
-            selected: state.recipeCursor == RecipeField.allCases.count, style: Style(attributes: [.bold]))
+            selected: state.recipeCursor == state.recipeFields.count, style: Style(attributes: [.bold]))
 
         let fixed: [(String, String)] = [
             ("momentum", Format.compact(Double(c.momentum))), ("weight decay", Format.compact(Double(c.weightDecay))),
@@ -291,11 +297,10 @@ struct SetupScreen {
         return a.horizontalFlip || !imageFolder ? text : text + "; --augment crop+flip mirrors photos"
     }
 
-    /// For an image folder: the side, the resize rule and the mean and std measured on its training pictures.
+    /// For an image folder: the mean and std measured on its training pictures (the side and the resize rule
+    /// are fields of the form).
     func folderRows(_ c: TrainingConfig) -> [(String, String)] {
         guard let d = state.dataset, d.trainPerClass != nil else { return [] }
-        let side = c.imageSize.map { "\($0)" } ?? state.folderReport.map { "\($0.side) (auto)" }
-            ?? "auto: the pictures' own if they share one up to 64, else 32"
         let stats: String
         if let r = state.folderReport {
             func list(_ v: [Float]) -> String { v.map { String(format: "%.3f", $0) }.joined(separator: " ") }
@@ -303,7 +308,7 @@ struct SetupScreen {
         } else {
             stats = "measured on the training pictures when they are first decoded"
         }
-        var rows = [("image size", side), ("resize", (c.resize ?? .stretch).rawValue), ("mean / std", stats)]
+        var rows = [("mean / std", stats)]
         if let r = state.folderReport, !r.skipped.isEmpty {
             rows.append(("skipped", "\(r.skipped.count) unreadable picture(s), e.g. \(r.skipped[0].path)"))
         }

@@ -15,9 +15,15 @@ public enum SetupStep: Int, CaseIterable, Sendable {
     }
 }
 
-/// One editable line of the recipe form, in form order.
+/// One editable line of the recipe form, in form order. The image-folder fields come last and show only for
+/// an image folder, so a field's `rawValue` is its row either way.
 public enum RecipeField: Int, CaseIterable, Sendable {
     case epochs, batchSize, optimizer, learningRate, schedule, seed
+    case imageSize, resize
+
+    /// The fields the form shows for a dataset.
+    static func shown(imageFolder: Bool) -> [RecipeField] { imageFolder ? allCases : allCases.filter { !$0.isImageFolderOnly } }
+    var isImageFolderOnly: Bool { self == .imageSize || self == .resize }
 
     /// Everything the form knows of a field in one place: its label, its value as the form shows it, and
     /// whether the user's edits (or the command line) set it.
@@ -29,6 +35,8 @@ public enum RecipeField: Int, CaseIterable, Sendable {
         case .learningRate: return ("Learning rate", { Format.learningRate($0.learningRate) }, { $0.learningRate != nil })
         case .schedule: return ("Schedule", { $0.schedule }, { $0.schedule != nil })
         case .seed: return ("Seed", { String($0.seed) }, { $0.seed != nil })
+        case .imageSize: return ("Image size", { $0.imageSize.map(String.init) ?? "auto" }, { $0.imageSize != nil })
+        case .resize: return ("Resize", { ($0.resize ?? .stretch).rawValue }, { $0.resize != nil })
         }
     }
 
@@ -111,8 +119,12 @@ public struct SetupState: Equatable, Sendable {
                                  dropLast: overrides.dropLast ?? recipe?.dropLast ?? false)
     }
 
+    /// The recipe form's fields for the chosen dataset (the image size and resize rule for a folder).
+    var recipeFields: [RecipeField] { RecipeField.shown(imageFolder: dataset?.trainPerClass != nil) }
+    /// The field on the recipe form's row `row`; nil on "continue".
+    func recipeField(at row: Int) -> RecipeField? { recipeFields.indices.contains(row) ? recipeFields[row] : nil }
     /// Rows of the recipe form: the fields, then "continue".
-    var recipeRowCount: Int { RecipeField.allCases.count + 1 }
+    var recipeRowCount: Int { recipeFields.count + 1 }
 
     /// What the estimator should do for the model step: count every model at the chosen dataset's shape and
     /// time the highlighted one. Nil on the other steps, and while the dataset is missing.

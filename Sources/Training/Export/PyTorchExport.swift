@@ -48,7 +48,7 @@ public enum PyTorchExport {
         let templates = try templateFiles(in: assets)
 
         var config = source.config
-        let dataset = try sources.loadDataset(config)
+        let dataset = try sources.loadDataset(config, nil)
         guard let format = DatasetCatalog.format(of: dataset.source) else {
             throw TrainingError.invalidFlag(
                 flag: "--dataset", message: "'\(config.dataset)' (from \(dataset.source)) cannot be expressed in the "
