@@ -35,6 +35,49 @@ struct ConvShape {
     var isDepthwise: Bool { groups == c && groups == k && groups > 1 }
 }
 
+// MARK: - The output pass
+
+/// What a conv applies to each output value after its bias, in the same pass that writes it. Training runs
+/// every conv with `.none`; inference (`Conv2d.infer`) folds a following BatchNorm into the weights and bias
+/// and hands the ReLU or ReLU6 after it here, so conv + BN + activation is one pass over the output.
+enum ConvActivation: Equatable, Sendable {
+    case none, relu, relu6
+
+    @inline(__always)
+    func apply(_ x: Float) -> Float {
+        switch self {
+        case .none: return x
+        case .relu: return x > 0 ? x : 0
+        case .relu6: return Swift.min(Swift.max(x, 0), 6)
+        }
+    }
+
+    /// The same on a vector: a blend, not a branch per lane.
+    @inline(__always)
+    func apply<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
+        switch self {
+        case .none: return x
+        case .relu: return x.replacing(with: 0, where: .!(x .> 0))
+        case .relu6: return x.replacing(with: 0, where: .!(x .> 0)).replacing(with: 6, where: x .> 6)
+        }
+    }
+
+    /// y[i] = apply(y[i] + bias) over count floats: the output pass of the kernels whose GEMM writes first.
+    @inline(__always)
+    func addBias(_ bias: Float, to y: UnsafeMutablePointer<Float>, count: Int) {
+        let b = SIMD8<Float>(repeating: bias)
+        var i = 0
+        while i + 8 <= count {
+            store8(y + i, apply(load8(y + i) + b))
+            i += 8
+        }
+        while i < count {
+            y[i] = apply(y[i] + bias)
+            i += 1
+        }
+    }
+}
+
 // MARK: - The path
 
 /// The kernel one conv runs on. The kernels' conditions overlap (a 16-channel 3x3 conv on 32x32 fits both
@@ -158,36 +201,40 @@ struct ConvScratchSizes {
 
 // MARK: - Forward and backward
 
-/// output[N, K, P, Q] = conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K], on the conv's path.
+/// output[N, K, P, Q] = activation(conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K]), on the conv's path.
 /// columns and gathered hold `ConvScratchSizes(sh)` floats.
 func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>,
+    activation: ConvActivation = .none
 ) {
     let path = ConvPath(sh), scratch = ConvScratchSizes(sh, path)
     switch path {
     case .depthwiseSmallPlane:
-        depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output)
+        depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
     case .depthwisePhased:
-        depthwiseConvForwardPhased(sh, input: input, weight: weight, bias: bias, output: output)
+        depthwiseConvForwardPhased(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
     case .winograd:
-        convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered)
+        convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered,
+                            activation: activation)
     case .direct:
         let packed = columns + scratch.sharedColumnsStart
         packDirectWeights(weight, sh, into: packed)
         Parallel.forEachPart(sh.n) { part, images in
             convForwardDirect(sh, images: images, input: input, packed: packed, bias: bias, output: output,
-                              planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered)
+                              planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered,
+                              activation: activation)
         }
     case .tiles:
         Parallel.forEachPart(sh.n) { part, images in
             convForwardTiles(sh, images: images, input: input, weight: weight, bias: bias, output: output,
-                             tile: columns + part * scratch.partColumns)
+                             tile: columns + part * scratch.partColumns, activation: activation)
         }
     case .gemm:
         Parallel.forEachPart(sh.n) { part, images in
             convForwardImages(sh, images: images, input: input, weight: weight, bias: bias, output: output,
-                              columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered)
+                              columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered,
+                              activation: activation)
         }
     }
 }
@@ -425,7 +472,7 @@ private func forEachGemmRun(
 func convForwardImages(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
     let pq = sh.outPlane
     forEachGemmRun(sh, images: images, input: input, columns: columns) { n0, b, cols in
@@ -438,16 +485,20 @@ func convForwardImages(
                        b: cols + g * sh.patch * width, ldb: width,
                        beta: 0, c: result + g * sh.kg * width, ldc: width)
         }
-        // Scatter [K, b, PQ] -> [b, K, PQ] (when batched) and add the bias.
+        // Scatter [K, b, PQ] -> [b, K, PQ] (when batched), add the bias and apply the activation.
         for i in 0..<b {
             for k in 0..<sh.k {
                 let dst = output + sh.outputPlane(n0 + i, k)
                 let biasValue = bias?[k] ?? 0
                 if b == 1 {
-                    if bias != nil { for j in 0..<pq { dst[j] = dst[j] + biasValue } }
+                    if bias != nil || activation != .none { activation.addBias(biasValue, to: dst, count: pq) }
                 } else {
                     let src = gathered + k * width + i * pq
-                    for j in 0..<pq { dst[j] = src[j] + biasValue }
+                    if activation == .none {
+                        for j in 0..<pq { dst[j] = src[j] + biasValue }
+                    } else {
+                        for j in 0..<pq { dst[j] = activation.apply(src[j] + biasValue) }
+                    }
                 }
             }
         }

@@ -104,7 +104,8 @@ func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: ConvShape
 /// else the padded pitch). outChannels is a multiple of 4.
 func directConvPlanes(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, r: Int, s: Int, _ layout: DirectLayout,
-    packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
+    packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int,
+    activation: ConvActivation = .none
 ) {
     let pitch = layout.pitch, plane = layout.channelStride, last = layout.vectors - 1
     for kb in 0..<outChannels / 4 {
@@ -139,6 +140,12 @@ func directConvPlanes(
                         w += 4
                     }
                 }
+            }
+            if activation != .none {
+                a00 = activation.apply(a00); a01 = activation.apply(a01); a02 = activation.apply(a02)
+                a10 = activation.apply(a10); a11 = activation.apply(a11); a12 = activation.apply(a12)
+                a20 = activation.apply(a20); a21 = activation.apply(a21); a22 = activation.apply(a22)
+                a30 = activation.apply(a30); a31 = activation.apply(a31); a32 = activation.apply(a32)
             }
             let j0 = v * 8, j1 = v1 * 8, j2 = v2 * 8
             store8(y0 + j0, a00); store8(y0 + j1, a01); store8(y0 + j2, a02)
@@ -233,14 +240,14 @@ private func copyFromPitch(_ pitched: UnsafePointer<Float>, channels: Int, p: In
 private func directConvImage(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ sh: ConvShape, _ layout: DirectLayout,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
-    pitched: UnsafeMutablePointer<Float>
+    pitched: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
     if layout.rowMode {
         directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, r: sh.r, s: sh.s, layout,
-                         packed: packed, bias: bias, out: out, outStride: sh.outPlane)
+                         packed: packed, bias: bias, out: out, outStride: sh.outPlane, activation: activation)
     } else {
         directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, r: sh.r, s: sh.s, layout,
-                         packed: packed, bias: bias, out: pitched, outStride: layout.span)
+                         packed: packed, bias: bias, out: pitched, outStride: layout.span, activation: activation)
         copyFromPitch(pitched, channels: outChannels, p: sh.p, q: sh.q, layout, out)
     }
 }
@@ -252,14 +259,14 @@ private func directConvImage(
 func convForwardDirect(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-    planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>
+    planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
     let layout = DirectLayout(sh), interior = layout.interior(sh)
     planes.update(repeating: 0, count: layout.planesFloats(sh.c))
     for n in images {
         copyIntoPaddedPlanes(input + n * sh.c * sh.inPlane, channels: sh.c, h: sh.h, w: sh.w, layout, interior: interior, planes)
         directConvImage(planes, inChannels: sh.c, outChannels: sh.k, sh, layout, packed: packed, bias: bias,
-                        out: output + n * sh.k * sh.outPlane, pitched: pitched)
+                        out: output + n * sh.k * sh.outPlane, pitched: pitched, activation: activation)
     }
 }
 

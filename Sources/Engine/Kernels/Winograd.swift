@@ -58,7 +58,8 @@ struct WinogradLayout {
 /// columns and gathered hold `WinogradLayout(sh).scratch` floats.
 func convForwardWinograd(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>,
+    activation: ConvActivation = .none
 ) {
     let layout = WinogradLayout(sh)
     let v = columns, u = columns + layout.inputFloats, planes = u + 2 * layout.weightFloats
@@ -73,7 +74,7 @@ func convForwardWinograd(
                        beta: 0, c: m + e * layout.outputStride, ldc: t)
         }
     }
-    transformOutput(m, sh, layout, bias: bias, into: output)
+    transformOutput(m, sh, layout, bias: bias, activation: activation, into: output)
 }
 
 /// U[e][k][c] = (G g Gᵀ)[e] for each filter g = weight[k][c] (3x3).
@@ -144,10 +145,10 @@ private func transformInput(
     }
 }
 
-/// output[n][k] tile (th, tw) = Aᵀ m A + bias[k], m the 16 values M[e][k][t]; cut at odd edges.
+/// output[n][k] tile (th, tw) = activation(Aᵀ m A + bias[k]), m the 16 values M[e][k][t]; cut at odd edges.
 private func transformOutput(
     _ m: UnsafePointer<Float>, _ sh: ConvShape, _ layout: WinogradLayout, bias: UnsafePointer<Float>?,
-    into output: UnsafeMutablePointer<Float>
+    activation: ConvActivation, into output: UnsafeMutablePointer<Float>
 ) {
     let t = layout.tiles, tilesW = layout.tilesW, elementStride = layout.outputStride
     let fullRows = sh.p / 2, fullColumns = sh.q / 2
@@ -168,11 +169,11 @@ private func transformOutput(
                         let s10 = at(4) - at(8) - at(12), s11 = at(5) - at(9) - at(13)
                         let s12 = at(6) - at(10) - at(14), s13 = at(7) - at(11) - at(15)
                         let q = 2 * tw
-                        top[q] = s00 + s01 + s02 + b
-                        if hasBottom { bottom[q] = s10 + s11 + s12 + b }
+                        top[q] = activation.apply(s00 + s01 + s02 + b)
+                        if hasBottom { bottom[q] = activation.apply(s10 + s11 + s12 + b) }
                         if tw < fullColumns {
-                            top[q + 1] = s01 - s02 - s03 + b
-                            if hasBottom { bottom[q + 1] = s11 - s12 - s13 + b }
+                            top[q + 1] = activation.apply(s01 - s02 - s03 + b)
+                            if hasBottom { bottom[q + 1] = activation.apply(s11 - s12 - s13 + b) }
                         }
                     }
                 }
