@@ -324,6 +324,36 @@ import Testing
         }
     }
 
+    /// Inference's direct path for input channel counts backward cannot take (the 1- and 3-channel stems),
+    /// against the whole-image GEMM, through convForward's thread split.
+    @Test(arguments: [(1, 16, 28, 28), (3, 16, 32, 32), (3, 24, 9, 13), (5, 8, 7, 7)])
+    func inferenceDirectPathTakesAnyInputChannels(_ c: Int, _ k: Int, _ h: Int, _ w: Int) {
+        let n = 5
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
+                           strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
+        #expect(ConvPath(sh) != .direct)
+        #expect(ConvPath(sh, inference: true) == .direct)
+        var random = RandomSource(seed: UInt64(c * 100 + k + h))
+        let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
+        let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
+        let bias = Tensor(shape: [k], values: randomValues(k, &random))
+        let sizes = ConvScratchSizes(sh, .direct)
+        let columns = Tensor(shape: [sizes.columns]), gathered = Tensor(shape: [max(1, sizes.gathered)])
+        let direct = Tensor(shape: [n * k * h * w])
+        convForward(sh, input: x.data, weight: weight.data, bias: bias.data, output: direct.data,
+                    columns: columns.data, gathered: gathered.data, activation: .relu, path: .direct)
+        let one = ConvShape(n: 1, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
+                            strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
+        let wholeColumns = Tensor(shape: [one.patch * h * w]), wholeGathered = Tensor(shape: [1])
+        let whole = Tensor(shape: [n * k * h * w])
+        for i in 0..<n {
+            convForwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data, bias: bias.data,
+                              output: whole.data + i * k * h * w, columns: wholeColumns.data, gathered: wholeGathered.data,
+                              activation: .relu)
+        }
+        expectClose(direct.array, whole.array, "\(c)->\(k) on \(h)x\(w)", rtol: 1e-5, atol: 1e-5)
+    }
+
     /// Winograd's transformed batch is four times the input and output: VGG11's widest conv at 32x32 fits
     /// the limit even at batch 128; a wide conv on 112x112 images would need gigabytes and goes elsewhere.
     @Test func winogradKeepsItsScratchBounded() {

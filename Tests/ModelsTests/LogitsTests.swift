@@ -59,7 +59,8 @@ func expectInferMatchesForward(_ network: Network, _ x: Tensor, _ what: String,
     do {
         let reference = try network.forward(x, training: false).array
         let inferred = try network.infer(x).array
-        #expect(reference.allSatisfy(\.isFinite), "\(what): the eval forward's logits are not finite", sourceLocation: sourceLocation)
+        let finite = reference.allSatisfy { $0.isFinite }
+        #expect(finite, "\(what): the eval forward's logits are not finite", sourceLocation: sourceLocation)
         #expect(inferred.count == reference.count, "\(what): logit count", sourceLocation: sourceLocation)
         for (i, (a, b)) in zip(inferred, reference).enumerated() {
             #expect(abs(a - b) <= 1e-4 * max(1, abs(b)), "\(what) logit \(i): infer \(a) vs forward \(b)",

@@ -52,24 +52,30 @@ enum ConvActivation: Equatable, Sendable {
         }
     }
 
-    /// The same on a vector: a blend, not a branch per lane.
-    @inline(__always)
-    func apply<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
-        switch self {
-        case .none: return x
-        case .relu: return x.replacing(with: 0, where: .!(x .> 0))
-        case .relu6: return x.replacing(with: 0, where: .!(x .> 0)).replacing(with: 6, where: x .> 6)
-        }
-    }
-
-    /// y[i] = apply(y[i] + bias) over count floats: the output pass of the kernels whose GEMM writes first.
-    @inline(__always)
+    /// y[i] = apply(y[i] + bias) over count floats, on output the kernel has just written (still in cache).
+    /// One plain loop per kind, out of line: the kernels' register blocks stay as they were without it.
+    @inline(never)
     func addBias(_ bias: Float, to y: UnsafeMutablePointer<Float>, count: Int) {
-        let b = SIMD8<Float>(repeating: bias)
+        let b = SIMD8<Float>(repeating: bias), zero = SIMD8<Float>(), six = SIMD8<Float>(repeating: 6)
         var i = 0
-        while i + 8 <= count {
-            store8(y + i, apply(load8(y + i) + b))
-            i += 8
+        switch self {
+        case .none:
+            while i + 8 <= count {
+                store8(y + i, load8(y + i) + b)
+                i += 8
+            }
+        case .relu:
+            while i + 8 <= count {
+                let v = load8(y + i) + b
+                store8(y + i, v.replacing(with: zero, where: .!(v .> zero)))
+                i += 8
+            }
+        case .relu6:
+            while i + 8 <= count {
+                let v = load8(y + i) + b
+                store8(y + i, v.replacing(with: zero, where: .!(v .> zero)).replacing(with: six, where: v .> six))
+                i += 8
+            }
         }
         while i < count {
             y[i] = apply(y[i] + bias)
@@ -97,12 +103,14 @@ enum ConvPath: Equatable {
     /// The rest (1x1 convs, small planes, wide patches): im2col of whole images and GEMMs (below).
     case gemm
 
-    init(_ sh: ConvShape) {
+    /// `inference`: the path of a forward that no backward follows (`Conv2d.infer`), which may take
+    /// kernels whose backward does not fit the shape.
+    init(_ sh: ConvShape, inference: Bool = false) {
         if sh.isDepthwise {
             self = sh.inPlane <= 16 && sh.outPlane <= 16 ? .depthwiseSmallPlane : .depthwisePhased
         } else if ConvPath.fitsWinograd(sh) {
             self = .winograd
-        } else if ConvPath.fitsDirect(sh) {
+        } else if ConvPath.fitsDirect(sh, forwardOnly: inference) {
             self = .direct
         } else if ConvPath.fitsTiles(sh) {
             self = .tiles
@@ -132,12 +140,16 @@ enum ConvPath: Equatable {
     /// least 16 wide. Measured on VGG11 and ResNet: wider convs on small planes ran faster as GEMMs (im2col
     /// is cheap beside a GEMM with hundreds of rows, and the weight gradient's lane sums add up); the 4-wide
     /// floor keeps the zero border after each plane longer than the weight gradient's last vector.
-    private static func fitsDirect(_ sh: ConvShape) -> Bool {
+    /// Input channels must be a multiple of 4 only for backward (its transposed weights are packed by four
+    /// input channels): a forward alone (`forwardOnly`) takes the 1- and 3-channel stems too, which on the
+    /// tile path spent longer unfolding 9 rows than multiplying them (a 28x28 ResNet's 1->16 stem took 7 %
+    /// of an inference step).
+    private static func fitsDirect(_ sh: ConvShape, forwardOnly: Bool = false) -> Bool {
         let fewChannels = sh.c <= 64 && sh.k <= 64 && sh.w >= 4
         let widePlane = sh.c <= 512 && sh.k <= 512 && sh.w >= 16
         return sh.groups == 1 && sh.strideH == 1 && sh.strideW == 1 && (sh.r > 1 || sh.s > 1)
             && 2 * sh.padH == sh.r - 1 && 2 * sh.padW == sh.s - 1
-            && sh.c % 4 == 0 && sh.k % 4 == 0 && (fewChannels || widePlane)
+            && (sh.c % 4 == 0 || forwardOnly) && sh.k % 4 == 0 && (fewChannels || widePlane)
     }
 
     /// Spatial (not 1x1) convs with at most 64x3x3 patch rows on output planes of at least half a tile.
@@ -206,9 +218,9 @@ struct ConvScratchSizes {
 func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>,
-    activation: ConvActivation = .none
+    activation: ConvActivation = .none, path: ConvPath? = nil
 ) {
-    let path = ConvPath(sh), scratch = ConvScratchSizes(sh, path)
+    let path = path ?? ConvPath(sh), scratch = ConvScratchSizes(sh, path)
     switch path {
     case .depthwiseSmallPlane:
         depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
@@ -494,11 +506,8 @@ func convForwardImages(
                     if bias != nil || activation != .none { activation.addBias(biasValue, to: dst, count: pq) }
                 } else {
                     let src = gathered + k * width + i * pq
-                    if activation == .none {
-                        for j in 0..<pq { dst[j] = src[j] + biasValue }
-                    } else {
-                        for j in 0..<pq { dst[j] = activation.apply(src[j] + biasValue) }
-                    }
+                    for j in 0..<pq { dst[j] = src[j] + biasValue }
+                    if activation != .none { activation.addBias(0, to: dst, count: pq) }
                 }
             }
         }

@@ -198,14 +198,8 @@ func depthwiseConvForwardPhased(
                     }
                     for slot in 0..<images {
                         let y = output + sh.outputPlane(n0 + slot, c), rows = yp + slot * phases.plane
-                        if activation == .none {
-                            for p in 0..<sh.p { copyFloats(y + p * sh.q, rows + p * phases.pitch, count: sh.q) }
-                        } else {
-                            for p in 0..<sh.p {
-                                let src = rows + p * phases.pitch, dst = y + p * sh.q
-                                for q in 0..<sh.q { dst[q] = activation.apply(src[q]) }
-                            }
-                        }
+                        for p in 0..<sh.p { copyFloats(y + p * sh.q, rows + p * phases.pitch, count: sh.q) }
+                        if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
                     }
                 }
             }

@@ -77,7 +77,8 @@ private func smallPlaneForward<V: SIMD>(
                     let x = input + sh.inputPlane(n, c)
                     var y = start
                     for i in 0..<inPixels { y = y.addingProduct(V(repeating: x[i]), columns[i]) }
-                    storePlane(activation.apply(y), output + sh.outputPlane(n, c), outPixels)
+                    storePlane(y, output + sh.outputPlane(n, c), outPixels)
+                    if activation != .none { activation.addBias(0, to: output + sh.outputPlane(n, c), count: outPixels) }
                 }
             }
         }

@@ -104,8 +104,7 @@ func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: ConvShape
 /// else the padded pitch). outChannels is a multiple of 4.
 func directConvPlanes(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, r: Int, s: Int, _ layout: DirectLayout,
-    packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int,
-    activation: ConvActivation = .none
+    packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
     let pitch = layout.pitch, plane = layout.channelStride, last = layout.vectors - 1
     for kb in 0..<outChannels / 4 {
@@ -140,12 +139,6 @@ func directConvPlanes(
                         w += 4
                     }
                 }
-            }
-            if activation != .none {
-                a00 = activation.apply(a00); a01 = activation.apply(a01); a02 = activation.apply(a02)
-                a10 = activation.apply(a10); a11 = activation.apply(a11); a12 = activation.apply(a12)
-                a20 = activation.apply(a20); a21 = activation.apply(a21); a22 = activation.apply(a22)
-                a30 = activation.apply(a30); a31 = activation.apply(a31); a32 = activation.apply(a32)
             }
             let j0 = v * 8, j1 = v1 * 8, j2 = v2 * 8
             store8(y0 + j0, a00); store8(y0 + j1, a01); store8(y0 + j2, a02)
@@ -242,14 +235,17 @@ private func directConvImage(
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
     pitched: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
+    // The activation runs over the image's output once written (in cache), outside the register block: kept
+    // inside it, the 12 accumulators and its constants no longer fit the 16 vector registers.
     if layout.rowMode {
         directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, r: sh.r, s: sh.s, layout,
-                         packed: packed, bias: bias, out: out, outStride: sh.outPlane, activation: activation)
+                         packed: packed, bias: bias, out: out, outStride: sh.outPlane)
     } else {
         directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, r: sh.r, s: sh.s, layout,
-                         packed: packed, bias: bias, out: pitched, outStride: layout.span, activation: activation)
+                         packed: packed, bias: bias, out: pitched, outStride: layout.span)
         copyFromPitch(pitched, channels: outChannels, p: sh.p, q: sh.q, layout, out)
     }
+    if activation != .none { activation.addBias(0, to: out, count: outChannels * sh.outPlane) }
 }
 
 // MARK: - Forward and backward

@@ -169,14 +169,15 @@ private func transformOutput(
                         let s10 = at(4) - at(8) - at(12), s11 = at(5) - at(9) - at(13)
                         let s12 = at(6) - at(10) - at(14), s13 = at(7) - at(11) - at(15)
                         let q = 2 * tw
-                        top[q] = activation.apply(s00 + s01 + s02 + b)
-                        if hasBottom { bottom[q] = activation.apply(s10 + s11 + s12 + b) }
+                        top[q] = s00 + s01 + s02 + b
+                        if hasBottom { bottom[q] = s10 + s11 + s12 + b }
                         if tw < fullColumns {
-                            top[q + 1] = activation.apply(s01 - s02 - s03 + b)
-                            if hasBottom { bottom[q + 1] = activation.apply(s11 - s12 - s13 + b) }
+                            top[q + 1] = s01 - s02 - s03 + b
+                            if hasBottom { bottom[q + 1] = s11 - s12 - s13 + b }
                         }
                     }
                 }
+                if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
             }
         }
     }

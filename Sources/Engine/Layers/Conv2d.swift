@@ -118,11 +118,12 @@ public final class Conv2d: Layer {
         case .relu6: fused = .relu6
         default: preconditionFailure("\(displayName): only ReLU and ReLU6 fuse into a conv")
         }
-        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh)
+        let path = ConvPath(sh, inference: true)
+        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
         scratch.columns.resize(to: [sizes.columns])
         scratch.gathered.resize(to: [sizes.gathered])
         convForward(sh, input: input.data, weight: weightData, bias: biasData, output: output.data,
-                    columns: scratch.columns.data, gathered: scratch.gathered.data, activation: fused)
+                    columns: scratch.columns.data, gathered: scratch.gathered.data, activation: fused, path: path)
         savedInput = nil
         geometry = nil
         return output
