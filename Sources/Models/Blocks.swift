@@ -18,9 +18,13 @@ public final class Block: Layer {
     /// When set, sees each named stage's output (see `ForwardObserver`).
     public var observer: (any ForwardObserver)?
 
+    /// The stages as `infer` runs them, convs with their BatchNorm and activation folded in.
+    private let inferencePlan: [InferenceStep]
+
     public init(_ typeName: String, _ stages: [(String?, any Layer)]) {
         self.typeName = typeName
         self.stages = stages.map { (name: $0.0, layer: $0.1) }
+        inferencePlan = inferenceSteps(self.stages.map(\.layer))
         fuseBatchNormReLU(self.stages.map(\.layer))
     }
 
@@ -46,6 +50,12 @@ public final class Block: Layer {
         }
         for stage in stages { x = try stage.layer.forward(x, training: training) }
         return x
+    }
+
+    /// Folded inference (see `Layer.infer`); with an observer, `forward`, so that every stage is seen.
+    public func infer(_ input: Tensor) throws -> Tensor {
+        if observer != nil { return try forward(input, training: false) }
+        return try runInference(inferencePlan, input)
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {

@@ -77,7 +77,7 @@ final class Evaluator {
             defer { loader.recycle(batch) }
             let n = batch.count
             input.fill(from: batch.images, shape: [n] + shape)
-            let logits = try network.forward(input, training: false)
+            let logits = try network.infer(input)
             let batchLoss = try batch.labels.withUnsafeBufferPointer { try loss.forward(logits: logits, labels: $0) }
             lossSum += Double(batchLoss) * Double(n)
             seen += n

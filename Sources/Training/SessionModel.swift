@@ -61,7 +61,7 @@ public final class SessionModel {
         defer { loader.recycle(batch) }
         let input = Tensor(shape: [0])
         input.fill(from: batch.images, shape: [batch.count] + shape)
-        let logits = try network.forward(input, training: false)
+        let logits = try network.infer(input)
         let probabilities = Tensor(shape: logits.shape)
         softmax(logits, into: probabilities)
         let classes = logits.shape[1]

@@ -169,7 +169,7 @@ public final class TrainingStep {
     /// The forward pass alone, in inference mode (no dropout, batch norm from its running statistics).
     @discardableResult
     public func infer() throws -> Tensor {
-        try network.forward(input, training: false)
+        try network.infer(input)
     }
 
     /// Rows of `logits` whose largest entry (the first of equals) is at the label.

@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Dataset whose loader throughput is measured beside MyCNN's training (none to skip).")
     var loaderDataset = "fashion-mnist"
     @Flag(help: "Print one JSON object instead of a table.") var json = false
-    @Flag(help: "Print forward and backward milliseconds per layer (to stderr) for each model's training.")
+    @Flag(help: "Print forward (and, training, backward) milliseconds per layer (to stderr) for each model and mode.")
     var profile = false
     @Flag(help: "Train with the layers page's watch on: one test image's layer view (the middle layer) once a second between steps.")
     var watch = false
@@ -111,7 +111,7 @@ struct BenchCommand: ParsableCommand {
         var arguments = ["bench-worker", "--model", model, "--input", input, "--batch", String(batch),
                          "--threads", String(threads), "--seconds", String(seconds), "--repeats", String(repeats),
                          "--mode", mode.rawValue]
-        if profile && mode == .train { arguments.append("--profile") }
+        if profile { arguments.append("--profile") }
         if watch && mode == .train { arguments.append("--watch") }
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
@@ -155,7 +155,7 @@ struct BenchWorkerCommand: ParsableCommand {
             model: model, input: try BenchOptions.parseInput(input), batch: batch, mode: benchMode, threads: threads,
             seconds: seconds, repeats: repeats, profiler: profiler, watchInterval: watch ? 1 : nil)
         if let profiler {
-            FileHandle.standardError.write(Data(("\n\(result.model) training, per step:\n"
+            FileHandle.standardError.write(Data(("\n\(result.model) \(benchMode == .train ? "training" : "inference"), per step:\n"
                 + Bench.profileTable(profiler, steps: result.steps) + "\n\n").utf8))
         }
         print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))

@@ -254,6 +254,106 @@ import Testing
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 1e-4)
     }
 
+    /// Each conv path's fused output pass (bias, then ReLU or ReLU6, as the value is written) against the
+    /// same path without it followed by the activation on its own: the same float operations, so equal.
+    @Test(arguments: [(64, 64, 8, 7, 3, 1, 1, 1), (16, 16, 9, 13, 3, 1, 1, 1), (16, 16, 8, 16, 3, 1, 1, 1),
+                      (3, 16, 28, 28, 3, 1, 1, 1), (16, 32, 28, 28, 3, 2, 1, 1), (32, 48, 7, 7, 1, 1, 0, 1),
+                      (32, 48, 16, 16, 1, 1, 0, 1), (24, 24, 14, 14, 3, 1, 1, 24), (24, 24, 4, 4, 3, 2, 1, 24)])
+    func fusedActivationMatchesSeparatePass(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ kernel: Int, _ stride: Int,
+                                            _ pad: Int, _ groups: Int) {
+        let n = 5
+        let p = (h + 2 * pad - kernel) / stride + 1, q = (w + 2 * pad - kernel) / stride + 1
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: p, q: q, r: kernel, s: kernel,
+                           strideH: stride, strideW: stride, padH: pad, padW: pad, groups: groups)
+        var random = RandomSource(seed: UInt64(c * 1000 + k * 10 + h))
+        // Inputs up to 8 so that ReLU6 clips at both ends.
+        let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random, -8, 8))
+        let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
+        let bias = Tensor(shape: [k], values: randomValues(k, &random))
+        let sizes = ConvScratchSizes(sh)
+        let columns = Tensor(shape: [max(1, sizes.columns)]), gathered = Tensor(shape: [max(1, sizes.gathered)])
+        for withBias in [true, false] {
+            let plain = Tensor(shape: [n * k * p * q])
+            convForward(sh, input: x.data, weight: weight.data, bias: withBias ? bias.data : nil, output: plain.data,
+                        columns: columns.data, gathered: gathered.data)
+            for activation in [ConvActivation.relu, .relu6] {
+                let fused = Tensor(shape: [n * k * p * q])
+                convForward(sh, input: x.data, weight: weight.data, bias: withBias ? bias.data : nil, output: fused.data,
+                            columns: columns.data, gathered: gathered.data, activation: activation)
+                let expected = plain.array.map { activation == .relu ? ($0 > 0 ? $0 : 0) : min(max($0, 0), 6) }
+                #expect(fused.array == expected, "\(ConvPath(sh)) \(c)->\(k) \(h)x\(w) \(activation) bias \(withBias)")
+            }
+        }
+    }
+
+    /// `Sequential.infer` (conv with its BatchNorm folded into the weights and bias, activation in the output
+    /// pass) against `forward(training: false)` (conv, BN with running statistics, activation apart), on every
+    /// conv path; the folded weights follow a change of the running statistics (nothing is cached).
+    @Test(arguments: [(64, 64, 7, 7, 3, 1, 1, 1), (16, 16, 14, 14, 3, 1, 1, 1), (1, 16, 28, 28, 3, 1, 1, 1),
+                      (32, 64, 14, 14, 3, 2, 1, 1), (32, 48, 7, 7, 1, 1, 0, 1), (24, 24, 14, 14, 3, 1, 1, 24),
+                      (24, 24, 4, 4, 3, 2, 1, 24)])
+    func foldedConvBatchNormMatchesEvalForward(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ kernel: Int, _ stride: Int,
+                                               _ pad: Int, _ groups: Int) throws {
+        var random = RandomSource(seed: UInt64(c * 100 + k + h))
+        let x = Tensor(shape: [6, c, h, w], values: randomValues(6 * c * h * w, &random, -2, 2))
+        for activation in [nil, Activation.Kind.relu, .relu6, .sigmoid] {
+            for withBias in [true, false] {
+                let conv = Conv2d(c, k, kernel: kernel, stride: stride, padding: pad, groups: groups, bias: withBias,
+                                  random: &random)
+                let bn = BatchNorm2d(k)
+                func randomizeStatistics() {
+                    for i in 0..<k {
+                        bn.weight.value[i] = random.uniform(0.2, 2)
+                        bn.bias.value[i] = random.uniform(-1, 1)
+                        bn.runningMean.value[i] = random.uniform(-0.5, 0.5)
+                        bn.runningVar.value[i] = random.uniform(0.05, 3)
+                    }
+                }
+                randomizeStatistics()
+                var layers: [(String, any Layer)] = [("conv", conv), ("bn", bn)]
+                if let activation { layers.append(("act", Activation(activation))) }
+                let sequential = Sequential(layers)
+                let label = "\(c)->\(k) \(h)x\(w) k\(kernel) s\(stride) g\(groups) \(activation.map { "\($0)" } ?? "none") bias \(withBias)"
+                for round in 0..<2 {
+                    let reference = try sequential.forward(x, training: false).array
+                    let folded = try sequential.infer(x).array
+                    expectClose(folded, reference, "round \(round) of \(label)", rtol: 1e-4, atol: 1e-5)
+                    randomizeStatistics()
+                }
+            }
+        }
+    }
+
+    /// Inference's direct path for input channel counts backward cannot take (the 1- and 3-channel stems),
+    /// against the whole-image GEMM, through convForward's thread split.
+    @Test(arguments: [(1, 16, 28, 28), (3, 16, 32, 32), (3, 24, 9, 13), (5, 8, 7, 7)])
+    func inferenceDirectPathTakesAnyInputChannels(_ c: Int, _ k: Int, _ h: Int, _ w: Int) {
+        let n = 5
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
+                           strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
+        #expect(ConvPath(sh) != .direct)
+        #expect(ConvPath(sh, inference: true) == .direct)
+        var random = RandomSource(seed: UInt64(c * 100 + k + h))
+        let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
+        let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
+        let bias = Tensor(shape: [k], values: randomValues(k, &random))
+        let sizes = ConvScratchSizes(sh, .direct)
+        let columns = Tensor(shape: [sizes.columns]), gathered = Tensor(shape: [max(1, sizes.gathered)])
+        let direct = Tensor(shape: [n * k * h * w])
+        convForward(sh, input: x.data, weight: weight.data, bias: bias.data, output: direct.data,
+                    columns: columns.data, gathered: gathered.data, activation: .relu, path: .direct)
+        let one = ConvShape(n: 1, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
+                            strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
+        let wholeColumns = Tensor(shape: [one.patch * h * w]), wholeGathered = Tensor(shape: [1])
+        let whole = Tensor(shape: [n * k * h * w])
+        for i in 0..<n {
+            convForwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data, bias: bias.data,
+                              output: whole.data + i * k * h * w, columns: wholeColumns.data, gathered: wholeGathered.data,
+                              activation: .relu)
+        }
+        expectClose(direct.array, whole.array, "\(c)->\(k) on \(h)x\(w)", rtol: 1e-5, atol: 1e-5)
+    }
+
     /// Winograd's transformed batch is four times the input and output: VGG11's widest conv at 32x32 fits
     /// the limit even at batch 128; a wide conv on 112x112 images would need gigabytes and goes elsewhere.
     @Test func winogradKeepsItsScratchBounded() {

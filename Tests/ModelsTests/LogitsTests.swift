@@ -21,6 +21,9 @@ func expectLogitsMatch(_ fixture: String, inputShape: [Int],
     for (i, (a, b)) in zip(logits.array, expected.values).enumerated() {
         #expect(abs(a - b) <= 1e-4 * max(1, abs(b)), "\(fixture) logit \(i): \(a) vs PyTorch \(b)")
     }
+    // Folded inference (`Network.infer`: BatchNorms and ReLUs folded into the convs) gives the same logits.
+    let x = Tensor(shape: input.shape, values: input.values)
+    expectInferMatchesForward(network, x, "\(fixture) with PyTorch's weights")
 
     guard let trainInput = entries["__train_input"], let trainLabels = entries["__train_labels"],
           let expectedLoss = entries["__train_loss"] else { return }
@@ -45,6 +48,27 @@ func expectLogitsMatch(_ fixture: String, inputShape: [Int],
         checked += 1
     }
     #expect(checked > 0)
+    // The train step moved every BatchNorm's running statistics: the folded weights follow (nothing stale).
+    expectInferMatchesForward(network, x, "\(fixture) after a train step")
+}
+
+/// `network.infer(x)` against `network.forward(x, training: false)`: within 1e-4 relative (the fold
+/// multiplies the weights by the BN scale before the sum instead of the sum after it).
+func expectInferMatchesForward(_ network: Network, _ x: Tensor, _ what: String,
+                               sourceLocation: SourceLocation = #_sourceLocation) {
+    do {
+        let reference = try network.forward(x, training: false).array
+        let inferred = try network.infer(x).array
+        let finite = reference.allSatisfy { $0.isFinite }
+        #expect(finite, "\(what): the eval forward's logits are not finite", sourceLocation: sourceLocation)
+        #expect(inferred.count == reference.count, "\(what): logit count", sourceLocation: sourceLocation)
+        for (i, (a, b)) in zip(inferred, reference).enumerated() {
+            #expect(abs(a - b) <= 1e-4 * max(1, abs(b)), "\(what) logit \(i): infer \(a) vs forward \(b)",
+                    sourceLocation: sourceLocation)
+        }
+    } catch {
+        Issue.record("\(what): \(error)", sourceLocation: sourceLocation)
+    }
 }
 
 @Test func myCNNLogitsMatchPyTorch() throws {

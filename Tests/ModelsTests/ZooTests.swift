@@ -155,3 +155,27 @@ func everyVariantRunsATrainingStep(name: String) throws {
         #expect(lentDelta == 0, "\(name) at \(shape): \(lentDelta) gradients not given back")
     }
 }
+
+/// Every family and variant, at both dataset sizes: folded inference (`Network.infer`) gives the eval
+/// forward's logits, after a training step has moved the weights and the running statistics away from
+/// their initial values (so the folded BatchNorms are not identities).
+@Test(arguments: ModelZoo.names)
+func everyVariantInfersAsItsEvalForward(name: String) throws {
+    for (_, shape) in inputs {
+        let network = try ModelZoo.build(name, inputShape: shape, classes: 10, seed: 5)
+        let images = Tensor(shape: [3] + shape)
+        var random = RandomSource(seed: 11)
+        for i in 0..<images.count { images[i] = random.uniform(-1, 1) }
+        let labels: [Int32] = [1, 4, 9]
+        // A small step: the deep variants (efficientnet-v2-s) must stay finite on three images.
+        let optimizer = try SGD(parameters: network.trainableParameters, learningRate: 0.001, momentum: 0.9)
+        let loss = CrossEntropyLoss()
+        for _ in 0..<2 {
+            optimizer.zeroGradients()
+            _ = try labels.withUnsafeBufferPointer { try loss.forward(logits: network.forward(images, training: true), labels: $0) }
+            network.backward(loss.gradient)
+            optimizer.step()
+        }
+        expectInferMatchesForward(network, images, "\(name) at \(shape)")
+    }
+}

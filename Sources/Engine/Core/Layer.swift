@@ -22,12 +22,19 @@ public protocol Layer: AnyObject {
 
     func forward(_ input: Tensor, training: Bool) throws -> Tensor
     func backward(_ gradOutput: Tensor) -> Tensor
+
+    /// Inference: the output of `forward(input, training: false)` within float rounding, by the fastest
+    /// route. Containers fold each conv's BatchNorm and activation into the conv (`Conv2d.infer`), so the
+    /// layers in between keep no state of this call: no `backward` may follow, and observers see nothing
+    /// (the probes and Grad-CAM use `forward`). The default is `forward(input, training: false)`.
+    func infer(_ input: Tensor) throws -> Tensor
 }
 
 extension Layer {
     public var ownState: [(String, Parameter)] { [] }
     public var children: [(String, any Layer)] { [] }
     public func macsPerSample(input: [Int]) -> Int { 0 }
+    public func infer(_ input: Tensor) throws -> Tensor { try forward(input, training: false) }
 
     /// The name for messages: the state-dict path, or the type for a layer outside a network.
     public var displayName: String { name.isEmpty ? typeName : name }

@@ -21,6 +21,15 @@ public final class Network {
         return try root.forward(images, training: training)
     }
 
+    /// [N, C, H, W] -> logits [N, classes] in inference, BatchNorms and activations folded into the convs
+    /// before them (`Layer.infer`): evaluation, prediction and the bench's inference. Equals
+    /// `forward(images, training: false)` within float rounding; no `backward` may follow.
+    public func infer(_ images: Tensor) throws -> Tensor {
+        try root.expect(images.shape, [nil] + inputShape.map { Optional($0) },
+                        "[N, " + inputShape.map(String.init).joined(separator: ", ") + "]")
+        return try root.infer(images)
+    }
+
     /// Back-propagates dL/dlogits, accumulating every parameter's gradient.
     public func backward(_ gradLogits: Tensor) {
         let gradImages = root.backward(gradLogits)

@@ -24,7 +24,8 @@ func convTileFloats(_ sh: ConvShape) -> Int { sh.c * sh.r * sh.s * convTileRows(
 /// Forward of the images in `images` on one thread, tile by tile; tile holds `convTileFloats(sh)` floats.
 func convForwardTiles(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>
+    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>,
+    activation: ConvActivation = .none
 ) {
     let pq = sh.outPlane, tileRows = convTileRows(sh)
     for n in images {
@@ -42,11 +43,9 @@ func convForwardTiles(
             }
             p0 += rows
         }
-        if let bias {
-            for k in 0..<sh.k {
-                let y = out + k * pq, b = bias[k]
-                for j in 0..<pq { y[j] = y[j] + b }
-            }
+        // The bias and activation while the image's output is still in cache.
+        if bias != nil || activation != .none {
+            for k in 0..<sh.k { activation.addBias(bias?[k] ?? 0, to: out + k * pq, count: pq) }
         }
     }
 }

@@ -35,6 +35,55 @@ struct ConvShape {
     var isDepthwise: Bool { groups == c && groups == k && groups > 1 }
 }
 
+// MARK: - The output pass
+
+/// What a conv applies to each output value after its bias, in the same pass that writes it. Training runs
+/// every conv with `.none`; inference (`Conv2d.infer`) folds a following BatchNorm into the weights and bias
+/// and hands the ReLU or ReLU6 after it here, so conv + BN + activation is one pass over the output.
+enum ConvActivation: Equatable, Sendable {
+    case none, relu, relu6
+
+    @inline(__always)
+    func apply(_ x: Float) -> Float {
+        switch self {
+        case .none: return x
+        case .relu: return x > 0 ? x : 0
+        case .relu6: return Swift.min(Swift.max(x, 0), 6)
+        }
+    }
+
+    /// y[i] = apply(y[i] + bias) over count floats, on output the kernel has just written (still in cache).
+    /// One plain loop per kind, out of line: the kernels' register blocks stay as they were without it.
+    @inline(never)
+    func addBias(_ bias: Float, to y: UnsafeMutablePointer<Float>, count: Int) {
+        let b = SIMD8<Float>(repeating: bias), zero = SIMD8<Float>(), six = SIMD8<Float>(repeating: 6)
+        var i = 0
+        switch self {
+        case .none:
+            while i + 8 <= count {
+                store8(y + i, load8(y + i) + b)
+                i += 8
+            }
+        case .relu:
+            while i + 8 <= count {
+                let v = load8(y + i) + b
+                store8(y + i, v.replacing(with: zero, where: .!(v .> zero)))
+                i += 8
+            }
+        case .relu6:
+            while i + 8 <= count {
+                let v = load8(y + i) + b
+                store8(y + i, v.replacing(with: zero, where: .!(v .> zero)).replacing(with: six, where: v .> six))
+                i += 8
+            }
+        }
+        while i < count {
+            y[i] = apply(y[i] + bias)
+            i += 1
+        }
+    }
+}
+
 // MARK: - The path
 
 /// The kernel one conv runs on. The kernels' conditions overlap (a 16-channel 3x3 conv on 32x32 fits both
@@ -54,12 +103,14 @@ enum ConvPath: Equatable {
     /// The rest (1x1 convs, small planes, wide patches): im2col of whole images and GEMMs (below).
     case gemm
 
-    init(_ sh: ConvShape) {
+    /// `inference`: the path of a forward that no backward follows (`Conv2d.infer`), which may take
+    /// kernels whose backward does not fit the shape.
+    init(_ sh: ConvShape, inference: Bool = false) {
         if sh.isDepthwise {
             self = sh.inPlane <= 16 && sh.outPlane <= 16 ? .depthwiseSmallPlane : .depthwisePhased
         } else if ConvPath.fitsWinograd(sh) {
             self = .winograd
-        } else if ConvPath.fitsDirect(sh) {
+        } else if ConvPath.fitsDirect(sh, forwardOnly: inference) {
             self = .direct
         } else if ConvPath.fitsTiles(sh) {
             self = .tiles
@@ -89,12 +140,16 @@ enum ConvPath: Equatable {
     /// least 16 wide. Measured on VGG11 and ResNet: wider convs on small planes ran faster as GEMMs (im2col
     /// is cheap beside a GEMM with hundreds of rows, and the weight gradient's lane sums add up); the 4-wide
     /// floor keeps the zero border after each plane longer than the weight gradient's last vector.
-    private static func fitsDirect(_ sh: ConvShape) -> Bool {
+    /// Input channels must be a multiple of 4 only for backward (its transposed weights are packed by four
+    /// input channels): a forward alone (`forwardOnly`) takes the 1- and 3-channel stems too, which on the
+    /// tile path spent longer unfolding 9 rows than multiplying them (a 28x28 ResNet's 1->16 stem took 7 %
+    /// of an inference step).
+    private static func fitsDirect(_ sh: ConvShape, forwardOnly: Bool = false) -> Bool {
         let fewChannels = sh.c <= 64 && sh.k <= 64 && sh.w >= 4
         let widePlane = sh.c <= 512 && sh.k <= 512 && sh.w >= 16
         return sh.groups == 1 && sh.strideH == 1 && sh.strideW == 1 && (sh.r > 1 || sh.s > 1)
             && 2 * sh.padH == sh.r - 1 && 2 * sh.padW == sh.s - 1
-            && sh.c % 4 == 0 && sh.k % 4 == 0 && (fewChannels || widePlane)
+            && (sh.c % 4 == 0 || forwardOnly) && sh.k % 4 == 0 && (fewChannels || widePlane)
     }
 
     /// Spatial (not 1x1) convs with at most 64x3x3 patch rows on output planes of at least half a tile.
@@ -158,36 +213,40 @@ struct ConvScratchSizes {
 
 // MARK: - Forward and backward
 
-/// output[N, K, P, Q] = conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K], on the conv's path.
+/// output[N, K, P, Q] = activation(conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K]), on the conv's path.
 /// columns and gathered hold `ConvScratchSizes(sh)` floats.
 func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>,
+    activation: ConvActivation = .none, path: ConvPath? = nil
 ) {
-    let path = ConvPath(sh), scratch = ConvScratchSizes(sh, path)
+    let path = path ?? ConvPath(sh), scratch = ConvScratchSizes(sh, path)
     switch path {
     case .depthwiseSmallPlane:
-        depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output)
+        depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
     case .depthwisePhased:
-        depthwiseConvForwardPhased(sh, input: input, weight: weight, bias: bias, output: output)
+        depthwiseConvForwardPhased(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
     case .winograd:
-        convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered)
+        convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered,
+                            activation: activation)
     case .direct:
         let packed = columns + scratch.sharedColumnsStart
         packDirectWeights(weight, sh, into: packed)
         Parallel.forEachPart(sh.n) { part, images in
             convForwardDirect(sh, images: images, input: input, packed: packed, bias: bias, output: output,
-                              planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered)
+                              planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered,
+                              activation: activation)
         }
     case .tiles:
         Parallel.forEachPart(sh.n) { part, images in
             convForwardTiles(sh, images: images, input: input, weight: weight, bias: bias, output: output,
-                             tile: columns + part * scratch.partColumns)
+                             tile: columns + part * scratch.partColumns, activation: activation)
         }
     case .gemm:
         Parallel.forEachPart(sh.n) { part, images in
             convForwardImages(sh, images: images, input: input, weight: weight, bias: bias, output: output,
-                              columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered)
+                              columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered,
+                              activation: activation)
         }
     }
 }
@@ -425,7 +484,7 @@ private func forEachGemmRun(
 func convForwardImages(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+    columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
     let pq = sh.outPlane
     forEachGemmRun(sh, images: images, input: input, columns: columns) { n0, b, cols in
@@ -438,16 +497,17 @@ func convForwardImages(
                        b: cols + g * sh.patch * width, ldb: width,
                        beta: 0, c: result + g * sh.kg * width, ldc: width)
         }
-        // Scatter [K, b, PQ] -> [b, K, PQ] (when batched) and add the bias.
+        // Scatter [K, b, PQ] -> [b, K, PQ] (when batched), add the bias and apply the activation.
         for i in 0..<b {
             for k in 0..<sh.k {
                 let dst = output + sh.outputPlane(n0 + i, k)
                 let biasValue = bias?[k] ?? 0
                 if b == 1 {
-                    if bias != nil { for j in 0..<pq { dst[j] = dst[j] + biasValue } }
+                    if bias != nil || activation != .none { activation.addBias(biasValue, to: dst, count: pq) }
                 } else {
                     let src = gathered + k * width + i * pq
                     for j in 0..<pq { dst[j] = src[j] + biasValue }
+                    if activation != .none { activation.addBias(0, to: dst, count: pq) }
                 }
             }
         }

@@ -174,7 +174,7 @@ private struct DepthwisePhases {
 
 func depthwiseConvForwardPhased(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>
+    output: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
     let phases = DepthwisePhases(sh), span = phases.span
     Parallel.forEachPart(sh.c) { _, channels in
@@ -199,6 +199,7 @@ func depthwiseConvForwardPhased(
                     for slot in 0..<images {
                         let y = output + sh.outputPlane(n0 + slot, c), rows = yp + slot * phases.plane
                         for p in 0..<sh.p { copyFloats(y + p * sh.q, rows + p * phases.pitch, count: sh.q) }
+                        if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
                     }
                 }
             }

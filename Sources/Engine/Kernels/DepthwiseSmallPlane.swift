@@ -46,18 +46,18 @@ private func withPlaneVector(_ sh: ConvShape, _ body4: () -> Void, _ body8: () -
 
 func depthwiseSmallPlaneForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>
+    output: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
     withPlaneVector(sh,
-        { smallPlaneForward(sh, SIMD4<Float>.self, input: input, weight: weight, bias: bias, output: output) },
-        { smallPlaneForward(sh, SIMD8<Float>.self, input: input, weight: weight, bias: bias, output: output) },
-        { smallPlaneForward(sh, SIMD16<Float>.self, input: input, weight: weight, bias: bias, output: output) })
+        { smallPlaneForward(sh, SIMD4<Float>.self, input: input, weight: weight, bias: bias, output: output, activation: activation) },
+        { smallPlaneForward(sh, SIMD8<Float>.self, input: input, weight: weight, bias: bias, output: output, activation: activation) },
+        { smallPlaneForward(sh, SIMD16<Float>.self, input: input, weight: weight, bias: bias, output: output, activation: activation) })
 }
 
 /// y[n, c] = Wc x[n, c] + bias[c], with column i of Wc a vector over output pixels.
 private func smallPlaneForward<V: SIMD>(
     _ sh: ConvShape, _: V.Type, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>
+    output: UnsafeMutablePointer<Float>, activation: ConvActivation
 ) where V.Scalar == Float {
     let inPixels = sh.inPlane, outPixels = sh.outPlane
     Parallel.forEachPart(sh.c) { _, channels in
@@ -78,6 +78,7 @@ private func smallPlaneForward<V: SIMD>(
                     var y = start
                     for i in 0..<inPixels { y = y.addingProduct(V(repeating: x[i]), columns[i]) }
                     storePlane(y, output + sh.outputPlane(n, c), outPixels)
+                    if activation != .none { activation.addBias(0, to: output + sh.outputPlane(n, c), count: outPixels) }
                 }
             }
         }

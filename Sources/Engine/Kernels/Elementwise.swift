@@ -95,6 +95,24 @@ func add(y: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePoint
     }
 }
 
+/// y = max(a + b, 0): a residual sum and the ReLU after it in one pass (inference).
+func addReLU(y: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, n: Int) {
+    Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
+        let zero = SIMD8<Float>()
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let v = load8(a + i) + load8(b + i)
+            store8(y + i, v.replacing(with: zero, where: .!(v .> zero)))
+            i += 8
+        }
+        while i < range.upperBound {
+            let v = a[i] + b[i]
+            y[i] = v > 0 ? v : 0
+            i += 1
+        }
+    }
+}
+
 /// y += x.
 func accumulate(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
     Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in

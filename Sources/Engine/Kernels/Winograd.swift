@@ -58,7 +58,8 @@ struct WinogradLayout {
 /// columns and gathered hold `WinogradLayout(sh).scratch` floats.
 func convForwardWinograd(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
+    output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>,
+    activation: ConvActivation = .none
 ) {
     let layout = WinogradLayout(sh)
     let v = columns, u = columns + layout.inputFloats, planes = u + 2 * layout.weightFloats
@@ -73,7 +74,7 @@ func convForwardWinograd(
                        beta: 0, c: m + e * layout.outputStride, ldc: t)
         }
     }
-    transformOutput(m, sh, layout, bias: bias, into: output)
+    transformOutput(m, sh, layout, bias: bias, activation: activation, into: output)
 }
 
 /// U[e][k][c] = (G g Gᵀ)[e] for each filter g = weight[k][c] (3x3).
@@ -144,10 +145,10 @@ private func transformInput(
     }
 }
 
-/// output[n][k] tile (th, tw) = Aᵀ m A + bias[k], m the 16 values M[e][k][t]; cut at odd edges.
+/// output[n][k] tile (th, tw) = activation(Aᵀ m A + bias[k]), m the 16 values M[e][k][t]; cut at odd edges.
 private func transformOutput(
     _ m: UnsafePointer<Float>, _ sh: ConvShape, _ layout: WinogradLayout, bias: UnsafePointer<Float>?,
-    into output: UnsafeMutablePointer<Float>
+    activation: ConvActivation, into output: UnsafeMutablePointer<Float>
 ) {
     let t = layout.tiles, tilesW = layout.tilesW, elementStride = layout.outputStride
     let fullRows = sh.p / 2, fullColumns = sh.q / 2
@@ -176,6 +177,7 @@ private func transformOutput(
                         }
                     }
                 }
+                if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
             }
         }
     }

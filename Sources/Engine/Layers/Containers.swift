@@ -14,6 +14,54 @@ public func fuseBatchNormReLU(_ layers: [any Layer]) {
     }
 }
 
+/// One step of a container's inference (`Layer.infer`): a layer run on its own, or a conv run with the
+/// BatchNorm and the ReLU/ReLU6 directly after it folded in (`Conv2d.infer`).
+public enum InferenceStep {
+    case layer(any Layer)
+    case conv(Conv2d, batchNorm: BatchNorm2d?, activation: Activation.Kind?)
+}
+
+/// The inference steps of `layers`, run in this order by one container: each Conv2d takes a BatchNorm2d
+/// directly after it (of its channel count), then a ReLU or ReLU6 directly after those; everything else is
+/// a step of its own. A conv with neither stays a plain layer.
+public func inferenceSteps(_ layers: [any Layer]) -> [InferenceStep] {
+    var steps: [InferenceStep] = []
+    var i = 0
+    while i < layers.count {
+        guard let conv = layers[i] as? Conv2d else {
+            steps.append(.layer(layers[i]))
+            i += 1
+            continue
+        }
+        var next = i + 1
+        var bn: BatchNorm2d?
+        if next < layers.count, let b = layers[next] as? BatchNorm2d, b.channels == conv.outChannels {
+            bn = b
+            next += 1
+        }
+        var activation: Activation.Kind?
+        if next < layers.count, let a = layers[next] as? Activation, a.kind == .relu || a.kind == .relu6 {
+            activation = a.kind
+            next += 1
+        }
+        steps.append(bn == nil && activation == nil ? .layer(conv) : .conv(conv, batchNorm: bn, activation: activation))
+        i = next
+    }
+    return steps
+}
+
+/// Runs inference steps in order on `input`.
+public func runInference(_ steps: [InferenceStep], _ input: Tensor) throws -> Tensor {
+    var x = input
+    for step in steps {
+        switch step {
+        case let .layer(layer): x = try layer.infer(x)
+        case let .conv(conv, bn, activation): x = try conv.infer(x, batchNorm: bn, activation: activation)
+        }
+    }
+    return x
+}
+
 /// The activation after a container's sum or concatenation, over the container's own buffer `x`.
 /// A ReLU runs in place: its gradient needs only the sign of its output, so the block keeps one
 /// activation-sized tensor instead of two. Other kinds run as a layer.
@@ -44,8 +92,12 @@ public final class Sequential: Layer {
     public var typeName: String { "Sequential" }
     public private(set) var layers: [(String, any Layer)]
 
+    /// `layers` as `infer` runs them, convs with their BatchNorm and activation folded in.
+    private let inferencePlan: [InferenceStep]
+
     public init(_ layers: [(String, any Layer)]) {
         self.layers = layers
+        inferencePlan = inferenceSteps(layers.map(\.1))
         fuseBatchNormReLU(layers.map(\.1))
     }
 
@@ -78,6 +130,22 @@ public final class Sequential: Layer {
             return x
         }
         for (_, layer) in layers { x = try layer.forward(x, training: training) }
+        return x
+    }
+
+    /// Folded inference; with a profiler each step is timed under its first layer (the conv, for a folded
+    /// conv + BN + activation), with an observer it runs `forward` so that every child's output is seen.
+    public func infer(_ input: Tensor) throws -> Tensor {
+        if observer != nil { return try forward(input, training: false) }
+        guard let profiler else { return try runInference(inferencePlan, input) }
+        var x = input
+        for step in inferencePlan {
+            switch step {
+            case let .layer(layer): x = try profiler.time(layer, backward: false) { try layer.infer(x) }
+            case let .conv(conv, bn, activation):
+                x = try profiler.time(conv, backward: false) { try conv.infer(x, batchNorm: bn, activation: activation) }
+            }
+        }
         return x
     }
 
@@ -152,6 +220,26 @@ public final class Residual: Layer {
         return output
     }
 
+    /// Inference: body and shortcut folded, then the sum and a ReLU after it in one pass.
+    public func infer(_ input: Tensor) throws -> Tensor {
+        if observer != nil { return try forward(input, training: false) }
+        let main = try body.infer(input)
+        let side = try shortcut?.1.infer(input) ?? input
+        guard main.shape == side.shape else {
+            throw EngineError.shapeMismatch(layer: displayName,
+                                            expected: "shortcut output \(shapeString(main.shape))", got: side.shape)
+        }
+        sum.resize(to: main.shape)
+        if let activation, activation.kind == .relu {
+            addReLU(y: sum.data, a: main.data, b: side.data, n: sum.count)
+            output = sum
+        } else {
+            add(y: sum.data, a: main.data, b: side.data, n: sum.count)
+            output = try activation?.infer(sum) ?? sum
+        }
+        return output
+    }
+
     /// x feeds both paths, so dL/dx = body's dx + shortcut's dx, summed into a fresh gradient (either
     /// path may hand back g itself, e.g. the identity shortcut).
     public func backward(_ gradOutput: Tensor) -> Tensor {
@@ -202,12 +290,22 @@ public final class Concat: Layer {
     private var inputShape: [Int] = []
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        try join(input, training: training) { try $0.forward(input, training: training) }
+    }
+
+    public func infer(_ input: Tensor) throws -> Tensor {
+        if observer != nil { return try forward(input, training: false) }
+        return try join(input, training: false) { try $0.infer(input) }
+    }
+
+    /// Concatenates what `run` gives for each branch, then the activation.
+    private func join(_ input: Tensor, training: Bool, _ run: (Sequential) throws -> Tensor) throws -> Tensor {
         let shape = try outputShape(for: input.shape)
         joined.resize(to: shape)
         let (N, S) = (shape[0], shape[2] * shape[3])
         var start = 0
         for (b, branch) in branches.enumerated() {
-            let y = try branch.forward(input, training: training)
+            let y = try run(branch)
             copyChannels(dst: joined.data, dstC: shape[1], dstStart: start, src: y.data, srcC: y.shape[1], srcStart: 0,
                          count: y.shape[1], N: N, S: S)
             branchChannels[b] = y.shape[1]
@@ -275,12 +373,18 @@ public final class SplitConcat: Layer {
     private var inputShape: [Int] = []
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        try split(input) { try body.forward($0, training: training) }
+    }
+
+    public func infer(_ input: Tensor) throws -> Tensor { try split(input) { try body.infer($0) } }
+
+    private func split(_ input: Tensor, _ run: (Tensor) throws -> Tensor) throws -> Tensor {
         _ = try outputShape(for: input.shape)
         let (N, C, H, W) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         bodyInput.resize(to: [N, C - splitAt, H, W])
         copyChannels(dst: bodyInput.data, dstC: C - splitAt, dstStart: 0, src: input.data, srcC: C, srcStart: splitAt,
                      count: C - splitAt, N: N, S: H * W)
-        let b = try body.forward(bodyInput, training: training)
+        let b = try run(bodyInput)
         guard b.shape.count == 4, b.shape[0] == N, b.shape[2] == H, b.shape[3] == W else {
             throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "body output [\(N), C, \(H), \(W)]", got: b.shape)
@@ -339,9 +443,15 @@ public final class SqueezeExcite: Layer {
     private var gateOutput: Tensor?
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        try excite(input) { try gate.forward(input, training: training) }
+    }
+
+    public func infer(_ input: Tensor) throws -> Tensor { try excite(input) { try gate.infer(input) } }
+
+    private func excite(_ input: Tensor, _ runGate: () throws -> Tensor) throws -> Tensor {
         try expect(input.shape, [nil, nil, nil, nil], "[N, C, H, W]")
         let (N, C, H, W) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let g = try gate.forward(input, training: training)
+        let g = try runGate()
         guard g.shape.count >= 2, g.shape[0] == N, g.shape[1] == C, g.count == N * C else {
             throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "gate output [\(N), \(C)]", got: g.shape)

@@ -75,6 +75,60 @@ public final class Conv2d: Layer {
         return output
     }
 
+    /// The weights and bias `infer` ran with: this conv's with the BatchNorm after it folded in.
+    private let foldedWeight = Tensor(shape: [0]), foldedBias = Tensor(shape: [0])
+
+    /// Inference of activation(bn(conv(x))) in one pass over the output: `bn` (eval mode, running statistics)
+    /// is folded into the weights and bias, and the activation is applied as each output value is written.
+    /// With scale[k] = bn.weight[k] / sqrt(running_var[k] + eps):
+    ///   weight'[k, ...] = weight[k, ...] * scale[k],   bias'[k] = (bias[k] - running_mean[k]) * scale[k] + bn.bias[k].
+    /// The folded weights are recomputed on every call from the current weights and statistics (K*Cg*R*S
+    /// multiplies, N*P*Q times fewer than the conv's), so nothing can go stale after an optimizer step, a
+    /// checkpoint load or a BatchNorm update. Keeps nothing for backward (see `Layer.infer`).
+    /// Without a BatchNorm the conv's own weights are used, and the activation still fuses.
+    public func infer(_ input: Tensor, batchNorm bn: BatchNorm2d?, activation: Activation.Kind?) throws -> Tensor {
+        let out = try outputShape(for: input.shape)
+        if let bn { _ = try bn.outputShape(for: out) }
+        let sh = ConvShape(n: input.shape[0], c: inChannels, h: input.shape[2], w: input.shape[3],
+                           k: outChannels, p: out[2], q: out[3], r: kernel.h, s: kernel.w,
+                           strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w, groups: groups)
+        output.resize(to: out)
+        var weightData = UnsafePointer(weight.value.data)
+        var biasData = bias.map { UnsafePointer($0.value.data) }
+        if let bn {
+            let perFilter = weight.count / outChannels
+            foldedWeight.resize(to: weight.shape)
+            foldedBias.resize(to: [outChannels])
+            let w = weight.value.data, fw = foldedWeight.data, fb = foldedBias.data
+            let gamma = bn.weight.value.data, beta = bn.bias.value.data
+            let mean = bn.runningMean.value.data, variance = bn.runningVar.value.data
+            for k in 0..<outChannels {
+                // As BatchNorm2d's eval pass: rstd = 1/sqrt(var + eps), scale = rstd * weight.
+                let scale = (1 / (variance[k] + bn.eps).squareRoot()) * gamma[k]
+                for i in 0..<perFilter { fw[k * perFilter + i] = w[k * perFilter + i] * scale }
+                fb[k] = ((bias?.value[k] ?? 0) - mean[k]) * scale + beta[k]
+            }
+            weightData = UnsafePointer(fw)
+            biasData = UnsafePointer(fb)
+        }
+        let fused: ConvActivation
+        switch activation {
+        case nil: fused = .none
+        case .relu: fused = .relu
+        case .relu6: fused = .relu6
+        default: preconditionFailure("\(displayName): only ReLU and ReLU6 fuse into a conv")
+        }
+        let path = ConvPath(sh, inference: true)
+        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
+        scratch.columns.resize(to: [sizes.columns])
+        scratch.gathered.resize(to: [sizes.gathered])
+        convForward(sh, input: input.data, weight: weightData, bias: biasData, output: output.data,
+                    columns: scratch.columns.data, gathered: scratch.gathered.data, activation: fused, path: path)
+        savedInput = nil
+        geometry = nil
+        return output
+    }
+
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let input = savedInput, let sh = geometry else { preconditionFailure("\(name): backward before forward") }
         expectGradient(gradOutput, like: output)
