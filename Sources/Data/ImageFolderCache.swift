@@ -50,23 +50,36 @@ struct ImageFolderCache {
         defer { try? handle.close() }
         guard let start = try? handle.read(upToCount: 12), start.count == 12, Array(start.prefix(8)) == Self.magic else { return nil }
         let headerLength = start.subdata(in: 8..<12).withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
-        guard let json = try? handle.read(upToCount: headerLength), json.count == headerLength,
+        // Only the header is read, so a damaged length must not size the read beyond the file.
+        guard let fileSize = try? handle.seekToEnd(), headerLength <= Int(fileSize) - 12,
+              (try? handle.seek(toOffset: 12)) != nil,
+              let json = try? handle.read(upToCount: headerLength), json.count == headerLength,
               let header = try? JSONDecoder().decode(Header.self, from: json), header.fingerprint == fingerprint else { return nil }
         return header.report
     }
 
     /// The cached content when the file is there, whole, and made from the folder as it is now.
     func read() -> Content? {
-        guard let data = FileManager.default.contents(atPath: file), data.count > 12,
-              Array(data.prefix(8)) == Self.magic else { return nil }
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        return Self.decode(data, fingerprint: fingerprint)
+    }
+
+    /// A cache file's content when its bytes are whole and were made from the folder whose fingerprint is given.
+    static func decode(_ data: Data, fingerprint: String) -> Content? {
+        guard data.count > 12, Array(data.prefix(8)) == Self.magic else { return nil }
         let headerLength = data.subdata(in: 8..<12).withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
         guard data.count >= 12 + headerLength,
               let header = try? JSONDecoder().decode(Header.self, from: data.subdata(in: 12..<12 + headerLength)),
               header.fingerprint == fingerprint else { return nil }
+        // The header's numbers are checked before they size anything: a damaged file is only a cache miss.
+        let classCount = header.report.trainPerClass.count
+        guard header.channels == 1 || header.channels == 3, ImageFolderOptions.sideRange.contains(header.side),
+              header.trainCount >= 0, header.testCount >= 0 else { return nil }
         let image = header.channels * header.side * header.side
         var offset = 12 + headerLength
-        let expected = offset + (header.trainCount + header.testCount) * (image + 4)
-        guard data.count == expected else { return nil }
+        let (pictures, tooMany) = header.trainCount.addingReportingOverflow(header.testCount)
+        let (bytes, tooLarge) = pictures.multipliedReportingOverflow(by: image + 4)
+        guard !tooMany, !tooLarge, data.count - offset == bytes else { return nil }
         func set(_ count: Int) -> ImageSet {
             let pixels = [UInt8](data[offset..<offset + count * image])
             offset += count * image
@@ -77,6 +90,7 @@ struct ImageFolderCache {
                             labels: labels.map { Int32(littleEndian: $0) })
         }
         let train = set(header.trainCount), test = set(header.testCount)
+        guard (train.labels + test.labels).allSatisfy({ (0..<Int32(clamping: classCount)).contains($0) }) else { return nil }
         return Content(train: train, test: test, report: header.report)
     }
 
