@@ -30,8 +30,29 @@ func fuzzEvents(_ data: Data) {
         try? handle.close()
     }
     lines += follower.poll().lines
-    for line in lines { _ = try? SessionEvents.decode(line.bytes, file: url.path, lineNumber: line.number) }
+    for line in lines {
+        if case .event(let decoded)? = try? SessionEvents.decode(line.bytes, file: url.path, lineNumber: line.number) {
+            checkWhatAViewerIndexes(decoded.event)
+        }
+    }
     _ = try? SessionEvents.read(url)
+}
+
+/// A viewer indexes pixels and values by the shapes an event gives: an event that decodes with counts that
+/// disagree would crash it later, so here it is a finding.
+func checkWhatAViewerIndexes(_ event: TrainingEvent) {
+    switch event {
+    case .evaluation(let evaluation):
+        for image in evaluation.preview + evaluation.misclassified + evaluation.leastSure {
+            precondition(image.pixels.count == image.channels * image.height * image.width, "image pixels disagree with its shape")
+        }
+    case .layerView(let view):
+        precondition(view.shape.count == 3 && view.values.count == view.shape.reduce(1, *), "layer view values disagree with its shape")
+        if let filters = view.filters {
+            precondition(filters.weights.count == filters.shape.reduce(1, *), "filter weights disagree with their shape")
+        }
+    default: break
+    }
 }
 
 /// Control endpoint requests (and replies, which `cnntui control` reads), one per line.
