@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import Engine
 
-/// The safetensors files `scripts/fuzz` found (Tests/Fuzz/Findings/safetensors/, also replayed by every fuzz run):
-/// negative dimensions, a shape or a byte count that overflows, data offsets whose difference overflows. The engine
+/// The safetensors files in Tests/Fuzz/Findings/safetensors/ (also replayed by every fuzz run), each of which crashed
+/// the fuzz binary: negative dimensions, a shape or a byte count that overflows, data offsets whose difference overflows. The engine
 /// is compiled -Ounchecked, so these must be refused by explicit checks, never by a trap.
 @Suite struct SafetensorsFuzzFindingTests {
     @Test func malformedHeadersAreRefusedNamingTheFile() throws {

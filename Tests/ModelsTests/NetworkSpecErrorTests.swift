@@ -50,7 +50,7 @@ import Testing
                message: "the residual's body turns 16x28x28 into 16x24x24, which no 1x1 projection shortcut can match; write its shortcut"),
         Broken(what: "a value after an option", text: "conv 16 padding=1 3\n", line: 1,
                message: "'3' comes after an option; values go before the key=value options"),
-        // Found by `scripts/fuzz spec` (inputs in Tests/Fuzz/Findings/spec/): each crashed, hung or allocated terabytes.
+        // Each crashed, hung or allocated terabytes in the fuzz binary's `spec` target (inputs in Tests/Fuzz/Findings/spec/).
         Broken(what: "a width multiplier whose channels overflow", text: "width 1e300\nconv 16 3\n", line: 1,
                message: "width takes one positive multiplier up to 64"),
         Broken(what: "a conv of 2^40 weights", text: "conv 1048576 1\nconv 1048576 1\nglobal-avgpool\nflatten\nlinear classes\n",
