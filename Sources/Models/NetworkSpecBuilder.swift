@@ -351,7 +351,9 @@ struct NetworkSpecBuilder {
             if stride == 1 && out != inC {
                 throw fail(node.line, "a stride-1 shufflenet-v1-unit adds its input back: it needs \(inC) output channels, not \(out)")
             }
-            try reserve(node, Self.product(Self.sum(inC, out, 9), Self.sum(inC, out)))
+            // Grouped 1x1 convs (the first ungrouped in a stage's first unit), a depthwise 3x3, batch norms.
+            let grouped = Self.sum(Self.product(inC, mid).map { $0 / (firstGroup ? 1 : groups) }, Self.product(mid, out).map { $0 / groups })
+            try reserve(node, Self.sum(grouped, Self.product(mid, 9), Self.product(4, Self.sum(mid, out))))
             return ShuffleNetV1.block(inC, out, groups: groups, firstGroup: firstGroup, stride: stride, &f)
         case "shufflenet-v2-unit":
             guard inC % 2 == 0 else { throw fail(node.line, "shufflenet-v2-unit splits its channels in half: the layer before gives \(inC)") }
@@ -372,8 +374,10 @@ struct NetworkSpecBuilder {
             let drop = try args.float("drop-path", default: 0, above: nil)
             guard drop >= 0, drop < 1 else { throw fail(node.line, "drop-path must be from 0 up to (not including) 1, got \(drop)") }
             try fits(node, node.kind, kernel: k, padding: (k - 1) / 2, input)
-            // Expansion, depthwise (or fused full) kernel, projection, squeeze-excite: an upper bound.
-            try reserve(node, Self.product(Self.product(inC, expand), Self.sum(Self.product(k, k, Self.sum(inC, 1)), out, 3 * inC, 4)))
+            let mid = Self.product(inC, expand)
+            try reserve(node, node.kind == "mbconv"
+                ? Self.product(mid, Self.sum(inC, Self.product(k, k), out, 2 * inC, 4))  // 1x1 up, depthwise, 1x1 down, SE
+                : Self.product(mid, Self.sum(Self.product(inC, k, k), out, 4)))           // kxk up, 1x1 down
             let stage = EfficientNetV2.Stage([1, Double(k), Double(stride), Double(expand), Double(inC), Double(out),
                                               node.kind == "mbconv" ? 1 : 0, se])
             return node.kind == "mbconv"
