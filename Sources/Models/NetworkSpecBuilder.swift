@@ -14,9 +14,10 @@ struct NetworkSpecBuilder {
     var f: LayerFactory
 
     /// A spec file may come from anyone: what it asks for is counted before it is allocated or looped over.
-    /// A layer of more than 2^26 parameters (256 MB of float32), a network of more than 2^27, more than 2^16
-    /// layers (repeats multiply) or an activation of more than 2^30 values per image is refused.
-    static let maximumLayerParameters = 1 << 26, maximumParameters = 1 << 27
+    /// A layer of more than 2^25 parameters (128 MB of float32; the zoo's largest has 2.4 million), a network of
+    /// more than 2^26 (with its gradients, half a gigabyte), more than 2^16 layers (repeats multiply) or an
+    /// activation of more than 2^30 values per image is refused.
+    static let maximumLayerParameters = 1 << 25, maximumParameters = 1 << 26
     static let maximumLayers = 1 << 16, maximumActivation = 1 << 30
     private var parametersSoFar = 0, layersSoFar = 0
 
