@@ -38,9 +38,10 @@ static inline struct jpeg_error_mgr *cnntui_jpeg_errors(struct cnntui_jpeg_error
 }
 
 /* Decodes JPEG bytes to 8-bit interleaved RGB, or grey when the file is greyscale.
-   Returns malloc'd pixels (free with free()) or NULL with a message. */
-static inline unsigned char *cnntui_jpeg_decode(const unsigned char *data, unsigned long size, int *width, int *height,
-                                                int *channels, char *message, size_t message_size) {
+   Returns malloc'd pixels (free with free()) or NULL with a message. A header announcing more than
+   `max_pixels` pixels is refused before libjpeg or this function allocates for the image. */
+static inline unsigned char *cnntui_jpeg_decode(const unsigned char *data, unsigned long size, unsigned long long max_pixels,
+                                                int *width, int *height, int *channels, char *message, size_t message_size) {
     struct jpeg_decompress_struct cinfo;
     struct cnntui_jpeg_error error;
     unsigned char *volatile pixels = NULL;
@@ -54,6 +55,12 @@ static inline unsigned char *cnntui_jpeg_decode(const unsigned char *data, unsig
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, size);
     jpeg_read_header(&cinfo, TRUE);
+    if ((unsigned long long)cinfo.image_width * cinfo.image_height > max_pixels) {
+        snprintf(message, message_size, "refused: its header announces %ux%u pixels, more than %lu bytes of JPEG hold",
+                 cinfo.image_width, cinfo.image_height, size);
+        jpeg_destroy_decompress(&cinfo);
+        return NULL;
+    }
     cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     size_t stride = (size_t)cinfo.output_width * cinfo.output_components;

@@ -56,16 +56,31 @@ final class GzipFile {
         }
     }
 
+    /// Reads exactly `count` bytes or throws "truncated". The count comes from a header in the file, which may
+    /// lie: the array grows a chunk at a time as the bytes arrive, so a tiny file announcing gigabytes is
+    /// refused once it runs out, having allocated no more than it held plus one chunk.
     func readBytes(_ count: Int, what: String) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        try bytes.withUnsafeMutableBytes { buffer in
-            if let base = buffer.baseAddress { try readExactly(into: base, count: count, what: what) }
+        guard count >= 0 else { throw DataError(path, "corrupt: \(what) announces a negative size \(count)") }
+        if count == 0 { return [] }
+        let chunk = 1 << 20
+        var bytes = [UInt8](repeating: 0, count: min(count, chunk))
+        var done = 0
+        while true {
+            let got = try bytes.withUnsafeMutableBytes { buffer in
+                try read(into: buffer.baseAddress! + done, count: buffer.count - done)
+            }
+            done += got
+            if done < bytes.count {
+                throw DataError(path, "truncated: \(what) needs \(count) bytes at offset \(offset - done), only \(done) left")
+            }
+            if done == count { return bytes }
+            bytes += repeatElement(0, count: min(count - done, bytes.count))
         }
-        return bytes
     }
 
     /// Skips `count` bytes of the uncompressed stream.
     func skip(_ count: Int, what: String) throws {
+        guard count >= 0 else { throw DataError(path, "corrupt: \(what) announces a negative size \(count)") }
         var scratch = [UInt8](repeating: 0, count: min(count, 1 << 20))
         var left = count
         while left > 0 {

@@ -26,7 +26,11 @@ enum ImageDecoder {
     private static let extensionBytes = extensions.map { Array($0.utf8) }
 
     static func decode(path: String) throws -> DecodedImage {
-        let bytes = try readWholeFile(path)
+        try decode(try readWholeFile(path), path: path)
+    }
+
+    /// Decodes a picture file's bytes; `path` names it in errors.
+    static func decode(_ bytes: [UInt8], path: String) throws -> DecodedImage {
         guard !bytes.isEmpty else { throw DataError(path, "zero-byte image file") }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try decodePNG(bytes, path: path) }
         if bytes.starts(with: [0xFF, 0xD8]) { return try decodeJPEG(bytes, path: path) }
@@ -34,6 +38,19 @@ enum ImageDecoder {
             return try decodePNM(bytes, path: path)
         }
         throw DataError(path, "not a PNG, JPEG or binary PGM/PPM image (unrecognised first bytes)")
+    }
+
+    /// The header's width and height are checked against the file's size before the pixels are allocated, so
+    /// a few bytes announcing a gigapixel image are refused instead of allocating gigabytes. PNG: deflate packs
+    /// at most 1032 bytes into one, and a byte holds up to 8 one-bit pixels. JPEG has no such bound (arithmetic
+    /// coding of a flat image), so a generous one: real photos hold far fewer pixels per byte.
+    static let pngPixelsPerByte = 1032 * 8
+    static let jpegPixelsPerByte = 1024
+    /// Up to this many pixels whatever the file's size (a flat 2048x2048 picture), and never more than this.
+    static let pixelsAlwaysAllowed = 1 << 22, mostPixels = 1 << 28
+
+    static func maximumPixels(fileBytes: Int, pixelsPerByte: Int) -> Int {
+        min(mostPixels, max(pixelsAlwaysAllowed, min(fileBytes, mostPixels) * pixelsPerByte))
     }
 
     /// Binary PGM (P5, grey) or PPM (P6, RGB) with maxval 255; `#` comments allowed in the header.
@@ -79,9 +96,9 @@ enum ImageDecoder {
         let channels = colour ? 3 : 1
         image.format = colour ? UInt32(PNG_FORMAT_RGB) : UInt32(PNG_FORMAT_GRAY)
         let (width, height) = (Int(image.width), Int(image.height))
-        guard width > 0, height > 0, width * height <= 1 << 28 else {
+        guard width > 0, height > 0, width * height <= maximumPixels(fileBytes: bytes.count, pixelsPerByte: pngPixelsPerByte) else {
             png_image_free(&image)
-            throw DataError(path, "implausible PNG size \(width)x\(height)")
+            throw DataError(path, "refused: its header announces \(width)x\(height) pixels, more than \(bytes.count) bytes of PNG hold")
         }
         var pixels = [UInt8](repeating: 0, count: width * height * channels)
         // Transparent pixels are composited onto black, as PIL's convert("RGB") drops alpha.
@@ -101,7 +118,9 @@ enum ImageDecoder {
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
         let decoded = bytes.withUnsafeBufferPointer { buffer in
-            cnntui_jpeg_decode(buffer.baseAddress, UInt(buffer.count), &width, &height, &channels, &message, message.count)
+            cnntui_jpeg_decode(buffer.baseAddress, UInt(buffer.count),
+                               UInt64(maximumPixels(fileBytes: buffer.count, pixelsPerByte: jpegPixelsPerByte)),
+                               &width, &height, &channels, &message, message.count)
         }
         guard let decoded else {
             throw DataError(path, "unreadable JPEG: \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")

@@ -66,79 +66,110 @@ struct ImageFolderCache {
     /// Only the report (side, counts, mean and std) of a cache made from the folder as it is now: the header,
     /// not the pixels.
     func readReport() -> ImageFolderReport? {
-        guard let file = CacheFile(path: file), let header = readHeader(file) else { return nil }
-        return header.header.report
+        guard let source = CacheBytes(path: file) else { return nil }
+        return Self.header(of: source, fingerprint: fingerprint)?.header.report
     }
 
     /// The cached content when the file is there, whole, and made from the folder as it is now. The pixels
     /// go from the file straight into the image arrays, with no whole-file buffer between: at 50,000
     /// pictures the extra 154 MB copy was a third of a second start.
     func read() -> Content? {
-        guard let file = CacheFile(path: file), let (header, offset) = readHeader(file),
-              (1...4).contains(header.channels), (1...4096).contains(header.side),
+        guard let source = CacheBytes(path: file) else { return nil }
+        return Self.content(of: source, fingerprint: fingerprint)
+    }
+
+    /// A cache file's content from its bytes in memory (the fuzz target's way in; the same checks as `read`).
+    static func decode(_ data: Data, fingerprint: String) -> Content? {
+        content(of: CacheBytes(data: data), fingerprint: fingerprint)
+    }
+
+    /// The content when the bytes are whole and were made from the folder whose fingerprint is given. The
+    /// header's numbers are checked before they size anything: a damaged file is only a cache miss.
+    private static func content(of source: CacheBytes, fingerprint: String) -> Content? {
+        guard let (header, offset) = self.header(of: source, fingerprint: fingerprint),
+              header.channels == 1 || header.channels == 3, ImageFolderOptions.sideRange.contains(header.side),
               header.trainCount >= 0, header.testCount >= 0 else { return nil }
         let image = header.channels * header.side * header.side
-        let pictures = header.trainCount.addingReportingOverflow(header.testCount)
-        let bytes = pictures.partialValue.multipliedReportingOverflow(by: image + 4)
-        guard !pictures.overflow, !bytes.overflow, offset + bytes.partialValue == file.size else { return nil }
+        let (pictures, tooMany) = header.trainCount.addingReportingOverflow(header.testCount)
+        let (bytes, tooLarge) = pictures.multipliedReportingOverflow(by: image + 4)
+        guard !tooMany, !tooLarge, source.size - offset == bytes else { return nil }
         var position = offset
         func set(_ count: Int) -> ImageSet? {
-            guard let pixels = file.read([UInt8].self, count: count * image, at: position) else { return nil }
+            guard let pixels = source.read([UInt8].self, count: count * image, at: position) else { return nil }
             position += count * image
-            guard let labels = file.read([Int32].self, count: count, at: position) else { return nil }
+            guard let labels = source.read([Int32].self, count: count, at: position) else { return nil }
             position += 4 * count
             return ImageSet(channels: header.channels, height: header.side, width: header.side, pixels: pixels,
                             labels: labels.map { Int32(littleEndian: $0) })
         }
         guard let train = set(header.trainCount), let test = set(header.testCount) else { return nil }
+        // A label past the classes would index past the network's outputs.
+        let classes = 0..<Int32(clamping: header.report.trainPerClass.count)
+        guard train.labels.allSatisfy(classes.contains), test.labels.allSatisfy(classes.contains) else { return nil }
         return Content(train: train, test: test, report: header.report)
     }
 
-    /// The header of a cache file made from the folder as it is now, and where the pixels start.
-    private func readHeader(_ file: CacheFile) -> (header: Header, offset: Int)? {
-        guard let start = file.read([UInt8].self, count: 12, at: 0), Array(start.prefix(8)) == Self.magic else { return nil }
+    /// The header of a cache made from the folder as it is now, and where the pixels start.
+    private static func header(of source: CacheBytes, fingerprint: String) -> (header: Header, offset: Int)? {
+        guard let start = source.read([UInt8].self, count: 12, at: 0), Array(start.prefix(8)) == magic else { return nil }
         let length = Int(UInt32(start[8]) | UInt32(start[9]) << 8 | UInt32(start[10]) << 16 | UInt32(start[11]) << 24)
-        guard 12 + length <= file.size, let json = file.read([UInt8].self, count: length, at: 12),
+        // Only the header is read, so a damaged length must not size the read beyond the file.
+        guard length <= source.size - 12, let json = source.read([UInt8].self, count: length, at: 12),
               let header = try? JSONDecoder().decode(Header.self, from: Data(json)), header.fingerprint == fingerprint else {
             return nil
         }
         return (header, 12 + length)
     }
 
-    /// A cache file open for reading; closed when the last copy goes.
-    private final class CacheFile {
-        let descriptor: Int32
+    /// A cache file's bytes, read where they are asked for: from an open file (a start) or from memory (the
+    /// fuzz target). The file is closed when the last copy goes.
+    private final class CacheBytes {
+        private let descriptor: Int32?
+        private let data: Data?
         let size: Int
 
         init?(path: String) {
-            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
             var info = stat()
-            guard descriptor >= 0, fstat(descriptor, &info) == 0 else {
-                if descriptor >= 0 { close(descriptor) }
+            guard fd >= 0, fstat(fd, &info) == 0 else {
+                if fd >= 0 { close(fd) }
                 return nil
             }
+            descriptor = fd
+            data = nil
             size = Int(info.st_size)
         }
 
-        deinit { close(descriptor) }
+        init(data: Data) {
+            descriptor = nil
+            self.data = data
+            size = data.count
+        }
 
-        /// `count` elements read at byte `offset` into a new array, or nil when the file ends first.
+        deinit { if let descriptor { close(descriptor) } }
+
+        /// `count` elements read at byte `offset` into a new array, or nil when the bytes end first.
         func read<Element: BitwiseCopyable>(_: [Element].Type, count: Int, at offset: Int) -> [Element]? {
-            let length = count * MemoryLayout<Element>.stride
-            guard count >= 0, offset >= 0, offset + length <= size else { return nil }
+            let (length, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Element>.stride)
+            guard count >= 0, offset >= 0, !overflow, length <= size - offset else { return nil }
             if length == 0 { return [] }
             var complete = false
             let array = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
-                let raw = UnsafeMutableRawBufferPointer(buffer)
-                var done = 0
-                while done < length {
-                    let n = pread(descriptor, raw.baseAddress! + done, length - done, off_t(offset + done))
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { break }
-                    done += n
+                let target = UnsafeMutableRawBufferPointer(buffer)
+                if let data {
+                    data.copyBytes(to: target, from: data.startIndex + offset..<data.startIndex + offset + length)
+                    complete = true
+                } else if let descriptor {
+                    var done = 0
+                    while done < length {
+                        let n = pread(descriptor, target.baseAddress! + done, length - done, off_t(offset + done))
+                        if n < 0 && errno == EINTR { continue }
+                        guard n > 0 else { break }
+                        done += n
+                    }
+                    complete = done == length
                 }
-                complete = done == length
-                // On a short read the elements stay uninitialised as far as Swift knows; they are all trivial.
+                // After a short read the elements count as uninitialised; they are all trivial.
                 initialized = complete ? count : 0
             }
             return complete ? array : nil

@@ -31,6 +31,9 @@ enum TarReader {
             let padded = (size + 511) / 512 * 512
             switch type {
             case UInt8(ascii: "L"):  // GNU long name: the next member's name is this member's data
+                guard size <= maximumLongName else {
+                    throw DataError(path, "corrupt tar header at offset \(headerOffset): a \(size)-byte GNU long name")
+                }
                 let bytes = try file.readBytes(size, what: "a GNU long name")
                 longName = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
                 try file.skip(padded - size, what: "tar padding")
@@ -61,10 +64,23 @@ enum TarReader {
         return prefix.isEmpty ? name : prefix + "/" + name
     }
 
-    /// Octal digits (space/NUL padded), or GNU's base-256 when the top bit is set.
+    /// Longer GNU long names are corrupt headers, not names (Linux allows 4096 bytes in a path).
+    static let maximumLongName = 1 << 16
+    /// Larger sizes are corrupt headers: a tar stream of 2^53 bytes does not exist, and the padded size must
+    /// not overflow.
+    static let maximumSize = 1 << 53
+
+    /// Octal digits (space/NUL padded), or GNU's base-256 when the top bit is set; nil when unreadable or
+    /// larger than `maximumSize`.
     private static func parseNumber(_ field: ArraySlice<UInt8>) -> Int? {
         if let first = field.first, first & 0x80 != 0 {
-            return field.dropFirst().reduce(Int(first & 0x7F)) { ($0 << 8) | Int($1) }
+            // Base-256 holds up to 95 bits: a number above the limit must be refused before it overflows.
+            var value = Int(first & 0x7F)
+            for byte in field.dropFirst() {
+                guard value <= maximumSize >> 8 else { return nil }
+                value = value << 8 | Int(byte)
+            }
+            return value <= maximumSize ? value : nil
         }
         var value = 0
         var seenDigit = false

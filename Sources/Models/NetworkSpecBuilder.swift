@@ -13,6 +13,18 @@ struct NetworkSpecBuilder {
     let classes: Int
     var f: LayerFactory
 
+    /// A spec file may come from anyone: what it asks for is counted before it is allocated or looped over.
+    /// A layer of more than 2^25 parameters (128 MB of float32; the zoo's largest has 2.4 million), a network of
+    /// more than 2^26 (with its gradients, half a gigabyte), more than 2^16 layers (repeats multiply) or an
+    /// activation of more than 2^30 values per image is refused.
+    static let maximumLayerParameters = 1 << 25, maximumParameters = 1 << 26
+    static let maximumLayers = 1 << 16, maximumActivation = 1 << 30
+    private var parametersSoFar = 0, layersSoFar = 0
+
+    init(spec: NetworkSpec, classes: Int, f: LayerFactory) {
+        self.spec = spec; self.classes = classes; self.f = f
+    }
+
     /// What a kind takes: values in order (the first `required` of them needed), options, and children.
     struct Signature {
         enum Children { case none, required, optional }
@@ -120,6 +132,10 @@ struct NetworkSpecBuilder {
     // MARK: - One line
 
     mutating func layer(_ node: SpecNode, _ shape: inout [Int]) throws -> any Layer {
+        layersSoFar += 1
+        guard layersSoFar <= Self.maximumLayers else {
+            throw fail(node.line, "more than \(Self.maximumLayers) layers (repeat counts multiply)")
+        }
         let args = try arguments(node)
         let input = shape
         let layer: any Layer
@@ -137,11 +153,13 @@ struct NetworkSpecBuilder {
                 throw fail(node.line, "conv groups=\(groups) must divide its \(inC) input and \(out) output channels")
             }
             try fits(node, "conv", kernel: k, padding: padding, input)
+            try reserve(node, Self.product(out, Self.sum(Self.product(inC / groups, k, k), 1)))
             layer = f.conv(inC, out, k, stride: stride, padding: padding, groups: groups, bias: try args.bool("bias", default: false))
         case "depthwise":
             let c = try channels(node, input)
             let (k, padding) = (try args.int("KERNEL", min: 1), try args.int("padding", default: 0, min: 0))
             try fits(node, "depthwise", kernel: k, padding: padding, input)
+            try reserve(node, Self.product(c, Self.sum(Self.product(k, k), 1)))
             layer = f.conv(c, c, k, stride: try args.int("stride", default: 1, min: 1), padding: padding, groups: c,
                            bias: try args.bool("bias", default: false))
         case "batchnorm":
@@ -168,6 +186,7 @@ struct NetworkSpecBuilder {
                 throw fail(node.line, "linear expects \(declared) input features, the layer before gives \(features)")
             }
             let out = try (args.value("OUT") == "classes" ? classes : args.int("OUT", min: 1))
+            try reserve(node, Self.product(Self.sum(features, 1), out))
             layer = f.linear(features, out, bias: try args.bool("bias", default: true))
         case "dropout", "drop-path":
             let p = try args.float("P", default: nil, above: nil)
@@ -213,6 +232,9 @@ struct NetworkSpecBuilder {
         } catch let error as EngineError {
             throw fail(node.line, "\(node.kind) does not fit its input \(Self.describe(input)): \(error)")
         }
+        guard let values = Self.product(shape.dropFirst().map { $0 }), values <= Self.maximumActivation else {
+            throw fail(node.line, "\(node.kind) gives \(Self.describe(shape)): more than \(Self.maximumActivation) values per image")
+        }
         return layer
     }
 
@@ -252,6 +274,7 @@ struct NetworkSpecBuilder {
                 throw fail(node.line, "the residual's body turns \(Self.describe(input)) into \(Self.describe(out)), "
                     + "which no 1x1 projection shortcut can match; write its shortcut")
             }
+            try reserve(node, Self.product(Self.sum(input[1], 2), out[1]))
             shortcut = ("downsample", Sequential(indexed: [f.conv(input[1], out[1], 1, stride: stride), BatchNorm2d(out[1])]))
             sideShape = out
         }
@@ -296,6 +319,7 @@ struct NetworkSpecBuilder {
         }
         let reduction = try args.int("reduction", default: 16, min: 1)
         guard c / reduction >= 1 else { throw fail(node.line, "squeeze-excite reduction=\(reduction) leaves no channels of \(c)") }
+        try reserve(node, Self.product(Self.sum(c, 1), Self.sum(2 * (c / reduction), 1)))
         return SqueezeExcite(gate: Sequential([
             ("avg_pool", GlobalAvgPool()), ("FC1", f.linear(c, c / reduction)), ("relu", relu()),
             ("FC2", f.linear(c / reduction, c)), ("sigmoid", Activation(.sigmoid)),
@@ -310,6 +334,7 @@ struct NetworkSpecBuilder {
             let out = scaled(try args.int("OUT", min: 1))
             let se = try args.optionalInt("se", min: 1)
             if let se, out / se < 1 { throw fail(node.line, "basic-block se=\(se) leaves no channels of \(out)") }
+            try reserve(node, Self.product(Self.sum(inC, out, 1), out, 9))  // two 3x3 convs, a 1x1 projection
             return ResNet.block(inC, out, stride: try args.int("stride", default: 1, min: 1), seReduction: se, &f)
         case "shufflenet-v1-unit":
             let out = scaled(try args.int("OUT", min: 1))
@@ -327,13 +352,18 @@ struct NetworkSpecBuilder {
             if stride == 1 && out != inC {
                 throw fail(node.line, "a stride-1 shufflenet-v1-unit adds its input back: it needs \(inC) output channels, not \(out)")
             }
+            // Grouped 1x1 convs (the first ungrouped in a stage's first unit), a depthwise 3x3, batch norms.
+            let grouped = Self.sum(Self.product(inC, mid).map { $0 / (firstGroup ? 1 : groups) }, Self.product(mid, out).map { $0 / groups })
+            try reserve(node, Self.sum(grouped, Self.product(mid, 9), Self.product(4, Self.sum(mid, out))))
             return ShuffleNetV1.block(inC, out, groups: groups, firstGroup: firstGroup, stride: stride, &f)
         case "shufflenet-v2-unit":
             guard inC % 2 == 0 else { throw fail(node.line, "shufflenet-v2-unit splits its channels in half: the layer before gives \(inC)") }
+            try reserve(node, Self.product(Self.sum(inC, 9), inC))
             return ShuffleNetV2.basicBlock(inC, &f)
         case "shufflenet-v2-down":
             let out = scaled(try args.int("OUT", min: 2))
             guard out % 2 == 0 else { throw fail(node.line, "shufflenet-v2-down \(out): its two branches each give half, so it must be even") }
+            try reserve(node, Self.product(Self.sum(inC, out, 9), Self.sum(inC, out)))
             return ShuffleNetV2.downBlock(inC, out, &f)
         case "mbconv", "fused-mbconv":
             let out = scaled(try args.int("OUT", min: 1))
@@ -345,6 +375,10 @@ struct NetworkSpecBuilder {
             let drop = try args.float("drop-path", default: 0, above: nil)
             guard drop >= 0, drop < 1 else { throw fail(node.line, "drop-path must be from 0 up to (not including) 1, got \(drop)") }
             try fits(node, node.kind, kernel: k, padding: (k - 1) / 2, input)
+            let mid = Self.product(inC, expand)
+            try reserve(node, node.kind == "mbconv"
+                ? Self.product(mid, Self.sum(inC, Self.product(k, k), out, 2 * inC, 4))  // 1x1 up, depthwise, 1x1 down, SE
+                : Self.product(mid, Self.sum(Self.product(inC, k, k), out, 4)))           // kxk up, 1x1 down
             let stage = EfficientNetV2.Stage([1, Double(k), Double(stride), Double(expand), Double(inC), Double(out),
                                               node.kind == "mbconv" ? 1 : 0, se])
             return node.kind == "mbconv"
@@ -369,6 +403,43 @@ struct NetworkSpecBuilder {
             throw fail(node.line, "\(node.kind) needs its layers indented under it")
         }
         return try Arguments(node: node, signature: signature, file: spec.file)
+    }
+
+    /// Counts `parameters` (nil: too many to count) against the limits, before the layer is allocated.
+    mutating func reserve(_ node: SpecNode, _ parameters: Int?) throws {
+        guard let parameters, parameters <= Self.maximumLayerParameters else {
+            throw fail(node.line, "\(node.kind) would have more than \(Self.maximumLayerParameters) parameters")
+        }
+        parametersSoFar += parameters
+        guard parametersSoFar <= Self.maximumParameters else {
+            throw fail(node.line, "the network would have more than \(Self.maximumParameters) parameters")
+        }
+    }
+
+    /// The product of `factors`, or nil when one is nil or negative, or it overflows.
+    static func product(_ factors: Int?...) -> Int? { product(factors) }
+
+    static func product(_ factors: [Int?]) -> Int? {
+        var result = 1
+        for factor in factors {
+            guard let factor, factor >= 0 else { return nil }
+            let (next, overflow) = result.multipliedReportingOverflow(by: factor)
+            if overflow { return nil }
+            result = next
+        }
+        return result
+    }
+
+    /// The sum of `terms`, or nil when one is nil or negative, or it overflows.
+    static func sum(_ terms: Int?...) -> Int? {
+        var result = 0
+        for term in terms {
+            guard let term, term >= 0 else { return nil }
+            let (next, overflow) = result.addingReportingOverflow(term)
+            if overflow { return nil }
+            result = next
+        }
+        return result
     }
 
     /// The channels of an image-shaped input; an error for a flat one.

@@ -6,6 +6,8 @@ import Foundation
 public enum NetworkSpecReader {
     /// Settings of the whole network, written at the top level (not layers).
     static let settings = ["input-size", "width", "family"]
+    /// Levels of layers under layers; the zoo's deepest spec nests 4.
+    static let maximumDepth = 64
 
     /// Reads the spec file at `path`; errors name the path as given.
     public static func read(file path: String) throws -> NetworkSpec {
@@ -54,6 +56,8 @@ public enum NetworkSpecReader {
                 throw fail(node.line, "indented by \(indent) spaces, but the lines above it at this level by \(expected)")
             }
             stack[stack.count - 1].childIndent = indent
+            // Building recurses once per level: a file nested thousands deep must not overflow the stack.
+            guard stack.count <= maximumDepth else { throw fail(node.line, "nested more than \(maximumDepth) levels deep") }
             stack.append((indent, node, nil))
         }
         while stack.count > 1 { closeTop() }
@@ -62,13 +66,13 @@ public enum NetworkSpecReader {
         for node in stack[0].node.children {
             switch node.kind {
             case "input-size":
-                guard let size = single(node, fail).flatMap(Int.init), size > 0 else {
-                    throw fail(node.line, "input-size takes one whole number of pixels (input-size 32)")
+                guard let size = single(node, fail).flatMap(Int.init), size > 0, size <= 4096 else {
+                    throw fail(node.line, "input-size takes one whole number of pixels up to 4096 (input-size 32)")
                 }
                 spec.inputSize = size
             case "width":
-                guard let width = single(node, fail).flatMap(Double.init), width > 0, width.isFinite else {
-                    throw fail(node.line, "width takes one positive multiplier (width 0.5)")
+                guard let width = single(node, fail).flatMap(Double.init), width > 0, width <= 64 else {
+                    throw fail(node.line, "width takes one positive multiplier up to 64 (width 0.5)")
                 }
                 spec.width = width
             case "family":

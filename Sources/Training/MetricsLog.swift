@@ -78,13 +78,19 @@ public final class MetricsLog {
     /// none when there is no file. Throws naming the file and the line that is not a record.
     public static func read(_ url: URL, limit: Int = .max) throws -> [MetricRecord] {
         guard limit > 0, let data = try? Data(contentsOf: url) else { return [] }
+        return try records(in: data, file: url.path, limit: limit)
+    }
+
+    /// The records of a metrics.jsonl's bytes; `file` names it in errors.
+    static func records(in data: Data, file: String, limit: Int = .max) throws -> [MetricRecord] {
+        guard limit > 0 else { return [] }
         let decoder = JSONDecoder()
         var records: [MetricRecord] = []
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
         where !line.isEmpty {
             guard let record = try? decoder.decode(MetricRecord.self, from: Data(line)) else {
                 let text = String(decoding: line.prefix(120), as: UTF8.self)
-                throw TrainingError.session(path: url.path, message: "line \(index + 1) is not a metrics record: \(text)")
+                throw TrainingError.session(path: file, message: "line \(index + 1) is not a metrics record: \(text)")
             }
             records.append(record)
             if records.count == limit { break }

@@ -235,9 +235,12 @@ extension PredictedImage: Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(testIndex: try c.decode(Int.self, forKey: .testIndex), channels: try c.decode(Int.self, forKey: .channels),
-                  height: try c.decode(Int.self, forKey: .height), width: try c.decode(Int.self, forKey: .width),
-                  pixels: [UInt8](try c.decode(Data.self, forKey: .pixels)),  // base64
+        let (channels, height, width) = (try c.decode(Int.self, forKey: .channels), try c.decode(Int.self, forKey: .height),
+                                         try c.decode(Int.self, forKey: .width))
+        let pixels = [UInt8](try c.decode(Data.self, forKey: .pixels))  // base64
+        try requireCount(pixels.count, of: [channels, height, width], "pixels", decoder)
+        self.init(testIndex: try c.decode(Int.self, forKey: .testIndex), channels: channels, height: height, width: width,
+                  pixels: pixels,
                   trueClass: try c.decode(Int.self, forKey: .trueClass),
                   predictedClass: try c.decode(Int.self, forKey: .predictedClass),
                   topK: try c.decode([ClassProbability].self, forKey: .topK),
@@ -267,9 +270,11 @@ extension LayerView: Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        let (shape, values) = (try c.decode([Int].self, forKey: .shape), try Float32Base64.decode(c.decode(Data.self, forKey: .values)))
+        guard shape.count == 3 else { throw corrupt("shape \(shape) is not [C, H, W]", decoder) }
+        try requireCount(values.count, of: shape, "values", decoder)
         self.init(layer: try c.decode(String.self, forKey: .layer), testIndex: try c.decode(Int.self, forKey: .testIndex),
-                  globalStep: try c.decode(Int.self, forKey: .globalStep), shape: try c.decode([Int].self, forKey: .shape),
-                  values: try Float32Base64.decode(c.decode(Data.self, forKey: .values)),
+                  globalStep: try c.decode(Int.self, forKey: .globalStep), shape: shape, values: values,
                   minimum: try c.decode(Float.self, forKey: .minimum), maximum: try c.decode(Float.self, forKey: .maximum),
                   mean: try c.decode(Float.self, forKey: .mean), zeroFraction: try c.decode(Float.self, forKey: .zeroFraction),
                   filters: try c.decodeIfPresent(FilterBank.self, forKey: .filters))
@@ -295,8 +300,10 @@ extension FilterBank: Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(layer: try c.decode(String.self, forKey: .layer), shape: try c.decode([Int].self, forKey: .shape),
-                  weights: try Float32Base64.decode(c.decode(Data.self, forKey: .weights)))
+        let (shape, weights) = (try c.decode([Int].self, forKey: .shape), try Float32Base64.decode(c.decode(Data.self, forKey: .weights)))
+        guard shape.count == 4 else { throw corrupt("filter shape \(shape) is not [out, in/groups, kh, kw]", decoder) }
+        try requireCount(weights.count, of: shape, "weights", decoder)
+        self.init(layer: try c.decode(String.self, forKey: .layer), shape: shape, weights: weights)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -305,6 +312,22 @@ extension FilterBank: Codable {
         try c.encode(shape, forKey: .shape)
         try c.encode(Float32Base64.encode(weights), forKey: .weights)
     }
+}
+
+/// A viewer indexes pixels and values by the shape a line gives: a line whose counts disagree with its shape (a
+/// foreign writer's, or a damaged file) is refused when read, not when drawn.
+private func requireCount(_ count: Int, of shape: [Int], _ what: String, _ decoder: any Decoder) throws {
+    var expected = 1
+    for dimension in shape {
+        let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
+        guard dimension >= 0, !overflow else { throw corrupt("shape \(shape) is not a size", decoder) }
+        expected = product
+    }
+    guard count == expected else { throw corrupt("\(count) \(what) for shape \(shape) (\(expected) expected)", decoder) }
+}
+
+private func corrupt(_ message: String, _ decoder: any Decoder) -> DecodingError {
+    .dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath, debugDescription: message))
 }
 
 /// Float tensors as the bytes of little-endian float32 (numpy: `np.frombuffer(base64.b64decode(s), "<f4")`):

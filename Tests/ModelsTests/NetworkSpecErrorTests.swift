@@ -50,6 +50,22 @@ import Testing
                message: "the residual's body turns 16x28x28 into 16x24x24, which no 1x1 projection shortcut can match; write its shortcut"),
         Broken(what: "a value after an option", text: "conv 16 padding=1 3\n", line: 1,
                message: "'3' comes after an option; values go before the key=value options"),
+        // Each crashed, hung or allocated terabytes in the fuzz binary's `spec` target (inputs in Tests/Fuzz/Findings/spec/).
+        Broken(what: "a width multiplier whose channels overflow", text: "width 1e300\nconv 16 3\n", line: 1,
+               message: "width takes one positive multiplier up to 64"),
+        Broken(what: "a conv of 2^40 weights", text: "conv 1048576 1\nconv 1048576 1\nglobal-avgpool\nflatten\nlinear classes\n",
+               line: 2, message: "conv would have more than 33554432 parameters"),
+        Broken(what: "an input size whose features overflow", text: "input-size 1048576\nflatten\nlinear classes\n", line: 1,
+               message: "input-size takes one whole number of pixels up to 4096"),
+        Broken(what: "a linear of 2^29 weights", text: "flatten\nlinear 1048576\nlinear classes\n", line: 2,
+               message: "linear would have more than 33554432 parameters"),
+        Broken(what: "repeats of 2^40 layers", text: "repeat 1048576\n  repeat 1048576\n    relu\n", line: 3,
+               message: "more than 65536 layers (repeat counts multiply)"),
+        Broken(what: "an activation of 4e12 values", text: "pad 1000000\n", line: 1,
+               message: "pad gives 1x2000028x2000028: more than 1073741824 values per image"),
+        Broken(what: "layers nested 3000 deep (the builder's recursion overflowed the stack)",
+               text: (0..<3000).map { String(repeating: " ", count: $0) + "s\($0): sequential" }.joined(separator: "\n") + "\n",
+               line: 65, message: "nested more than 64 levels deep"),
     ]
 
     @Test(arguments: broken)

@@ -125,6 +125,33 @@ import Testing
         }
     }
 
+    /// A viewer draws pixels and layer values by the shape their line gives: a line whose counts disagree (a
+    /// foreign writer's, a damaged file) used to decode, then index past its array when drawn. Now it is refused.
+    @Test func countsThatDisagreeWithTheirShapeAreRefused() throws {
+        let twoFloats = "AAAAPwAAgL8="  // 0.5, -1 as little-endian float32
+        let image = #"{"test_index":0,"channels":1,"height":2,"width":2,"pixels":"AAEC","true_class":0,"predicted_class":0,"top_k":[],"true_probability":1,"loss":0}"#
+        let lines = [
+            (#"{"v":1,"time":1,"type":"layer_view","layer":"c","test_index":0,"global_step":1,"shape":[4,4,4],"values":"\#(twoFloats)","minimum":0,"maximum":0,"mean":0,"zero_fraction":0}"#,
+             "2 values for shape [4, 4, 4] (64 expected)"),
+            (#"{"v":1,"time":1,"type":"layer_view","layer":"c","test_index":0,"global_step":1,"shape":[-1,-2,1],"values":"\#(twoFloats)","minimum":0,"maximum":0,"mean":0,"zero_fraction":0}"#,
+             "shape [-1, -2, 1] is not a size"),
+            (#"{"v":1,"time":1,"type":"layer_view","layer":"c","test_index":0,"global_step":1,"shape":[1,1,2],"values":"\#(twoFloats)","minimum":0,"maximum":0,"mean":0,"zero_fraction":0,"filters":{"layer":"c","shape":[2,1,3,3],"weights":"\#(twoFloats)"}}"#,
+             "2 weights for shape [2, 1, 3, 3] (18 expected)"),
+            (#"{"v":1,"time":1,"type":"evaluation","epoch":1,"global_step":1,"train_loss":0,"train_accuracy":0,"test_loss":0,"test_accuracy":0,"per_class_accuracy":[],"confusion":[],"preview":[\#(image)],"misclassified":[],"least_sure":[],"lr":0.1,"seconds":1,"images_per_second":1}"#,
+             "3 pixels for shape [1, 2, 2] (4 expected)"),
+        ]
+        for (line, reason) in lines {
+            #expect {
+                _ = try SessionEvents.decode(Data(line.utf8), file: "events.jsonl", lineNumber: 7)
+            } throws: { error in
+                "\(error)".contains("events.jsonl: line 7 is not an event") && "\(error)".contains(reason)
+            }
+        }
+        // The same counts with a shape that fits decode.
+        let fitting = #"{"v":1,"time":1,"type":"layer_view","layer":"c","test_index":0,"global_step":1,"shape":[1,1,2],"values":"\#(twoFloats)","minimum":0,"maximum":0,"mean":0,"zero_fraction":0}"#
+        #expect(throws: Never.self) { try SessionEvents.decode(Data(fitting.utf8), file: "events.jsonl", lineNumber: 1) }
+    }
+
     @Test func checkpointsFromBeforeEventsFilesStillLoad() throws {
         let state = TrainState(position: RunPosition(), learningRate: 0.1, schedule: [:],
                                networkRandom: RandomSource(seed: 1), metricsCount: 0, finished: false, eventsLength: 1234)

@@ -62,10 +62,15 @@ public enum Safetensors {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
             else { throw fail("tensor '\(name)': malformed header entry") }
-            let count = shape.reduce(1, *)
             let width = dtype == "F32" ? 4 : dtype == "I64" ? 8 : 0
             guard width > 0 else { throw fail("tensor '\(name)': dtype \(dtype) is not supported (F32 or I64)") }
-            guard offsets[0] >= 0, offsets[1] <= bodyCount, offsets[1] - offsets[0] == count * width else {
+            // Checked before anything is allocated: the sizes come from the file, and the engine is compiled
+            // -Ounchecked, so an overflow or a negative count would not trap in a release build.
+            guard let count = elementCount(shape), let byteCount = count.multipliedWithoutOverflow(by: width),
+                  byteCount <= bodyCount else {
+                throw fail("tensor '\(name)': shape \(shape) does not fit in the file's \(bodyCount) data bytes")
+            }
+            guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= bodyCount, offsets[1] - offsets[0] == byteCount else {
                 throw fail("tensor '\(name)': data offsets \(offsets) do not fit shape \(shape) in \(bodyCount) data bytes (truncated?)")
             }
             var values = [Float](repeating: 0, count: count)
@@ -82,6 +87,16 @@ public enum Safetensors {
             entries[name] = Entry(shape: shape, values: values, isInt64: width == 8)
         }
         return (entries, metadata)
+    }
+
+    /// The number of elements of `shape`; nil when a dimension is negative or the product overflows.
+    private static func elementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0, let product = count.multipliedWithoutOverflow(by: dimension) else { return nil }
+            count = product
+        }
+        return count
     }
 
     public static func read(contentsOf url: URL) throws -> (entries: [String: Entry], metadata: [String: String]) {
@@ -109,5 +124,13 @@ extension Layer {
     /// This layer's state dict as safetensors entries (counters as int64).
     public func stateDictEntries() -> [(String, Safetensors.Entry)] {
         stateDict().map { ($0.0, Safetensors.Entry(shape: $0.1.shape, values: $0.1.value.array, isInt64: $0.1.kind == .counter)) }
+    }
+}
+
+extension Int {
+    /// `self * other`, or nil when it overflows.
+    func multipliedWithoutOverflow(by other: Int) -> Int? {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        return overflow ? nil : product
     }
 }
