@@ -28,12 +28,12 @@ enum CIFAR10 {
         for name in trainFiles {
             let path = joinPath(location, name)
             guard fileExists(path) else { throw DataError(path, "missing file (CIFAR-10 needs \(trainFiles.joined(separator: ", ")) and \(testFile))") }
-            let data = try readWholeFile(path)
+            let data = try readWholeFile(path, atMost: 1 << 30, what: "CIFAR-10 batch")
             try decode(data, source: path, into: &trainPixels, labels: &trainLabels)
         }
         var testPixels: [UInt8] = [], testLabels: [Int32] = []
         let testPath = joinPath(location, testFile)
-        try decode(try readWholeFile(testPath), source: testPath, into: &testPixels, labels: &testLabels)
+        try decode(try readWholeFile(testPath, atMost: 1 << 30, what: "CIFAR-10 batch"), source: testPath, into: &testPixels, labels: &testLabels)
         return (makeSet(trainPixels, trainLabels), makeSet(testPixels, testLabels))
     }
 
@@ -94,14 +94,3 @@ func fileSize(_ path: String) -> Int {
     ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
 }
 
-func readWholeFile(_ path: String) throws -> [UInt8] {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-        throw DataError(path, fileExists(path) ? "cannot read: permission denied or unreadable" : "missing file")
-    }
-    defer { try? handle.close() }
-    do {
-        return [UInt8](try handle.readToEnd() ?? Data())
-    } catch {
-        throw DataError(path, "read error: \(error.localizedDescription)")
-    }
-}

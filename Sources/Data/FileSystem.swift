@@ -29,3 +29,41 @@ func sortedEntries(_ path: String) throws -> [String] {
         throw DataError(path, "cannot list directory: \(error.localizedDescription)")
     }
 }
+
+/// A whole file's bytes. `head`, given the first bytes (up to 16), can refuse the file before the rest is read,
+/// and a file over `limit` bytes (a `what` that large is no file of the kind) is refused before its bytes are
+/// allocated: a reader checking a stranger's file never loads gigabytes to look at its first bytes.
+func readWholeFile(_ path: String, atMost limit: Int = Int.max, what: String = "file",
+                   head: (([UInt8]) throws -> Void)? = nil) throws -> [UInt8] {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else {
+        throw DataError(path, errno == ENOENT ? "missing file" : "cannot read: \(posixErrorText())")
+    }
+    defer { close(descriptor) }
+    var status = stat()
+    guard fstat(descriptor, &status) == 0 else { throw DataError(path, "cannot read: \(posixErrorText())") }
+    guard status.st_mode & S_IFMT == S_IFREG else { throw DataError(path, "not a regular file") }
+    let size = Int(status.st_size)
+    // The first bytes are checked before the size: "not a picture" says more than "too large for one".
+    var bytes = [UInt8](repeating: 0, count: min(size, 16))
+    var done = 0
+    func readUpTo(_ end: Int) throws {
+        while done < end {
+            let n = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, end - done, off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw DataError(path, "read error: \(posixErrorText())") }
+            guard n > 0 else { throw DataError(path, "shorter than its size (\(done) of \(size) bytes): changed while read") }
+            done += n
+        }
+    }
+    if let head {
+        try readUpTo(bytes.count)
+        try head(bytes)
+    }
+    guard size <= limit else {
+        throw DataError(path, "\(size) bytes is more than a \(what) can hold (at most \(limit))")
+    }
+    bytes.append(contentsOf: repeatElement(0, count: size - bytes.count))
+    try readUpTo(size)
+    return bytes
+}

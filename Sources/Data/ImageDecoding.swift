@@ -25,19 +25,43 @@ enum ImageDecoder {
     }
     private static let extensionBytes = extensions.map { Array($0.utf8) }
 
+    enum Format { case png, jpeg, pnm }
+
+    /// The format a file's first bytes announce (PNG's signature, JPEG's start-of-image marker, P5 or P6).
+    static func format(of head: some Collection<UInt8>) -> Format? {
+        if head.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return .png }
+        if head.starts(with: [0xFF, 0xD8]) { return .jpeg }
+        if head.starts(with: Array("P5".utf8)) || head.starts(with: Array("P6".utf8)) { return .pnm }
+        return nil
+    }
+
+    /// A picture file larger than this is refused unread: the largest picture decoded (`mostPixels`) as 8-bit
+    /// RGB PPM, the format with the most bytes per pixel.
+    static let mostFileBytes = 3 * mostPixels
+
+    /// A stranger's folder may hold anything under a picture's name: the file is read only after its size and
+    /// first bytes say it can be a picture.
     static func decode(path: String) throws -> DecodedImage {
-        try decode(try readWholeFile(path), path: path)
+        let bytes = try readWholeFile(path, atMost: mostFileBytes, what: "picture") { head in
+            guard !head.isEmpty else { throw DataError(path, "zero-byte image file") }
+            guard format(of: head) != nil else { throw unrecognised(path) }
+        }
+        return try decode(bytes, path: path)
     }
 
     /// Decodes a picture file's bytes; `path` names it in errors.
     static func decode(_ bytes: [UInt8], path: String) throws -> DecodedImage {
         guard !bytes.isEmpty else { throw DataError(path, "zero-byte image file") }
-        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try decodePNG(bytes, path: path) }
-        if bytes.starts(with: [0xFF, 0xD8]) { return try decodeJPEG(bytes, path: path) }
-        if bytes.starts(with: Array("P5".utf8)) || bytes.starts(with: Array("P6".utf8)) {
-            return try decodePNM(bytes, path: path)
+        switch format(of: bytes) {
+        case .png: return try decodePNG(bytes, path: path)
+        case .jpeg: return try decodeJPEG(bytes, path: path)
+        case .pnm: return try decodePNM(bytes, path: path)
+        case nil: throw unrecognised(path)
         }
-        throw DataError(path, "not a PNG, JPEG or binary PGM/PPM image (unrecognised first bytes)")
+    }
+
+    private static func unrecognised(_ path: String) -> DataError {
+        DataError(path, "not a PNG, JPEG or binary PGM/PPM image (unrecognised first bytes)")
     }
 
     /// The header's width and height are checked against the file's size before the pixels are allocated, so

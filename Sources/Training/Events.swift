@@ -143,6 +143,24 @@ public struct EvaluationEvent: Sendable, Equatable, Codable {
         case testLoss = "test_loss", testAccuracy = "test_accuracy", perClassAccuracy = "per_class_accuracy"
         case leastSure = "least_sure", learningRate = "lr", imagesPerSecond = "images_per_second"
     }
+
+    /// What disagrees with the class count `per_class_accuracy` gives, if anything: a confusion matrix of
+    /// another size, a negative count, an image's class out of range. Viewers index class names, bars and
+    /// matrix cells by these, so a line from a foreign writer or a damaged file is refused when it is read.
+    public var inconsistency: String? {
+        let classes = perClassAccuracy.count
+        guard confusion.count == classes, confusion.allSatisfy({ $0.count == classes }) else {
+            return "confusion is not \(classes)x\(classes) (per_class_accuracy has \(classes) classes)"
+        }
+        guard confusion.allSatisfy({ $0.allSatisfy { $0 >= 0 } }) else { return "negative count in confusion" }
+        for image in preview + misclassified + leastSure {
+            let classIndices = [image.trueClass, image.predictedClass] + image.topK.map(\.classIndex)
+            if let bad = classIndices.first(where: { !(0..<classes).contains($0) }) {
+                return "test image \(image.testIndex) names class \(bad) of \(classes)"
+            }
+        }
+        return nil
+    }
 }
 
 /// Everything a consumer is told, each fact once. Step events coalesce; the rest are delivered in order,

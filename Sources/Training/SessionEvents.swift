@@ -192,7 +192,10 @@ public enum SessionEvents {
                 event = .started(try RunDescription(from: decoder))
             case .step: event = .step(try StepEvent(from: decoder))
             case .record: event = .record(try StepRecord(from: decoder))
-            case .evaluation: event = .evaluation(try EvaluationEvent(from: decoder))
+            case .evaluation:
+                let evaluation = try EvaluationEvent(from: decoder)
+                if let problem = evaluation.inconsistency { throw corrupt(problem, decoder) }
+                event = .evaluation(evaluation)
             case .state: event = .stateChanged(try c.decode(TrainingState.self, forKey: .state))
             case .lr:
                 event = .learningRateChanged(try c.decode(Float.self, forKey: .lr),

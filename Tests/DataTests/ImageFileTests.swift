@@ -67,4 +67,21 @@ import Testing
         try ImageEncoder.writePNG(quadrants, to: temp.file("q.png"))
         #expect(dataError { _ = try ImageFile.load(temp.file("q.png"), shape: [2, 4, 4]) }?.path == temp.file("q.png"))
     }
+
+    /// A stranger's folder can hold anything under a picture's name. The first bytes and the size are checked
+    /// before the file is read: sparse files of 8 GiB (no disk space, and reading one would take gigabytes of
+    /// memory) are refused at once, one for its first bytes and one for its size.
+    @Test func aLargeFileIsRefusedUnreadForItsFirstBytesOrItsSize() throws {
+        let temp = try TempDirectory()
+        for (name, head, reason) in [("movie.png", Array("RIFF".utf8), "unrecognised first bytes"),
+                                     ("huge.png", [0x89, 0x50, 0x4E, 0x47], "more than a picture can hold")] {
+            try temp.write(head, to: name)
+            #expect(truncate(temp.file(name), 8 << 30) == 0)
+            #expect(dataError { _ = try ImageDecoder.decode(path: temp.file(name)) }?.problem.contains(reason) == true)
+        }
+        try temp.write([], to: "empty.jpg")
+        #expect(dataError { _ = try ImageDecoder.decode(path: temp.file("empty.jpg")) }?.problem == "zero-byte image file")
+        _ = try temp.makeDirectory("folder.png")
+        #expect(dataError { _ = try ImageDecoder.decode(path: temp.file("folder.png")) }?.problem == "not a regular file")
+    }
 }

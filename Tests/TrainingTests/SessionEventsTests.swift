@@ -152,6 +152,33 @@ import Testing
         #expect(throws: Never.self) { try SessionEvents.decode(Data(fitting.utf8), file: "events.jsonl", lineNumber: 1) }
     }
 
+    /// The dashboard indexes class names, per-class bars and confusion cells by an evaluation's class numbers:
+    /// numbers outside the class count its own `per_class_accuracy` gives are refused when the line is read.
+    @Test func classesOutsideTheClassCountAreRefused() throws {
+        func evaluation(confusion: String, image: (true: Int, predicted: Int, top: Int)) -> String {
+            let picture = #"{"test_index":3,"channels":1,"height":1,"width":1,"pixels":"AA==","true_class":\#(image.true),"predicted_class":\#(image.predicted),"top_k":[{"class_index":\#(image.top),"probability":0.5}],"true_probability":0.5,"loss":0.7}"#
+            return #"{"v":1,"time":1,"type":"evaluation","epoch":1,"global_step":1,"train_loss":0,"train_accuracy":0,"test_loss":0,"test_accuracy":0,"per_class_accuracy":[0.5,0.5],"confusion":\#(confusion),"preview":[\#(picture)],"misclassified":[],"least_sure":[],"lr":0.1,"seconds":1,"images_per_second":1}"#
+        }
+        let square = "[[1,0],[0,1]]"
+        let lines = [
+            (evaluation(confusion: square, image: (2, 0, 0)), "test image 3 names class 2 of 2"),
+            (evaluation(confusion: square, image: (0, -1, 0)), "test image 3 names class -1 of 2"),
+            (evaluation(confusion: square, image: (0, 0, 9)), "test image 3 names class 9 of 2"),
+            (evaluation(confusion: "[[1,0,0],[0,1,0]]", image: (0, 0, 0)), "confusion is not 2x2"),
+            (evaluation(confusion: "[[1]]", image: (0, 0, 0)), "confusion is not 2x2"),
+            (evaluation(confusion: "[[1,-4],[0,1]]", image: (0, 0, 0)), "negative count in confusion"),
+        ]
+        for (line, reason) in lines {
+            #expect {
+                _ = try SessionEvents.decode(Data(line.utf8), file: "events.jsonl", lineNumber: 4)
+            } throws: { error in
+                "\(error)".contains("events.jsonl: line 4 is not an event") && "\(error)".contains(reason)
+            }
+        }
+        let fitting = evaluation(confusion: square, image: (1, 0, 1))
+        #expect(throws: Never.self) { try SessionEvents.decode(Data(fitting.utf8), file: "events.jsonl", lineNumber: 1) }
+    }
+
     @Test func checkpointsFromBeforeEventsFilesStillLoad() throws {
         let state = TrainState(position: RunPosition(), learningRate: 0.1, schedule: [:],
                                networkRandom: RandomSource(seed: 1), metricsCount: 0, finished: false, eventsLength: 1234)

@@ -39,9 +39,12 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 /// A scratch file for readers that take a path (gzip goes through zlib's gzopen), rewritten for each input.
-/// In the process's own directory, so two fuzzers never share it.
+/// In the process's own directory, so two fuzzers never share it. `scripts/fuzz` gives it one in
+/// CNNTUI_FUZZ_SCRATCH and removes it after the run: a crashed fuzzer never reaches `atexit`.
 let scratchDirectory: URL = {
-    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    let environment = ProcessInfo.processInfo.environment
+    let base = environment["CNNTUI_FUZZ_SCRATCH"]
+        ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
     let url = URL(fileURLWithPath: base).appendingPathComponent("cnntui-fuzz-\(getpid())")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     atexit { try? FileManager.default.removeItem(atPath: scratchDirectory.path) }

@@ -43,6 +43,7 @@ func fuzzEvents(_ data: Data) {
 func checkWhatAViewerIndexes(_ event: TrainingEvent) {
     switch event {
     case .evaluation(let evaluation):
+        precondition(evaluation.inconsistency == nil, "evaluation's classes disagree with its class count")
         for image in evaluation.preview + evaluation.misclassified + evaluation.leastSure {
             precondition(image.pixels.count == image.channels * image.height * image.width, "image pixels disagree with its shape")
         }
