@@ -112,7 +112,7 @@ enum ConvPath: Equatable {
             self = .winograd
         } else if ConvPath.fitsDirect(sh, forwardOnly: inference) {
             self = .direct
-        } else if ConvPath.fitsTiles(sh) {
+        } else if ConvPath.fitsTiles(sh) && !(inference && sh.strideH > 1) {
             self = .tiles
         } else {
             self = .gemm
@@ -155,7 +155,9 @@ enum ConvPath: Equatable {
     /// Spatial (not 1x1) convs with at most 64x3x3 patch rows on output planes of at least half a tile.
     /// Measured: the tiles win on ResNet's 16-64 channel convs; wider patches (EfficientNetV2's expand
     /// convs) ran 30% slower, and small planes batch several images into one wider GEMM instead (see
-    /// `convImagesPerGemm`).
+    /// `convImagesPerGemm`). Strided convs in inference take the GEMM path: without a backward to keep
+    /// the tile's columns warm for, one GEMM over several images' columns beat GEMMs of 126 columns
+    /// (ResNet's 16->32 stride-2 convs on 28x28: 3.6 ms -> 3.0 ms a batch, `bench --profile`).
     private static func fitsTiles(_ sh: ConvShape) -> Bool {
         (sh.r > 1 || sh.s > 1) && sh.outPlane >= convTileColumns / 2 && sh.patch <= 576
     }

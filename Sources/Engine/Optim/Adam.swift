@@ -84,15 +84,19 @@ public final class Adam: Optimizer {
             let n = parameter.count
             let p = parameter.value.data, g = grad.data
             let m = expAvg.pointer(i), v = expAvgSq.pointer(i)
-            for j in 0..<n {
-                if decoupled { p[j] = p[j] * decayFactor }
-                var gj = g[j]
-                if l2 != 0 { gj = gj + l2 * p[j] }
-                m[j] = lerpSmall ? m[j] + weight1 * (gj - m[j]) : gj - (gj - m[j]) * lerpComplement
-                v[j] = v[j] * beta2
-                v[j] = v[j] + weight2 * gj * gj
-                let denom = v[j].squareRoot() / correction2 + eps
-                p[j] = p[j] + negativeStepSize * m[j] / denom
+            // Each element on its own: the parts of a large parameter run on every thread, and any
+            // split gives the same bits.
+            Parallel.forEachPart(n, minimum: elementwiseGrain) { _, elements in
+                for j in elements {
+                    if decoupled { p[j] = p[j] * decayFactor }
+                    var gj = g[j]
+                    if l2 != 0 { gj = gj + l2 * p[j] }
+                    m[j] = lerpSmall ? m[j] + weight1 * (gj - m[j]) : gj - (gj - m[j]) * lerpComplement
+                    v[j] = v[j] * beta2
+                    v[j] = v[j] + weight2 * gj * gj
+                    let denom = v[j].squareRoot() / correction2 + eps
+                    p[j] = p[j] + negativeStepSize * m[j] / denom
+                }
             }
         }
     }

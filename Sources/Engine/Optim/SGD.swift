@@ -71,14 +71,18 @@ public final class SGD: Optimizer {
             let n = parameter.count
             let p = parameter.value.data, g = grad.data
             let buf = buffers?.pointer(i)
-            for j in 0..<n {
-                var d = g[j]
-                if weightDecay != 0 { d = d + weightDecay * p[j] }
-                if let buf {
-                    buf[j] = first ? d : buf[j] * momentum + keep * d
-                    d = nesterov ? d + momentum * buf[j] : buf[j]
+            // Each element on its own: the parts of a large parameter run on every thread, and any
+            // split gives the same bits.
+            Parallel.forEachPart(n, minimum: elementwiseGrain) { _, elements in
+                for j in elements {
+                    var d = g[j]
+                    if weightDecay != 0 { d = d + weightDecay * p[j] }
+                    if let buf {
+                        buf[j] = first ? d : buf[j] * momentum + keep * d
+                        d = nesterov ? d + momentum * buf[j] : buf[j]
+                    }
+                    p[j] = p[j] + negativeLR * d
                 }
-                p[j] = p[j] + negativeLR * d
             }
         }
     }
