@@ -70,6 +70,7 @@ def main():
                     row = {"round": rnd + 1, "input": shape, "mode": mode, "model": m,
                            "cnntui": r["median_images_per_second"], "torch": theirs["images_per_second"],
                            "cnntui_rss_mb": r["peak_rss_mb"], "torch_rss_mb": theirs["peak_rss_mb"],
+                           "cnntui_rss_growth_mb": r["rss_growth_mb"],
                            "share_of_sgemm": r["fraction_of_peak"] * r["median_images_per_second"]
                            / r["images_per_second"], "blas_core": ours.get("blas_core", "?")}
                     row["ratio"] = row["cnntui"] / row["torch"]

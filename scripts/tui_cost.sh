@@ -2,7 +2,9 @@
 # What the dashboard costs the training: the same run headless (`cnntui train`) and with the dashboard open
 # (`cnntui --model M --dataset D ...` in a tmux window of COLSxROWS, redrawing live), in turn, ROUNDS times.
 # Prints each run's training images/s (the epoch's images over its training seconds, as the engine counts
-# them for the events file's evaluation line) and the dashboard's share of headless, median over the rounds.
+# them for the events file's evaluation line), the dashboard's share of headless (median over the rounds), and
+# the CPU time of the dashboard's UI thread against the whole process's: on a loaded machine the rates move
+# by 10 % from run to run, while the CPU time says what drawing costs.
 #
 #   scripts/tui_cost.sh [MODEL] [ROUNDS] [COLSxROWS]      e.g. scripts/tui_cost.sh resnet 3 160x48
 #
@@ -28,9 +30,13 @@ for round in $(seq "$rounds"); do
   tmux new-session -d -s cnntui-cost -x "${size%x*}" -y "${size#*x}" \
     "env TERM=xterm-256color '$cnntui' ${recipe[*]} --sessions-dir '$work/d$round'"
   until grep -qs '"type":"finished"' "$work/d$round"/*/events.jsonl; do sleep 1; done
+  # CPU time (clock ticks) of the UI thread (the process's first) against the whole process's.
+  pid=$(tmux display -p -t cnntui-cost '#{pane_pid}')
+  ui=$(awk '{print $14 + $15}' "/proc/$pid/task/$pid/stat"); all=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   tmux send-keys -t cnntui-cost q; sleep 1; tmux kill-session -t cnntui-cost 2>/dev/null || true
   dashboard+=("$(rate "$work/d$round")")
-  echo "round $round: headless ${headless[-1]} img/s, dashboard at $size ${dashboard[-1]} img/s" >&2
+  echo "round $round: headless ${headless[-1]} img/s, dashboard at $size ${dashboard[-1]} img/s;" \
+       "the UI thread used $ui of the process's $all CPU ticks" >&2
 done
 python3 - "${headless[*]}" "${dashboard[*]}" <<'EOF'
 import statistics, sys
