@@ -26,7 +26,7 @@ struct RecipeOptions: ParsableArguments {
     var resize: String?
     @Flag(help: "Image folders: refuse unreadable pictures instead of skipping them.") var strict = false
     @Option(parsing: .unconditional, help: "Seed for weights, shuffling, augmentation, dropout.") var seed: UInt64?
-    @Option(parsing: .unconditional, help: "Engine threads (default 2).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Engine threads (default: one per processor, at most 16).") var threads: Int?
     @Option(name: .customLong("limit-train"), parsing: .unconditional, help: "Train on the first N images only.") var limitTrain: Int?
     @Option(name: .customLong("limit-test"), parsing: .unconditional, help: "Test on the first N images only.") var limitTest: Int?
     @Option(name: .customLong("sessions-dir"), help: "Sessions directory (default $CNNTUI_SESSIONS or ./Sessions).")

@@ -20,8 +20,11 @@ import Training
     static let summaryLines = (1...60).map { "layer \($0)" }
 
     func setup(_ width: Int = 100, _ height: Int = 30, caps: TerminalCapabilities = .full) -> SetupApp {
+        // Two threads, as --threads 2: the default follows the machine's processors, and the recipe shows it.
+        var base = TrainingOverrides()
+        base.threads = 2
         let app = SetupApp(capabilities: caps, width: width, height: height, datasets: Self.listings,
-                           models: ["mycnn", "resnet-2-2-2", "vgg11"], estimator: nil,
+                           models: ["mycnn", "resnet-2-2-2", "vgg11"], estimator: nil, base: base,
                            summarize: { config, _ in ["\(config.model) summary"] + Self.summaryLines })
         app.setEstimates([
             "mycnn|1x28x28|10": ModelEstimate(parameters: 421_642, macs: 12_345_678, stepSeconds: 0.05, batchSize: 100),

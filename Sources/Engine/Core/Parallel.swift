@@ -12,6 +12,9 @@ public enum Parallel {
         return Atomic(min(max(1, System.activeProcessors), 8))
     }()
 
+    /// The processors online: what a run's default thread count starts from (`TrainingConfig.defaultThreads`).
+    public static var processors: Int { max(1, System.activeProcessors) }
+
     /// Threads each kernel uses: the processors online (at most 8) unless set.
     public static var threads: Int { threadCount.load(ordering: .relaxed) }
 
