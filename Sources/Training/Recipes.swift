@@ -168,7 +168,7 @@ extension TrainingConfig {
             labelSmoothing: o.labelSmoothing ?? recipe.labelSmoothing,
             augmentation: o.augmentation ?? recipe.augmentation,
             validationFraction: o.validationFraction ?? recipe.validationFraction, seed: o.seed ?? recipe.seed,
-            threads: o.threads ?? TrainingConfig.defaultThreads, limitTrain: o.limitTrain, limitTest: o.limitTest)
+            threads: o.threads ?? Parallel.defaultThreads, limitTrain: o.limitTrain, limitTest: o.limitTest)
         config.imageSize = o.imageSize
         config.resize = resize
         config.strict = o.strict

@@ -1,4 +1,3 @@
-import Engine
 import Data
 
 /// Everything that decides a run, fully resolved (recipe applied, every flag folded in). It is what
@@ -33,9 +32,6 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// The engine's threads (`Parallel.setThreads`), set at the start of the run.
     public var threads: Int
-    /// Threads when none are asked for: one per processor online, at most 16 (a batch of 64 leaves 4 images
-    /// to each of 16 threads, and each thread past the first keeps its own weight-gradient partials).
-    public static var defaultThreads: Int { min(Parallel.processors, 16) }
     /// Image folders: the side pictures are resized to (`--image-size`); nil: the pictures' own side when they
     /// all share one square size up to 64, else 32.
     public var imageSize: Int?

@@ -22,7 +22,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Input size CxHxW, e.g. 3x32x32 or 1x28x28.") var input = "3x32x32"
     @Option(help: "Batch size.") var batch = 64
     @Option(help: "Threads (OpenBLAS and the engine's own kernels; default: one per processor, at most 16).")
-    var threads = TrainingConfig.defaultThreads
+    var threads = Parallel.defaultThreads
     @Option(help: "Timed seconds per model and mode, split over the repeats.") var seconds = 6.0
     @Option(help: "Timed runs per model and mode.") var repeats = 5
     @Option(help: "Modes: train,infer, or one of them.") var modes = "train,infer"

@@ -9,13 +9,15 @@ import Synchronization
 public enum Parallel {
     private static let threadCount: Atomic<Int> = {
         BLAS.setLibraryThreads(1)
-        return Atomic(min(max(1, System.activeProcessors), 8))
+        return Atomic(defaultThreads)
     }()
 
-    /// The processors online: what a run's default thread count starts from (`TrainingConfig.defaultThreads`).
-    public static var processors: Int { max(1, System.activeProcessors) }
+    /// Threads when none are asked for (a run's `--threads`, `bench`): one per processor online, at most 16
+    /// (a batch of 64 leaves 4 images to each of 16 threads, and each thread past the first keeps its own
+    /// weight-gradient partials).
+    public static var defaultThreads: Int { min(max(1, System.activeProcessors), 16) }
 
-    /// Threads each kernel uses: the processors online (at most 8) unless set.
+    /// Threads each kernel uses: `defaultThreads` unless set.
     public static var threads: Int { threadCount.load(ordering: .relaxed) }
 
     /// Sets the engine's thread count, set once by whoever owns the process's cores (the trainer or
