@@ -31,11 +31,37 @@ import Testing
         #expect(layer.backward(Tensor(shape: [6], values: [1, 1, 1, 1, 1, 1])).array == [0, 0, 1, 0, 0, 0])
     }
 
+    /// Twice over: the first four values go through the eight-lane kernel, the last four through its scalar tail.
     @Test func sigmoidAndSiLUStayFiniteForLargeInputs() throws {
-        let x = Tensor(shape: [4], values: [-1000, -90, 90, 1000])
-        let sig = try Activation(.sigmoid).forward(x, training: false).array
-        #expect(sig.allSatisfy { $0 >= 0 && $0 <= 1 } && sig[0] == 0 && sig[3] == 1)
-        let silu = try Activation(.silu).forward(x, training: false).array
-        #expect(silu.allSatisfy(\.isFinite) && silu[3] == 1000 && silu[0] == 0)
+        let ends: [Float] = [-1000, -90, 90, 1000]
+        let x = Tensor(shape: [12], values: ends + [0, 0, 0, 0] + ends)
+        for offset in [0, 8] {
+            let sig = try Activation(.sigmoid).forward(x, training: false).array[offset..<offset + 4]
+            #expect(sig.allSatisfy { $0 >= 0 && $0 <= 1 } && sig.first == 0 && sig.last == 1)
+            let silu = try Activation(.silu).forward(x, training: false).array[offset..<offset + 4]
+            #expect(silu.allSatisfy(\.isFinite) && silu.last == 1000 && silu.first == 0)
+        }
+    }
+
+    /// The eight-lane sigmoid and SiLU (their own exp) against the scalar ones (libm's exp) from -100 to 100:
+    /// within two float roundings, relative to the larger of |y| and a floor (1e-30, times |x| for SiLU) that
+    /// covers the values below -87, where e^x turns subnormal and the eight-lane exp gives 0.
+    @Test func eightLaneSigmoidMatchesTheScalarOne() {
+        let count = 20_001
+        var worstSigmoid: Float = 0, worstSiLU: Float = 0
+        var x = [Float](repeating: 0, count: 8)
+        for start in stride(from: 0, to: count, by: 8) {
+            for lane in 0..<8 { x[lane] = -100 + 200 * Float(min(start + lane, count - 1)) / Float(count - 1) }
+            let v = SIMD8<Float>(x)
+            let s8 = sigmoid8(v), silu = silu8(v)
+            for lane in 0..<8 {
+                let s = sigmoid(x[lane])
+                worstSigmoid = max(worstSigmoid, abs(s8[lane] - s) / max(abs(s), 1e-30))
+                let siluScalar = x[lane] * s
+                worstSiLU = max(worstSiLU, abs(silu[lane] - siluScalar) / max(abs(siluScalar), 1e-30 * abs(x[lane])))
+            }
+        }
+        #expect(worstSigmoid < 3e-7, "sigmoid8 is \(worstSigmoid) from sigmoid")
+        #expect(worstSiLU < 3e-7, "silu8 is \(worstSiLU) from x * sigmoid(x)")
     }
 }

@@ -227,6 +227,44 @@ import Testing
         expectClose(dwTiled.array, dwWhole.array, "grad_weight", rtol: 1e-5, atol: 1e-5)
     }
 
+    /// The one-pixel path (1x1 convs on 1x1 planes as one [N, C] x [C, K] GEMM) against the whole-image GEMM
+    /// path it replaced, forward with bias and SiLU and backward, on a batch that the threads split unevenly.
+    @Test(arguments: [(1, 7, 5), (13, 96, 40), (64, 24, 160)])
+    func onePixelConvMatchesWholeImagePath(_ n: Int, _ c: Int, _ k: Int) {
+        let sh = ConvShape(n: n, c: c, h: 1, w: 1, k: k, p: 1, q: 1, r: 1, s: 1,
+                           strideH: 1, strideW: 1, padH: 0, padW: 0, groups: 1)
+        #expect(ConvPath(sh) == .onePixel)
+        var random = RandomSource(seed: UInt64(n * 1000 + c))
+        let x = Tensor(shape: [n * c], values: randomValues(n * c, &random, -3, 3))
+        let weight = Tensor(shape: [k * c], values: randomValues(k * c, &random))
+        let bias = Tensor(shape: [k], values: randomValues(k, &random))
+        let dy = Tensor(shape: [n * k], values: randomValues(n * k, &random))
+        let gemm = ConvScratchSizes(sh, .gemm)
+        let columns = Tensor(shape: [max(1, gemm.columns)]), gathered = Tensor(shape: [max(1, gemm.gathered)])
+        let partials = Tensor(shape: [max(1, ConvScratchSizes(sh, .onePixel).weightPartials)])
+        for activation in [ConvActivation.none, .silu] {
+            let fast = Tensor(shape: [n * k]), plain = Tensor(shape: [n * k])
+            convForward(sh, input: x.data, weight: weight.data, bias: bias.data, output: fast.data,
+                        columns: columns.data, gathered: gathered.data, activation: activation)
+            convForwardImages(sh, images: 0..<n, input: x.data, weight: weight.data, bias: bias.data, output: plain.data,
+                              columns: columns.data, gathered: gathered.data, activation: activation)
+            // Sums of up to 96 products of values up to 3: a few 1e-6 apart where they cancel.
+            expectClose(fast.array, plain.array, "output \(activation) \(n)x\(c)->\(k)", rtol: 1e-5, atol: 2e-5)
+        }
+        let dxFast = Tensor(shape: [n * c]), dxPlain = Tensor(shape: [n * c])
+        let dwFast = Tensor(shape: [k * c], values: randomValues(k * c, &random)), dwPlain = dwFast.clone()
+        let dbFast = Tensor(shape: [k]), dbPlain = Tensor(shape: [k])
+        convBackward(sh, input: x.data, weight: weight.data, gradOutput: dy.data, gradInput: dxFast.data,
+                     gradWeight: dwFast.data, gradBias: dbFast.data, columns: columns.data, gathered: gathered.data,
+                     weightPartials: partials.data)
+        convBackwardImages(sh, images: 0..<n, input: x.data, weight: weight.data, gradOutput: dy.data,
+                           gradInput: dxPlain.data, gradWeight: dwPlain.data, columns: columns.data, gathered: gathered.data)
+        for i in 0..<n { for j in 0..<k { dbPlain[j] += dy[i * k + j] } }
+        expectClose(dxFast.array, dxPlain.array, "grad_input", rtol: 1e-5, atol: 1e-6)
+        expectClose(dwFast.array, dwPlain.array, "grad_weight", rtol: 1e-5, atol: 1e-5)
+        expectClose(dbFast.array, dbPlain.array, "grad_bias", rtol: 1e-5, atol: 1e-6)
+    }
+
     /// The direct conv (stride-1 "same" convs of 4-64 channels) against the whole-image im2col path, forward
     /// and backward, over plane sizes whose padded pitch leaves partial 24-pixel and 8-pixel blocks, with and
     /// without bias, in row mode (Q a multiple of 8, block counts not a multiple of 3) and on the padded pitch,
@@ -254,11 +292,14 @@ import Testing
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 1e-4)
     }
 
-    /// Each conv path's fused output pass (bias, then ReLU or ReLU6, as the value is written) against the
-    /// same path without it followed by the activation on its own: the same float operations, so equal.
+    /// Each conv path's fused output pass (bias, then ReLU, ReLU6 or SiLU, as the value is written) against
+    /// the same path without it followed by the activation on its own: the same float operations, so equal
+    /// for ReLU and ReLU6; SiLU's eight-lane and scalar forms (`silu8`, `sigmoid`) may part by a rounding.
+    /// The pointwise convs on 1x1 and 2x2 planes batch images into one GEMM and scatter the result.
     @Test(arguments: [(64, 64, 8, 7, 3, 1, 1, 1), (16, 16, 9, 13, 3, 1, 1, 1), (16, 16, 8, 16, 3, 1, 1, 1),
                       (3, 16, 28, 28, 3, 1, 1, 1), (16, 32, 28, 28, 3, 2, 1, 1), (32, 48, 7, 7, 1, 1, 0, 1),
-                      (32, 48, 16, 16, 1, 1, 0, 1), (24, 24, 14, 14, 3, 1, 1, 24), (24, 24, 4, 4, 3, 2, 1, 24)])
+                      (32, 48, 16, 16, 1, 1, 0, 1), (24, 24, 14, 14, 3, 1, 1, 24), (24, 24, 4, 4, 3, 2, 1, 24),
+                      (64, 96, 1, 1, 1, 1, 0, 1), (40, 24, 2, 2, 1, 1, 0, 1)])
     func fusedActivationMatchesSeparatePass(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ kernel: Int, _ stride: Int,
                                             _ pad: Int, _ groups: Int) {
         let n = 5
@@ -276,12 +317,17 @@ import Testing
             let plain = Tensor(shape: [n * k * p * q])
             convForward(sh, input: x.data, weight: weight.data, bias: withBias ? bias.data : nil, output: plain.data,
                         columns: columns.data, gathered: gathered.data)
-            for activation in [ConvActivation.relu, .relu6] {
+            for activation in [ConvActivation.relu, .relu6, .silu] {
                 let fused = Tensor(shape: [n * k * p * q])
                 convForward(sh, input: x.data, weight: weight.data, bias: withBias ? bias.data : nil, output: fused.data,
                             columns: columns.data, gathered: gathered.data, activation: activation)
-                let expected = plain.array.map { activation == .relu ? ($0 > 0 ? $0 : 0) : min(max($0, 0), 6) }
-                #expect(fused.array == expected, "\(ConvPath(sh)) \(c)->\(k) \(h)x\(w) \(activation) bias \(withBias)")
+                let expected = plain.array.map(activation.apply)
+                let label = "\(ConvPath(sh)) \(c)->\(k) \(h)x\(w) \(activation) bias \(withBias)"
+                if activation == .silu {
+                    expectClose(fused.array, expected, label, rtol: 1e-6, atol: 1e-6)
+                } else {
+                    #expect(fused.array == expected, "\(label)")
+                }
             }
         }
     }
@@ -296,7 +342,7 @@ import Testing
                                                _ pad: Int, _ groups: Int) throws {
         var random = RandomSource(seed: UInt64(c * 100 + k + h))
         let x = Tensor(shape: [6, c, h, w], values: randomValues(6 * c * h * w, &random, -2, 2))
-        for activation in [nil, Activation.Kind.relu, .relu6, .sigmoid] {
+        for activation in [nil, Activation.Kind.relu, .relu6, .silu, .sigmoid] {
             for withBias in [true, false] {
                 let conv = Conv2d(c, k, kernel: kernel, stride: stride, padding: pad, groups: groups, bias: withBias,
                                   random: &random)

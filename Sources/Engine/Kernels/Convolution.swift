@@ -39,16 +39,17 @@ struct ConvShape {
 
 /// What a conv applies to each output value after its bias, in the same pass that writes it. Training runs
 /// every conv with `.none`; inference (`Conv2d.infer`) folds a following BatchNorm into the weights and bias
-/// and hands the ReLU or ReLU6 after it here, so conv + BN + activation is one pass over the output.
+/// and hands the ReLU, ReLU6 or SiLU after it here, so conv + BN + activation is one pass over the output.
 enum ConvActivation: Equatable, Sendable {
-    case none, relu, relu6
+    case none, relu, relu6, silu
 
-    @inline(__always)
+    /// The activation of one value: the definition `addBias` vectorizes, and what the tests check it against.
     func apply(_ x: Float) -> Float {
         switch self {
         case .none: return x
         case .relu: return x > 0 ? x : 0
         case .relu6: return Swift.min(Swift.max(x, 0), 6)
+        case .silu: return x * sigmoid(x)
         }
     }
 
@@ -56,31 +57,40 @@ enum ConvActivation: Equatable, Sendable {
     /// One plain loop per kind, out of line: the kernels' register blocks stay as they were without it.
     @inline(never)
     func addBias(_ bias: Float, to y: UnsafeMutablePointer<Float>, count: Int) {
-        let b = SIMD8<Float>(repeating: bias), zero = SIMD8<Float>(), six = SIMD8<Float>(repeating: 6)
-        var i = 0
+        let zero = SIMD8<Float>(), six = SIMD8<Float>(repeating: 6)
         switch self {
-        case .none:
-            while i + 8 <= count {
-                store8(y + i, load8(y + i) + b)
-                i += 8
-            }
-        case .relu:
-            while i + 8 <= count {
-                let v = load8(y + i) + b
-                store8(y + i, v.replacing(with: zero, where: .!(v .> zero)))
-                i += 8
-            }
-        case .relu6:
-            while i + 8 <= count {
-                let v = load8(y + i) + b
-                store8(y + i, v.replacing(with: zero, where: .!(v .> zero)).replacing(with: six, where: v .> six))
-                i += 8
-            }
+        case .none: mapEight(y, count, bias) { $0 }
+        case .relu: mapEight(y, count, bias) { $0.replacing(with: zero, where: .!($0 .> zero)) }
+        case .relu6: mapEight(y, count, bias) { $0.replacing(with: zero, where: .!($0 .> zero)).replacing(with: six, where: $0 .> six) }
+        case .silu: mapEight(y, count, bias, silu8)
         }
-        while i < count {
-            y[i] = apply(y[i] + bias)
-            i += 1
-        }
+    }
+}
+
+/// y[i] = f(y[i] + bias), eight lanes at a time; the last one to seven values go through one vector as well,
+/// so that SiLU's short planes (7x7 has one left over) never fall back to a scalar exp.
+@inline(__always)
+private func mapEight(_ y: UnsafeMutablePointer<Float>, _ count: Int, _ bias: Float,
+                      _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+    let b = SIMD8<Float>(repeating: bias)
+    var i = 0
+    while i + 8 <= count {
+        store8(y + i, f(load8(y + i) + b))
+        i += 8
+    }
+    guard i < count else { return }
+    var rest = SIMD8<Float>()
+    for j in i..<count { rest[j - i] = y[j] }
+    let done = f(rest + b)
+    for j in i..<count { y[j] = done[j - i] }
+}
+
+/// `activation` over count floats of finished output, split over the threads: for the kernels whose planes
+/// (1 to 16 pixels) are too short to pay for a call of the output pass each.
+func applyActivation(_ activation: ConvActivation, to y: UnsafeMutablePointer<Float>, count: Int) {
+    guard activation != .none else { return }
+    Parallel.forEachPart(count, minimum: elementwiseGrain) { _, range in
+        activation.addBias(0, to: y + range.lowerBound, count: range.count)
     }
 }
 
@@ -94,6 +104,9 @@ enum ConvPath: Equatable {
     case depthwiseSmallPlane
     /// Depthwise on larger planes: stride phases, one long loop per tap (Depthwise.swift).
     case depthwisePhased
+    /// Ungrouped 1x1 convs on one-pixel planes (squeeze-excite gates, a 32x32 image's last stage): the batch
+    /// is a matrix [N, C] and the conv a linear layer, one GEMM per thread with nothing unfolded (below).
+    case onePixel
     /// Wide 3x3 "same" convs: Winograd F(2x2, 3x3), 16 GEMMs over the whole batch (Winograd.swift).
     case winograd
     /// Narrower stride-1 "same" convs: direct, on zero-bordered planes (DirectConv.swift).
@@ -108,6 +121,8 @@ enum ConvPath: Equatable {
     init(_ sh: ConvShape, inference: Bool = false) {
         if sh.isDepthwise {
             self = sh.inPlane <= 16 && sh.outPlane <= 16 ? .depthwiseSmallPlane : .depthwisePhased
+        } else if sh.isPointwise && sh.outPlane == 1 && sh.groups == 1 {
+            self = .onePixel
         } else if ConvPath.fitsWinograd(sh) {
             self = .winograd
         } else if ConvPath.fitsDirect(sh, forwardOnly: inference) {
@@ -186,6 +201,8 @@ struct ConvScratchSizes {
         switch path {
         case .depthwiseSmallPlane, .depthwisePhased:
             break
+        case .onePixel:
+            splitByImages(sh, columns: 0, gathered: 0)
         case .winograd:
             (sharedColumns, sharedGathered) = WinogradLayout(sh).scratch
         case .direct:
@@ -228,6 +245,11 @@ func convForward(
         depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
     case .depthwisePhased:
         depthwiseConvForwardPhased(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
+    case .onePixel:
+        Parallel.forEachPart(sh.n) { _, images in
+            onePixelForward(sh, images: images, input: input, weight: weight, bias: bias, output: output,
+                            activation: activation)
+        }
     case .winograd:
         convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered,
                             activation: activation)
@@ -269,6 +291,11 @@ func convBackward(
     case .depthwisePhased:
         depthwiseConvBackwardPhased(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
                                     gradWeight: gradWeight, gradBias: gradBias)
+    case .onePixel:
+        forEachImagePart(sh, scratch, gradWeight: gradWeight, weightPartials: weightPartials) { _, images, partGradWeight in
+            onePixelBackward(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
+                             gradInput: gradInput, gradWeight: partGradWeight)
+        }
     case .winograd:
         convBackwardWinograd(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
                              gradWeight: gradWeight, columns: columns, gathered: gathered)
@@ -499,20 +526,22 @@ func convForwardImages(
                        b: cols + g * sh.patch * width, ldb: width,
                        beta: 0, c: result + g * sh.kg * width, ldc: width)
         }
-        // Scatter [K, b, PQ] -> [b, K, PQ] (when batched), add the bias and apply the activation.
+        if b == 1 {
+            if bias != nil || activation != .none {
+                for k in 0..<sh.k { activation.addBias(bias?[k] ?? 0, to: output + sh.outputPlane(n0, k), count: pq) }
+            }
+            return
+        }
+        // Scatter [K, b, PQ] -> [b, K, PQ] adding the bias, then the activation over the b images at once
+        // (on planes of 1 to 4 pixels, one call per plane cost more than the activation itself).
         for i in 0..<b {
             for k in 0..<sh.k {
-                let dst = output + sh.outputPlane(n0 + i, k)
+                let dst = output + sh.outputPlane(n0 + i, k), src = gathered + k * width + i * pq
                 let biasValue = bias?[k] ?? 0
-                if b == 1 {
-                    if bias != nil || activation != .none { activation.addBias(biasValue, to: dst, count: pq) }
-                } else {
-                    let src = gathered + k * width + i * pq
-                    for j in 0..<pq { dst[j] = src[j] + biasValue }
-                    if activation != .none { activation.addBias(0, to: dst, count: pq) }
-                }
+                for j in 0..<pq { dst[j] = src[j] + biasValue }
             }
         }
+        if activation != .none { activation.addBias(0, to: output + sh.outputPlane(n0, 0), count: b * sh.k * pq) }
     }
 }
 
@@ -554,4 +583,36 @@ func convBackwardImages(
         }
         if !imageIsColumns { col2im(columns, images: b, sh, gradImage) }
     }
+}
+
+// MARK: - One-pixel planes
+
+/// The `.onePixel` path for the images in `images`, on one thread: with one pixel per plane, input
+/// [N, C, 1, 1] is the matrix X[N, C] and output Y[N, K]; Y = activation(X W^T + bias), W as [K, C].
+func onePixelForward(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, activation: ConvActivation
+) {
+    let b = images.count, x = input + images.lowerBound * sh.c, y = output + images.lowerBound * sh.k
+    BLAS.sgemm(transA: false, transB: true, m: b, n: sh.k, k: sh.c, a: x, lda: sh.c, b: weight, ldb: sh.c,
+               beta: 0, c: y, ldc: sh.k)
+    if let bias {
+        for i in 0..<b {
+            let row = y + i * sh.k
+            for k in 0..<sh.k { row[k] += bias[k] }
+        }
+    }
+    if activation != .none { activation.addBias(0, to: y, count: b * sh.k) }
+}
+
+/// Backward of `onePixelForward` for the images in `images`: dW[K, C] += dY^T X and dX[N, C] = dY W.
+func onePixelBackward(
+    _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>
+) {
+    let b = images.count, x = input + images.lowerBound * sh.c, dy = gradOutput + images.lowerBound * sh.k
+    BLAS.sgemm(transA: true, transB: false, m: sh.k, n: sh.c, k: b, a: dy, lda: sh.k, b: x, ldb: sh.c,
+               beta: 1, c: gradWeight, ldc: sh.c)
+    BLAS.sgemm(transA: false, transB: false, m: b, n: sh.c, k: sh.k, a: dy, lda: sh.k, b: weight, ldb: sh.c,
+               beta: 0, c: gradInput + images.lowerBound * sh.c, ldc: sh.c)
 }

@@ -78,11 +78,11 @@ private func smallPlaneForward<V: SIMD>(
                     var y = start
                     for i in 0..<inPixels { y = y.addingProduct(V(repeating: x[i]), columns[i]) }
                     storePlane(y, output + sh.outputPlane(n, c), outPixels)
-                    if activation != .none { activation.addBias(0, to: output + sh.outputPlane(n, c), count: outPixels) }
                 }
             }
         }
     }
+    applyActivation(activation, to: output, count: sh.n * sh.k * outPixels)
 }
 
 /// gradInput is overwritten; gradWeight and gradBias are accumulated (+=).

@@ -57,9 +57,57 @@ func sigmoid(_ x: Float) -> Float {
     return x >= 0 ? r : e * r
 }
 
+/// `sigmoid` on eight lanes, with `exp8` (within 2 ulp of exp) for e^-|x|. A scalar exp per value was a
+/// fifth of an EfficientNetV2 inference step (its SiLUs and squeeze-excite gates).
+@inline(__always)
+func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let zero = SIMD8<Float>()
+    let e = exp8(x.replacing(with: -x, where: x .> zero))
+    let r = 1 / (1 + e)
+    return (e * r).replacing(with: r, where: x .>= zero)
+}
+
+/// e^x on eight lanes, for x <= 0 (sigmoid's e^-|x|): x = n ln2 + r with |r| <= ln2 / 2, e^r by Cephes'
+/// degree-6 polynomial, 2^n put straight into the exponent bits. Below -87, where e^x turns subnormal,
+/// the result is 0.
+@inline(__always)
+func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
+    let low = SIMD8<Float>(repeating: -87), underflows = input .< low
+    let x = input.replacing(with: low, where: underflows)
+    // Adding 1.5 * 2^23 rounds x / ln2 to the nearest integer n, which then sits in the mantissa's low bits.
+    let shifter = SIMD8<Float>(repeating: 12_582_912)
+    let t = x * SIMD8(repeating: 1.442_695_04) + shifter
+    let n = t - shifter
+    let r = x - n * SIMD8(repeating: 0.693_359_375) - n * SIMD8(repeating: -2.121_944_4e-4)
+    var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    p = p * r + SIMD8(repeating: 1.398_199_95e-3)
+    p = p * r + SIMD8(repeating: 8.333_451_9e-3)
+    p = p * r + SIMD8(repeating: 4.166_579_59e-2)
+    p = p * r + SIMD8(repeating: 1.666_666_55e-1)
+    p = p * r + SIMD8(repeating: 5.000_000_12e-1)
+    let er = p * r * r + r + 1
+    let bits = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(shifter, to: SIMD8<Int32>.self)
+    return (er * unsafeBitCast((bits &+ 127) &<< 23, to: SIMD8<Float>.self)).replacing(with: 0, where: underflows)
+}
+
+/// y = f(x) over `range`, eight lanes at a time with `f8` and the tail with `f`.
+@inline(__always)
+private func map8(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ range: Range<Int>,
+                  _ f8: (SIMD8<Float>) -> SIMD8<Float>, _ f: (Float) -> Float) {
+    var i = range.lowerBound
+    while i + 8 <= range.upperBound {
+        store8(y + i, f8(load8(x + i)))
+        i += 8
+    }
+    while i < range.upperBound {
+        y[i] = f(x[i])
+        i += 1
+    }
+}
+
 func sigmoidForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
     Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
-        for i in range { y[i] = sigmoid(x[i]) }
+        map8(y, x, range, sigmoid8, sigmoid)
     }
 }
 
@@ -71,17 +119,28 @@ func sigmoidBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, 
 
 // MARK: - SiLU (Swish): y = x * sigmoid(x); dx = dy * s * (1 + x * (1 - s)), s = sigmoid(x), from the saved input.
 
+@inline(__always)
+func silu8(_ x: SIMD8<Float>) -> SIMD8<Float> { x * sigmoid8(x) }
+
 func siluForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, n: Int) {
     Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
-        for i in range { y[i] = x[i] * sigmoid(x[i]) }
+        map8(y, x, range, silu8) { $0 * sigmoid($0) }
     }
 }
 
 func siluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, n: Int) {
     Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
-        for i in range {
+        let one = SIMD8<Float>(repeating: 1)
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let vx = load8(x + i), s = sigmoid8(vx)
+            store8(dx + i, load8(dy + i) * s * (one + vx * (one - s)))
+            i += 8
+        }
+        while i < range.upperBound {
             let s = sigmoid(x[i])
             dx[i] = dy[i] * s * (1 + x[i] * (1 - s))
+            i += 1
         }
     }
 }

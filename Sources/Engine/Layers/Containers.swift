@@ -15,14 +15,14 @@ public func fuseBatchNormReLU(_ layers: [any Layer]) {
 }
 
 /// One step of a container's inference (`Layer.infer`): a layer run on its own, or a conv run with the
-/// BatchNorm and the ReLU/ReLU6 directly after it folded in (`Conv2d.infer`).
+/// BatchNorm and the ReLU, ReLU6 or SiLU directly after it folded in (`Conv2d.infer`).
 public enum InferenceStep {
     case layer(any Layer)
     case conv(Conv2d, batchNorm: BatchNorm2d?, activation: Activation.Kind?)
 }
 
 /// The inference steps of `layers`, run in this order by one container: each Conv2d takes a BatchNorm2d
-/// directly after it (of its channel count), then a ReLU or ReLU6 directly after those; everything else is
+/// directly after it (of its channel count), then a ReLU, ReLU6 or SiLU directly after those; everything else is
 /// a step of its own. A conv with neither stays a plain layer.
 public func inferenceSteps(_ layers: [any Layer]) -> [InferenceStep] {
     var steps: [InferenceStep] = []
@@ -40,7 +40,7 @@ public func inferenceSteps(_ layers: [any Layer]) -> [InferenceStep] {
             next += 1
         }
         var activation: Activation.Kind?
-        if next < layers.count, let a = layers[next] as? Activation, a.kind == .relu || a.kind == .relu6 {
+        if next < layers.count, let a = layers[next] as? Activation, [.relu, .relu6, .silu].contains(a.kind) {
             activation = a.kind
             next += 1
         }

@@ -116,7 +116,8 @@ public final class Conv2d: Layer {
         case nil: fused = .none
         case .relu: fused = .relu
         case .relu6: fused = .relu6
-        default: preconditionFailure("\(displayName): only ReLU and ReLU6 fuse into a conv")
+        case .silu: fused = .silu
+        default: preconditionFailure("\(displayName): only ReLU, ReLU6 and SiLU fuse into a conv")
         }
         let path = ConvPath(sh, inference: true)
         let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
