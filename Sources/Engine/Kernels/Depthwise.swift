@@ -149,19 +149,22 @@ private struct DepthwisePhases {
     }
 
     /// Splits plane x[H, W] into image slot `slot` of the phases. Only pixels of the image are written: the
-    /// entries on the padding are the same for every plane and stay as the caller zeroed them.
+    /// entries on the padding are the same for every plane and stay as the caller zeroed them. A stride-2
+    /// row's vector loads may run on into the plane's next row (`readable`): with rows of 8 to 17 columns,
+    /// stopping at the row's end left half of each to the scalar loop (ShuffleNetV2's stride-2 fills).
     @inline(__always)
     func fill(_ phases: UnsafeMutablePointer<Float>, slot: Int, from x: UnsafePointer<Float>, _ sh: ConvShape) {
         forEachImageRow(slot: slot, sh) { phaseRow, imageRow, columns in
-            readStrided(x + imageRow, stride: sh.strideW, into: phases + phaseRow, columns)
+            readStrided(x + imageRow, stride: sh.strideW, into: phases + phaseRow, columns, readable: sh.inPlane - imageRow)
         }
     }
 
-    /// The adjoint of `fill`: dx[H, W] = the entries of image slot `slot` that lie on the image.
+    /// The adjoint of `fill`: dx[H, W] = the entries of image slot `slot` that lie on the image. The
+    /// stride-2 stores may likewise write the plane's next row back unchanged: the calling thread owns the plane.
     @inline(__always)
     func gather(_ dx: UnsafeMutablePointer<Float>, slot: Int, from phases: UnsafePointer<Float>, _ sh: ConvShape) {
         forEachImageRow(slot: slot, sh) { phaseRow, imageRow, columns in
-            writeStrided(phases + phaseRow, into: dx + imageRow, stride: sh.strideW, columns)
+            writeStrided(phases + phaseRow, into: dx + imageRow, stride: sh.strideW, columns, writable: sh.inPlane - imageRow)
         }
     }
 
