@@ -200,8 +200,8 @@ import Testing
         let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
         let bias = Tensor(shape: [k], values: randomValues(k, &random))
         let dy = Tensor(shape: [n * k * p * q], values: randomValues(n * k * p * q, &random))
-        let tile = Tensor(shape: [convTileFloats(sh)]), gradTile = Tensor(shape: [convTileFloats(sh)])
-        let columns = Tensor(shape: [sh.c * sh.r * sh.s * p * q]), gathered = Tensor(shape: [1])
+        let tile = Tensor(shape: [convTileScratchFloats(sh)]), gradTile = Tensor(shape: [convTileScratchFloats(sh)])
+        let columns = Tensor(shape: [sh.c * sh.r * sh.s * p * q + StridePhases.floats(sh)]), gathered = Tensor(shape: [1])
         let tiled = Tensor(shape: [n * k * p * q]), whole = Tensor(shape: [n * k * p * q])
         convForwardTiles(sh, images: 0..<n, input: x.data, weight: weight.data, bias: bias.data, output: tiled.data,
                          tile: tile.data)
@@ -225,6 +225,39 @@ import Testing
         }
         expectClose(dxTiled.array, dxWhole.array, "grad_input", rtol: 1e-5, atol: 1e-6)
         expectClose(dwTiled.array, dwWhole.array, "grad_weight", rtol: 1e-5, atol: 1e-5)
+    }
+
+    /// A strided conv's unfold through its stride phases against the plain im2col (the same copies, so
+    /// equal), and its adjoint (fold into the phases, then merge) against col2im, over several images' columns,
+    /// on odd planes, with strides that skip the image's last rows or columns and with unequal strides.
+    @Test(arguments: [(3, 2, 2, 1, 1), (3, 2, 2, 0, 0), (5, 2, 2, 2, 2), (3, 2, 1, 1, 1), (3, 3, 3, 1, 0), (2, 2, 2, 0, 0)])
+    func stridePhasesUnfoldAsIm2col(_ kernel: Int, _ strideH: Int, _ strideW: Int, _ padH: Int, _ padW: Int) {
+        let (n, c, h, w) = (3, 4, 12, 19)
+        let p = (h + 2 * padH - kernel) / strideH + 1, q = (w + 2 * padW - kernel) / strideW + 1
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: 1, p: p, q: q, r: kernel, s: kernel,
+                           strideH: strideH, strideW: strideW, padH: padH, padW: padW, groups: 1)
+        #expect(StridePhases.apply(sh))
+        var random = RandomSource(seed: UInt64(kernel * 100 + strideH * 10 + padH))
+        let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
+        let width = n * p * q, count = c * kernel * kernel * width
+        let plain = Tensor(shape: [count]), phased = Tensor(shape: [count])
+        im2col(x.data, images: n, sh, plain.data)
+        let phases = Tensor(shape: [StridePhases.floats(sh)])
+        for slot in 0..<n {
+            StridePhases.split(x.data + slot * c * h * w, sh, into: phases.data)
+            StridePhases.unfold(phases.data, sh, slot: slot, images: n, rows: 0..<p, into: phased.data)
+        }
+        let label = "\(kernel)x\(kernel) stride \(strideH),\(strideW) pad \(padH),\(padW)"
+        #expect(phased.array == plain.array, "unfold of \(label)")
+        let dCols = Tensor(shape: [count], values: randomValues(count, &random))
+        let dxPlain = Tensor(shape: [n * c * h * w]), dxPhased = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
+        col2im(dCols.data, images: n, sh, dxPlain.data)
+        for slot in 0..<n {
+            phases.zero()
+            StridePhases.fold(dCols.data, sh, slot: slot, images: n, rows: 0..<p, into: phases.data)
+            StridePhases.merge(phases.data, sh, into: dxPhased.data + slot * c * h * w)
+        }
+        expectClose(dxPhased.array, dxPlain.array, "fold and merge of \(label)", rtol: 1e-6, atol: 1e-6)
     }
 
     /// The one-pixel path (1x1 convs on 1x1 planes as one [N, C] x [C, K] GEMM) against the whole-image GEMM

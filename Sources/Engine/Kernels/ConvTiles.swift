@@ -21,19 +21,29 @@ func convTileRows(_ sh: ConvShape) -> Int { Swift.max(1, Swift.min(sh.p, convTil
 /// Floats of one column tile: [C*R*S, rows*Q].
 func convTileFloats(_ sh: ConvShape) -> Int { sh.c * sh.r * sh.s * convTileRows(sh) * sh.q }
 
-/// Forward of the images in `images` on one thread, tile by tile; tile holds `convTileFloats(sh)` floats.
+/// Floats of a tile and what follows it in scratch: a strided conv's image, split into its stride phases
+/// (`StridePhases`), which each tile is unfolded from.
+func convTileScratchFloats(_ sh: ConvShape) -> Int { convTileFloats(sh) + StridePhases.floats(sh) }
+
+/// Forward of the images in `images` on one thread, tile by tile; tile holds `convTileScratchFloats(sh)` floats.
 func convForwardTiles(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>,
     activation: ConvActivation = .none
 ) {
     let pq = sh.outPlane, tileRows = convTileRows(sh)
+    let phased = StridePhases.apply(sh), phases = tile + convTileFloats(sh)
     for n in images {
         let image = input + n * sh.c * sh.inPlane, out = output + n * sh.k * pq
+        if phased { StridePhases.split(image, sh, into: phases) }
         var p0 = 0
         while p0 < sh.p {
             let rows = Swift.min(tileRows, sh.p - p0), width = rows * sh.q
-            im2col(image, images: 1, rows: p0..<p0 + rows, sh, tile)
+            if phased {
+                StridePhases.unfold(phases, sh, slot: 0, images: 1, rows: p0..<p0 + rows, into: tile)
+            } else {
+                im2col(image, images: 1, rows: p0..<p0 + rows, sh, tile)
+            }
             // out_g[Kg, width] (columns p0*Q ..< p0*Q+width of the image's [K, PQ]) = W_g[Kg, Cg*R*S] * tile_g
             for g in 0..<sh.groups {
                 BLAS.sgemm(transA: false, transB: false, m: sh.kg, n: width, k: sh.patch,
@@ -51,21 +61,32 @@ func convForwardTiles(
 }
 
 /// Backward of the images in `images` on one thread, tile by tile: gradInput overwritten, gradWeight
-/// accumulated into. tile and gradTile hold `convTileFloats(sh)` floats each.
+/// accumulated into. tile and gradTile hold `convTileScratchFloats(sh)` floats each (the input's stride phases
+/// after the one, their gradient after the other).
 func convBackwardTiles(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
     tile: UnsafeMutablePointer<Float>, gradTile: UnsafeMutablePointer<Float>
 ) {
     let pq = sh.outPlane, tileRows = convTileRows(sh)
+    let phased = StridePhases.apply(sh), phases = tile + convTileFloats(sh), gradPhases = gradTile + convTileFloats(sh)
     for n in images {
         let image = input + n * sh.c * sh.inPlane, gradImage = gradInput + n * sh.c * sh.inPlane
         let dOut = gradOutput + n * sh.k * pq
-        gradImage.update(repeating: 0, count: sh.c * sh.inPlane)
+        if phased {
+            StridePhases.split(image, sh, into: phases)
+            gradPhases.update(repeating: 0, count: StridePhases.floats(sh))
+        } else {
+            gradImage.update(repeating: 0, count: sh.c * sh.inPlane)
+        }
         var p0 = 0
         while p0 < sh.p {
             let rows = Swift.min(tileRows, sh.p - p0), width = rows * sh.q
-            im2col(image, images: 1, rows: p0..<p0 + rows, sh, tile)
+            if phased {
+                StridePhases.unfold(phases, sh, slot: 0, images: 1, rows: p0..<p0 + rows, into: tile)
+            } else {
+                im2col(image, images: 1, rows: p0..<p0 + rows, sh, tile)
+            }
             for g in 0..<sh.groups {
                 let dOutG = dOut + g * sh.kg * pq + p0 * sh.q
                 // dW_g[Kg, Cg*R*S] += dOut_g[Kg, width] * tile_g[Cg*R*S, width]^T
@@ -77,8 +98,13 @@ func convBackwardTiles(
                            a: weight + g * sh.kg * sh.patch, lda: sh.patch, b: dOutG, ldb: pq,
                            beta: 0, c: gradTile + g * sh.patch * width, ldc: width)
             }
-            col2im(gradTile, images: 1, rows: p0..<p0 + rows, sh, gradImage)
+            if phased {
+                StridePhases.fold(gradTile, sh, slot: 0, images: 1, rows: p0..<p0 + rows, into: gradPhases)
+            } else {
+                col2im(gradTile, images: 1, rows: p0..<p0 + rows, sh, gradImage)
+            }
             p0 += rows
         }
+        if phased { StridePhases.merge(gradPhases, sh, into: gradImage) }
     }
 }

@@ -210,12 +210,14 @@ struct ConvScratchSizes {
             splitByImages(sh, columns: direct.columns, gathered: direct.gathered)
             sharedColumns = direct.packed
         case .tiles:
-            splitByImages(sh, columns: convTileFloats(sh), gathered: convTileFloats(sh))  // the tile and its gradient
+            // The tile and its gradient, each followed by the image's stride phases (strided convs).
+            splitByImages(sh, columns: convTileScratchFloats(sh), gathered: convTileScratchFloats(sh))
         case .gemm:
             // Columns [C*R*S, B*P*Q] and, when B > 1, an output-shaped matrix [K, B*P*Q] (the GEMM result,
             // before it is scattered to NCHW).
+            // Strided convs add one image's stride phases after the columns.
             let b = convImagesPerGemm(sh)
-            splitByImages(sh, columns: convReadsImageAsColumns(sh) ? 0 : sh.c * sh.r * sh.s * b * sh.outPlane,
+            splitByImages(sh, columns: convReadsImageAsColumns(sh) ? 0 : gemmColumnFloats(sh) + StridePhases.floats(sh),
                           gathered: b > 1 ? sh.k * b * sh.outPlane : 0)
         }
     }
@@ -470,6 +472,111 @@ func col2im(_ columns: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ gra
     col2im(columns, images: images, rows: 0..<sh.p, sh, gradImage)
 }
 
+// MARK: - Stride phases
+
+/// A strided conv's unfold through its input's stride phases (as Depthwise.swift's phase planes): tap (r, s)
+/// of output pixel (p, q) reads padded pixel (p*sH + r, q*sW + s), which is entry (p + r/sH, q + s/sW) of
+/// phase (r mod sH, s mod sW). Split once per image into zero-bordered phases [C][sH*sW][rows][pitch],
+/// every unfold row is then one contiguous copy of Q floats. Unfolding straight from the image, each of
+/// the R*S taps deinterleaved its rows again: ResNet's stride-2 convs, 15 % of its multiply-adds, took
+/// 27 % of an inference step, most of it in those shuffles.
+enum StridePhases {
+    /// Strided convs with more than one tap (a 1x1 strided conv reads one phase of four: it unfolds as is).
+    static func apply(_ sh: ConvShape) -> Bool { (sh.strideH > 1 || sh.strideW > 1) && sh.r * sh.s > 1 }
+
+    /// Rows and row pitch of one phase plane: the P (Q) output positions plus the furthest tap's shift.
+    static func rows(_ sh: ConvShape) -> Int { sh.p + (sh.r - 1) / sh.strideH }
+    static func pitch(_ sh: ConvShape) -> Int { sh.q + (sh.s - 1) / sh.strideW }
+
+    /// Floats of one image's phases; 0 when the conv does not use them.
+    static func floats(_ sh: ConvShape) -> Int {
+        apply(sh) ? sh.c * sh.strideH * sh.strideW * rows(sh) * pitch(sh) : 0
+    }
+
+    /// Offset in the phases of the Q floats that tap (r, s) of output row p reads in channel c.
+    @inline(__always)
+    static func tapRow(_ sh: ConvShape, c: Int, r: Int, s: Int, p: Int) -> Int {
+        let phase = c * sh.strideH * sh.strideW + (r % sh.strideH) * sh.strideW + s % sh.strideW
+        return (phase * rows(sh) + p + r / sh.strideH) * pitch(sh) + s / sh.strideW
+    }
+
+    /// Calls body(phase row, image row, columns) for every phase row that lies on the image: entry j of the
+    /// phase row is pixel j*sW of the image row (offsets into the phases and the image [C, H, W]) for j in
+    /// columns.
+    @inline(__always)
+    private static func forEachImageRow(_ sh: ConvShape,
+                                        _ body: (_ phaseRow: Int, _ imageRow: Int, _ columns: Range<Int>) -> Void) {
+        let rows = rows(sh), pitch = pitch(sh)
+        for c in 0..<sh.c {
+            for a in 0..<sh.strideH {
+                let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
+                for b in 0..<sh.strideW {
+                    let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
+                    let phase = (c * sh.strideH + a) * sh.strideW + b
+                    for i in iRange {
+                        body((phase * rows + i) * pitch, c * sh.inPlane + (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW,
+                             jRange)
+                    }
+                }
+            }
+        }
+    }
+
+    /// phases = image [C, H, W] split into its stride phases, zero on the padding. The vector loads of a
+    /// stride-2 row may run on into the image's next row (`readable`).
+    static func split(_ image: UnsafePointer<Float>, _ sh: ConvShape, into phases: UnsafeMutablePointer<Float>) {
+        phases.update(repeating: 0, count: floats(sh))
+        let end = sh.c * sh.inPlane
+        forEachImageRow(sh) { phaseRow, imageRow, columns in
+            readStrided(image + imageRow, stride: sh.strideW, into: phases + phaseRow, columns, readable: end - imageRow)
+        }
+    }
+
+    /// The adjoint of `split`: gradImage [C, H, W] = the phase entries that lie on the image; pixels no tap
+    /// reads (a stride that skips the last rows or columns) are 0.
+    static func merge(_ phases: UnsafePointer<Float>, _ sh: ConvShape, into gradImage: UnsafeMutablePointer<Float>) {
+        gradImage.update(repeating: 0, count: sh.c * sh.inPlane)
+        let end = sh.c * sh.inPlane
+        forEachImageRow(sh) { phaseRow, imageRow, columns in
+            writeStrided(phases + phaseRow, into: gradImage + imageRow, stride: sh.strideW, columns, writable: end - imageRow)
+        }
+    }
+
+    /// Unfolds output rows `rows` of the image whose phases these are into columns [C*R*S, images*rows.count*Q]
+    /// at image slot `slot` (the layout of `im2col(images:rows:)`).
+    static func unfold(_ phases: UnsafePointer<Float>, _ sh: ConvShape, slot: Int, images: Int, rows: Range<Int>,
+                       into columns: UnsafeMutablePointer<Float>) {
+        let width = images * rows.count * sh.q
+        for c in 0..<sh.c {
+            for r in 0..<sh.r {
+                for s in 0..<sh.s {
+                    let row = columns + ((c * sh.r + r) * sh.s + s) * width + slot * rows.count * sh.q
+                    for p in rows {
+                        copyFloats(row + (p - rows.lowerBound) * sh.q, phases + tapRow(sh, c: c, r: r, s: s, p: p), count: sh.q)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `unfold`: adds image slot `slot`'s column entries onto the phase entries they were read from.
+    static func fold(_ columns: UnsafePointer<Float>, _ sh: ConvShape, slot: Int, images: Int, rows: Range<Int>,
+                     into gradPhases: UnsafeMutablePointer<Float>) {
+        let width = images * rows.count * sh.q
+        for c in 0..<sh.c {
+            for r in 0..<sh.r {
+                for s in 0..<sh.s {
+                    let row = columns + ((c * sh.r + r) * sh.s + s) * width + slot * rows.count * sh.q
+                    for p in rows {
+                        let src = row + (p - rows.lowerBound) * sh.q, dst = gradPhases + tapRow(sh, c: c, r: r, s: s, p: p)
+                        addFloats(src, onto: dst, count: sh.q)
+                    }
+                }
+            }
+        }
+    }
+}
+
 // MARK: - General convolution (GEMM)
 
 /// Floats of GEMM result that several images' batched GEMM may leave for the scatter: 512 KB, half of an
@@ -490,6 +597,9 @@ func convImagesPerGemm(_ sh: ConvShape) -> Int {
     return Swift.max(1, Swift.min(sh.n, byWidth, byMemory, byResult))
 }
 
+/// Floats of the GEMM path's column matrix [C*R*S, B*P*Q].
+func gemmColumnFloats(_ sh: ConvShape) -> Int { sh.c * sh.r * sh.s * convImagesPerGemm(sh) * sh.outPlane }
+
 /// A pointwise conv one image at a time reads the image itself as its column matrix: no im2col at all.
 func convReadsImageAsColumns(_ sh: ConvShape) -> Bool { sh.isPointwise && convImagesPerGemm(sh) == 1 }
 
@@ -508,6 +618,13 @@ private func forEachGemmRun(
         let image = input + sh.inputPlane(n0, 0)
         if imageIsColumns {
             body(n0, b, image)
+        } else if StridePhases.apply(sh) {
+            let phases = columns + gemmColumnFloats(sh)
+            for slot in 0..<b {
+                StridePhases.split(image + slot * sh.c * sh.inPlane, sh, into: phases)
+                StridePhases.unfold(phases, sh, slot: slot, images: b, rows: 0..<sh.p, into: columns)
+            }
+            body(n0, b, columns)
         } else {
             im2col(image, images: b, sh, columns)
             body(n0, b, columns)
@@ -588,7 +705,17 @@ func convBackwardImages(
                        b: dOut + g * sh.kg * width, ldb: width,
                        beta: 0, c: dCols + g * sh.patch * width, ldc: width)
         }
-        if !imageIsColumns { col2im(columns, images: b, sh, gradImage) }
+        if StridePhases.apply(sh) {
+            // The input's phases (after the columns) are spent: their room takes the gradient's.
+            let gradPhases = columns + gemmColumnFloats(sh)
+            for slot in 0..<b {
+                gradPhases.update(repeating: 0, count: StridePhases.floats(sh))
+                StridePhases.fold(columns, sh, slot: slot, images: b, rows: 0..<sh.p, into: gradPhases)
+                StridePhases.merge(gradPhases, sh, into: gradImage + slot * sh.c * sh.inPlane)
+            }
+        } else if !imageIsColumns {
+            col2im(columns, images: b, sh, gradImage)
+        }
     }
 }
 

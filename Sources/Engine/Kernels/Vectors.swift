@@ -54,6 +54,20 @@ func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
     }
 }
 
+/// dst[0..<count] += src[0..<count], inline eight floats at a time (rows of 7 to 32 floats: see `copyFloats`).
+@inline(__always)
+func addFloats(_ src: UnsafePointer<Float>, onto dst: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        store8(dst + i, load8(dst + i) + load8(src + i))
+        i += 8
+    }
+    while i < count {
+        dst[i] += src[i]
+        i += 1
+    }
+}
+
 /// dst[j] = src[j * stride] for j in columns. At stride 2, eight at a time from the even lanes of sixteen,
 /// while all sixteen lie within the first `readable` floats of src (by default up to the last float a
 /// column reads: src[2j + 15] while j + 9 <= columns.upperBound).
