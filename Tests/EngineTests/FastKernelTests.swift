@@ -403,6 +403,41 @@ import Testing
         }
     }
 
+    /// A ResNet block's stride-2 conv1 and downsample run as one (stacked filters, one unfold and one GEMM,
+    /// `Residual.infer`) against each conv's own folded inference, with and without bias, ReLU on the first
+    /// only; and which pairs are refused (other geometry, the stride-1 convs that take other paths).
+    @Test func pairedConvsInferAsEachOnItsOwn() throws {
+        var random = RandomSource(seed: 17)
+        let x = Tensor(shape: [5, 16, 13, 11], values: randomValues(5 * 16 * 13 * 11, &random, -2, 2))
+        for withBias in [true, false] {
+            let first = Conv2d(16, 32, kernel: 3, stride: 2, padding: 1, bias: withBias, random: &random)
+            let side = Conv2d(16, 24, kernel: 3, stride: 2, padding: 1, bias: withBias, random: &random)
+            let bn1 = BatchNorm2d(32), bn2 = BatchNorm2d(24)
+            for (bn, count) in [(bn1, 32), (bn2, 24)] {
+                for i in 0..<count {
+                    bn.weight.value[i] = random.uniform(0.2, 2)
+                    bn.bias.value[i] = random.uniform(-1, 1)
+                    bn.runningMean.value[i] = random.uniform(-0.5, 0.5)
+                    bn.runningVar.value[i] = random.uniform(0.05, 3)
+                }
+            }
+            #expect(first.pairs(with: side, input: x.shape))
+            let (y1, y2) = try first.infer(x, batchNorm: bn1, activation: .relu, pairedWith: side, batchNorm: bn2,
+                                           activation: nil)
+            let (paired1, paired2) = (y1.array, y2.array)
+            expectClose(paired1, try first.infer(x, batchNorm: bn1, activation: .relu).array, "conv1, bias \(withBias)",
+                        rtol: 1e-5, atol: 1e-5)
+            expectClose(paired2, try side.infer(x, batchNorm: bn2, activation: nil).array, "downsample, bias \(withBias)",
+                        rtol: 1e-5, atol: 1e-5)
+        }
+        let stride2 = Conv2d(16, 32, kernel: 3, stride: 2, padding: 1, random: &random)
+        #expect(!stride2.pairs(with: Conv2d(16, 32, kernel: 1, stride: 2, random: &random), input: x.shape))
+        #expect(!stride2.pairs(with: Conv2d(8, 32, kernel: 3, stride: 2, padding: 1, random: &random), input: x.shape))
+        #expect(!stride2.pairs(with: stride2, input: x.shape))
+        let sameConv = Conv2d(16, 16, kernel: 3, padding: 1, random: &random)
+        #expect(!sameConv.pairs(with: Conv2d(16, 16, kernel: 3, padding: 1, random: &random), input: x.shape))
+    }
+
     /// Inference's direct path for input channel counts backward cannot take (the 1- and 3-channel stems),
     /// against the whole-image GEMM, through convForward's thread split.
     @Test(arguments: [(1, 16, 28, 28), (3, 16, 32, 32), (3, 24, 9, 13), (5, 8, 7, 7)])

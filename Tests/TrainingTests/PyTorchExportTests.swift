@@ -154,11 +154,13 @@ private func recipe(in directory: URL) throws -> [String: Any] {
             buildModel: TinyRun.sources.buildModel)
         var sent = false
         let events = TinyRun.run(RunRequest(.new(TinyRun.config(epochs: 1, schedule: "constant")), sessions: store,
-                                            sources: sources)) { handle, event in
-            // At the start: the rate applies at the first batch boundary, whatever steps the channel coalesces.
+                                            sources: sources, startPaused: true)) { handle, event in
+            // Started paused, so that the rate is set before the first step however fast the tiny run goes
+            // (sent to a running one, it could finish first on a loaded machine).
             if case .started = event, !sent {
                 sent = true
                 _ = handle.send(.setLearningRate(0.004))
+                _ = handle.send(.resume)
             }
         }
         let path = try #require(TinyRun.session(of: events))

@@ -51,7 +51,7 @@ public func inferenceSteps(_ layers: [any Layer]) -> [InferenceStep] {
 }
 
 /// Runs inference steps in order on `input`.
-public func runInference(_ steps: [InferenceStep], _ input: Tensor) throws -> Tensor {
+public func runInference(_ steps: some Collection<InferenceStep>, _ input: Tensor) throws -> Tensor {
     var x = input
     for step in steps {
         switch step {
@@ -93,7 +93,7 @@ public final class Sequential: Layer {
     public private(set) var layers: [(String, any Layer)]
 
     /// `layers` as `infer` runs them, convs with their BatchNorm and activation folded in.
-    private let inferencePlan: [InferenceStep]
+    let inferencePlan: [InferenceStep]
 
     public init(_ layers: [(String, any Layer)]) {
         self.layers = layers
@@ -137,9 +137,14 @@ public final class Sequential: Layer {
     /// conv + BN + activation), with an observer it runs `forward` so that every child's output is seen.
     public func infer(_ input: Tensor) throws -> Tensor {
         if observer != nil { return try forward(input, training: false) }
-        guard let profiler else { return try runInference(inferencePlan, input) }
+        return try infer(input, steps: inferencePlan[...])
+    }
+
+    /// Runs `steps` of the inference plan on `input` (a `Residual` whose first step ran paired starts at 1).
+    func infer(_ input: Tensor, steps: ArraySlice<InferenceStep>) throws -> Tensor {
+        guard let profiler else { return try runInference(steps, input) }
         var x = input
-        for step in inferencePlan {
+        for step in steps {
             switch step {
             case let .layer(layer): x = try profiler.time(layer, backward: false) { try layer.infer(x) }
             case let .conv(conv, bn, activation):
@@ -181,6 +186,39 @@ public final class Residual: Layer {
         self.body = body
         self.shortcut = shortcut
         self.activation = activation
+        if case let .conv(first, bn, act)? = body.inferencePlan.first, let side = shortcut?.1 as? Sequential,
+           side.inferencePlan.count == 1, case let .conv(sideConv, sideBN, sideAct) = side.inferencePlan[0] {
+            convPair = (InferenceConv(first, bn, act), side, InferenceConv(sideConv, sideBN, sideAct))
+        } else {
+            convPair = nil
+        }
+    }
+
+    /// A folded conv of an inference plan: the conv, the BatchNorm and the activation it takes in.
+    struct InferenceConv {
+        let conv: Conv2d, batchNorm: BatchNorm2d?, activation: Activation.Kind?
+        init(_ conv: Conv2d, _ batchNorm: BatchNorm2d?, _ activation: Activation.Kind?) {
+            (self.conv, self.batchNorm, self.activation) = (conv, batchNorm, activation)
+        }
+    }
+
+    /// The body's first conv and a shortcut that is one conv (ResNet's downsample), which inference may run
+    /// as one (`Conv2d.pairs(with:input:)`) when they read the input alike.
+    private let convPair: (first: InferenceConv, shortcut: Sequential, side: InferenceConv)?
+
+    /// The body's and shortcut's outputs in inference: the pair of first convs at once where they pair,
+    /// then the rest of the body; else each path on its own.
+    private func inferPaths(_ input: Tensor) throws -> (main: Tensor, side: Tensor) {
+        if let (first, shortcut, side) = convPair, body.observer == nil, shortcut.observer == nil,
+           first.conv.pairs(with: side.conv, input: input.shape) {
+            let run = {
+                try first.conv.infer(input, batchNorm: first.batchNorm, activation: first.activation,
+                                     pairedWith: side.conv, batchNorm: side.batchNorm, activation: side.activation)
+            }
+            let (x, sideOutput) = try body.profiler.map { try $0.time(first.conv, backward: false, run) } ?? run()
+            return (try body.infer(x, steps: body.inferencePlan.dropFirst()), sideOutput)
+        }
+        return (try body.infer(input), try shortcut?.1.infer(input) ?? input)
     }
 
     public var children: [(String, any Layer)] {
@@ -223,8 +261,7 @@ public final class Residual: Layer {
     /// Inference: body and shortcut folded, then the sum and a ReLU after it in one pass.
     public func infer(_ input: Tensor) throws -> Tensor {
         if observer != nil { return try forward(input, training: false) }
-        let main = try body.infer(input)
-        let side = try shortcut?.1.infer(input) ?? input
+        let (main, side) = try inferPaths(input)
         guard main.shape == side.shape else {
             throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "shortcut output \(shapeString(main.shape))", got: side.shape)

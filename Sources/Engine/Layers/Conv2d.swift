@@ -75,8 +75,11 @@ public final class Conv2d: Layer {
         return output
     }
 
-    /// The weights and bias `infer` ran with: this conv's with the BatchNorm after it folded in.
+    /// The weights and bias `infer` ran with: this conv's with the BatchNorm after it folded in (and, paired,
+    /// the other conv's stacked after them).
     private let foldedWeight = Tensor(shape: [0]), foldedBias = Tensor(shape: [0])
+    /// A paired inference's output, both convs' channels per image, before they are copied apart.
+    private let pairedOutput = Tensor(shape: [0])
 
     /// Inference of activation(bn(conv(x))) in one pass over the output: `bn` (eval mode, running statistics)
     /// is folded into the weights and bias, and the activation is applied as each output value is written.
@@ -89,45 +92,122 @@ public final class Conv2d: Layer {
     public func infer(_ input: Tensor, batchNorm bn: BatchNorm2d?, activation: Activation.Kind?) throws -> Tensor {
         let out = try outputShape(for: input.shape)
         if let bn { _ = try bn.outputShape(for: out) }
-        let sh = ConvShape(n: input.shape[0], c: inChannels, h: input.shape[2], w: input.shape[3],
-                           k: outChannels, p: out[2], q: out[3], r: kernel.h, s: kernel.w,
-                           strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w, groups: groups)
+        let sh = shape(of: input, out)
         output.resize(to: out)
         var weightData = UnsafePointer(weight.value.data)
         var biasData = bias.map { UnsafePointer($0.value.data) }
         if let bn {
-            let perFilter = weight.count / outChannels
             foldedWeight.resize(to: weight.shape)
             foldedBias.resize(to: [outChannels])
-            let w = weight.value.data, fw = foldedWeight.data, fb = foldedBias.data
-            let gamma = bn.weight.value.data, beta = bn.bias.value.data
-            let mean = bn.runningMean.value.data, variance = bn.runningVar.value.data
-            for k in 0..<outChannels {
-                // As BatchNorm2d's eval pass: rstd = 1/sqrt(var + eps), scale = rstd * weight.
-                let scale = (1 / (variance[k] + bn.eps).squareRoot()) * gamma[k]
-                for i in 0..<perFilter { fw[k * perFilter + i] = w[k * perFilter + i] * scale }
-                fb[k] = ((bias?.value[k] ?? 0) - mean[k]) * scale + beta[k]
-            }
-            weightData = UnsafePointer(fw)
-            biasData = UnsafePointer(fb)
-        }
-        let fused: ConvActivation
-        switch activation {
-        case nil: fused = .none
-        case .relu: fused = .relu
-        case .relu6: fused = .relu6
-        case .silu: fused = .silu
-        default: preconditionFailure("\(displayName): only ReLU, ReLU6 and SiLU fuse into a conv")
+            fold(bn, weight: foldedWeight.data, bias: foldedBias.data)
+            weightData = UnsafePointer(foldedWeight.data)
+            biasData = UnsafePointer(foldedBias.data)
         }
         let path = ConvPath(sh, inference: true)
         let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
         scratch.columns.resize(to: [sizes.columns])
         scratch.gathered.resize(to: [sizes.gathered])
         convForward(sh, input: input.data, weight: weightData, bias: biasData, output: output.data,
-                    columns: scratch.columns.data, gathered: scratch.gathered.data, activation: fused, path: path)
+                    columns: scratch.columns.data, gathered: scratch.gathered.data,
+                    activation: convActivation(activation), path: path)
         savedInput = nil
         geometry = nil
         return output
+    }
+
+    /// Whether `infer(_:pairedWith:)` can run this conv and `other` as one: both read the same input with the
+    /// same geometry (ungrouped, same kernel, stride and padding) and their stacked filters take the GEMM
+    /// path, where the unfold they share is the cost (a ResNet block's stride-2 conv1 and its downsample).
+    func pairs(with other: Conv2d, input: [Int]) -> Bool {
+        guard other !== self, groups == 1, other.groups == 1, other.inChannels == inChannels,
+              other.kernel == kernel, other.stride == stride, other.padding == padding,
+              let out = try? outputShape(for: input) else { return false }
+        let stacked = ConvShape(n: input[0], c: inChannels, h: input[2], w: input[3], k: outChannels + other.outChannels,
+                                p: out[2], q: out[3], r: kernel.h, s: kernel.w, strideH: stride.h, strideW: stride.w,
+                                padH: padding.h, padW: padding.w, groups: 1)
+        return ConvPath(stacked, inference: true) == .gemm
+    }
+
+    /// `infer` of this conv and `other` (see `pairs(with:input:)`) at once: both folded filter banks stacked
+    /// [K1 + K2, C*R*S], one unfold and one GEMM into [N, K1 + K2, P, Q], then each conv's channels copied to
+    /// its own output with its own activation. Returns (this conv's output, other's).
+    func infer(_ input: Tensor, batchNorm bn: BatchNorm2d?, activation: Activation.Kind?,
+               pairedWith other: Conv2d, batchNorm otherBN: BatchNorm2d?,
+               activation otherActivation: Activation.Kind?) throws -> (Tensor, Tensor) {
+        let out = try outputShape(for: input.shape), otherOut = try other.outputShape(for: input.shape)
+        if let bn { _ = try bn.outputShape(for: out) }
+        if let otherBN { _ = try otherBN.outputShape(for: otherOut) }
+        let (k1, k2) = (outChannels, other.outChannels), patch = weight.count / k1
+        var sh = shape(of: input, out)
+        sh.k = k1 + k2
+        foldedWeight.resize(to: [(k1 + k2) * patch])
+        foldedBias.resize(to: [k1 + k2])
+        for (conv, norm, offset) in [(self, bn, 0), (other, otherBN, k1)] {
+            let w = foldedWeight.data + offset * patch, b = foldedBias.data + offset
+            if let norm {
+                conv.fold(norm, weight: w, bias: b)
+            } else {
+                w.update(from: conv.weight.value.data, count: conv.weight.count)
+                for k in 0..<conv.outChannels { b[k] = conv.bias?.value[k] ?? 0 }
+            }
+        }
+        let path = ConvPath(sh, inference: true)
+        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
+        scratch.columns.resize(to: [sizes.columns])
+        scratch.gathered.resize(to: [sizes.gathered])
+        pairedOutput.resize(to: [sh.n, k1 + k2, sh.p, sh.q])
+        convForward(sh, input: input.data, weight: foldedWeight.data, bias: foldedBias.data, output: pairedOutput.data,
+                    columns: scratch.columns.data, gathered: scratch.gathered.data, path: path)
+        output.resize(to: out)
+        other.output.resize(to: otherOut)
+        let first = convActivation(activation), second = other.convActivation(otherActivation)
+        let stacked = UnsafePointer(pairedOutput.data), mine = output.data, theirs = other.output.data
+        Parallel.forEachPart(sh.n) { _, images in
+            for n in images {
+                let y1 = mine + n * k1 * sh.outPlane, y2 = theirs + n * k2 * sh.outPlane
+                copyFloats(y1, stacked + n * (k1 + k2) * sh.outPlane, count: k1 * sh.outPlane)
+                copyFloats(y2, stacked + (n * (k1 + k2) + k1) * sh.outPlane, count: k2 * sh.outPlane)
+                if first != .none { first.addBias(0, to: y1, count: k1 * sh.outPlane) }
+                if second != .none { second.addBias(0, to: y2, count: k2 * sh.outPlane) }
+            }
+        }
+        savedInput = nil
+        geometry = nil
+        other.savedInput = nil
+        other.geometry = nil
+        return (output, other.output)
+    }
+
+    /// The geometry of this conv on `input`, whose output shape is `out`.
+    private func shape(of input: Tensor, _ out: [Int]) -> ConvShape {
+        ConvShape(n: input.shape[0], c: inChannels, h: input.shape[2], w: input.shape[3],
+                  k: outChannels, p: out[2], q: out[3], r: kernel.h, s: kernel.w,
+                  strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w, groups: groups)
+    }
+
+    /// This conv's weights and bias with `bn` folded in (see `infer`), written to weight [K, Cg, R, S] and bias [K].
+    private func fold(_ bn: BatchNorm2d, weight fw: UnsafeMutablePointer<Float>, bias fb: UnsafeMutablePointer<Float>) {
+        let perFilter = weight.count / outChannels
+        let w = weight.value.data
+        let gamma = bn.weight.value.data, beta = bn.bias.value.data
+        let mean = bn.runningMean.value.data, variance = bn.runningVar.value.data
+        for k in 0..<outChannels {
+            // As BatchNorm2d's eval pass: rstd = 1/sqrt(var + eps), scale = rstd * weight.
+            let scale = (1 / (variance[k] + bn.eps).squareRoot()) * gamma[k]
+            for i in 0..<perFilter { fw[k * perFilter + i] = w[k * perFilter + i] * scale }
+            fb[k] = ((bias?.value[k] ?? 0) - mean[k]) * scale + beta[k]
+        }
+    }
+
+    /// The output pass that applies `activation`: ReLU, ReLU6 and SiLU fuse into a conv.
+    private func convActivation(_ activation: Activation.Kind?) -> ConvActivation {
+        switch activation {
+        case nil: return .none
+        case .relu: return .relu
+        case .relu6: return .relu6
+        case .silu: return .silu
+        default: preconditionFailure("\(displayName): only ReLU, ReLU6 and SiLU fuse into a conv")
+        }
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
