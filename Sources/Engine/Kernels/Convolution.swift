@@ -542,37 +542,36 @@ enum StridePhases {
         }
     }
 
-    /// Unfolds output rows `rows` of the image whose phases these are into columns [C*R*S, images*rows.count*Q]
-    /// at image slot `slot` (the layout of `im2col(images:rows:)`).
-    static func unfold(_ phases: UnsafePointer<Float>, _ sh: ConvShape, slot: Int, images: Int, rows: Range<Int>,
-                       into columns: UnsafeMutablePointer<Float>) {
+    /// Calls body(column row, phase row) for each of the Q-float runs of image slot `slot`'s columns
+    /// [C*R*S, images*rows.count*Q] (the layout of `im2col(images:rows:)`) and the phase row it is read from.
+    @inline(__always)
+    private static func forEachTapRow(_ sh: ConvShape, slot: Int, images: Int, rows: Range<Int>,
+                                      _ body: (_ columnRow: Int, _ phaseRow: Int) -> Void) {
         let width = images * rows.count * sh.q
         for c in 0..<sh.c {
             for r in 0..<sh.r {
                 for s in 0..<sh.s {
-                    let row = columns + ((c * sh.r + r) * sh.s + s) * width + slot * rows.count * sh.q
-                    for p in rows {
-                        copyFloats(row + (p - rows.lowerBound) * sh.q, phases + tapRow(sh, c: c, r: r, s: s, p: p), count: sh.q)
-                    }
+                    let row = ((c * sh.r + r) * sh.s + s) * width + slot * rows.count * sh.q
+                    for p in rows { body(row + (p - rows.lowerBound) * sh.q, tapRow(sh, c: c, r: r, s: s, p: p)) }
                 }
             }
+        }
+    }
+
+    /// Unfolds output rows `rows` of the image whose phases these are into image slot `slot` of columns
+    /// [C*R*S, images*rows.count*Q].
+    static func unfold(_ phases: UnsafePointer<Float>, _ sh: ConvShape, slot: Int, images: Int, rows: Range<Int>,
+                       into columns: UnsafeMutablePointer<Float>) {
+        forEachTapRow(sh, slot: slot, images: images, rows: rows) { columnRow, phaseRow in
+            copyFloats(columns + columnRow, phases + phaseRow, count: sh.q)
         }
     }
 
     /// The adjoint of `unfold`: adds image slot `slot`'s column entries onto the phase entries they were read from.
     static func fold(_ columns: UnsafePointer<Float>, _ sh: ConvShape, slot: Int, images: Int, rows: Range<Int>,
                      into gradPhases: UnsafeMutablePointer<Float>) {
-        let width = images * rows.count * sh.q
-        for c in 0..<sh.c {
-            for r in 0..<sh.r {
-                for s in 0..<sh.s {
-                    let row = columns + ((c * sh.r + r) * sh.s + s) * width + slot * rows.count * sh.q
-                    for p in rows {
-                        let src = row + (p - rows.lowerBound) * sh.q, dst = gradPhases + tapRow(sh, c: c, r: r, s: s, p: p)
-                        addFloats(src, onto: dst, count: sh.q)
-                    }
-                }
-            }
+        forEachTapRow(sh, slot: slot, images: images, rows: rows) { columnRow, phaseRow in
+            addFloats(columns + columnRow, onto: gradPhases + phaseRow, count: sh.q)
         }
     }
 }
