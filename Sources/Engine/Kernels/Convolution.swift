@@ -480,6 +480,22 @@ func col2im(_ columns: UnsafePointer<Float>, images: Int, _ sh: ConvShape, _ gra
 /// every unfold row is then one contiguous copy of Q floats. Unfolding straight from the image, each of
 /// the R*S taps deinterleaved its rows again: ResNet's stride-2 convs, 15 % of its multiply-adds, took
 /// 27 % of an inference step, most of it in those shuffles.
+/// Calls body(phase, i, plane row, columns) for every row i of every stride phase (a, b) (phase = a*sW + b)
+/// that lies on one input plane [H, W]: entry j of that phase row is pixel j*sW of the plane row starting at
+/// offset `plane row`, for j in columns. The walk that both phase layouts (`StridePhases`, Depthwise.swift's
+/// stacked planes) fill and empty their phases by.
+@inline(__always)
+func forEachPhaseRow(_ sh: ConvShape, _ body: (_ phase: Int, _ i: Int, _ planeRow: Int, _ columns: Range<Int>) -> Void) {
+    let rows = StridePhases.rows(sh), pitch = StridePhases.pitch(sh)
+    for a in 0..<sh.strideH {
+        let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
+        for b in 0..<sh.strideW {
+            let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
+            for i in iRange { body(a * sh.strideW + b, i, (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW, jRange) }
+        }
+    }
+}
+
 enum StridePhases {
     /// Strided convs with more than one tap (a 1x1 strided conv reads one phase of four: it unfolds as is).
     static func apply(_ sh: ConvShape) -> Bool { (sh.strideH > 1 || sh.strideW > 1) && sh.r * sh.s > 1 }
@@ -506,18 +522,10 @@ enum StridePhases {
     @inline(__always)
     private static func forEachImageRow(_ sh: ConvShape,
                                         _ body: (_ phaseRow: Int, _ imageRow: Int, _ columns: Range<Int>) -> Void) {
-        let rows = rows(sh), pitch = pitch(sh)
+        let rows = rows(sh), pitch = pitch(sh), phases = sh.strideH * sh.strideW
         for c in 0..<sh.c {
-            for a in 0..<sh.strideH {
-                let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
-                for b in 0..<sh.strideW {
-                    let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
-                    let phase = (c * sh.strideH + a) * sh.strideW + b
-                    for i in iRange {
-                        body((phase * rows + i) * pitch, c * sh.inPlane + (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW,
-                             jRange)
-                    }
-                }
+            forEachPhaseRow(sh) { phase, i, planeRow, columns in
+                body(((c * phases + phase) * rows + i) * pitch, c * sh.inPlane + planeRow, columns)
             }
         }
     }

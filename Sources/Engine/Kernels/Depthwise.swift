@@ -114,8 +114,8 @@ private struct DepthwisePhases {
     let span: Int
 
     init(_ sh: ConvShape) {
-        pitch = sh.q + (sh.s - 1) / sh.strideW
-        rows = sh.p + (sh.r - 1) / sh.strideH
+        pitch = StridePhases.pitch(sh)
+        rows = StridePhases.rows(sh)
         plane = rows * pitch
         images = Swift.max(1, Swift.min(sh.n, 512 / plane))
         phase = images * plane + (sh.s - 1) / sh.strideW
@@ -133,19 +133,11 @@ private struct DepthwisePhases {
     }
 
     /// Calls body(phase row, image row, columns) for every row of image slot `slot`'s phases that lies on the
-    /// image: entry j of the phase row (at that offset into the phases) is pixel j*sW of the image row (at
-    /// that offset into the plane), for j in columns.
+    /// image (`forEachPhaseRow`, at this layout's offsets).
     @inline(__always)
     private func forEachImageRow(slot: Int, _ sh: ConvShape,
                                  _ body: (_ phaseRow: Int, _ imageRow: Int, _ columns: Range<Int>) -> Void) {
-        for a in 0..<sh.strideH {
-            let iRange = validOutputRange(inCount: sh.h, outCount: rows, stride: sh.strideH, pad: sh.padH, offset: a)
-            for b in 0..<sh.strideW {
-                let jRange = validOutputRange(inCount: sh.w, outCount: pitch, stride: sh.strideW, pad: sh.padW, offset: b)
-                let base = (a * sh.strideW + b) * phase + slot * plane
-                for i in iRange { body(base + i * pitch, (i * sh.strideH + a - sh.padH) * sh.w + b - sh.padW, jRange) }
-            }
-        }
+        forEachPhaseRow(sh) { p, i, planeRow, columns in body(p * phase + slot * plane + i * pitch, planeRow, columns) }
     }
 
     /// Splits plane x[H, W] into image slot `slot` of the phases. Only pixels of the image are written: the
