@@ -106,6 +106,22 @@ func directConvPlanes(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, r: Int, s: Int, _ layout: DirectLayout,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
+    // 3x3 (nearly every conv here) with its taps known when compiled: the tap loops unroll, and each load's
+    // offset within a row is a constant.
+    if r == 3 && s == 3 {
+        directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, r: 3, s: 3, layout,
+                         packed: packed, bias: bias, out: out, outStride: outStride)
+    } else {
+        directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, r: r, s: s, layout,
+                         packed: packed, bias: bias, out: out, outStride: outStride)
+    }
+}
+
+@inline(__always)
+private func directConvBlocks(
+    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, r: Int, s: Int, _ layout: DirectLayout,
+    packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
+) {
     let pitch = layout.pitch, plane = layout.channelStride, last = layout.vectors - 1
     for kb in 0..<outChannels / 4 {
         let weights = packed + kb * inChannels * r * s * 4
