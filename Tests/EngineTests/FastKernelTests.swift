@@ -403,17 +403,18 @@ import Testing
         }
     }
 
-    /// A ResNet block's stride-2 conv1 and downsample run as one (stacked filters, one unfold and one GEMM,
-    /// `Residual.infer`) against each conv's own folded inference, with and without bias, ReLU on the first
-    /// only; and which pairs are refused (other geometry, the stride-1 convs that take other paths).
+    /// A ResNet block's stride-2 conv1 and downsample run as one (stacked filters, `Residual.infer`) against each
+    /// conv's own folded inference, with and without bias, ReLU on the first only: 56 stacked filters on the
+    /// direct path (one split into stride phases), 72 on the GEMM path (one unfold); and which pairs are
+    /// refused (other geometry, the stride-1 convs that take other paths).
     @Test func pairedConvsInferAsEachOnItsOwn() throws {
         var random = RandomSource(seed: 17)
         let x = Tensor(shape: [5, 16, 13, 11], values: randomValues(5 * 16 * 13 * 11, &random, -2, 2))
-        for withBias in [true, false] {
+        for (withBias, sideChannels) in [(true, 24), (false, 24), (true, 40)] {
             let first = Conv2d(16, 32, kernel: 3, stride: 2, padding: 1, bias: withBias, random: &random)
-            let side = Conv2d(16, 24, kernel: 3, stride: 2, padding: 1, bias: withBias, random: &random)
-            let bn1 = BatchNorm2d(32), bn2 = BatchNorm2d(24)
-            for (bn, count) in [(bn1, 32), (bn2, 24)] {
+            let side = Conv2d(16, sideChannels, kernel: 3, stride: 2, padding: 1, bias: withBias, random: &random)
+            let bn1 = BatchNorm2d(32), bn2 = BatchNorm2d(sideChannels)
+            for (bn, count) in [(bn1, 32), (bn2, sideChannels)] {
                 for i in 0..<count {
                     bn.weight.value[i] = random.uniform(0.2, 2)
                     bn.bias.value[i] = random.uniform(-1, 1)
@@ -438,13 +439,17 @@ import Testing
         #expect(!sameConv.pairs(with: Conv2d(16, 16, kernel: 3, padding: 1, random: &random), input: x.shape))
     }
 
-    /// Inference's direct path for input channel counts backward cannot take (the 1- and 3-channel stems),
-    /// against the whole-image GEMM, through convForward's thread split.
-    @Test(arguments: [(1, 16, 28, 28), (3, 16, 32, 32), (3, 24, 9, 13), (5, 8, 7, 7)])
-    func inferenceDirectPathTakesAnyInputChannels(_ c: Int, _ k: Int, _ h: Int, _ w: Int) {
-        let n = 5
-        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
-                           strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
+    /// Inference's direct path for what backward cannot take there: input channel counts (the 1- and 3-channel
+    /// stems) and stride-2 3x3 convs on their stride phases (even and odd planes, one-row phases, row mode
+    /// and the phase pitch, down to a 1x1 output), against the whole-image GEMM, through convForward's
+    /// thread split.
+    @Test(arguments: [(1, 16, 28, 28, 1), (3, 16, 32, 32, 1), (3, 24, 9, 13, 1), (5, 8, 7, 7, 1),
+                      (16, 32, 28, 28, 2), (32, 64, 14, 14, 2), (16, 32, 13, 11, 2), (4, 8, 9, 16, 2), (64, 64, 32, 32, 2),
+                      (3, 24, 13, 9, 2), (4, 4, 1, 2, 2)])
+    func inferenceDirectPathTakesStemsAndStrides(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ stride: Int) {
+        let n = 5, p = (h - 1) / stride + 1, q = (w - 1) / stride + 1
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: p, q: q, r: 3, s: 3,
+                           strideH: stride, strideW: stride, padH: 1, padW: 1, groups: 1)
         #expect(ConvPath(sh) != .direct)
         #expect(ConvPath(sh, inference: true) == .direct)
         var random = RandomSource(seed: UInt64(c * 100 + k + h))
@@ -453,19 +458,20 @@ import Testing
         let bias = Tensor(shape: [k], values: randomValues(k, &random))
         let sizes = ConvScratchSizes(sh, .direct)
         let columns = Tensor(shape: [sizes.columns]), gathered = Tensor(shape: [max(1, sizes.gathered)])
-        let direct = Tensor(shape: [n * k * h * w])
+        let direct = Tensor(shape: [n * k * p * q])
         convForward(sh, input: x.data, weight: weight.data, bias: bias.data, output: direct.data,
                     columns: columns.data, gathered: gathered.data, activation: .relu, path: .direct)
-        let one = ConvShape(n: 1, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
-                            strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
-        let wholeColumns = Tensor(shape: [one.patch * h * w]), wholeGathered = Tensor(shape: [1])
-        let whole = Tensor(shape: [n * k * h * w])
+        var one = sh
+        one.n = 1
+        let wholeColumns = Tensor(shape: [one.patch * p * q + StridePhases.floats(one)]), wholeGathered = Tensor(shape: [1])
+        let whole = Tensor(shape: [n * k * p * q])
         for i in 0..<n {
             convForwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data, bias: bias.data,
-                              output: whole.data + i * k * h * w, columns: wholeColumns.data, gathered: wholeGathered.data,
+                              output: whole.data + i * k * p * q, columns: wholeColumns.data, gathered: wholeGathered.data,
                               activation: .relu)
         }
-        expectClose(direct.array, whole.array, "\(c)->\(k) on \(h)x\(w)", rtol: 1e-5, atol: 1e-5)
+        // Sums of up to 576 products (about 10 in size), tap by tap rather than as im2col orders them.
+        expectClose(direct.array, whole.array, "\(c)->\(k) on \(h)x\(w), stride \(stride)", rtol: 1e-5, atol: 3e-5)
     }
 
     /// Winograd's transformed batch is four times the input and output: VGG11's widest conv at 32x32 fits

@@ -109,7 +109,8 @@ enum ConvPath: Equatable {
     case onePixel
     /// Wide 3x3 "same" convs: Winograd F(2x2, 3x3), 16 GEMMs over the whole batch (Winograd.swift).
     case winograd
-    /// Narrower stride-1 "same" convs: direct, on zero-bordered planes (DirectConv.swift).
+    /// Narrower stride-1 "same" convs, on zero-bordered planes, and in inference stride-2 3x3 convs of up to 64
+    /// channels, on their input's stride phases: direct, nothing unfolded (DirectConv.swift).
     case direct
     /// Other spatial convs on big planes: im2col a few output rows at a time (ConvTiles.swift).
     case tiles
@@ -159,20 +160,29 @@ enum ConvPath: Equatable {
     /// input channels): a forward alone (`forwardOnly`) takes the 1- and 3-channel stems too, which on the
     /// tile path spent longer unfolding 9 rows than multiplying them (a 28x28 ResNet's 1->16 stem took 7 %
     /// of an inference step).
+    /// A forward alone also takes stride-2 3x3 convs with padding 1 and at most 64 channels, on their input's
+    /// stride phases (a ResNet stage's first conv and its downsample, paired; the 3-channel stems): a 28x28
+    /// ResNet's inference ran 5-6 % faster than on the paired GEMM. Training keeps them on the tiles: with
+    /// their backward on this path too (written and tested against im2col), ResNet's steps were 5 % faster
+    /// but its test accuracy after two short epochs fell by 2-5 points on every seed tried, which is not
+    /// understood yet (see issue 20's note).
     private static func fitsDirect(_ sh: ConvShape, forwardOnly: Bool = false) -> Bool {
+        guard sh.groups == 1, sh.k % 4 == 0, sh.c % 4 == 0 || forwardOnly else { return false }
+        if sh.strideH == 2 && sh.strideW == 2 {
+            return forwardOnly && sh.r == 3 && sh.s == 3 && sh.padH == 1 && sh.padW == 1 && sh.c <= 64 && sh.k <= 64
+        }
         let fewChannels = sh.c <= 64 && sh.k <= 64 && sh.w >= 4
         let widePlane = sh.c <= 512 && sh.k <= 512 && sh.w >= 16
-        return sh.groups == 1 && sh.strideH == 1 && sh.strideW == 1 && (sh.r > 1 || sh.s > 1)
-            && 2 * sh.padH == sh.r - 1 && 2 * sh.padW == sh.s - 1
-            && (sh.c % 4 == 0 || forwardOnly) && sh.k % 4 == 0 && (fewChannels || widePlane)
+        return sh.strideH == 1 && sh.strideW == 1 && (sh.r > 1 || sh.s > 1)
+            && 2 * sh.padH == sh.r - 1 && 2 * sh.padW == sh.s - 1 && (fewChannels || widePlane)
     }
 
     /// Spatial (not 1x1) convs with at most 64x3x3 patch rows on output planes of at least half a tile.
     /// Measured: the tiles win on ResNet's 16-64 channel convs; wider patches (EfficientNetV2's expand
     /// convs) ran 30% slower, and small planes batch several images into one wider GEMM instead (see
-    /// `convImagesPerGemm`). Strided convs in inference take the GEMM path: without a backward to keep
-    /// the tile's columns warm for, one GEMM over several images' columns beat GEMMs of 126 columns
-    /// (ResNet's 16->32 stride-2 convs on 28x28: 3.6 ms -> 3.0 ms a batch, `bench --profile`).
+    /// `convImagesPerGemm`). Strided convs in inference that the direct kernel does not take go to the GEMM
+    /// path: without a backward to keep the tile's columns warm for, one GEMM over several images' columns
+    /// beat GEMMs of 126 columns (ResNet's 16->32 stride-2 convs on 28x28: 3.6 ms -> 3.0 ms a batch).
     private static func fitsTiles(_ sh: ConvShape) -> Bool {
         (sh.r > 1 || sh.s > 1) && sh.outPlane >= convTileColumns / 2 && sh.patch <= 576
     }

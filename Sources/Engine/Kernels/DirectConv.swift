@@ -15,52 +15,99 @@
 /// weights flipped and transposed, and dWeight[k, c, r, s] is a dot product of dOutput's plane k with
 /// input plane c shifted by r*pw + s, 4 channels x 3 taps per block.
 ///
+/// Inference also runs stride-2 3x3 convs here, on their input's stride phases (`DirectLayout`).
+///
 /// Shapes as in Convolution.swift: input [N, C, H, W], weight [K, C, R, S], output [N, K, P, Q] with
-/// P = H and Q = W (stride 1, padding (R-1)/2 and (S-1)/2).
+/// P = H and Q = W (stride 1, padding (R-1)/2 and (S-1)/2), or P = ceil(H/2), Q = ceil(W/2) (stride 2).
 
-/// The padded-plane layout of one direct conv.
+/// The taps of a direct conv as a grid: tap (r, s) reads `rows[r] + columns[s]` floats after the first pixel an
+/// output vector reads (weights in the same order, r major).
+struct DirectTaps {
+    let rows: [Int], columns: [Int]
+    /// Every tap's offset, r major.
+    var offsets: [Int] { rows.flatMap { r in columns.map { r + $0 } } }
+}
+
+/// The plane layout of one direct conv: zero-bordered planes for stride 1; for stride 2 (3x3, padding 1, in
+/// inference: a ResNet stage's first conv and its downsample, the 3-channel stems) each input plane's four
+/// stride phases (as `StridePhases`), where tap (r, s) of output pixel (p, q) reads entry (p + r/2, q + s/2) of
+/// phase (r mod 2, s mod 2): eight neighbouring outputs again read eight neighbouring floats, and the kernel
+/// runs unchanged on another tap grid.
 struct DirectLayout {
-    /// Row pitch of padded planes: W + 2*padW.
+    /// Stride 2, on stride phases (a forward only).
+    let strided: Bool
+    /// Row pitch of the planes: W + 2*padW, or a stride phase's (Q + 1).
     let pitch: Int
-    /// Floats of one padded plane: (H + 2*padH) * pitch.
+    /// Floats of one image's plane of one channel: the padded plane, or one stride phase (rounded up to
+    /// whole vectors), four of which make the channel's.
     let plane: Int
     /// Output vectors are pieces of output rows (Q a multiple of 8), written straight to NCHW.
     let rowMode: Bool
     /// Eight-pixel output vectors per channel, and how many make one output row (row mode; else all of them).
     let vectors: Int, rowVectors: Int
-    /// Floats of one channel's output on the padded pitch (not row mode): vectors * 8.
+    /// Floats of one channel's output on the pitch (not row mode): vectors * 8.
     let span: Int
     /// Images whose planes lie side by side in one channel's row of scratch, [C][images][plane]: the weight
     /// gradient sweeps them all before it sums its vector lanes (on an 8x8 plane one image is ten vectors).
+    /// One for stride 2.
     let images: Int
-    /// Floats from one channel's planes to the next: images * plane.
+    /// Floats from one channel's planes to the next: images * plane, or four phases.
     let channelStride: Int
+    /// The taps: offsets from the first input pixel an output vector reads.
+    let taps: DirectTaps
+    /// Offset of pixel (0, 0) of the input, and of dOutput, in their padded planes (stride 1).
+    let interior: Int
     /// Floats past the last plane that the kernels may read (their results are discarded).
     let tail: Int
 
     init(_ sh: ConvShape) {
-        pitch = sh.w + 2 * sh.padW
-        plane = (sh.h + 2 * sh.padH) * pitch
+        strided = sh.strideH > 1
+        if strided {
+            let pitch = StridePhases.pitch(sh), phase = (StridePhases.rows(sh) * pitch + 7) / 8 * 8
+            (self.pitch, plane, images, channelStride, interior) = (pitch, phase, 1, 4 * phase, 0)
+            taps = DirectTaps(rows: (0..<sh.r).map { r in (r % 2) * 2 * phase + (r / 2) * pitch },
+                              columns: (0..<sh.s).map { s in (s % 2) * phase + s / 2 })
+        } else {
+            let pitch = sh.w + 2 * sh.padW, plane = (sh.h + 2 * sh.padH) * pitch
+            let images = Swift.max(1, Swift.min(sh.n, 1600 / plane))
+            (self.pitch, self.plane, self.images, channelStride) = (pitch, plane, images, images * plane)
+            taps = DirectTaps(rows: (0..<sh.r).map { $0 * pitch }, columns: Array(0..<sh.s))
+            interior = sh.padH * pitch + sh.padW
+        }
         rowMode = sh.q % 8 == 0
         vectors = rowMode ? sh.p * sh.q / 8 : (sh.p * pitch + 7) / 8
         rowVectors = rowMode ? sh.q / 8 : vectors
         span = rowMode ? 0 : vectors * 8
-        images = Swift.max(1, Swift.min(sh.n, 1600 / plane))
-        channelStride = images * plane
-        tail = sh.p * pitch + sh.r * pitch + sh.s + 24
+        tail = sh.p * pitch + (taps.offsets.max() ?? 0) + 24
     }
 
-    /// Floats of `channels` rows of padded planes and the tail.
-    func planesFloats(_ channels: Int) -> Int { channels * channelStride + tail }
-    /// Offset of pixel (0, 0) of a plane's interior.
-    func interior(_ sh: ConvShape) -> Int { sh.padH * pitch + sh.padW }
-    /// Offset in a padded plane of the first pixel output vector v reads (at tap (0, 0)).
+    /// Offset in a plane of the first pixel output vector v reads (at tap offset 0).
     @inline(__always)
     func inputOffset(ofVector v: Int) -> Int { (v / rowVectors) * pitch + (v % rowVectors) * 8 }
+
+    /// Floats of `channels` rows of planes and the tail.
+    func planesFloats(_ channels: Int) -> Int { channels * channelStride + tail }
+
+    /// Writes image [channels, H, W] into image slot `slot` of the planes: the interiors of the padded planes
+    /// (stride 1), or its stride phases; the borders stay as the caller zeroed them.
+    func fill(_ image: UnsafePointer<Float>, channels: Int, _ sh: ConvShape, slot: Int, into planes: UnsafeMutablePointer<Float>) {
+        if !strided {
+            copyIntoPaddedPlanes(image, channels: channels, h: sh.h, w: sh.w, self, interior: interior + slot * plane, planes)
+            return
+        }
+        let end = channels * sh.inPlane
+        for c in 0..<channels {
+            let phases = planes + c * channelStride, source = c * sh.inPlane
+            forEachPhaseRow(sh) { phase, i, planeRow, columns in
+                readStrided(image + source + planeRow, stride: 2, into: phases + phase * plane + i * pitch, columns,
+                            readable: end - source - planeRow)
+            }
+        }
+    }
 }
 
-/// Per-part scratch of the direct path: padded input planes and padded dOutput planes (columns), and
-/// one output on the padded pitch when not in row mode (gathered); plus the packed weights, shared by the parts.
+/// Per-part scratch of the direct path: input planes and padded dOutput planes (columns), and one output on
+/// the pitch when not in row mode (gathered); plus the packed weights, shared by the parts.
 func directScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int, packed: Int) {
     let layout = DirectLayout(sh)
     return (layout.planesFloats(sh.c) + layout.planesFloats(sh.k), Swift.max(sh.c, sh.k) * layout.span,
@@ -97,34 +144,43 @@ func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: ConvShape
 
 // MARK: - Kernels
 
-/// out[o][8v ..< 8v+8] = bias[o] + sum over c, r, s of weight[o, c, r, s] * planes[c][inputOffset(v) + r*pitch + s ...],
-/// for every output vector v of every output channel o.
-/// planes: one image's padded planes, `channelStride` apart, within scratch that ends in the layout's tail;
-/// packed: [outChannels/4][inChannels][R*S][4]; out: [outChannels][outStride] (NCHW planes in row mode,
-/// else the padded pitch). outChannels is a multiple of 4.
+/// out[o][8v ..< 8v+8] = bias[o] + sum over c, r and s of weight[o, c, r, s] * planes[c][inputOffset(v) + offset(r, s) ...],
+/// for every output vector v and every output channel o.
+/// planes: one image's planes, `channelStride` apart, within scratch that ends in the layout's tail;
+/// packed: [outChannels/4][inChannels][R][S][4]; out: [outChannels][outStride] (NCHW planes in row mode,
+/// else the pitch). outChannels is a multiple of 4.
 func directConvPlanes(
-    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, r: Int, s: Int, _ layout: DirectLayout,
+    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ layout: DirectLayout,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
-    // 3x3 (nearly every conv here) with its taps known when compiled: the tap loops unroll, and each load's
-    // offset within a row is a constant.
-    if r == 3 && s == 3 {
-        directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, r: 3, s: 3, layout,
-                         packed: packed, bias: bias, out: out, outStride: outStride)
-    } else {
-        directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, r: r, s: s, layout,
-                         packed: packed, bias: bias, out: out, outStride: outStride)
+    let taps = layout.taps
+    taps.rows.withUnsafeBufferPointer { rows in
+        taps.columns.withUnsafeBufferPointer { columns in
+            // 3x3 (nearly every conv here) with its tap counts known when compiled, so that the tap loops
+            // unroll; stride 1's column offsets 0, 1, 2 become constants in the loads.
+            @inline(__always) func run(_ rowCount: Int, _ columnCount: Int, unitColumns: Bool = false) {
+                directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, rows, columns, rowCount: rowCount,
+                                 columnCount: columnCount, unitColumns: unitColumns, layout, packed: packed, bias: bias,
+                                 out: out, outStride: outStride)
+            }
+            switch (rows.count, columns.count) {
+            case (3, 3) where taps.columns == [0, 1, 2]: run(3, 3, unitColumns: true)
+            case (3, 3): run(3, 3)
+            default: run(rows.count, columns.count)
+            }
+        }
     }
 }
 
 @inline(__always)
 private func directConvBlocks(
-    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, r: Int, s: Int, _ layout: DirectLayout,
+    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ rowOffsets: UnsafeBufferPointer<Int>,
+    _ columnOffsets: UnsafeBufferPointer<Int>, rowCount: Int, columnCount: Int, unitColumns: Bool, _ layout: DirectLayout,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
-    let pitch = layout.pitch, plane = layout.channelStride, last = layout.vectors - 1
+    let plane = layout.channelStride, last = layout.vectors - 1
     for kb in 0..<outChannels / 4 {
-        let weights = packed + kb * inChannels * r * s * 4
+        let weights = packed + kb * inChannels * rowCount * columnCount * 4
         let y0 = out + kb * 4 * outStride, y1 = y0 + outStride, y2 = y1 + outStride, y3 = y2 + outStride
         let b0 = SIMD8<Float>(repeating: bias?[kb * 4] ?? 0), b1 = SIMD8<Float>(repeating: bias?[kb * 4 + 1] ?? 0)
         let b2 = SIMD8<Float>(repeating: bias?[kb * 4 + 2] ?? 0), b3 = SIMD8<Float>(repeating: bias?[kb * 4 + 3] ?? 0)
@@ -139,20 +195,20 @@ private func directConvBlocks(
             var w = weights
             for c in 0..<inChannels {
                 let base = planes + c * plane
-                for tr in 0..<r {
-                    let row = base + tr * pitch
-                    for ts in 0..<s {
-                        let src = row + ts
-                        let x0 = load8(src + o0), x1 = load8(src + o1), x2 = load8(src + o2)
-                        let w0 = SIMD8<Float>(repeating: w[0])
-                        a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
-                        let w1 = SIMD8<Float>(repeating: w[1])
-                        a10 = a10.addingProduct(x0, w1); a11 = a11.addingProduct(x1, w1); a12 = a12.addingProduct(x2, w1)
-                        let w2 = SIMD8<Float>(repeating: w[2])
-                        a20 = a20.addingProduct(x0, w2); a21 = a21.addingProduct(x1, w2); a22 = a22.addingProduct(x2, w2)
-                        let w3 = SIMD8<Float>(repeating: w[3])
-                        a30 = a30.addingProduct(x0, w3); a31 = a31.addingProduct(x1, w3); a32 = a32.addingProduct(x2, w3)
-                        w += 4
+                for tr in 0..<rowCount {
+                    let row = base + rowOffsets[tr]
+                    for ts in 0..<columnCount {
+                    let src = row + (unitColumns ? ts : columnOffsets[ts])
+                    let x0 = load8(src + o0), x1 = load8(src + o1), x2 = load8(src + o2)
+                    let w0 = SIMD8<Float>(repeating: w[0])
+                    a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
+                    let w1 = SIMD8<Float>(repeating: w[1])
+                    a10 = a10.addingProduct(x0, w1); a11 = a11.addingProduct(x1, w1); a12 = a12.addingProduct(x2, w1)
+                    let w2 = SIMD8<Float>(repeating: w[2])
+                    a20 = a20.addingProduct(x0, w2); a21 = a21.addingProduct(x1, w2); a22 = a22.addingProduct(x2, w2)
+                    let w3 = SIMD8<Float>(repeating: w[3])
+                    a30 = a30.addingProduct(x0, w3); a31 = a31.addingProduct(x1, w3); a32 = a32.addingProduct(x2, w3)
+                    w += 4
                     }
                 }
             }
@@ -166,48 +222,49 @@ private func directConvBlocks(
     }
 }
 
-/// gradWeight[K, C, R, S] += sum over j of dOut[k][j] * planes[c][j + r*pitch + s], for j in 0..<count.
+/// gradWeight[K, C, taps] += sum over j of dOut[k][j] * planes[c][j + taps[t]], for j from the first of
+/// `images` image slots to P*pitch floats (rounded up to 8) into the last.
 /// dOut: K rows `channelStride` floats apart, zero wherever j is not an output pixel (the pitch's extra
-/// columns, the borders between images, and count rounded up to 8); planes: [C][images][plane] padded
-/// input planes and tail.
+/// columns, the borders between images, and past P*pitch); planes: [C][images][plane] input planes and tail.
 func directConvWeightGrad(
     _ planes: UnsafePointer<Float>, dOut: UnsafePointer<Float>, _ sh: ConvShape, _ layout: DirectLayout,
-    count: Int, gradWeight: UnsafeMutablePointer<Float>
+    images: Int, gradWeight: UnsafeMutablePointer<Float>
 ) {
-    let pitch = layout.pitch, plane = layout.channelStride, taps = sh.r * sh.s
+    let plane = layout.channelStride, taps = layout.taps.offsets, tapCount = taps.count
+    let count = ((images - 1) * layout.plane + sh.p * layout.pitch + 7) / 8 * 8
     for kb in 0..<sh.k / 4 {
         let d0 = dOut + kb * 4 * plane, d1 = d0 + plane, d2 = d1 + plane, d3 = d2 + plane
         for c in 0..<sh.c {
-            for r in 0..<sh.r {
-                // Three taps (r, s0 ..< s0+3) at a time; a fourth or fifth column past S is computed and dropped.
-                var s0 = 0
-                while s0 < sh.s {
-                    let x = planes + c * plane + r * pitch + s0
-                    var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
-                    var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
-                    var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
-                    var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
-                    var j = 0
-                    while j < count {
-                        let x0 = load8(x + j), x1 = load8(x + j + 1), x2 = load8(x + j + 2)
-                        let g0 = load8(d0 + j)
-                        a00 = a00.addingProduct(g0, x0); a01 = a01.addingProduct(g0, x1); a02 = a02.addingProduct(g0, x2)
-                        let g1 = load8(d1 + j)
-                        a10 = a10.addingProduct(g1, x0); a11 = a11.addingProduct(g1, x1); a12 = a12.addingProduct(g1, x2)
-                        let g2 = load8(d2 + j)
-                        a20 = a20.addingProduct(g2, x0); a21 = a21.addingProduct(g2, x1); a22 = a22.addingProduct(g2, x2)
-                        let g3 = load8(d3 + j)
-                        a30 = a30.addingProduct(g3, x0); a31 = a31.addingProduct(g3, x1); a32 = a32.addingProduct(g3, x2)
-                        j += 8
-                    }
-                    let first = gradWeight + ((kb * 4) * sh.c + c) * taps + r * sh.s + s0
-                    let kStride = sh.c * taps, valid = Swift.min(3, sh.s - s0)
-                    addTapSums(first, valid, a00, a01, a02)
-                    addTapSums(first + kStride, valid, a10, a11, a12)
-                    addTapSums(first + 2 * kStride, valid, a20, a21, a22)
-                    addTapSums(first + 3 * kStride, valid, a30, a31, a32)
-                    s0 += 3
+            // Three taps (t0 ..< t0+3) at a time; past the last tap, the last is computed again and dropped.
+            var t0 = 0
+            while t0 < tapCount {
+                let valid = Swift.min(3, tapCount - t0)
+                let x = planes + c * plane, x0p = x + taps[t0]
+                let x1p = x + taps[t0 + Swift.min(1, valid - 1)], x2p = x + taps[t0 + valid - 1]
+                var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
+                var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
+                var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
+                var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
+                var j = 0
+                while j < count {
+                    let x0 = load8(x0p + j), x1 = load8(x1p + j), x2 = load8(x2p + j)
+                    let g0 = load8(d0 + j)
+                    a00 = a00.addingProduct(g0, x0); a01 = a01.addingProduct(g0, x1); a02 = a02.addingProduct(g0, x2)
+                    let g1 = load8(d1 + j)
+                    a10 = a10.addingProduct(g1, x0); a11 = a11.addingProduct(g1, x1); a12 = a12.addingProduct(g1, x2)
+                    let g2 = load8(d2 + j)
+                    a20 = a20.addingProduct(g2, x0); a21 = a21.addingProduct(g2, x1); a22 = a22.addingProduct(g2, x2)
+                    let g3 = load8(d3 + j)
+                    a30 = a30.addingProduct(g3, x0); a31 = a31.addingProduct(g3, x1); a32 = a32.addingProduct(g3, x2)
+                    j += 8
                 }
+                let first = gradWeight + ((kb * 4) * sh.c + c) * tapCount + t0
+                let kStride = sh.c * tapCount
+                addTapSums(first, valid, a00, a01, a02)
+                addTapSums(first + kStride, valid, a10, a11, a12)
+                addTapSums(first + 2 * kStride, valid, a20, a21, a22)
+                addTapSums(first + 3 * kStride, valid, a30, a31, a32)
+                t0 += 3
             }
         }
     }
@@ -233,7 +290,7 @@ private func copyIntoPaddedPlanes(_ x: UnsafePointer<Float>, channels: Int, h: I
     }
 }
 
-/// Copies outputs on the padded pitch [channels][span] into NCHW planes [channels, P, Q].
+/// Copies outputs on the pitch [channels][span] into NCHW planes [channels, P, Q].
 @inline(__always)
 private func copyFromPitch(_ pitched: UnsafePointer<Float>, channels: Int, p: Int, q: Int, _ layout: DirectLayout,
                            _ out: UnsafeMutablePointer<Float>) {
@@ -243,8 +300,8 @@ private func copyFromPitch(_ pitched: UnsafePointer<Float>, channels: Int, p: In
     }
 }
 
-/// One image's conv from its padded planes, into NCHW `out` [outChannels, P, Q]: straight in row mode,
-/// else through `pitched` [outChannels][span].
+/// One image's conv from its planes, into NCHW `out` [outChannels, P, Q]: straight in row mode, else through
+/// `pitched` [outChannels][span]. The forward, and stride 1's dInput (planes of dOutput, weights transposed).
 @inline(__always)
 private func directConvImage(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ sh: ConvShape, _ layout: DirectLayout,
@@ -255,10 +312,10 @@ private func directConvImage(
     // applied to the 12 accumulators before their stores, conv + ReLU measured twice as slow as the conv
     // alone (the block has no vector register to spare).
     if layout.rowMode {
-        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, r: sh.r, s: sh.s, layout,
+        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, layout,
                          packed: packed, bias: bias, out: out, outStride: sh.outPlane)
     } else {
-        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, r: sh.r, s: sh.s, layout,
+        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, layout,
                          packed: packed, bias: bias, out: pitched, outStride: layout.span)
         copyFromPitch(pitched, channels: outChannels, p: sh.p, q: sh.q, layout, out)
     }
@@ -274,10 +331,10 @@ func convForwardDirect(
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
     planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
-    let layout = DirectLayout(sh), interior = layout.interior(sh)
+    let layout = DirectLayout(sh)
     planes.update(repeating: 0, count: layout.planesFloats(sh.c))
     for n in images {
-        copyIntoPaddedPlanes(input + n * sh.c * sh.inPlane, channels: sh.c, h: sh.h, w: sh.w, layout, interior: interior, planes)
+        layout.fill(input + n * sh.c * sh.inPlane, channels: sh.c, sh, slot: 0, into: planes)
         directConvImage(planes, inChannels: sh.c, outChannels: sh.k, sh, layout, packed: packed, bias: bias,
                         out: output + n * sh.k * sh.outPlane, pitched: pitched, activation: activation)
     }
@@ -285,33 +342,27 @@ func convForwardDirect(
 
 /// Backward of the images in `images` on one thread: gradInput overwritten, gradWeight accumulated into.
 /// packedTransposed: `packDirectWeightsTransposed`; planes: C planes then K planes (`directScratchCounts`);
-/// pitched: C * span floats (unused in row mode).
+/// pitched: C * span floats (unused in row mode). Stride 1 only.
 func convBackwardDirect(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packedTransposed: UnsafePointer<Float>,
     gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
     planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>
 ) {
-    let layout = DirectLayout(sh), interior = layout.interior(sh)
+    let layout = DirectLayout(sh)
     let inputPlanes = planes, gradPlanes = planes + layout.planesFloats(sh.c)
     planes.update(repeating: 0, count: layout.planesFloats(sh.c) + layout.planesFloats(sh.k))
-    // dOut on the padded pitch starts at the interior of its padded planes; rows end in zeros (the border),
+    // dOut on the pitch starts at the interior of its padded planes; rows end in zeros (the border),
     // and so does the last plane past P*pitch (bottom border and tail).
     var first = images.lowerBound
     while first < images.upperBound {
         let count = Swift.min(layout.images, images.upperBound - first)
         for b in 0..<count {
             let n = first + b
-            copyIntoPaddedPlanes(input + n * sh.c * sh.inPlane, channels: sh.c, h: sh.h, w: sh.w, layout,
-                                 interior: interior + b * layout.plane, inputPlanes)
+            layout.fill(input + n * sh.c * sh.inPlane, channels: sh.c, sh, slot: b, into: inputPlanes)
             copyIntoPaddedPlanes(gradOutput + n * sh.k * sh.outPlane, channels: sh.k, h: sh.p, w: sh.q, layout,
-                                 interior: interior + b * layout.plane, gradPlanes)
+                                 interior: layout.interior + b * layout.plane, gradPlanes)
         }
-        if count < layout.images {  // the last group's unused planes must read as zeros
-            for c in 0..<sh.c { (inputPlanes + c * layout.channelStride + count * layout.plane).update(repeating: 0, count: (layout.images - count) * layout.plane) }
-            for k in 0..<sh.k { (gradPlanes + k * layout.channelStride + count * layout.plane).update(repeating: 0, count: (layout.images - count) * layout.plane) }
-        }
-        let weightGradCount = ((count - 1) * layout.plane + sh.p * layout.pitch + 7) / 8 * 8
-        directConvWeightGrad(inputPlanes, dOut: gradPlanes + interior, sh, layout, count: weightGradCount,
+        directConvWeightGrad(inputPlanes, dOut: gradPlanes + layout.interior, sh, layout, images: count,
                              gradWeight: gradWeight)
         for b in 0..<count {
             directConvImage(gradPlanes + b * layout.plane, inChannels: sh.k, outChannels: sh.c, sh, layout,

@@ -117,7 +117,8 @@ public final class Conv2d: Layer {
 
     /// Whether `infer(_:pairedWith:)` can run this conv and `other` as one: both read the same input with the
     /// same geometry (ungrouped, same kernel, stride and padding) and their stacked filters take the GEMM
-    /// path, where the unfold they share is the cost (a ResNet block's stride-2 conv1 and its downsample).
+    /// path, where the unfold they share is the cost, or the strided direct path, where the stride phases
+    /// they share are (a ResNet block's stride-2 conv1 and its downsample).
     func pairs(with other: Conv2d, input: [Int]) -> Bool {
         guard other !== self, groups == 1, other.groups == 1, other.inChannels == inChannels,
               other.kernel == kernel, other.stride == stride, other.padding == padding,
@@ -125,7 +126,8 @@ public final class Conv2d: Layer {
         let stacked = ConvShape(n: input[0], c: inChannels, h: input[2], w: input[3], k: outChannels + other.outChannels,
                                 p: out[2], q: out[3], r: kernel.h, s: kernel.w, strideH: stride.h, strideW: stride.w,
                                 padH: padding.h, padW: padding.w, groups: 1)
-        return ConvPath(stacked, inference: true) == .gemm
+        let path = ConvPath(stacked, inference: true)
+        return path == .gemm || (path == .direct && stride.h > 1)
     }
 
     /// `infer` of this conv and `other` (see `pairs(with:input:)`) at once: both folded filter banks stacked
