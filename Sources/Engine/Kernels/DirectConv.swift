@@ -24,8 +24,6 @@
 /// output vector reads (weights in the same order, r major).
 struct DirectTaps {
     let rows: [Int], columns: [Int]
-    /// Every tap's offset, r major.
-    var offsets: [Int] { rows.flatMap { r in columns.map { r + $0 } } }
 }
 
 /// The plane layout of one direct conv: zero-bordered planes for stride 1; for stride 2 (3x3, padding 1, in
@@ -78,7 +76,7 @@ struct DirectLayout {
         vectors = rowMode ? sh.p * sh.q / 8 : (sh.p * pitch + 7) / 8
         rowVectors = rowMode ? sh.q / 8 : vectors
         span = rowMode ? 0 : vectors * 8
-        tail = sh.p * pitch + (taps.offsets.max() ?? 0) + 24
+        tail = sh.p * pitch + (taps.rows.max() ?? 0) + (taps.columns.max() ?? 0) + 24
     }
 
     /// Offset in a plane of the first pixel output vector v reads (at tap offset 0).
@@ -198,17 +196,17 @@ private func directConvBlocks(
                 for tr in 0..<rowCount {
                     let row = base + rowOffsets[tr]
                     for ts in 0..<columnCount {
-                    let src = row + (unitColumns ? ts : columnOffsets[ts])
-                    let x0 = load8(src + o0), x1 = load8(src + o1), x2 = load8(src + o2)
-                    let w0 = SIMD8<Float>(repeating: w[0])
-                    a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
-                    let w1 = SIMD8<Float>(repeating: w[1])
-                    a10 = a10.addingProduct(x0, w1); a11 = a11.addingProduct(x1, w1); a12 = a12.addingProduct(x2, w1)
-                    let w2 = SIMD8<Float>(repeating: w[2])
-                    a20 = a20.addingProduct(x0, w2); a21 = a21.addingProduct(x1, w2); a22 = a22.addingProduct(x2, w2)
-                    let w3 = SIMD8<Float>(repeating: w[3])
-                    a30 = a30.addingProduct(x0, w3); a31 = a31.addingProduct(x1, w3); a32 = a32.addingProduct(x2, w3)
-                    w += 4
+                        let src = row + (unitColumns ? ts : columnOffsets[ts])
+                        let x0 = load8(src + o0), x1 = load8(src + o1), x2 = load8(src + o2)
+                        let w0 = SIMD8<Float>(repeating: w[0])
+                        a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
+                        let w1 = SIMD8<Float>(repeating: w[1])
+                        a10 = a10.addingProduct(x0, w1); a11 = a11.addingProduct(x1, w1); a12 = a12.addingProduct(x2, w1)
+                        let w2 = SIMD8<Float>(repeating: w[2])
+                        a20 = a20.addingProduct(x0, w2); a21 = a21.addingProduct(x1, w2); a22 = a22.addingProduct(x2, w2)
+                        let w3 = SIMD8<Float>(repeating: w[3])
+                        a30 = a30.addingProduct(x0, w3); a31 = a31.addingProduct(x1, w3); a32 = a32.addingProduct(x2, w3)
+                        w += 4
                     }
                 }
             }
@@ -222,49 +220,48 @@ private func directConvBlocks(
     }
 }
 
-/// gradWeight[K, C, taps] += sum over j of dOut[k][j] * planes[c][j + taps[t]], for j from the first of
-/// `images` image slots to P*pitch floats (rounded up to 8) into the last.
+/// gradWeight[K, C, R, S] += sum over j of dOut[k][j] * planes[c][j + r*pitch + s], for j in 0..<count.
 /// dOut: K rows `channelStride` floats apart, zero wherever j is not an output pixel (the pitch's extra
-/// columns, the borders between images, and past P*pitch); planes: [C][images][plane] input planes and tail.
+/// columns, the borders between images, and count rounded up to 8); planes: [C][images][plane] padded
+/// input planes and tail.
 func directConvWeightGrad(
     _ planes: UnsafePointer<Float>, dOut: UnsafePointer<Float>, _ sh: ConvShape, _ layout: DirectLayout,
-    images: Int, gradWeight: UnsafeMutablePointer<Float>
+    count: Int, gradWeight: UnsafeMutablePointer<Float>
 ) {
-    let plane = layout.channelStride, taps = layout.taps.offsets, tapCount = taps.count
-    let count = ((images - 1) * layout.plane + sh.p * layout.pitch + 7) / 8 * 8
+    let pitch = layout.pitch, plane = layout.channelStride, taps = sh.r * sh.s
     for kb in 0..<sh.k / 4 {
         let d0 = dOut + kb * 4 * plane, d1 = d0 + plane, d2 = d1 + plane, d3 = d2 + plane
         for c in 0..<sh.c {
-            // Three taps (t0 ..< t0+3) at a time; past the last tap, the last is computed again and dropped.
-            var t0 = 0
-            while t0 < tapCount {
-                let valid = Swift.min(3, tapCount - t0)
-                let x = planes + c * plane, x0p = x + taps[t0]
-                let x1p = x + taps[t0 + Swift.min(1, valid - 1)], x2p = x + taps[t0 + valid - 1]
-                var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
-                var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
-                var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
-                var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
-                var j = 0
-                while j < count {
-                    let x0 = load8(x0p + j), x1 = load8(x1p + j), x2 = load8(x2p + j)
-                    let g0 = load8(d0 + j)
-                    a00 = a00.addingProduct(g0, x0); a01 = a01.addingProduct(g0, x1); a02 = a02.addingProduct(g0, x2)
-                    let g1 = load8(d1 + j)
-                    a10 = a10.addingProduct(g1, x0); a11 = a11.addingProduct(g1, x1); a12 = a12.addingProduct(g1, x2)
-                    let g2 = load8(d2 + j)
-                    a20 = a20.addingProduct(g2, x0); a21 = a21.addingProduct(g2, x1); a22 = a22.addingProduct(g2, x2)
-                    let g3 = load8(d3 + j)
-                    a30 = a30.addingProduct(g3, x0); a31 = a31.addingProduct(g3, x1); a32 = a32.addingProduct(g3, x2)
-                    j += 8
+            for r in 0..<sh.r {
+                // Three taps (r, s0 ..< s0+3) at a time; a fourth or fifth column past S is computed and dropped.
+                var s0 = 0
+                while s0 < sh.s {
+                    let x = planes + c * plane + r * pitch + s0
+                    var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
+                    var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
+                    var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
+                    var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
+                    var j = 0
+                    while j < count {
+                        let x0 = load8(x + j), x1 = load8(x + j + 1), x2 = load8(x + j + 2)
+                        let g0 = load8(d0 + j)
+                        a00 = a00.addingProduct(g0, x0); a01 = a01.addingProduct(g0, x1); a02 = a02.addingProduct(g0, x2)
+                        let g1 = load8(d1 + j)
+                        a10 = a10.addingProduct(g1, x0); a11 = a11.addingProduct(g1, x1); a12 = a12.addingProduct(g1, x2)
+                        let g2 = load8(d2 + j)
+                        a20 = a20.addingProduct(g2, x0); a21 = a21.addingProduct(g2, x1); a22 = a22.addingProduct(g2, x2)
+                        let g3 = load8(d3 + j)
+                        a30 = a30.addingProduct(g3, x0); a31 = a31.addingProduct(g3, x1); a32 = a32.addingProduct(g3, x2)
+                        j += 8
+                    }
+                    let first = gradWeight + ((kb * 4) * sh.c + c) * taps + r * sh.s + s0
+                    let kStride = sh.c * taps, valid = Swift.min(3, sh.s - s0)
+                    addTapSums(first, valid, a00, a01, a02)
+                    addTapSums(first + kStride, valid, a10, a11, a12)
+                    addTapSums(first + 2 * kStride, valid, a20, a21, a22)
+                    addTapSums(first + 3 * kStride, valid, a30, a31, a32)
+                    s0 += 3
                 }
-                let first = gradWeight + ((kb * 4) * sh.c + c) * tapCount + t0
-                let kStride = sh.c * tapCount
-                addTapSums(first, valid, a00, a01, a02)
-                addTapSums(first + kStride, valid, a10, a11, a12)
-                addTapSums(first + 2 * kStride, valid, a20, a21, a22)
-                addTapSums(first + 3 * kStride, valid, a30, a31, a32)
-                t0 += 3
             }
         }
     }
@@ -362,7 +359,12 @@ func convBackwardDirect(
             copyIntoPaddedPlanes(gradOutput + n * sh.k * sh.outPlane, channels: sh.k, h: sh.p, w: sh.q, layout,
                                  interior: layout.interior + b * layout.plane, gradPlanes)
         }
-        directConvWeightGrad(inputPlanes, dOut: gradPlanes + layout.interior, sh, layout, images: count,
+        if count < layout.images {  // the last group's unused planes must read as zeros
+            for c in 0..<sh.c { (inputPlanes + c * layout.channelStride + count * layout.plane).update(repeating: 0, count: (layout.images - count) * layout.plane) }
+            for k in 0..<sh.k { (gradPlanes + k * layout.channelStride + count * layout.plane).update(repeating: 0, count: (layout.images - count) * layout.plane) }
+        }
+        let weightGradCount = ((count - 1) * layout.plane + sh.p * layout.pitch + 7) / 8 * 8
+        directConvWeightGrad(inputPlanes, dOut: gradPlanes + layout.interior, sh, layout, count: weightGradCount,
                              gradWeight: gradWeight)
         for b in 0..<count {
             directConvImage(gradPlanes + b * layout.plane, inChannels: sh.k, outChannels: sh.c, sh, layout,
