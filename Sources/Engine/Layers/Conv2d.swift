@@ -60,9 +60,7 @@ public final class Conv2d: Layer {
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let out = try outputShape(for: input.shape)
-        let sh = ConvShape(n: input.shape[0], c: inChannels, h: input.shape[2], w: input.shape[3],
-                           k: outChannels, p: out[2], q: out[3], r: kernel.h, s: kernel.w,
-                           strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w, groups: groups)
+        let sh = shape(of: input.shape, out)
         output.resize(to: out)
         let biasData = bias.map { UnsafePointer($0.value.data) }
         let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh)
@@ -92,7 +90,7 @@ public final class Conv2d: Layer {
     public func infer(_ input: Tensor, batchNorm bn: BatchNorm2d?, activation: Activation.Kind?) throws -> Tensor {
         let out = try outputShape(for: input.shape)
         if let bn { _ = try bn.outputShape(for: out) }
-        let sh = shape(of: input, out)
+        let sh = shape(of: input.shape, out)
         output.resize(to: out)
         var weightData = UnsafePointer(weight.value.data)
         var biasData = bias.map { UnsafePointer($0.value.data) }
@@ -123,16 +121,15 @@ public final class Conv2d: Layer {
         guard other !== self, groups == 1, other.groups == 1, other.inChannels == inChannels,
               other.kernel == kernel, other.stride == stride, other.padding == padding,
               let out = try? outputShape(for: input) else { return false }
-        let stacked = ConvShape(n: input[0], c: inChannels, h: input[2], w: input[3], k: outChannels + other.outChannels,
-                                p: out[2], q: out[3], r: kernel.h, s: kernel.w, strideH: stride.h, strideW: stride.w,
-                                padH: padding.h, padW: padding.w, groups: 1)
+        var stacked = shape(of: input, out)
+        stacked.k += other.outChannels
         let path = ConvPath(stacked, inference: true)
         return path == .gemm || (path == .direct && stride.h > 1)
     }
 
     /// `infer` of this conv and `other` (see `pairs(with:input:)`) at once: both folded filter banks stacked
-    /// [K1 + K2, C*R*S], one unfold and one GEMM into [N, K1 + K2, P, Q], then each conv's channels copied to
-    /// its own output with its own activation. Returns (this conv's output, other's).
+    /// [K1 + K2, C*R*S], one conv into [N, K1 + K2, P, Q] (one unfold or one split into stride phases), then
+    /// each conv's channels copied to its own output with its own activation. Returns (this conv's output, other's).
     func infer(_ input: Tensor, batchNorm bn: BatchNorm2d?, activation: Activation.Kind?,
                pairedWith other: Conv2d, batchNorm otherBN: BatchNorm2d?,
                activation otherActivation: Activation.Kind?) throws -> (Tensor, Tensor) {
@@ -140,7 +137,7 @@ public final class Conv2d: Layer {
         if let bn { _ = try bn.outputShape(for: out) }
         if let otherBN { _ = try otherBN.outputShape(for: otherOut) }
         let (k1, k2) = (outChannels, other.outChannels), patch = weight.count / k1
-        var sh = shape(of: input, out)
+        var sh = shape(of: input.shape, out)
         sh.k = k1 + k2
         foldedWeight.resize(to: [(k1 + k2) * patch])
         foldedBias.resize(to: [k1 + k2])
@@ -180,9 +177,9 @@ public final class Conv2d: Layer {
         return (output, other.output)
     }
 
-    /// The geometry of this conv on `input`, whose output shape is `out`.
-    private func shape(of input: Tensor, _ out: [Int]) -> ConvShape {
-        ConvShape(n: input.shape[0], c: inChannels, h: input.shape[2], w: input.shape[3],
+    /// The geometry of this conv on an input of shape `input`, whose output shape is `out`.
+    private func shape(of input: [Int], _ out: [Int]) -> ConvShape {
+        ConvShape(n: input[0], c: inChannels, h: input[2], w: input[3],
                   k: outChannels, p: out[2], q: out[3], r: kernel.h, s: kernel.w,
                   strideH: stride.h, strideW: stride.w, padH: padding.h, padW: padding.w, groups: groups)
     }
