@@ -312,6 +312,25 @@ import Testing
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 1e-5)
     }
 
+    /// The direct conv of stride-2 3x3 convs (padding 1, on stride phases) against the same reference: even and
+    /// odd planes (an odd one's phases differ in size), row mode (Q a multiple of 8) and the phase pitch, one
+    /// image or several per weight-gradient sweep, down to a 1x1 output. Each batch is two sweeps and one
+    /// image, so that the last sweep leaves slots that held the images before.
+    @Test(arguments: [(16, 32, 28, 28, true), (32, 64, 14, 14, false), (16, 32, 13, 11, false), (8, 4, 7, 7, true),
+                      (4, 8, 9, 16, false), (32, 64, 5, 3, true), (64, 64, 32, 32, false), (4, 4, 1, 2, true)])
+    func directStridedConvMatchesWholeImagePath(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ withBias: Bool) {
+        func shape(_ n: Int) -> ConvShape {
+            ConvShape(n: n, c: c, h: h, w: w, k: k, p: (h - 1) / 2 + 1, q: (w - 1) / 2 + 1, r: 3, s: 3,
+                      strideH: 2, strideW: 2, padH: 1, padW: 1, groups: 1)
+        }
+        let sh = shape(2 * DirectLayout(shape(64)).images + 1)
+        #expect(ConvPath(sh) == .direct)
+        #expect(ConvPath(sh, inference: true) == .direct)
+        // Sums of up to 576 products (about 10 in size), tap by tap rather than channel by channel as im2col
+        // orders them: a few ulps of that scale.
+        expectSameAsWholeImagePath(sh, withBias: withBias, atol: 3e-5)
+    }
+
     /// The Winograd path (wide 3x3 convs) against the same reference: even and odd planes
     /// (odd ones cut the last tile row and column), down to 1x1, with and without bias.
     @Test(arguments: [(64, 64, 8, 8, true), (64, 96, 5, 7, false), (128, 64, 4, 4, true), (64, 64, 1, 1, false), (48, 192, 7, 6, false),
@@ -439,14 +458,11 @@ import Testing
         #expect(!sameConv.pairs(with: Conv2d(16, 16, kernel: 3, padding: 1, random: &random), input: x.shape))
     }
 
-    /// Inference's direct path for what backward cannot take there: input channel counts (the 1- and 3-channel
-    /// stems) and stride-2 3x3 convs on their stride phases (even and odd planes, one-row phases, row mode
-    /// and the phase pitch, down to a 1x1 output), against the whole-image GEMM, through convForward's
-    /// thread split.
-    @Test(arguments: [(1, 16, 28, 28, 1), (3, 16, 32, 32, 1), (3, 24, 9, 13, 1), (5, 8, 7, 7, 1),
-                      (16, 32, 28, 28, 2), (32, 64, 14, 14, 2), (16, 32, 13, 11, 2), (4, 8, 9, 16, 2), (64, 64, 32, 32, 2),
-                      (3, 24, 13, 9, 2), (4, 4, 1, 2, 2)])
-    func inferenceDirectPathTakesStemsAndStrides(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ stride: Int) {
+    /// Inference's direct path for input channel counts backward cannot take (the 1- and 3-channel stems,
+    /// stride 1 and 2), against the whole-image GEMM, through convForward's thread split.
+    @Test(arguments: [(1, 16, 28, 28, 1), (3, 16, 32, 32, 1), (3, 24, 9, 13, 1), (5, 8, 7, 7, 1), (3, 32, 32, 32, 2),
+                      (3, 24, 13, 9, 2), (1, 16, 9, 16, 2)])
+    func inferenceDirectPathTakesAnyInputChannels(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ stride: Int) {
         let n = 5, p = (h - 1) / stride + 1, q = (w - 1) / stride + 1
         let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: p, q: q, r: 3, s: 3,
                            strideH: stride, strideW: stride, padH: 1, padW: 1, groups: 1)
@@ -490,16 +506,16 @@ import Testing
     /// convForward/convBackward on a whole batch (whatever path `sh` takes, through its thread split) against
     /// one image at a time through the plain im2col GEMMs.
     private func expectSameAsWholeImagePath(_ sh: ConvShape, withBias: Bool, atol: Float) {
-        let n = sh.n, c = sh.c, k = sh.k, h = sh.h, w = sh.w, kernel = sh.r, pad = sh.padH
+        let n = sh.n, c = sh.c, k = sh.k, h = sh.h, w = sh.w, p = sh.p, q = sh.q
         var random = RandomSource(seed: UInt64(c * 100 + h))
         let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
         let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
         let bias = Tensor(shape: [k], values: randomValues(k, &random))
-        let dy = Tensor(shape: [n * k * h * w], values: randomValues(n * k * h * w, &random))
+        let dy = Tensor(shape: [n * k * p * q], values: randomValues(n * k * p * q, &random))
         let sizes = ConvScratchSizes(sh)
         let columns = Tensor(shape: [sizes.columns]), gathered = Tensor(shape: [max(1, sizes.gathered)])
         let partials = Tensor(shape: [max(1, sizes.weightPartials)])
-        let direct = Tensor(shape: [n * k * h * w])
+        let direct = Tensor(shape: [n * k * p * q])
         convForward(sh, input: x.data, weight: weight.data, bias: withBias ? bias.data : nil, output: direct.data,
                     columns: columns.data, gathered: gathered.data)
         let dxDirect = Tensor(shape: [n * c * h * w])
@@ -508,19 +524,19 @@ import Testing
                      gradWeight: dwDirect.data, gradBias: nil, columns: columns.data, gathered: gathered.data,
                      weightPartials: partials.data)
 
-        let one = ConvShape(n: 1, c: c, h: h, w: w, k: k, p: h, q: w, r: kernel, s: kernel,
-                            strideH: 1, strideW: 1, padH: pad, padW: pad, groups: 1)
-        let wholeColumns = Tensor(shape: [one.patch * h * w]), wholeGathered = Tensor(shape: [1])
-        let whole = Tensor(shape: [n * k * h * w]), dxWhole = Tensor(shape: [n * c * h * w])
+        var one = sh
+        one.n = 1
+        let wholeColumns = Tensor(shape: [one.patch * p * q + StridePhases.floats(one)]), wholeGathered = Tensor(shape: [1])
+        let whole = Tensor(shape: [n * k * p * q]), dxWhole = Tensor(shape: [n * c * h * w])
         for i in 0..<n {
             convForwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data,
-                              bias: withBias ? bias.data : nil, output: whole.data + i * k * h * w,
+                              bias: withBias ? bias.data : nil, output: whole.data + i * k * p * q,
                               columns: wholeColumns.data, gathered: wholeGathered.data)
             convBackwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data,
-                               gradOutput: dy.data + i * k * h * w, gradInput: dxWhole.data + i * c * h * w,
+                               gradOutput: dy.data + i * k * p * q, gradInput: dxWhole.data + i * c * h * w,
                                gradWeight: dwWhole.data, columns: wholeColumns.data, gathered: wholeGathered.data)
         }
-        let label = "\(kernel)x\(kernel) \(c)->\(k) on \(h)x\(w)"
+        let label = "\(sh.r)x\(sh.s)/\(sh.strideH) \(c)->\(k) on \(h)x\(w), batch \(n)"
         expectClose(direct.array, whole.array, "output of \(label)", rtol: 1e-5, atol: atol)
         expectClose(dxDirect.array, dxWhole.array, "grad_input of \(label)", rtol: 1e-5, atol: atol)
         expectClose(dwDirect.array, dwWhole.array, "grad_weight of \(label)", rtol: 1e-4, atol: 10 * atol)

@@ -5,7 +5,7 @@
 /// at 30-50 GFLOP/s on a whole 32x32 image against 60-90 on 64-column tiles).
 ///
 /// `ConvPath` takes this path for spatial convs with at most 64x3x3 patch rows on output planes of at least
-/// half a tile that neither Winograd nor the direct kernel takes (at 32x32: ResNet's 3-channel stem and its stride-2 convs).
+/// half a tile that neither Winograd nor the direct kernel takes (at 32x32: ResNet's 3-channel stem in training).
 ///
 /// Shapes as in Convolution.swift: input [N, C, H, W], weight [K, Cg, R, S], output [N, K, P, Q].
 /// A tile holds output rows p0 ..< p0+rows of one image (unfolded by Convolution.swift's `im2col(rows:)`);

@@ -109,8 +109,8 @@ enum ConvPath: Equatable {
     case onePixel
     /// Wide 3x3 "same" convs: Winograd F(2x2, 3x3), 16 GEMMs over the whole batch (Winograd.swift).
     case winograd
-    /// Narrower stride-1 "same" convs, on zero-bordered planes, and in inference stride-2 3x3 convs of up to 64
-    /// channels, on their input's stride phases: direct, nothing unfolded (DirectConv.swift).
+    /// Narrower stride-1 "same" convs, on zero-bordered planes, and stride-2 3x3 convs of up to 64 channels, on
+    /// their input's stride phases: direct, nothing unfolded (DirectConv.swift).
     case direct
     /// Other spatial convs on big planes: im2col a few output rows at a time (ConvTiles.swift).
     case tiles
@@ -160,16 +160,14 @@ enum ConvPath: Equatable {
     /// input channels): a forward alone (`forwardOnly`) takes the 1- and 3-channel stems too, which on the
     /// tile path spent longer unfolding 9 rows than multiplying them (a 28x28 ResNet's 1->16 stem took 7 %
     /// of an inference step).
-    /// A forward alone also takes stride-2 3x3 convs with padding 1 and at most 64 channels, on their input's
-    /// stride phases (a ResNet stage's first conv and its downsample, paired; the 3-channel stems): a 28x28
-    /// ResNet's inference ran 5-6 % faster than on the paired GEMM. Training keeps them on the tiles: with
-    /// their backward on this path too (written and tested against im2col), ResNet's steps were 5 % faster
-    /// but its test accuracy after two short epochs fell by 2-5 points on every seed tried, which is not
-    /// understood yet (see issue 20's note).
+    /// Stride-2 3x3 convs with padding 1 and at most 64 channels come here too, on their input's stride phases
+    /// (a ResNet stage's first conv and its downsample; in inference, paired, and the 3-channel stems): a 28x28
+    /// ResNet's inference ran 5-6 % faster than on the paired GEMM, and its training 10 % faster than on the
+    /// tiles (3 % at 32x32), where unfolding those convs cost as much as multiplying them.
     private static func fitsDirect(_ sh: ConvShape, forwardOnly: Bool = false) -> Bool {
         guard sh.groups == 1, sh.k % 4 == 0, sh.c % 4 == 0 || forwardOnly else { return false }
         if sh.strideH == 2 && sh.strideW == 2 {
-            return forwardOnly && sh.r == 3 && sh.s == 3 && sh.padH == 1 && sh.padW == 1 && sh.c <= 64 && sh.k <= 64
+            return sh.r == 3 && sh.s == 3 && sh.padH == 1 && sh.padW == 1 && sh.c <= 64 && sh.k <= 64
         }
         let fewChannels = sh.c <= 64 && sh.k <= 64 && sh.w >= 4
         let widePlane = sh.c <= 512 && sh.k <= 512 && sh.w >= 16

@@ -15,7 +15,8 @@
 /// weights flipped and transposed, and dWeight[k, c, r, s] is a dot product of dOutput's plane k with
 /// input plane c shifted by r*pw + s, 4 channels x 3 taps per block.
 ///
-/// Inference also runs stride-2 3x3 convs here, on their input's stride phases (`DirectLayout`).
+/// Stride-2 3x3 convs run here too, on their input's stride phases (`DirectLayout`); their dInput is a
+/// small direct conv per phase (`DirectLayout.phaseTaps`).
 ///
 /// Shapes as in Convolution.swift: input [N, C, H, W], weight [K, C, R, S], output [N, K, P, Q] with
 /// P = H and Q = W (stride 1, padding (R-1)/2 and (S-1)/2), or P = ceil(H/2), Q = ceil(W/2) (stride 2).
@@ -26,18 +27,29 @@ struct DirectTaps {
     let rows: [Int], columns: [Int]
 }
 
-/// The plane layout of one direct conv: zero-bordered planes for stride 1; for stride 2 (3x3, padding 1, in
-/// inference: a ResNet stage's first conv and its downsample, the 3-channel stems) each input plane's four
-/// stride phases (as `StridePhases`), where tap (r, s) of output pixel (p, q) reads entry (p + r/2, q + s/2) of
-/// phase (r mod 2, s mod 2): eight neighbouring outputs again read eight neighbouring floats, and the kernel
-/// runs unchanged on another tap grid.
+/// What one run of `directConvPlanes` sweeps: `vectors` output vectors of eight floats, `rowVectors` of them
+/// per output row, each row `pitch` floats after the last in the planes read; input channels `channelStride` apart.
+struct DirectSweep {
+    let vectors: Int, rowVectors: Int, pitch: Int, channelStride: Int
+
+    /// Offset in a plane read of the first pixel output vector v reads (tap offset 0).
+    @inline(__always)
+    func inputOffset(ofVector v: Int) -> Int { (v / rowVectors) * pitch + (v % rowVectors) * 8 }
+}
+
+/// The plane layout of one direct conv: zero-bordered planes for stride 1; for stride 2 (3x3, padding 1: a
+/// ResNet stage's first conv and its downsample; in inference also the 3-channel stems) each input plane's
+/// four stride phases (as `StridePhases`), where tap (r, s) of output pixel (p, q) reads entry (p + r/2, q + s/2)
+/// of phase (r mod 2, s mod 2): eight neighbouring outputs again read eight neighbouring floats, and the kernel
+/// runs unchanged on another tap grid. Unfolding those convs for a GEMM cost as much as multiplying them.
 struct DirectLayout {
-    /// Stride 2, on stride phases (a forward only).
+    /// Stride 2, on stride phases.
     let strided: Bool
     /// Row pitch of the planes: W + 2*padW, or a stride phase's (Q + 1).
     let pitch: Int
-    /// Floats of one image's plane of one channel: the padded plane, or one stride phase (rounded up to
-    /// whole vectors), four of which make the channel's.
+    /// Floats from one image's plane of a channel to the next image's: the padded plane, or (stride 2) one
+    /// stride phase, which also holds the image's dOutput padded by a zero row above and below and a zero
+    /// column on the left; rounded up to whole vectors.
     let plane: Int
     /// Output vectors are pieces of output rows (Q a multiple of 8), written straight to NCHW.
     let rowMode: Bool
@@ -45,32 +57,39 @@ struct DirectLayout {
     let vectors: Int, rowVectors: Int
     /// Floats of one channel's output on the pitch (not row mode): vectors * 8.
     let span: Int
-    /// Images whose planes lie side by side in one channel's row of scratch, [C][images][plane]: the weight
+    /// Images whose planes lie side by side in one channel's row of scratch, [C][images][plane] (stride 2:
+    /// [C][4 phases][images][plane], and dOutput [K][images][plane] on the same channel stride): the weight
     /// gradient sweeps them all before it sums its vector lanes (on an 8x8 plane one image is ten vectors).
-    /// One for stride 2.
     let images: Int
-    /// Floats from one channel's planes to the next: images * plane, or four phases.
+    /// Floats from one channel's planes to the next: images * plane, times 4 phases for stride 2.
     let channelStride: Int
-    /// The taps: offsets from the first input pixel an output vector reads.
+    /// The forward's taps (and stride 1's dInput's): offsets from the first input pixel an output vector reads.
     let taps: DirectTaps
-    /// Offset of pixel (0, 0) of the input, and of dOutput, in their padded planes (stride 1).
+    /// Offset of pixel (0, 0) of dOutput in its padded planes, and for stride 1 of the input in its own.
     let interior: Int
+    /// Stride 2: eight-float vectors that cover one phase's entries (dInput's sweep); 0 for stride 1.
+    let phaseVectors: Int
     /// Floats past the last plane that the kernels may read (their results are discarded).
     let tail: Int
 
     init(_ sh: ConvShape) {
         strided = sh.strideH > 1
         if strided {
-            let pitch = StridePhases.pitch(sh), phase = (StridePhases.rows(sh) * pitch + 7) / 8 * 8
-            (self.pitch, plane, images, channelStride, interior) = (pitch, phase, 1, 4 * phase, 0)
-            taps = DirectTaps(rows: (0..<sh.r).map { r in (r % 2) * 2 * phase + (r / 2) * pitch },
-                              columns: (0..<sh.s).map { s in (s % 2) * phase + s / 2 })
+            let pitch = StridePhases.pitch(sh), rows = StridePhases.rows(sh)
+            let plane = ((rows + 1) * pitch + 1 + 7) / 8 * 8
+            let images = Swift.max(1, Swift.min(sh.n, 1600 / (4 * plane))), phaseStride = images * plane
+            (self.pitch, self.plane, self.images, channelStride) = (pitch, plane, images, 4 * phaseStride)
+            taps = DirectTaps(rows: (0..<sh.r).map { r in (r % 2) * 2 * phaseStride + (r / 2) * pitch },
+                              columns: (0..<sh.s).map { s in (s % 2) * phaseStride + s / 2 })
+            interior = pitch + 1
+            phaseVectors = (rows * pitch + 7) / 8
         } else {
             let pitch = sh.w + 2 * sh.padW, plane = (sh.h + 2 * sh.padH) * pitch
             let images = Swift.max(1, Swift.min(sh.n, 1600 / plane))
             (self.pitch, self.plane, self.images, channelStride) = (pitch, plane, images, images * plane)
             taps = DirectTaps(rows: (0..<sh.r).map { $0 * pitch }, columns: Array(0..<sh.s))
             interior = sh.padH * pitch + sh.padW
+            phaseVectors = 0
         }
         rowMode = sh.q % 8 == 0
         vectors = rowMode ? sh.p * sh.q / 8 : (sh.p * pitch + 7) / 8
@@ -79,12 +98,27 @@ struct DirectLayout {
         tail = sh.p * pitch + (taps.rows.max() ?? 0) + (taps.columns.max() ?? 0) + 24
     }
 
-    /// Offset in a plane of the first pixel output vector v reads (at tap offset 0).
-    @inline(__always)
-    func inputOffset(ofVector v: Int) -> Int { (v / rowVectors) * pitch + (v % rowVectors) * 8 }
+    /// The sweep of the forward, and of stride 1's dInput (the same conv shape turned around).
+    var sweep: DirectSweep { DirectSweep(vectors: vectors, rowVectors: rowVectors, pitch: pitch, channelStride: channelStride) }
+
+    /// The sweep of one stride phase of dInput: the whole phase, on the phase pitch.
+    var phaseSweep: DirectSweep {
+        DirectSweep(vectors: phaseVectors, rowVectors: phaseVectors, pitch: pitch, channelStride: channelStride)
+    }
 
     /// Floats of `channels` rows of planes and the tail.
     func planesFloats(_ channels: Int) -> Int { channels * channelStride + tail }
+
+    /// Stride 2's dInput, phase by phase: phase (a, b)'s entry (i, j) (input pixel (2i + a - 1, 2j + b - 1))
+    /// gathers dOutput (i - r/2, j - s/2) through the taps (r, s) with r mod 2 = a and s mod 2 = b. Returns,
+    /// per phase, those taps' indices r*S + s (r major) and their offsets in dOutput's padded planes.
+    func phaseTaps(_ sh: ConvShape) -> [(indices: [Int], taps: DirectTaps)] {
+        (0..<4).map { phase in
+            let rows = (0..<sh.r).filter { $0 % 2 == phase / 2 }, columns = (0..<sh.s).filter { $0 % 2 == phase % 2 }
+            return (rows.flatMap { r in columns.map { r * sh.s + $0 } },
+                    DirectTaps(rows: rows.map { -($0 / 2) * pitch }, columns: columns.map { -($0 / 2) }))
+        }
+    }
 
     /// Writes image [channels, H, W] into image slot `slot` of the planes: the interiors of the padded planes
     /// (stride 1), or its stride phases; the borders stay as the caller zeroed them.
@@ -93,22 +127,47 @@ struct DirectLayout {
             copyIntoPaddedPlanes(image, channels: channels, h: sh.h, w: sh.w, self, interior: interior + slot * plane, planes)
             return
         }
+        let end = channels * sh.inPlane, phaseStride = channelStride / 4
+        for c in 0..<channels {
+            let phases = planes + c * channelStride + slot * plane, source = c * sh.inPlane
+            forEachPhaseRow(sh) { phase, i, planeRow, columns in
+                readStrided(image + source + planeRow, stride: 2, into: phases + phase * phaseStride + i * pitch, columns,
+                            readable: end - source - planeRow)
+            }
+        }
+    }
+
+    /// Zeroes image slots `slots` of `channels` rows of planes (every phase's, for stride 2).
+    func clear(_ slots: Range<Int>, channels: Int, in planes: UnsafeMutablePointer<Float>) {
+        let parts = strided ? 4 : 1, partStride = channelStride / parts
+        for c in 0..<channels {
+            for part in 0..<parts {
+                (planes + c * channelStride + part * partStride + slots.lowerBound * plane)
+                    .update(repeating: 0, count: slots.count * plane)
+            }
+        }
+    }
+
+    /// The adjoint of `fill` for stride 2, from one image's phases: gradImage [channels, H, W] = the entries of
+    /// phases [channels][4][plane] that lie on the image.
+    func merge(_ phases: UnsafePointer<Float>, channels: Int, _ sh: ConvShape, into gradImage: UnsafeMutablePointer<Float>) {
+        gradImage.update(repeating: 0, count: channels * sh.inPlane)
         let end = channels * sh.inPlane
         for c in 0..<channels {
-            let phases = planes + c * channelStride, source = c * sh.inPlane
+            let source = phases + c * 4 * plane, target = c * sh.inPlane
             forEachPhaseRow(sh) { phase, i, planeRow, columns in
-                readStrided(image + source + planeRow, stride: 2, into: phases + phase * plane + i * pitch, columns,
-                            readable: end - source - planeRow)
+                writeStrided(source + phase * plane + i * pitch, into: gradImage + target + planeRow, stride: 2, columns,
+                             writable: end - target - planeRow)
             }
         }
     }
 }
 
 /// Per-part scratch of the direct path: input planes and padded dOutput planes (columns), and one output on
-/// the pitch when not in row mode (gathered); plus the packed weights, shared by the parts.
+/// the pitch when not in row mode, or stride 2's dInput phases (gathered); plus the packed weights, shared by the parts.
 func directScratchCounts(_ sh: ConvShape) -> (columns: Int, gathered: Int, packed: Int) {
-    let layout = DirectLayout(sh)
-    return (layout.planesFloats(sh.c) + layout.planesFloats(sh.k), Swift.max(sh.c, sh.k) * layout.span,
+    let layout = DirectLayout(sh), phases = layout.strided ? sh.c * 4 * layout.plane : 0
+    return (layout.planesFloats(sh.c) + layout.planesFloats(sh.k), Swift.max(Swift.max(sh.c, sh.k) * layout.span, phases),
             sh.k * sh.c * sh.r * sh.s)
 }
 
@@ -127,14 +186,30 @@ func packDirectWeights(_ weight: UnsafePointer<Float>, _ sh: ConvShape, into pac
     }
 }
 
-/// The weights of dInput's conv, packed likewise: packed[C/4][K][R][S][4] = weight[k][c][R-1-r][S-1-s]
-/// (input and output channels swapped, the kernel turned by 180 degrees).
+/// The weights of dInput's conv, packed likewise with input and output channels swapped: stride 1's
+/// packed[C/4][K][R][S][4] = weight[k][c][R-1-r][S-1-s] (the kernel turned by 180 degrees); stride 2's
+/// phase by phase, each phase's taps in `phaseTaps` order.
 func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: ConvShape, into packed: UnsafeMutablePointer<Float>) {
-    let taps = sh.r * sh.s
+    let layout = DirectLayout(sh)
+    guard layout.strided else {
+        packDirectWeightsTransposed(weight, sh, taps: Array((0..<sh.r * sh.s).reversed()), into: packed)
+        return
+    }
+    var offset = 0
+    for phase in layout.phaseTaps(sh) {
+        packDirectWeightsTransposed(weight, sh, taps: phase.indices, into: packed + offset)
+        offset += sh.c * sh.k * phase.indices.count
+    }
+}
+
+/// packed[C/4][K][taps.count][4] = weight[k][c][taps[t]].
+private func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: ConvShape, taps: [Int],
+                                         into packed: UnsafeMutablePointer<Float>) {
+    let patch = sh.r * sh.s, count = taps.count
     for c in 0..<sh.c {
         for k in 0..<sh.k {
-            for t in 0..<taps {
-                packed[(((c / 4) * sh.k + k) * taps + t) * 4 + c % 4] = weight[(k * sh.c + c) * taps + (taps - 1 - t)]
+            for (t, tap) in taps.enumerated() {
+                packed[(((c / 4) * sh.k + k) * count + t) * 4 + c % 4] = weight[(k * sh.c + c) * patch + tap]
             }
         }
     }
@@ -143,27 +218,31 @@ func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: ConvShape
 // MARK: - Kernels
 
 /// out[o][8v ..< 8v+8] = bias[o] + sum over c, r and s of weight[o, c, r, s] * planes[c][inputOffset(v) + offset(r, s) ...],
-/// for every output vector v and every output channel o.
-/// planes: one image's planes, `channelStride` apart, within scratch that ends in the layout's tail;
-/// packed: [outChannels/4][inChannels][R][S][4]; out: [outChannels][outStride] (NCHW planes in row mode,
-/// else the pitch). outChannels is a multiple of 4.
+/// for every output vector v of the sweep and every output channel o.
+/// planes: one image's planes, `channelStride` apart, within scratch that ends in the layout's tail (taps may
+/// be negative: `planes` then points into them); packed: [outChannels/4][inChannels][taps][4];
+/// out: [outChannels][outStride] (NCHW planes in row mode, else the pitch). outChannels is a multiple of 4.
 func directConvPlanes(
-    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ layout: DirectLayout,
+    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ taps: DirectTaps, _ sweep: DirectSweep,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
-    let taps = layout.taps
     taps.rows.withUnsafeBufferPointer { rows in
         taps.columns.withUnsafeBufferPointer { columns in
-            // 3x3 (nearly every conv here) with its tap counts known when compiled, so that the tap loops
-            // unroll; stride 1's column offsets 0, 1, 2 become constants in the loads.
+            // 3x3 (nearly every conv here), and stride 2's dInput phases (2x2, 2x1, 1x2 and 1x1 taps), with
+            // their tap counts known when compiled, so that the tap loops unroll; stride 1's column offsets
+            // 0, 1, 2 become constants in the loads.
             @inline(__always) func run(_ rowCount: Int, _ columnCount: Int, unitColumns: Bool = false) {
                 directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, rows, columns, rowCount: rowCount,
-                                 columnCount: columnCount, unitColumns: unitColumns, layout, packed: packed, bias: bias,
+                                 columnCount: columnCount, unitColumns: unitColumns, sweep, packed: packed, bias: bias,
                                  out: out, outStride: outStride)
             }
             switch (rows.count, columns.count) {
             case (3, 3) where taps.columns == [0, 1, 2]: run(3, 3, unitColumns: true)
             case (3, 3): run(3, 3)
+            case (2, 2): run(2, 2)
+            case (2, 1): run(2, 1)
+            case (1, 2): run(1, 2)
+            case (1, 1): run(1, 1)
             default: run(rows.count, columns.count)
             }
         }
@@ -173,10 +252,10 @@ func directConvPlanes(
 @inline(__always)
 private func directConvBlocks(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ rowOffsets: UnsafeBufferPointer<Int>,
-    _ columnOffsets: UnsafeBufferPointer<Int>, rowCount: Int, columnCount: Int, unitColumns: Bool, _ layout: DirectLayout,
+    _ columnOffsets: UnsafeBufferPointer<Int>, rowCount: Int, columnCount: Int, unitColumns: Bool, _ sweep: DirectSweep,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
-    let plane = layout.channelStride, last = layout.vectors - 1
+    let plane = sweep.channelStride, last = sweep.vectors - 1
     for kb in 0..<outChannels / 4 {
         let weights = packed + kb * inChannels * rowCount * columnCount * 4
         let y0 = out + kb * 4 * outStride, y1 = y0 + outStride, y2 = y1 + outStride, y3 = y2 + outStride
@@ -186,8 +265,8 @@ private func directConvBlocks(
         while v <= last {
             // Three vectors per block; a short last block repeats its last vector (same value, stored twice).
             let v1 = Swift.min(v + 1, last), v2 = Swift.min(v + 2, last)
-            let o0 = layout.inputOffset(ofVector: v), o1 = layout.inputOffset(ofVector: v1)
-            let o2 = layout.inputOffset(ofVector: v2)
+            let o0 = sweep.inputOffset(ofVector: v), o1 = sweep.inputOffset(ofVector: v1)
+            let o2 = sweep.inputOffset(ofVector: v2)
             var a00 = b0, a01 = b0, a02 = b0, a10 = b1, a11 = b1, a12 = b1
             var a20 = b2, a21 = b2, a22 = b2, a30 = b3, a31 = b3, a32 = b3
             var w = weights
@@ -220,30 +299,48 @@ private func directConvBlocks(
     }
 }
 
-/// gradWeight[K, C, R, S] += sum over j of dOut[k][j] * planes[c][j + r*pitch + s], for j in 0..<count.
+/// gradWeight[K, C, R, S] += sum over j of dOut[k][j] * planes[c][j + offset(r, s)], for j in 0..<count
+/// (offset(r, s) = taps.rows[r] + taps.columns[s], as the forward reads).
 /// dOut: K rows `channelStride` floats apart, zero wherever j is not an output pixel (the pitch's extra
 /// columns, the borders between images, and count rounded up to 8); planes: [C][images][plane] padded
-/// input planes and tail.
+/// input planes (stride 2: their phases) and tail.
 func directConvWeightGrad(
     _ planes: UnsafePointer<Float>, dOut: UnsafePointer<Float>, _ sh: ConvShape, _ layout: DirectLayout,
     count: Int, gradWeight: UnsafeMutablePointer<Float>
 ) {
-    let pitch = layout.pitch, plane = layout.channelStride, taps = sh.r * sh.s
+    // Stride 1's column offsets 0, 1, 2 as constants in the loads, as in the forward.
+    if layout.taps.columns == Array(0..<sh.s) {
+        directConvWeightGrad(planes, dOut: dOut, sh, layout, count: count, unitColumns: true, gradWeight: gradWeight)
+    } else {
+        directConvWeightGrad(planes, dOut: dOut, sh, layout, count: count, unitColumns: false, gradWeight: gradWeight)
+    }
+}
+
+@inline(__always)
+private func directConvWeightGrad(
+    _ planes: UnsafePointer<Float>, dOut: UnsafePointer<Float>, _ sh: ConvShape, _ layout: DirectLayout,
+    count: Int, unitColumns: Bool, gradWeight: UnsafeMutablePointer<Float>
+) {
+    let plane = layout.channelStride, taps = sh.r * sh.s, rows = layout.taps.rows, columns = layout.taps.columns
     for kb in 0..<sh.k / 4 {
         let d0 = dOut + kb * 4 * plane, d1 = d0 + plane, d2 = d1 + plane, d3 = d2 + plane
         for c in 0..<sh.c {
             for r in 0..<sh.r {
-                // Three taps (r, s0 ..< s0+3) at a time; a fourth or fifth column past S is computed and dropped.
+                // Three taps (r, s0 ..< s0+3) at a time; a fourth or fifth column past S is computed and dropped
+                // (on the tap grid, the last column is read again).
                 var s0 = 0
                 while s0 < sh.s {
-                    let x = planes + c * plane + r * pitch + s0
+                    let x = planes + c * plane + rows[r]
+                    let p0 = x + (unitColumns ? s0 : columns[s0])
+                    let p1 = unitColumns ? p0 + 1 : x + columns[Swift.min(s0 + 1, sh.s - 1)]
+                    let p2 = unitColumns ? p0 + 2 : x + columns[Swift.min(s0 + 2, sh.s - 1)]
                     var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
                     var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
                     var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
                     var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
                     var j = 0
                     while j < count {
-                        let x0 = load8(x + j), x1 = load8(x + j + 1), x2 = load8(x + j + 2)
+                        let x0 = load8(p0 + j), x1 = load8(p1 + j), x2 = load8(p2 + j)
                         let g0 = load8(d0 + j)
                         a00 = a00.addingProduct(g0, x0); a01 = a01.addingProduct(g0, x1); a02 = a02.addingProduct(g0, x2)
                         let g1 = load8(d1 + j)
@@ -309,14 +406,30 @@ private func directConvImage(
     // applied to the 12 accumulators before their stores, conv + ReLU measured twice as slow as the conv
     // alone (the block has no vector register to spare).
     if layout.rowMode {
-        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, layout,
+        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, layout.taps, layout.sweep,
                          packed: packed, bias: bias, out: out, outStride: sh.outPlane)
     } else {
-        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, layout,
+        directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, layout.taps, layout.sweep,
                          packed: packed, bias: bias, out: pitched, outStride: layout.span)
         copyFromPitch(pitched, channels: outChannels, p: sh.p, q: sh.q, layout, out)
     }
     if activation != .none { activation.addBias(0, to: out, count: outChannels * sh.outPlane) }
+}
+
+/// Stride 2's dInput of one image: each stride phase of it a conv of the padded dOutput planes with that
+/// phase's taps, into `gradPhases` [C][4][plane], then merged into NCHW `gradImage` [C, H, W].
+@inline(__always)
+private func directStridedGradInput(
+    _ gradPlanes: UnsafePointer<Float>, _ sh: ConvShape, _ layout: DirectLayout, phaseTaps: [(indices: [Int], taps: DirectTaps)],
+    packedTransposed: UnsafePointer<Float>, gradPhases: UnsafeMutablePointer<Float>, gradImage: UnsafeMutablePointer<Float>
+) {
+    var packed = packedTransposed
+    for (phase, taps) in phaseTaps.enumerated() {
+        directConvPlanes(gradPlanes + layout.interior, inChannels: sh.k, outChannels: sh.c, taps.taps, layout.phaseSweep,
+                         packed: packed, bias: nil, out: gradPhases + phase * layout.plane, outStride: 4 * layout.plane)
+        packed += sh.c * sh.k * taps.indices.count
+    }
+    layout.merge(gradPhases, channels: sh.c, sh, into: gradImage)
 }
 
 // MARK: - Forward and backward
@@ -339,13 +452,13 @@ func convForwardDirect(
 
 /// Backward of the images in `images` on one thread: gradInput overwritten, gradWeight accumulated into.
 /// packedTransposed: `packDirectWeightsTransposed`; planes: C planes then K planes (`directScratchCounts`);
-/// pitched: C * span floats (unused in row mode). Stride 1 only.
+/// pitched: C * span floats (unused in row mode), or stride 2's C * 4 * plane of dInput phases.
 func convBackwardDirect(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packedTransposed: UnsafePointer<Float>,
     gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
     planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>
 ) {
-    let layout = DirectLayout(sh)
+    let layout = DirectLayout(sh), phaseTaps = layout.strided ? layout.phaseTaps(sh) : []
     let inputPlanes = planes, gradPlanes = planes + layout.planesFloats(sh.c)
     planes.update(repeating: 0, count: layout.planesFloats(sh.c) + layout.planesFloats(sh.k))
     // dOut on the pitch starts at the interior of its padded planes; rows end in zeros (the border),
@@ -360,16 +473,21 @@ func convBackwardDirect(
                                  interior: layout.interior + b * layout.plane, gradPlanes)
         }
         if count < layout.images {  // the last group's unused planes must read as zeros
-            for c in 0..<sh.c { (inputPlanes + c * layout.channelStride + count * layout.plane).update(repeating: 0, count: (layout.images - count) * layout.plane) }
-            for k in 0..<sh.k { (gradPlanes + k * layout.channelStride + count * layout.plane).update(repeating: 0, count: (layout.images - count) * layout.plane) }
+            layout.clear(count..<layout.images, channels: sh.c, in: inputPlanes)
+            layout.clear(count..<layout.images, channels: sh.k, in: gradPlanes)
         }
         let weightGradCount = ((count - 1) * layout.plane + sh.p * layout.pitch + 7) / 8 * 8
         directConvWeightGrad(inputPlanes, dOut: gradPlanes + layout.interior, sh, layout, count: weightGradCount,
                              gradWeight: gradWeight)
         for b in 0..<count {
-            directConvImage(gradPlanes + b * layout.plane, inChannels: sh.k, outChannels: sh.c, sh, layout,
-                            packed: packedTransposed, bias: nil, out: gradInput + (first + b) * sh.c * sh.inPlane,
-                            pitched: pitched)
+            let gradImage = gradInput + (first + b) * sh.c * sh.inPlane
+            if layout.strided {
+                directStridedGradInput(gradPlanes + b * layout.plane, sh, layout, phaseTaps: phaseTaps,
+                                       packedTransposed: packedTransposed, gradPhases: pitched, gradImage: gradImage)
+            } else {
+                directConvImage(gradPlanes + b * layout.plane, inChannels: sh.k, outChannels: sh.c, sh, layout,
+                                packed: packedTransposed, bias: nil, out: gradImage, pitched: pitched)
+            }
         }
         first += count
     }
