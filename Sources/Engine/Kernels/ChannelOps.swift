@@ -28,6 +28,29 @@ private func forEachShuffledPlane(N: Int, C: Int, S: Int, groups g: Int, _ body:
     }
 }
 
+/// Copies `count` channels per sample from src[:, srcStart ..< srcStart+count] (src has srcC channels) into
+/// channels dstStart ..< dstStart+count of a concatenation with dstC channels, each written where
+/// `channelShuffleForward` with g groups would move it: concatenated channel c lands on (c mod C/g)*g + c/(C/g).
+func copyChannels(
+    dst: UnsafeMutablePointer<Float>, dstC: Int, dstStart: Int, shuffledBy g: Int?,
+    src: UnsafePointer<Float>, srcC: Int, srcStart: Int, count: Int, N: Int, S: Int
+) {
+    guard let g else {
+        copyChannels(dst: dst, dstC: dstC, dstStart: dstStart, src: src, srcC: srcC, srcStart: srcStart, count: count, N: N, S: S)
+        return
+    }
+    let perGroup = dstC / g
+    Parallel.forEachPart(N) { _, images in
+        for n in images {
+            for i in 0..<count {
+                let c = dstStart + i, shuffled = (c % perGroup) * g + c / perGroup
+                copyFloats(dst + planeOffset(n, shuffled, channels: dstC, plane: S),
+                           src + planeOffset(n, srcStart + i, channels: srcC, plane: S), count: S)
+            }
+        }
+    }
+}
+
 /// Copies `count` channels per sample from src[:, srcStart ..< srcStart+count] (src has srcC channels)
 /// into dst[:, dstStart ..< dstStart+count] (dst has dstC channels); adds instead when `accumulate`.
 func copyChannels(

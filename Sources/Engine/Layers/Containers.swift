@@ -14,11 +14,21 @@ public func fuseBatchNormReLU(_ layers: [any Layer]) {
     }
 }
 
-/// One step of a container's inference (`Layer.infer`): a layer run on its own, or a conv run with the
-/// BatchNorm and the ReLU, ReLU6 or SiLU directly after it folded in (`Conv2d.infer`).
+/// One step of a container's inference (`Layer.infer`): a layer run on its own, a conv run with the
+/// BatchNorm and the ReLU, ReLU6 or SiLU directly after it folded in (`Conv2d.infer`), or a channel
+/// concatenation that writes its channels straight to where the shuffle after it moves them.
 public enum InferenceStep {
     case layer(any Layer)
     case conv(Conv2d, batchNorm: BatchNorm2d?, activation: Activation.Kind?)
+    case shuffledJoin(any ChannelJoin, ChannelShuffle)
+}
+
+/// A layer whose output is a concatenation over channels (ShuffleNetV2's blocks, before their shuffle).
+public protocol ChannelJoin: Layer {
+    /// `shuffle(infer(input))` in one pass over the output: each joined channel is copied once, to its
+    /// shuffled place. The concatenation and the shuffle were two copies of every channel (with the split,
+    /// two and a half of a ShuffleNetV2 block's output).
+    func infer(_ input: Tensor, shuffledBy shuffle: ChannelShuffle) throws -> Tensor
 }
 
 /// The inference steps of `layers`, run in this order by one container: each Conv2d takes a BatchNorm2d
@@ -28,6 +38,11 @@ public func inferenceSteps(_ layers: [any Layer]) -> [InferenceStep] {
     var steps: [InferenceStep] = []
     var i = 0
     while i < layers.count {
+        if let join = layers[i] as? any ChannelJoin, i + 1 < layers.count, let shuffle = layers[i + 1] as? ChannelShuffle {
+            steps.append(.shuffledJoin(join, shuffle))
+            i += 2
+            continue
+        }
         guard let conv = layers[i] as? Conv2d else {
             steps.append(.layer(layers[i]))
             i += 1
@@ -57,6 +72,7 @@ public func runInference(_ steps: some Collection<InferenceStep>, _ input: Tenso
         switch step {
         case let .layer(layer): x = try layer.infer(x)
         case let .conv(conv, bn, activation): x = try conv.infer(x, batchNorm: bn, activation: activation)
+        case let .shuffledJoin(join, shuffle): x = try join.infer(x, shuffledBy: shuffle)
         }
     }
     return x
@@ -149,6 +165,8 @@ public final class Sequential: Layer {
             case let .layer(layer): x = try profiler.time(layer, backward: false) { try layer.infer(x) }
             case let .conv(conv, bn, activation):
                 x = try profiler.time(conv, backward: false) { try conv.infer(x, batchNorm: bn, activation: activation) }
+            case let .shuffledJoin(join, shuffle):
+                x = try profiler.time(join, backward: false) { try join.infer(x, shuffledBy: shuffle) }
             }
         }
         return x
@@ -294,7 +312,7 @@ public final class Residual: Layer {
 }
 
 /// y = activation(concat over channels of branch_i(x)); ShuffleNetV2's DownBlock, ShuffleNetV1's stride-2 units.
-public final class Concat: Layer {
+public final class Concat: ChannelJoin {
     public var name = ""
     public var typeName: String { "Concat" }
     public let branches: [Sequential]
@@ -335,16 +353,24 @@ public final class Concat: Layer {
         return try join(input, training: false) { try $0.infer(input) }
     }
 
-    /// Concatenates what `run` gives for each branch, then the activation.
-    private func join(_ input: Tensor, training: Bool, _ run: (Sequential) throws -> Tensor) throws -> Tensor {
+    public func infer(_ input: Tensor, shuffledBy shuffle: ChannelShuffle) throws -> Tensor {
+        if observer != nil { return try shuffle.infer(forward(input, training: false)) }
+        _ = try shuffle.outputShape(for: outputShape(for: input.shape))
+        return try join(input, training: false, shuffledBy: shuffle) { try $0.infer(input) }
+    }
+
+    /// Concatenates what `run` gives for each branch (each channel copied to where `shuffle` would move it,
+    /// if given), then the activation.
+    private func join(_ input: Tensor, training: Bool, shuffledBy shuffle: ChannelShuffle? = nil,
+                      _ run: (Sequential) throws -> Tensor) throws -> Tensor {
         let shape = try outputShape(for: input.shape)
         joined.resize(to: shape)
         let (N, S) = (shape[0], shape[2] * shape[3])
         var start = 0
         for (b, branch) in branches.enumerated() {
             let y = try run(branch)
-            copyChannels(dst: joined.data, dstC: shape[1], dstStart: start, src: y.data, srcC: y.shape[1], srcStart: 0,
-                         count: y.shape[1], N: N, S: S)
+            copyChannels(dst: joined.data, dstC: shape[1], dstStart: start, shuffledBy: shuffle?.kernelGroups(channels: shape[1]),
+                         src: y.data, srcC: y.shape[1], srcStart: 0, count: y.shape[1], N: N, S: S)
             branchChannels[b] = y.shape[1]
             start += y.shape[1]
         }
@@ -382,7 +408,7 @@ public final class Concat: Layer {
 }
 
 /// Splits channels at `splitAt`: y = concat(x[:, :splitAt], body(x[:, splitAt:])). ShuffleNetV2's BasicBlock.
-public final class SplitConcat: Layer {
+public final class SplitConcat: ChannelJoin {
     public var name = ""
     public var typeName: String { "SplitConcat" }
     public let splitAt: Int
@@ -415,7 +441,13 @@ public final class SplitConcat: Layer {
 
     public func infer(_ input: Tensor) throws -> Tensor { try split(input) { try body.infer($0) } }
 
-    private func split(_ input: Tensor, _ run: (Tensor) throws -> Tensor) throws -> Tensor {
+    public func infer(_ input: Tensor, shuffledBy shuffle: ChannelShuffle) throws -> Tensor {
+        _ = try shuffle.outputShape(for: outputShape(for: input.shape))
+        return try split(input, shuffledBy: shuffle) { try body.infer($0) }
+    }
+
+    /// concat(x[:, :splitAt], run(x[:, splitAt:])), each channel copied to where `shuffle` would move it, if given.
+    private func split(_ input: Tensor, shuffledBy shuffle: ChannelShuffle? = nil, _ run: (Tensor) throws -> Tensor) throws -> Tensor {
         _ = try outputShape(for: input.shape)
         let (N, C, H, W) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         bodyInput.resize(to: [N, C - splitAt, H, W])
@@ -426,12 +458,12 @@ public final class SplitConcat: Layer {
             throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "body output [\(N), C, \(H), \(W)]", got: b.shape)
         }
-        let outC = splitAt + b.shape[1]
+        let outC = splitAt + b.shape[1], groups = shuffle?.kernelGroups(channels: outC)
         output.resize(to: [N, outC, H, W])
-        copyChannels(dst: output.data, dstC: outC, dstStart: 0, src: input.data, srcC: C, srcStart: 0,
+        copyChannels(dst: output.data, dstC: outC, dstStart: 0, shuffledBy: groups, src: input.data, srcC: C, srcStart: 0,
                      count: splitAt, N: N, S: H * W)
-        copyChannels(dst: output.data, dstC: outC, dstStart: splitAt, src: b.data, srcC: b.shape[1], srcStart: 0,
-                     count: b.shape[1], N: N, S: H * W)
+        copyChannels(dst: output.data, dstC: outC, dstStart: splitAt, shuffledBy: groups, src: b.data, srcC: b.shape[1],
+                     srcStart: 0, count: b.shape[1], N: N, S: H * W)
         inputShape = input.shape
         return output
     }

@@ -99,7 +99,7 @@ public final class ChannelShuffle: Layer {
     private let output = Tensor(shape: [0])
 
     /// The kernel's group count: `.channelsFirst` with g groups is `.groupsFirst` with C/g groups.
-    private func kernelGroups(channels: Int) -> Int { order == .groupsFirst ? groups : channels / groups }
+    func kernelGroups(channels: Int) -> Int { order == .groupsFirst ? groups : channels / groups }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         output.resize(to: try outputShape(for: input.shape))
