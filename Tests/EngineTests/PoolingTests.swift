@@ -56,6 +56,22 @@ import Testing
         try expectGradientsMatchFiniteDifferences(ZeroPad2d(1), inputShape: [2, 2, 3, 4], "zeropad")
     }
 
+    /// An average pool whose one window is the whole plane (the seeds' AvgPool2d(4) on 4x4 planes) runs the
+    /// global pool's sums: the same values as the windowed kernel, forward and backward.
+    @Test func wholePlaneAveragePoolAgreesWithTheWindowedKernel() throws {
+        let x = seededTensor([3, 5, 4, 4], seed: 12), dy = seededTensor([3, 5, 1, 1], seed: 13)
+        let pool = Pool2d(.average(countIncludePad: true), kernel: 4)
+        let y = try pool.forward(x, training: true).array, dx = pool.backward(dy).array
+        let sh = PoolShape(planes: 15, h: 4, w: 4, p: 1, q: 1, kernel: 4, stride: 4, pad: 0)
+        let windowed = Tensor(shape: [15]), windowedGrad = Tensor(shape: [15 * 16])
+        averagePoolForward(sh, countIncludePad: true, input: x.data, output: windowed.data)
+        averagePoolBackward(sh, countIncludePad: true, gradOutput: dy.data, gradInput: windowedGrad.data)
+        expectClose(y, windowed.array, "forward", rtol: 1e-6, atol: 1e-7)
+        expectClose(dx, windowedGrad.array, "backward", rtol: 1e-6, atol: 1e-7)
+        try expectGradientsMatchFiniteDifferences(Pool2d(.average(countIncludePad: true), kernel: 4),
+                                                  inputShape: [2, 3, 4, 4], "whole-plane avgpool")
+    }
+
     @Test func wrongInputShapeThrowsNamingLayerAndShapes() throws {
         let layers: [any Layer] = [named(Pool2d(.max, kernel: 3, stride: 2, padding: 1), "stem.pool"),
                                    named(GlobalAvgPool(), "head.pool"), named(ZeroPad2d(2), "pad")]
