@@ -163,7 +163,7 @@ enum ConvPath: Equatable {
     /// Stride-2 3x3 convs with padding 1 and at most 64 channels come here too, on their input's stride phases
     /// (a ResNet stage's first conv and its downsample; in inference, paired, and the 3-channel stems): a 28x28
     /// ResNet's inference ran 5-6 % faster than on the paired GEMM, and its training 10 % faster than on the
-    /// tiles (3 % at 32x32), where unfolding those convs cost as much as multiplying them.
+    /// tiles (3 % at 32x32).
     private static func fitsDirect(_ sh: ConvShape, forwardOnly: Bool = false) -> Bool {
         guard sh.groups == 1, sh.k % 4 == 0, sh.c % 4 == 0 || forwardOnly else { return false }
         if sh.strideH == 2 && sh.strideW == 2 {
