@@ -171,7 +171,7 @@ func depthwiseConvForwardPhased(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
 ) {
-    if sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 0 && sh.padW == 0 {
+    if readsPlanesInPlace(sh) {
         depthwiseConv3x3ForwardUnpadded(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
         return
     }
@@ -204,6 +204,12 @@ func depthwiseConvForwardPhased(
             }
         }
     }
+}
+
+/// Unpadded stride-1 3x3 depthwise convs (MobileNetV1's small layout): every tap of every output kept reads
+/// inside the input plane, so forward and backward work on the planes themselves, without stride phases.
+private func readsPlanesInPlace(_ sh: ConvShape) -> Bool {
+    sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 0 && sh.padW == 0
 }
 
 /// Forward of unpadded stride-1 3x3 depthwise convs (MobileNetV1's small layout) read straight from each
@@ -262,7 +268,7 @@ func depthwiseConvBackwardPhased(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
 ) {
-    if sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 0 && sh.padW == 0 {
+    if readsPlanesInPlace(sh) {
         depthwiseConv3x3BackwardUnpadded(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
                                          gradWeight: gradWeight, gradBias: gradBias)
         return

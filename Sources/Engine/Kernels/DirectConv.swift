@@ -308,8 +308,8 @@ func directConvWeightGrad(
     _ planes: UnsafePointer<Float>, dOut: UnsafePointer<Float>, _ sh: ConvShape, _ layout: DirectLayout,
     count: Int, gradWeight: UnsafeMutablePointer<Float>
 ) {
-    // Stride 1's column offsets 0, 1, 2 as constants in the loads, as in the forward.
-    if layout.taps.columns == Array(0..<sh.s) {
+    // Stride 1's column offsets 0, 1, ... as constants in the loads, as in the forward.
+    if !layout.strided {
         directConvWeightGrad(planes, dOut: dOut, sh, layout, count: count, unitColumns: true, gradWeight: gradWeight)
     } else {
         directConvWeightGrad(planes, dOut: dOut, sh, layout, count: count, unitColumns: false, gradWeight: gradWeight)
