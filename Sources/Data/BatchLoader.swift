@@ -120,23 +120,24 @@ public final class BatchLoader {
     /// (or before the first `startEpoch`).
     public func next() -> Batch? {
         while true {
-            let step: ConsumerStep = shared.state.withLock { state in
-                if state.delivered >= state.batchCount { return .endOfEpoch }
+            // Moved out of the lock through an optional, never copied: the caller must hold the only reference
+            // to the arrays, or its `recycle` would hand the producer a buffer it has to copy before refilling.
+            var taken: Batch? = nil
+            let endOfEpoch: Bool = shared.state.withLock { state in
+                if state.delivered >= state.batchCount { return true }
                 if !state.ready.isEmpty {
                     state.delivered += 1
-                    return .batch(state.ready.removeFirst())
+                    taken = state.ready.removeFirst()
+                    return false
                 }
                 // Every buffer is held by the caller (it did not recycle): grow rather than deadlock.
                 if state.free.isEmpty && !state.producerBusy && state.nextToProduce < state.batchCount { state.free.append(state.spareBatch()) }
-                return .wait
+                return false
             }
-            switch step {
-            case .endOfEpoch: return nil
-            case .batch(let batch): return batch
-            case .wait:
-                shared.producerWake.signal()
-                shared.consumerWake.wait()
-            }
+            if endOfEpoch { return nil }
+            if let batch = taken.take() { return batch }
+            shared.producerWake.signal()
+            shared.consumerWake.wait()
         }
     }
 
@@ -148,11 +149,6 @@ public final class BatchLoader {
         shared.state.withLock { $0.free.append(returned.take()!) }
         shared.producerWake.signal()
     }
-}
-
-private enum ConsumerStep {
-    case endOfEpoch, wait
-    case batch(Batch)
 }
 
 /// What the engine thread and the producer thread share; everything mutable sits behind `state`.
@@ -168,12 +164,13 @@ final class LoaderShared: Sendable {
         var ready: [Batch] = []
         var free: [Batch]
         var stopping = false
-        var template: Batch
+        /// A batch's shape for `spareBatch`; kept as counts, not as a batch, which would share (and so force a
+        /// copy of) the arrays of the buffer it was taken from.
+        let imageFloats: Int, batchSize: Int
 
         func spareBatch() -> Batch {
-            var batch = template
-            batch.images = [Float](repeating: 0, count: template.images.count)
-            return batch
+            Batch(images: [Float](repeating: 0, count: imageFloats), labels: [Int32](repeating: 0, count: batchSize),
+                  indices: [Int32](repeating: 0, count: batchSize), count: batchSize)
         }
     }
 
@@ -185,47 +182,48 @@ final class LoaderShared: Sendable {
     let producerExited = DispatchSemaphore(value: 0)
 
     init(buffers: [Batch]) {
-        state = Mutex(State(free: buffers, template: buffers[0]))
+        state = Mutex(State(free: buffers, imageFloats: buffers[0].images.count, batchSize: buffers[0].labels.count))
     }
 }
 
+/// What the producer is to make; the buffer it fills travels beside it, on its own, so that nothing else
+/// holds a reference to the arrays while they are refilled.
 private struct ProducerJob {
     var generation: Int, epoch: Int, batchIndex: Int
     var order: [Int32]
-    var batch: Batch
-}
-
-private enum ProducerStep {
-    case stop, wait
-    case work(ProducerJob)
 }
 
 private func producerLoop(shared: LoaderShared, maker: BatchMaker) {
     while true {
-        let step: ProducerStep = shared.state.withLock { state in
-            if state.stopping { return .stop }
-            guard state.nextToProduce < state.batchCount, !state.free.isEmpty else { return .wait }
-            let job = ProducerJob(generation: state.generation, epoch: state.epoch, batchIndex: state.nextToProduce,
-                                  order: state.order, batch: state.free.removeLast())
+        // The buffer is moved out of the lock through an optional so that `fill` holds the only reference to
+        // its arrays and refills them in place (a second reference would make it copy them).
+        var buffer: Batch? = nil
+        var taken: ProducerJob? = nil
+        let stopping: Bool = shared.state.withLock { state in
+            if state.stopping { return true }
+            guard state.nextToProduce < state.batchCount, !state.free.isEmpty else { return false }
+            taken = ProducerJob(generation: state.generation, epoch: state.epoch, batchIndex: state.nextToProduce,
+                                order: state.order)
+            buffer = state.free.removeLast()
             state.nextToProduce += 1
             state.producerBusy = true
-            return .work(job)
+            return false
         }
-        switch step {
-        case .stop:
+        if stopping {
             shared.producerExited.signal()
             return
-        case .wait:
-            shared.producerWake.wait()
-        case .work(var job):
-            maker.fill(&job.batch, order: job.order, epoch: job.epoch, batchIndex: job.batchIndex)
-            job.batch.generation = job.generation
-            let finished = job.batch
-            shared.state.withLock { state in
-                state.producerBusy = false
-                if finished.generation == state.generation { state.ready.append(finished) } else { state.free.append(finished) }
-            }
-            shared.consumerWake.signal()
         }
+        guard let job = taken else {
+            shared.producerWake.wait()
+            continue
+        }
+        maker.fill(&buffer!, order: job.order, epoch: job.epoch, batchIndex: job.batchIndex)
+        buffer!.generation = job.generation
+        shared.state.withLock { state in
+            state.producerBusy = false
+            let batch = buffer.take()!
+            if batch.generation == state.generation { state.ready.append(batch) } else { state.free.append(batch) }
+        }
+        shared.consumerWake.signal()
     }
 }

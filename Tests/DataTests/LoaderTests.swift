@@ -140,7 +140,9 @@ import Testing
         #expect(kept.count == 3)
     }
 
-    /// Recycled buffers are refilled in place: a long run touches only `prefetch`-ish buffers.
+    /// Recycled buffers are refilled in place: a long run delivers only the `prefetch` buffers it started with.
+    /// (A copy-on-write copy anywhere in the hand-off would show as a new address whenever malloc did not
+    /// happen to give the freed one back: this test was flaky while the loader made such copies.)
     @Test func recycledBuffersAreReused() throws {
         let set = syntheticSet(count: 256, channels: 1, side: 8)
         let loader = BatchLoader(set: set, batchSize: 16, shuffle: true, dropLast: true, augmentation: .standard,
@@ -155,7 +157,7 @@ import Testing
                 loader.recycle(consume batch)
             }
         }
-        #expect(addresses.count <= 4)
+        #expect(addresses.count <= 3)
     }
 
     @Test func validationSplitIsSeededAndDisjoint() throws {
