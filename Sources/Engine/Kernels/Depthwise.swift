@@ -55,9 +55,7 @@ func depthwiseConvBackwardAnyStride(
             let w = weight + c * sh.r * sh.s
             let dw = gradWeight + c * sh.r * sh.s
             if let gradBias {
-                var sum: Float = 0
-                for j in 0..<sh.outPlane { sum += dy[j] }
-                gradBias[c] += sum
+                gradBias[c] += sumOf(dy, count: sh.outPlane)
             }
             for r in 0..<sh.r {
                 let pRange = validOutputRange(inCount: sh.h, outCount: sh.p, stride: sh.strideH, pad: sh.padH, offset: r)

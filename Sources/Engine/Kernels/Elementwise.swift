@@ -186,13 +186,19 @@ func multiply(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, mask: Uns
     }
 }
 
-/// Per-sample scale over [N, D]: y[n, :] = x[n, :] * scale[n] (drop-path forward and backward).
+/// Per-row scale over [N, D]: y[n, :] = x[n, :] * scale[n] (drop-path per sample, squeeze-excite per
+/// channel plane); the rows split over the threads in runs of at least `elementwiseGrain` floats.
 func scaleRows(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, scale: UnsafePointer<Float>, N: Int, D: Int) {
-    for n in 0..<N {
-        let s = scale[n], xp = x + n * D, yp = y + n * D
-        for i in 0..<D { yp[i] = xp[i] * s }
+    Parallel.forEachPart(N, minimum: rowsPerPart(D)) { _, rows in
+        for n in rows {
+            let s = scale[n], xp = x + n * D, yp = y + n * D
+            for i in 0..<D { yp[i] = xp[i] * s }
+        }
     }
 }
+
+/// The fewest rows of `D` floats worth a part of their own.
+private func rowsPerPart(_ D: Int) -> Int { max(1, elementwiseGrain / max(D, 1)) }
 
 // MARK: - Dropout masks: each entry is 0 with probability p, else 1/(1-p); p = 1 drops everything.
 
@@ -203,10 +209,7 @@ func fillDropoutMask(_ mask: UnsafeMutablePointer<Float>, n: Int, p: Float, rand
 
 /// out[r] = sum over i of a[r, i] * b[r, i], for [rows, D] (squeeze-excite's gate gradient, D = H*W).
 func dotPerRow(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, rows: Int, D: Int) {
-    for r in 0..<rows {
-        let ap = a + r * D, bp = b + r * D
-        var sum: Float = 0
-        for i in 0..<D { sum += ap[i] * bp[i] }
-        out[r] = sum
+    Parallel.forEachPart(rows, minimum: rowsPerPart(D)) { _, rows in
+        for r in rows { out[r] = dotProduct(a + r * D, b + r * D, count: D) }
     }
 }
