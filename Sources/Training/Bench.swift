@@ -115,24 +115,30 @@ public enum Bench {
             }
         }
 
-        for _ in 0..<warmup { try step() }
-        let rssAfterWarmup = residentMB()
-        if let profiler { attach(profiler, to: network.root) }
-        var rates: [Double] = []
-        var steps = 0
-        let perRepeat = seconds / Double(max(repeats, 1))
-        for _ in 0..<max(repeats, 1) {
-            let start = LayerProfiler.now()
-            var done = 0
-            var elapsed = 0.0
-            while done < 2 || elapsed < perRepeat {
-                try step()
-                done += 1
-                elapsed = Double(LayerProfiler.now() - start) * 1e-9
+        func timedRuns() throws -> (rates: [Double], steps: Int, rssAfterWarmup: Double) {
+            for _ in 0..<warmup { try step() }
+            let rssAfterWarmup = residentMB()
+            if let profiler { attach(profiler, to: network.root) }
+            var rates: [Double] = []
+            var steps = 0
+            let perRepeat = seconds / Double(max(repeats, 1))
+            for _ in 0..<max(repeats, 1) {
+                let start = LayerProfiler.now()
+                var done = 0
+                var elapsed = 0.0
+                while done < 2 || elapsed < perRepeat {
+                    try step()
+                    done += 1
+                    elapsed = Double(LayerProfiler.now() - start) * 1e-9
+                }
+                rates.append(Double(done * batch) / elapsed)
+                steps += done
             }
-            rates.append(Double(done * batch) / elapsed)
-            steps += done
+            return (rates, steps, rssAfterWarmup)
         }
+        // Inference is timed as an evaluation runs it: batch after batch through the same weights, each conv's
+        // BatchNorm folded once.
+        let (rates, steps, rssAfterWarmup) = try mode == .infer ? network.withFrozenWeights(timedRuns) : timedRuns()
         let best = rates.max() ?? 0
         let sorted = rates.sorted()
         let median = sorted.count % 2 == 1

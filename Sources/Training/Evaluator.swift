@@ -73,37 +73,40 @@ final class Evaluator {
         var highest = BoundedSelection<PredictedImage>(capacity: topLossCount)
         let shape = network.inputShape
         loader.startEpoch(0, skipBatches: 0)
-        while let batch = loader.next() {
-            defer { loader.recycle(batch) }
-            let n = batch.count
-            input.fill(from: batch.images, shape: [n] + shape)
-            let logits = try network.infer(input)
-            let batchLoss = try batch.labels.withUnsafeBufferPointer { try loss.forward(logits: logits, labels: $0) }
-            lossSum += Double(batchLoss) * Double(n)
-            seen += n
-            probabilities.resize(to: logits.shape)
-            softmax(logits, into: probabilities)
-            for row in 0..<n {
-                let truth = Int(batch.labels[row])
-                let ranked = Self.ranked(probabilities.data + row * classes, classes: classes, k: Self.topK)
-                let predicted = ranked[0].classIndex
-                confusion[truth][predicted] += 1
-                let index = Int(batch.indices[row])
-                let trueProbability = probabilities.data[row * classes + truth]
-                let imageLoss = Self.crossEntropy(logits.data + row * classes, classes: classes, truth: truth)
-                let isPreview = previewIndices.contains(index)
-                let isMistake = predicted != truth && mistakes.wouldKeep(score: imageLoss, index: index)
-                let isUnsure = predicted == truth && unsure.wouldKeep(score: -trueProbability, index: index)
-                let isHighest = highest.wouldKeep(score: imageLoss, index: index)
-                guard isPreview || isMistake || isUnsure || isHighest else { continue }
-                let image = PredictedImage(testIndex: index, channels: set.channels, height: set.height, width: set.width,
-                                           pixels: Array(set.image(at: index)), trueClass: truth,
-                                           predictedClass: predicted, topK: ranked, trueProbability: trueProbability,
-                                           loss: imageLoss)
-                if isPreview { preview.append(image) }
-                if isMistake { mistakes.insert(image, score: imageLoss, index: index) }
-                if isUnsure { unsure.insert(image, score: -trueProbability, index: index) }
-                if isHighest { highest.insert(image, score: imageLoss, index: index) }
+        // One evaluation is many batches through the same weights: each conv's BatchNorm is folded once.
+        try network.withFrozenWeights {
+            while let batch = loader.next() {
+                defer { loader.recycle(batch) }
+                let n = batch.count
+                input.fill(from: batch.images, shape: [n] + shape)
+                let logits = try network.infer(input)
+                let batchLoss = try batch.labels.withUnsafeBufferPointer { try loss.forward(logits: logits, labels: $0) }
+                lossSum += Double(batchLoss) * Double(n)
+                seen += n
+                probabilities.resize(to: logits.shape)
+                softmax(logits, into: probabilities)
+                for row in 0..<n {
+                    let truth = Int(batch.labels[row])
+                    let ranked = Self.ranked(probabilities.data + row * classes, classes: classes, k: Self.topK)
+                    let predicted = ranked[0].classIndex
+                    confusion[truth][predicted] += 1
+                    let index = Int(batch.indices[row])
+                    let trueProbability = probabilities.data[row * classes + truth]
+                    let imageLoss = Self.crossEntropy(logits.data + row * classes, classes: classes, truth: truth)
+                    let isPreview = previewIndices.contains(index)
+                    let isMistake = predicted != truth && mistakes.wouldKeep(score: imageLoss, index: index)
+                    let isUnsure = predicted == truth && unsure.wouldKeep(score: -trueProbability, index: index)
+                    let isHighest = highest.wouldKeep(score: imageLoss, index: index)
+                    guard isPreview || isMistake || isUnsure || isHighest else { continue }
+                    let image = PredictedImage(testIndex: index, channels: set.channels, height: set.height, width: set.width,
+                                               pixels: Array(set.image(at: index)), trueClass: truth,
+                                               predictedClass: predicted, topK: ranked, trueProbability: trueProbability,
+                                               loss: imageLoss)
+                    if isPreview { preview.append(image) }
+                    if isMistake { mistakes.insert(image, score: imageLoss, index: index) }
+                    if isUnsure { unsure.insert(image, score: -trueProbability, index: index) }
+                    if isHighest { highest.insert(image, score: imageLoss, index: index) }
+                }
             }
         }
         let correct = (0..<classes).reduce(0) { $0 + confusion[$1][$1] }

@@ -24,6 +24,11 @@ func expectLogitsMatch(_ fixture: String, inputShape: [Int],
     // Folded inference (`Network.infer`: BatchNorms and ReLUs folded into the convs) gives the same logits.
     let x = Tensor(shape: input.shape, values: input.values)
     expectInferMatchesForward(network, x, "\(fixture) with PyTorch's weights")
+    // In an evaluation's scope each conv folds once and the next batches reuse the folds.
+    network.withFrozenWeights {
+        expectInferMatchesForward(network, x, "\(fixture), folded once")
+        expectInferMatchesForward(network, x, "\(fixture), the folds reused")
+    }
 
     guard let trainInput = entries["__train_input"], let trainLabels = entries["__train_labels"],
           let expectedLoss = entries["__train_loss"] else { return }
@@ -49,6 +54,8 @@ func expectLogitsMatch(_ fixture: String, inputShape: [Int],
     }
     #expect(checked > 0)
     // The train step moved every BatchNorm's running statistics: the folded weights follow (nothing stale).
+    // A new evaluation folds again: the last one's folds, made before the train step, are not kept.
+    network.withFrozenWeights { expectInferMatchesForward(network, x, "\(fixture) after a train step, in a new scope") }
     expectInferMatchesForward(network, x, "\(fixture) after a train step")
 }
 

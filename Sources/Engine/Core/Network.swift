@@ -30,6 +30,27 @@ public final class Network {
         return try root.infer(images)
     }
 
+    /// Runs `body`, a loop of `infer` calls over weights that stay as they are (an evaluation, the bench's
+    /// inference), with each conv's BatchNorm folded into its weights once instead of on every call. Nothing
+    /// may change a weight, a BatchNorm's running statistics or a checkpoint's values inside `body`.
+    public func withFrozenWeights<T>(_ body: () throws -> T) rethrows -> T {
+        frozenDepth += 1
+        if frozenDepth == 1 { setReusesFoldedWeights(true, below: root) }
+        defer {
+            frozenDepth -= 1
+            if frozenDepth == 0 { setReusesFoldedWeights(false, below: root) }
+        }
+        return try body()
+    }
+
+    private var frozenDepth = 0
+
+    /// Through `children`, the walk `stateDict` takes: every conv has weights, so every conv is on it.
+    private func setReusesFoldedWeights(_ reuses: Bool, below layer: any Layer) {
+        if let conv = layer as? Conv2d { conv.reusesFoldedWeights = reuses }
+        for (_, child) in layer.children { setReusesFoldedWeights(reuses, below: child) }
+    }
+
     /// Back-propagates dL/dlogits, accumulating every parameter's gradient.
     public func backward(_ gradLogits: Tensor) {
         let gradImages = root.backward(gradLogits)

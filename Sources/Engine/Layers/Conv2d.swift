@@ -79,13 +79,30 @@ public final class Conv2d: Layer {
     /// A paired inference's output, both convs' channels per image, before they are copied apart.
     private let pairedOutput = Tensor(shape: [0])
 
+    /// What `foldedWeight` and `foldedBias` hold: this conv with that BatchNorm folded in, or stacked with that
+    /// paired conv.
+    private enum Folded: Equatable { case alone(ObjectIdentifier), paired(ObjectIdentifier) }
+    private var folded: Folded?
+    /// Set by `Network.withFrozenWeights`: while true, `infer` keeps its folded weights from one call to the
+    /// next instead of folding again. Folding reads and writes every weight, which for EfficientNetV2-S's
+    /// 21 M was a tenth of an inference batch.
+    var reusesFoldedWeights = false { didSet { folded = nil } }
+
+    /// Whether the folded buffers already hold `wanted` (and may be used as they are); else records that the
+    /// caller is about to fill them with it, to be reused only inside a `Network.withFrozenWeights` scope.
+    private func holdsFolded(_ wanted: Folded) -> Bool {
+        if reusesFoldedWeights && folded == wanted { return true }
+        folded = reusesFoldedWeights ? wanted : nil
+        return false
+    }
+
     /// Inference of activation(bn(conv(x))) in one pass over the output: `bn` (eval mode, running statistics)
     /// is folded into the weights and bias, and the activation is applied as each output value is written.
     /// With scale[k] = bn.weight[k] / sqrt(running_var[k] + eps):
     ///   weight'[k, ...] = weight[k, ...] * scale[k],   bias'[k] = (bias[k] - running_mean[k]) * scale[k] + bn.bias[k].
-    /// The folded weights are recomputed on every call from the current weights and statistics (K*Cg*R*S
-    /// multiplies, N*P*Q times fewer than the conv's), so nothing can go stale after an optimizer step, a
-    /// checkpoint load or a BatchNorm update. Keeps nothing for backward (see `Layer.infer`).
+    /// The folded weights are recomputed on every call from the current weights and statistics, so nothing can
+    /// go stale after an optimizer step, a checkpoint load or a BatchNorm update, except inside
+    /// `Network.withFrozenWeights`, which promises that none happens. Keeps nothing for backward (see `Layer.infer`).
     /// Without a BatchNorm the conv's own weights are used, and the activation still fuses.
     public func infer(_ input: Tensor, batchNorm bn: BatchNorm2d?, activation: Activation.Kind?) throws -> Tensor {
         let out = try outputShape(for: input.shape)
@@ -95,9 +112,11 @@ public final class Conv2d: Layer {
         var weightData = UnsafePointer(weight.value.data)
         var biasData = bias.map { UnsafePointer($0.value.data) }
         if let bn {
-            foldedWeight.resize(to: weight.shape)
-            foldedBias.resize(to: [outChannels])
-            fold(bn, weight: foldedWeight.data, bias: foldedBias.data)
+            if !holdsFolded(.alone(ObjectIdentifier(bn))) {
+                foldedWeight.resize(to: weight.shape)
+                foldedBias.resize(to: [outChannels])
+                fold(bn, weight: foldedWeight.data, bias: foldedBias.data)
+            }
             weightData = UnsafePointer(foldedWeight.data)
             biasData = UnsafePointer(foldedBias.data)
         }
@@ -139,15 +158,17 @@ public final class Conv2d: Layer {
         let (k1, k2) = (outChannels, other.outChannels), patch = weight.count / k1
         var sh = shape(of: input.shape, out)
         sh.k = k1 + k2
-        foldedWeight.resize(to: [(k1 + k2) * patch])
-        foldedBias.resize(to: [k1 + k2])
-        for (conv, norm, offset) in [(self, bn, 0), (other, otherBN, k1)] {
-            let w = foldedWeight.data + offset * patch, b = foldedBias.data + offset
-            if let norm {
-                conv.fold(norm, weight: w, bias: b)
-            } else {
-                w.update(from: conv.weight.value.data, count: conv.weight.count)
-                for k in 0..<conv.outChannels { b[k] = conv.bias?.value[k] ?? 0 }
+        if !holdsFolded(.paired(ObjectIdentifier(other))) {
+            foldedWeight.resize(to: [(k1 + k2) * patch])
+            foldedBias.resize(to: [k1 + k2])
+            for (conv, norm, offset) in [(self, bn, 0), (other, otherBN, k1)] {
+                let w = foldedWeight.data + offset * patch, b = foldedBias.data + offset
+                if let norm {
+                    conv.fold(norm, weight: w, bias: b)
+                } else {
+                    w.update(from: conv.weight.value.data, count: conv.weight.count)
+                    for k in 0..<conv.outChannels { b[k] = conv.bias?.value[k] ?? 0 }
+                }
             }
         }
         let path = ConvPath(sh, inference: true)
