@@ -154,7 +154,7 @@ func add(y: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePoint
     }
 }
 
-/// y = max(a + b, 0): a residual sum and the ReLU after it in one pass (inference).
+/// y = max(a + b, 0): a residual sum and the ReLU after it in one pass.
 func addReLU(y: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, n: Int) {
     Parallel.forEachPart(n, minimum: elementwiseGrain) { _, range in
         let zero = SIMD8<Float>()

@@ -266,9 +266,7 @@ public final class Residual: Layer {
             throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "shortcut output \(shapeString(main.shape))", got: side.shape)
         }
-        sum.resize(to: main.shape)
-        add(y: sum.data, a: main.data, b: side.data, n: sum.count)
-        output = try activate(activation, sum, training: training)
+        output = try sumActivated(main, side) { try activate(activation, $0, training: training) }
         if let observer {
             if let (_, layer) = shortcut { observer.layerDidForward(layer, output: side) }
             observer.layerDidForward(self, output: output)
@@ -284,15 +282,20 @@ public final class Residual: Layer {
             throw EngineError.shapeMismatch(layer: displayName,
                                             expected: "shortcut output \(shapeString(main.shape))", got: side.shape)
         }
+        output = try sumActivated(main, side) { try activation?.infer($0) ?? $0 }
+        return output
+    }
+
+    /// `sum` = main + side, then the activation (`activate`): a ReLU in the same pass, whose output is also
+    /// the mask its backward reads, as the ReLU's own in-place output was.
+    private func sumActivated(_ main: Tensor, _ side: Tensor, otherwise activate: (Tensor) throws -> Tensor) rethrows -> Tensor {
         sum.resize(to: main.shape)
         if let activation, activation.kind == .relu {
             addReLU(y: sum.data, a: main.data, b: side.data, n: sum.count)
-            output = sum
-        } else {
-            add(y: sum.data, a: main.data, b: side.data, n: sum.count)
-            output = try activation?.infer(sum) ?? sum
+            return sum
         }
-        return output
+        add(y: sum.data, a: main.data, b: side.data, n: sum.count)
+        return try activate(sum)
     }
 
     /// x feeds both paths, so dL/dx = body's dx + shortcut's dx, summed into a fresh gradient (either
