@@ -111,10 +111,14 @@ func batchNormUpdateRunningStatistics(
 /// With batch statistics the mean and variance depend on x, which gives the full formula
 /// dx = weight * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)); with running statistics (eval)
 /// they are constants and dx = dy * weight * rstd.
+/// With `reluOutput` (the forward's fused ReLU output, [N, C, S]) dy is first taken through that ReLU's
+/// backward, dy where the output is positive and 0 elsewhere, as each value is read: the same numbers as
+/// `reluBackward` into a buffer, without writing and reading that buffer.
 func batchNormBackward(
     dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
-    dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-    weight: UnsafePointer<Float>, N: Int, C: Int, S: Int, batchStatistics: Bool
+    dy: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>? = nil, x: UnsafePointer<Float>,
+    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, S: Int,
+    batchStatistics: Bool
 ) {
     let M = Double(N * S)
     // Per channel: dx = scale * dy - shift - slope * (x - mean), from sum(dy) and sum(dy * (x - mean)),
@@ -126,6 +130,9 @@ func batchNormBackward(
             guard let sums = scratch.baseAddress else { return }
             sumOverImages(N: N, C: C, into: sums) { n, c in
                 let offset = planeOffset(n, c, channels: C, plane: S)
+                if let reluOutput {
+                    return rectifiedSums(dy + offset, mask: reluOutput + offset, x + offset, center: mean[c], count: S)
+                }
                 return SIMD2(sumOf(dy + offset, count: S), centeredDotProduct(dy + offset, x + offset, center: mean[c], count: S))
             }
             for c in 0..<C {
@@ -143,11 +150,43 @@ func batchNormBackward(
                     let offset = planeOffset(n, c, channels: C, plane: S)
                     let xp = x + offset, dyp = dy + offset, dxp = dx + offset
                     let m = mean[c], a = scale[c], b = shift[c], k = slope[c]
-                    for s in 0..<S { dxp[s] = a * dyp[s] - b - k * (xp[s] - m) }
+                    if let reluOutput {
+                        let op = reluOutput + offset
+                        for s in 0..<S {
+                            let g = op[s] > 0 ? dyp[s] : 0
+                            dxp[s] = a * g - b - k * (xp[s] - m)
+                        }
+                    } else {
+                        for s in 0..<S { dxp[s] = a * dyp[s] - b - k * (xp[s] - m) }
+                    }
                 }
             }
         }
     }
+}
+
+/// (sum(g[i]), sum(g[i] * (b[i] - center))) with g[i] = mask[i] > 0 ? a[i] : 0, in the lanes and order of
+/// `sumOf` and `centeredDotProduct` (so the same bits as those two over a rectified copy of a).
+@inline(__always)
+func rectifiedSums(_ a: UnsafePointer<Float>, mask: UnsafePointer<Float>, _ b: UnsafePointer<Float>, center: Float,
+                   count: Int) -> SIMD2<Float> {
+    var sumG = SIMD8<Float>(), sumGB = SIMD8<Float>()
+    let c = SIMD8<Float>(repeating: center), zero = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        let g = zero.replacing(with: load8(a + i), where: load8(mask + i) .> zero)
+        sumG = sumG + g
+        sumGB = sumGB + g * (load8(b + i) - c)
+        i += 8
+    }
+    var sums = SIMD2(sumG.sum(), sumGB.sum())
+    while i < count {
+        let g: Float = mask[i] > 0 ? a[i] : 0
+        sums[0] += g
+        sums[1] += g * (b[i] - center)
+        i += 1
+    }
+    return sums
 }
 
 /// sum((x[i] - center)^2) over count floats, with eight partial sums.

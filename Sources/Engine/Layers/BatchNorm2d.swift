@@ -96,14 +96,10 @@ public final class BatchNorm2d: Layer {
         }
         let (N, C, S) = (input.shape[0], channels, input.shape[2] * input.shape[3])
         let gradInput = GradientPool.forCurrentThread().take(input.shape)
-        var dy = UnsafePointer(gradOutput.data)
-        if appliesReLU {
-            // The ReLU's backward, into gradInput; the BN backward below then reads and overwrites it in place.
-            reluBackward(dx: gradInput.data, dy: gradOutput.data, x: output.data, n: gradInput.count)
-            dy = UnsafePointer(gradInput.data)
-        }
+        // The fused ReLU's backward is taken as dy is read: where its output is 0, the gradient is 0.
         batchNormBackward(
-            dx: gradInput.data, dWeight: dWeight.data, dBias: dBias.data, dy: dy, x: input.data,
+            dx: gradInput.data, dWeight: dWeight.data, dBias: dBias.data, dy: gradOutput.data,
+            reluOutput: appliesReLU ? UnsafePointer(output.data) : nil, x: input.data,
             mean: mean.data, rstd: rstd.data, weight: weight.value.data, N: N, C: C, S: S,
             batchStatistics: usedBatchStatistics)
         return gradInput
