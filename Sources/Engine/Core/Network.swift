@@ -32,7 +32,7 @@ public final class Network {
 
     /// Runs `body`, a loop of `infer` calls over weights that stay as they are (an evaluation, the bench's
     /// inference), with each conv's BatchNorm folded into its weights once instead of on every call. Nothing
-    /// may change a weight, a BatchNorm's running statistics or a checkpoint's values inside `body`.
+    /// inside `body` may change a weight or a BatchNorm's running statistics: no training step, no load.
     public func withFrozenWeights<T>(_ body: () throws -> T) rethrows -> T {
         frozenDepth += 1
         if frozenDepth == 1 { setReusesFoldedWeights(true, below: root) }

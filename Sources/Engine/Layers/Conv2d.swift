@@ -85,7 +85,7 @@ public final class Conv2d: Layer {
     private var folded: Folded?
     /// Set by `Network.withFrozenWeights`: while true, `infer` keeps its folded weights from one call to the
     /// next instead of folding again. Folding reads and writes every weight, which for EfficientNetV2-S's
-    /// 21 M was a tenth of an inference batch.
+    /// 20 M was a sixth of an inference batch.
     var reusesFoldedWeights = false { didSet { folded = nil } }
 
     /// Whether the folded buffers already hold `wanted` (and may be used as they are); else records that the
