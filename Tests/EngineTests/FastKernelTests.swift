@@ -83,7 +83,8 @@ import Testing
 
     /// The depthwise kernels on phase planes against the row-by-row kernels, forward and backward: stride 1
     /// and 2, padded and unpadded (unpadded stride-1 3x3 convs read the input planes in place, here on planes
-    /// whose last outputs fall past the last whole vector, or all of them), square and not, odd and even sizes
+    /// whose last outputs fall past the last whole vector, or all of them; stride-1 3x3 convs padded by one read
+    /// a bordered copy, here also on planes one pixel wide and whose rows wrap inside a vector), square and not, odd and even sizes
     /// (whose last rows and columns a stride may skip), rows wide enough for the eight-wide stride-2 copies,
     /// planes that stack two images to a pass and leave the third alone, with and without bias.
     @Test func depthwisePhasedMatchesRowKernel() {
@@ -92,7 +93,8 @@ import Testing
                                              (10, 9, 5, 2, 2, true), (8, 6, 2, 2, 0, false), (12, 12, 3, 3, 1, true),
                                              (14, 14, 3, 1, 1, true), (33, 40, 3, 2, 1, false), (18, 18, 3, 1, 0, true),
                                              (6, 6, 3, 1, 0, true), (5, 13, 3, 1, 0, false), (30, 30, 3, 1, 0, true),
-                                             (3, 9, 3, 1, 0, true)] {
+                                             (3, 9, 3, 1, 0, true), (7, 7, 3, 1, 1, true), (3, 11, 3, 1, 1, false),
+                                             (17, 1, 3, 1, 1, true), (9, 2, 3, 1, 1, false), (28, 28, 3, 1, 1, true)] {
             expectDepthwiseMatchesRowKernel(h: h, w: w, kernel: k, stride: stride, pad: pad, bias: bias, fast: .phased)
         }
     }

@@ -1,9 +1,10 @@
 /// Depthwise convolution (groups == C == K), computed directly: no GEMM has enough work per channel.
 /// Shapes: input [N, C, H, W], weight [C, 1, R, S], bias [C], output [N, C, P, Q].
 ///
-/// Two kernels here: planes split into stride phases so that every tap is one long contiguous loop (the
-/// `.depthwisePhased` path, for planes over 16 pixels; smaller ones take DepthwiseSmallPlane.swift), and the
-/// plain row-by-row kernels, which both fast ones are tested against. Forward: output = conv(input, weight)
+/// The `.depthwisePhased` path (planes over 16 pixels; smaller ones take DepthwiseSmallPlane.swift) splits
+/// planes into stride phases so that every tap is one long contiguous loop, except for the two commonest 3x3
+/// convs, which read the planes themselves: unpadded ones in place, "same" ones (stride 1, padding 1) from a
+/// bordered copy. The plain row-by-row kernels here are what all the fast ones are tested against. Forward: output = conv(input, weight)
 /// + bias; backward: gradInput overwritten, gradWeight and gradBias accumulated (+=).
 
 /// Forward one output row per tap, each row clipped to the columns that read inside the image:
@@ -173,6 +174,14 @@ func depthwiseConvForwardPhased(
         depthwiseConv3x3ForwardUnpadded(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
         return
     }
+    if takesSameConv3x3(sh) {
+        depthwiseConv3x3ForwardSame(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
+        return
+    }
+    if takesStride2Conv3x3(sh) {
+        depthwiseConv3x3ForwardStride2(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
+        return
+    }
     let phases = DepthwisePhases(sh), span = phases.span
     Parallel.forEachPart(sh.c) { _, channels in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: phases.floats + span) { scratch in
@@ -271,6 +280,11 @@ func depthwiseConvBackwardPhased(
                                          gradWeight: gradWeight, gradBias: gradBias)
         return
     }
+    if takesSameConv3x3(sh) {
+        depthwiseConv3x3BackwardSame(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                     gradWeight: gradWeight, gradBias: gradBias)
+        return
+    }
     let phases = DepthwisePhases(sh), span = phases.span, phaseFloats = phases.floats
     let covered = phases.coversInput(sh)
     Parallel.forEachPart(sh.c) { _, channels in
@@ -336,6 +350,231 @@ private func depthwiseConv3x3BackwardUnpadded(
                             dw[r * 3 + s] += dotProduct(dyp, x + offset, count: span)
                             for j in 0..<span { dst[j] = dst[j] + tap * dyp[j] }
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - "Same" 3x3 convs: stride 1, padding 1
+
+/// Stride-1 3x3 depthwise convs padded by one pixel (ShuffleNet's and EfficientNetV2's), read from a copy
+/// of each input plane with one zero row above and below rather than from stride phases: the copy is one
+/// memcpy of the whole plane, where the phases are filled row by row at pitch W + 2 (the fills were 11 % of
+/// a ShuffleNetV2 inference). The output plane has the input's shape, so output j = p*W + q reads x[j + (r-1)*W
+/// + (s-1)] and is stored in place. The zero rows stand for the padding above and below; to the left and right,
+/// the left column's taps (s = 0) at q = 0 would read the previous row's last pixel and the right column's
+/// (s = 2) at q = W-1 the next row's first, so each column's sum is multiplied by a mask that is 0 there.
+/// Backward: dx is the same conv of dy with the filter turned half a turn (the masks swap sides with it),
+/// and dW[r, s] = sum over j of (dy * mask of column s)[j] * x[j + (r-1)*W + (s-1)], nine sums in one pass.
+private func takesSameConv3x3(_ sh: ConvShape) -> Bool {
+    sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 1 && sh.padW == 1
+}
+
+/// A plane's bordered copy and the column masks, for one W x H plane.
+private struct SameConvPlane {
+    let width: Int, plane: Int
+    /// Outputs rounded up to whole vectors: the last vector's extra lanes read zeros and are not stored.
+    let vectors: Int
+    /// Floats of a bordered copy: W + 1 zeros, the plane, then zeros for the last row's taps and vector.
+    var bordered: Int { plane + 2 * width + 10 }
+    /// Where the plane starts in its bordered copy.
+    var start: Int { width + 1 }
+
+    init(_ sh: ConvShape) {
+        width = sh.w
+        plane = sh.inPlane
+        vectors = (plane + 7) / 8
+    }
+
+    /// Calls body(maskLeft, maskRight): maskLeft[j] is 0 where output j lies in column 0, maskRight[j] where
+    /// it lies in column W - 1, and both are 1 elsewhere (`vectors * 8` entries each).
+    func withMasks(_ body: (_ maskLeft: UnsafePointer<Float>, _ maskRight: UnsafePointer<Float>) -> Void) {
+        let count = vectors * 8
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * count) { masks in
+            guard let left = masks.baseAddress else { return }
+            let right = left + count
+            for j in 0..<count {
+                left[j] = j % width == 0 ? 0 : 1
+                right[j] = j % width == width - 1 ? 0 : 1
+            }
+            body(left, right)
+        }
+    }
+
+    /// Copies plane x into the bordered buffer (whose borders the caller zeroed once).
+    @inline(__always)
+    func copy(_ x: UnsafePointer<Float>, into bordered: UnsafeMutablePointer<Float>) {
+        copyFloats(bordered + start, x, count: plane)
+    }
+
+    /// y[j] = bias + sum over taps t[r*3 + s] * x[j + (r-1)*W + (s-1)], masked as above, for the whole plane;
+    /// x is the plane inside its bordered copy.
+    @inline(__always)
+    func convolve(_ x: UnsafePointer<Float>, taps t: UnsafePointer<Float>, bias: Float,
+                  maskLeft: UnsafePointer<Float>, maskRight: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let w0 = SIMD8<Float>(repeating: t[0]), w1 = SIMD8<Float>(repeating: t[1]), w2 = SIMD8<Float>(repeating: t[2])
+        let w3 = SIMD8<Float>(repeating: t[3]), w4 = SIMD8<Float>(repeating: t[4]), w5 = SIMD8<Float>(repeating: t[5])
+        let w6 = SIMD8<Float>(repeating: t[6]), w7 = SIMD8<Float>(repeating: t[7]), w8 = SIMD8<Float>(repeating: t[8])
+        let b = SIMD8<Float>(repeating: bias), w = width
+        for v in 0..<vectors {
+            let j = v * 8, up = x + j - w, mid = x + j, down = x + j + w
+            var centre = b.addingProduct(load8(up), w1)
+            centre = centre.addingProduct(load8(mid), w4)
+            centre = centre.addingProduct(load8(down), w7)
+            var left = load8(up - 1) * w0
+            left = left.addingProduct(load8(mid - 1), w3)
+            left = left.addingProduct(load8(down - 1), w6)
+            var right = load8(up + 1) * w2
+            right = right.addingProduct(load8(mid + 1), w5)
+            right = right.addingProduct(load8(down + 1), w8)
+            let a = centre.addingProduct(left, load8(maskLeft + j)).addingProduct(right, load8(maskRight + j))
+            if j + 8 <= plane {
+                store8(y + j, a)
+            } else {
+                for i in 0..<(plane - j) { y[j + i] = a[i] }
+            }
+        }
+    }
+}
+
+private func depthwiseConv3x3ForwardSame(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, activation: ConvActivation
+) {
+    let layout = SameConvPlane(sh)
+    layout.withMasks { maskLeft, maskRight in
+        Parallel.forEachPart(sh.c) { _, channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.bordered) { scratch in
+                guard let xs = scratch.baseAddress else { return }
+                xs.initialize(repeating: 0, count: layout.bordered)
+                // Images outside, channels inside: the planes are read in memory order.
+                for n in 0..<sh.n {
+                    for c in channels {
+                        let y = output + sh.outputPlane(n, c)
+                        layout.copy(input + sh.inputPlane(n, c), into: xs)
+                        layout.convolve(xs + layout.start, taps: weight + c * 9, bias: bias?[c] ?? 0,
+                                        maskLeft: maskLeft, maskRight: maskRight, into: y)
+                        if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+private func depthwiseConv3x3BackwardSame(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
+) {
+    let layout = SameConvPlane(sh)
+    layout.withMasks { maskLeft, maskRight in
+        Parallel.forEachPart(sh.c) { _, channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * layout.bordered + 9) { scratch in
+                guard let xs = scratch.baseAddress else { return }
+                let dys = xs + layout.bordered, flipped = dys + layout.bordered
+                xs.initialize(repeating: 0, count: 2 * layout.bordered + 9)
+                let x = UnsafePointer(xs + layout.start), dy = UnsafePointer(dys + layout.start), w = layout.width
+                for n in 0..<sh.n {
+                    for c in channels {
+                        let t = weight + c * 9, dw = gradWeight + c * 9, dyPlane = gradOutput + sh.outputPlane(n, c)
+                        layout.copy(input + sh.inputPlane(n, c), into: xs)
+                        layout.copy(dyPlane, into: dys)
+                        if let gradBias { gradBias[c] += sumOf(dyPlane, count: sh.outPlane) }
+                        for i in 0..<9 { flipped[i] = t[8 - i] }
+                        layout.convolve(dy, taps: flipped, bias: 0, maskLeft: maskLeft, maskRight: maskRight,
+                                        into: gradInput + sh.inputPlane(n, c))
+                        // dW: the vector lanes past the plane read dy's zero border, so they add nothing.
+                        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                        var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+                        var a8 = SIMD8<Float>()
+                        for v in 0..<layout.vectors {
+                            let j = v * 8, g = load8(dy + j)
+                            let gl = g * load8(maskLeft + j), gr = g * load8(maskRight + j)
+                            let up = x + j - w, mid = x + j, down = x + j + w
+                            a0 = a0.addingProduct(gl, load8(up - 1)); a1 = a1.addingProduct(g, load8(up)); a2 = a2.addingProduct(gr, load8(up + 1))
+                            a3 = a3.addingProduct(gl, load8(mid - 1)); a4 = a4.addingProduct(g, load8(mid)); a5 = a5.addingProduct(gr, load8(mid + 1))
+                            a6 = a6.addingProduct(gl, load8(down - 1)); a7 = a7.addingProduct(g, load8(down)); a8 = a8.addingProduct(gr, load8(down + 1))
+                        }
+                        dw[0] += a0.sum(); dw[1] += a1.sum(); dw[2] += a2.sum()
+                        dw[3] += a3.sum(); dw[4] += a4.sum(); dw[5] += a5.sum()
+                        dw[6] += a6.sum(); dw[7] += a7.sum(); dw[8] += a8.sum()
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Stride-2 3x3 convs padded by one, forward
+
+/// Stride-2 3x3 depthwise convs padded by one (ShuffleNet's and EfficientNetV2's downsampling), forward, on a
+/// bordered copy of each plane rather than its four stride phases: filling the phases row by row was 8 % of a
+/// ShuffleNetV2 inference, more than the conv itself. Output (p, q) reads row 2p - 1 + r at columns 2q - 1,
+/// 2q and 2q + 1; eight outputs of a row take sixteen floats from 2q on, whose even lanes are the centre
+/// column's pixels and odd lanes the right column's, and the sixteen from 2q - 2 on, whose odd lanes are the
+/// left column's. The left column at q = 0 and, on odd widths, the right column at q = Q - 1 fall on the
+/// padding and are masked; the padding rows are the copy's zero rows.
+private func takesStride2Conv3x3(_ sh: ConvShape) -> Bool {
+    sh.r == 3 && sh.s == 3 && sh.strideH == 2 && sh.strideW == 2 && sh.padH == 1 && sh.padW == 1
+}
+
+private func depthwiseConv3x3ForwardStride2(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, activation: ConvActivation
+) {
+    // The bordered copy: W + 2 zeros (the row above, and the left column's first read two floats before a
+    // row), the plane, then zeros for the row below and the last vector's reads past it (up to 2W + 14).
+    let w = sh.w, plane = sh.inPlane, start = w + 2, bordered = start + plane + 2 * w + 16
+    let vectors = (sh.q + 7) / 8
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * vectors * 8) { masks in
+        guard let maskLeft = masks.baseAddress else { return }
+        let maskRight = maskLeft + vectors * 8
+        for q in 0..<(vectors * 8) {
+            maskLeft[q] = q == 0 ? 0 : 1
+            maskRight[q] = 2 * q + 1 < w ? 1 : 0
+        }
+        Parallel.forEachPart(sh.c) { _, channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 8) { scratch in
+                guard let xs = scratch.baseAddress else { return }
+                let rowOut = xs + bordered
+                xs.initialize(repeating: 0, count: bordered + 8)
+                let x = UnsafePointer(xs + start)
+                for n in 0..<sh.n {
+                    for c in channels {
+                        copyFloats(xs + start, input + sh.inputPlane(n, c), count: plane)
+                        let t = weight + c * 9, y = output + sh.outputPlane(n, c)
+                        let w0 = SIMD8<Float>(repeating: t[0]), w1 = SIMD8<Float>(repeating: t[1]), w2 = SIMD8<Float>(repeating: t[2])
+                        let w3 = SIMD8<Float>(repeating: t[3]), w4 = SIMD8<Float>(repeating: t[4]), w5 = SIMD8<Float>(repeating: t[5])
+                        let w6 = SIMD8<Float>(repeating: t[6]), w7 = SIMD8<Float>(repeating: t[7]), w8 = SIMD8<Float>(repeating: t[8])
+                        let b = SIMD8<Float>(repeating: bias?[c] ?? 0)
+                        for p in 0..<sh.p {
+                            let up = x + (2 * p - 1) * w, mid = up + w, down = mid + w
+                            for v in 0..<vectors {
+                                let q = v * 8
+                                let u = loadVector(up + 2 * q, as: SIMD16<Float>.self)
+                                let m = loadVector(mid + 2 * q, as: SIMD16<Float>.self)
+                                let d = loadVector(down + 2 * q, as: SIMD16<Float>.self)
+                                var centre = b.addingProduct(u.evenHalf, w1)
+                                centre = centre.addingProduct(m.evenHalf, w4)
+                                centre = centre.addingProduct(d.evenHalf, w7)
+                                var right = u.oddHalf * w2
+                                right = right.addingProduct(m.oddHalf, w5)
+                                right = right.addingProduct(d.oddHalf, w8)
+                                var left = loadVector(up + 2 * q - 2, as: SIMD16<Float>.self).oddHalf * w0
+                                left = left.addingProduct(loadVector(mid + 2 * q - 2, as: SIMD16<Float>.self).oddHalf, w3)
+                                left = left.addingProduct(loadVector(down + 2 * q - 2, as: SIMD16<Float>.self).oddHalf, w6)
+                                let a = centre.addingProduct(left, load8(maskLeft + q)).addingProduct(right, load8(maskRight + q))
+                                if q + 8 <= sh.q {
+                                    store8(y + p * sh.q + q, a)
+                                } else {
+                                    store8(rowOut, a)
+                                    copyFloats(y + p * sh.q + q, rowOut, count: sh.q - q)
+                                }
+                            }
+                        }
+                        if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
                     }
                 }
             }
