@@ -285,6 +285,11 @@ func depthwiseConvBackwardPhased(
                                      gradWeight: gradWeight, gradBias: gradBias)
         return
     }
+    if takesStride2Conv3x3(sh) {
+        depthwiseConv3x3BackwardStride2(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                        gradWeight: gradWeight, gradBias: gradBias)
+        return
+    }
     let phases = DepthwisePhases(sh), span = phases.span, phaseFloats = phases.floats
     let covered = phases.coversInput(sh)
     Parallel.forEachPart(sh.c) { _, channels in
@@ -507,7 +512,7 @@ private func depthwiseConv3x3BackwardSame(
     }
 }
 
-// MARK: - Stride-2 3x3 convs padded by one, forward
+// MARK: - Stride-2 3x3 convs padded by one
 
 /// Stride-2 3x3 depthwise convs padded by one (ShuffleNet's and EfficientNetV2's downsampling), forward, on a
 /// bordered copy of each plane rather than its four stride phases: filling the phases row by row was 8 % of a
@@ -575,6 +580,88 @@ private func depthwiseConv3x3ForwardStride2(
                             }
                         }
                         if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Backward of the stride-2 3x3 convs above, on the same bordered copy of x and a copy of dy whose rows are
+/// padded with zeros to whole vectors and one more (so dy[p][q + 1] past the row, and the row below the last,
+/// read zeros). dW[r, s] sums dy against the pixels the forward read, the left and right columns' terms
+/// masked as there. dx row by row pair, gathered rather than scattered: an even input row 2p takes only tap
+/// row 1 of output row p, an odd one 2p + 1 tap row 2 of output row p and tap row 0 of row p + 1; within a
+/// row, even column 2q takes tap column 1 of output q, odd column 2q + 1 tap column 2 of q and 0 of q + 1.
+/// Each pair of rows is built as eight even and eight odd columns at a time and interleaved; what falls past
+/// the image (column W or row H of an odd-sized plane, the padding) is not stored.
+private func depthwiseConv3x3BackwardStride2(
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
+) {
+    let w = sh.w, plane = sh.inPlane, start = w + 2, bordered = start + plane + 2 * w + 16
+    let vectors = (sh.q + 7) / 8, dyPitch = vectors * 8 + 8, dyFloats = (sh.p + 1) * dyPitch, rowPitch = 16 * vectors
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * vectors * 8) { masks in
+        guard let maskLeft = masks.baseAddress else { return }
+        let maskRight = maskLeft + vectors * 8
+        for q in 0..<(vectors * 8) {
+            maskLeft[q] = q == 0 ? 0 : 1
+            maskRight[q] = 2 * q + 1 < w ? 1 : 0
+        }
+        Parallel.forEachPart(sh.c) { _, channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + dyFloats + 2 * rowPitch) { scratch in
+                guard let xs = scratch.baseAddress else { return }
+                let dys = xs + bordered, rows = dys + dyFloats
+                xs.initialize(repeating: 0, count: bordered + dyFloats + 2 * rowPitch)
+                let x = UnsafePointer(xs + start), dy = UnsafePointer(dys)
+                for n in 0..<sh.n {
+                    for c in channels {
+                        let dyPlane = gradOutput + sh.outputPlane(n, c), dx = gradInput + sh.inputPlane(n, c)
+                        copyFloats(xs + start, input + sh.inputPlane(n, c), count: plane)
+                        for p in 0..<sh.p { copyFloats(dys + p * dyPitch, dyPlane + p * sh.q, count: sh.q) }
+                        if let gradBias { gradBias[c] += sumOf(dyPlane, count: sh.outPlane) }
+                        let t = weight + c * 9, dw = gradWeight + c * 9
+                        let w0 = SIMD8<Float>(repeating: t[0]), w1 = SIMD8<Float>(repeating: t[1]), w2 = SIMD8<Float>(repeating: t[2])
+                        let w3 = SIMD8<Float>(repeating: t[3]), w4 = SIMD8<Float>(repeating: t[4]), w5 = SIMD8<Float>(repeating: t[5])
+                        let w6 = SIMD8<Float>(repeating: t[6]), w7 = SIMD8<Float>(repeating: t[7]), w8 = SIMD8<Float>(repeating: t[8])
+                        for p in 0..<sh.p {
+                            let g0 = dy + p * dyPitch, g1 = g0 + dyPitch
+                            for v in 0..<vectors {
+                                let q = v * 8
+                                let a = load8(g0 + q), aNext = load8(g0 + q + 1), b = load8(g1 + q), bNext = load8(g1 + q + 1)
+                                var even = SIMD16<Float>(), odd = SIMD16<Float>()
+                                even.evenHalf = a * w4
+                                even.oddHalf = (a * w5).addingProduct(aNext, w3)
+                                odd.evenHalf = (a * w7).addingProduct(b, w1)
+                                odd.oddHalf = (a * w8).addingProduct(aNext, w6).addingProduct(b, w2).addingProduct(bNext, w0)
+                                storeVector(even, at: rows + 2 * q)
+                                storeVector(odd, at: rows + rowPitch + 2 * q)
+                            }
+                            copyFloats(dx + 2 * p * w, rows, count: w)
+                            if 2 * p + 1 < sh.h { copyFloats(dx + (2 * p + 1) * w, rows + rowPitch, count: w) }
+                        }
+                        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                        var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+                        var a8 = SIMD8<Float>()
+                        for p in 0..<sh.p {
+                            let up = x + (2 * p - 1) * w, mid = up + w, down = mid + w
+                            for v in 0..<vectors {
+                                let q = v * 8, g = load8(dy + p * dyPitch + q)
+                                let gl = g * load8(maskLeft + q), gr = g * load8(maskRight + q)
+                                let u = loadVector(up + 2 * q, as: SIMD16<Float>.self)
+                                let m = loadVector(mid + 2 * q, as: SIMD16<Float>.self)
+                                let d = loadVector(down + 2 * q, as: SIMD16<Float>.self)
+                                a1 = a1.addingProduct(g, u.evenHalf); a2 = a2.addingProduct(gr, u.oddHalf)
+                                a4 = a4.addingProduct(g, m.evenHalf); a5 = a5.addingProduct(gr, m.oddHalf)
+                                a7 = a7.addingProduct(g, d.evenHalf); a8 = a8.addingProduct(gr, d.oddHalf)
+                                a0 = a0.addingProduct(gl, loadVector(up + 2 * q - 2, as: SIMD16<Float>.self).oddHalf)
+                                a3 = a3.addingProduct(gl, loadVector(mid + 2 * q - 2, as: SIMD16<Float>.self).oddHalf)
+                                a6 = a6.addingProduct(gl, loadVector(down + 2 * q - 2, as: SIMD16<Float>.self).oddHalf)
+                            }
+                        }
+                        dw[0] += a0.sum(); dw[1] += a1.sum(); dw[2] += a2.sum()
+                        dw[3] += a3.sum(); dw[4] += a4.sum(); dw[5] += a5.sum()
+                        dw[6] += a6.sum(); dw[7] += a7.sum(); dw[8] += a8.sum()
                     }
                 }
             }
