@@ -94,7 +94,8 @@ import Testing
                                              (14, 14, 3, 1, 1, true), (33, 40, 3, 2, 1, false), (18, 18, 3, 1, 0, true),
                                              (6, 6, 3, 1, 0, true), (5, 13, 3, 1, 0, false), (30, 30, 3, 1, 0, true),
                                              (3, 9, 3, 1, 0, true), (7, 7, 3, 1, 1, true), (3, 11, 3, 1, 1, false),
-                                             (17, 1, 3, 1, 1, true), (9, 2, 3, 1, 1, false), (28, 28, 3, 1, 1, true)] {
+                                             (17, 1, 3, 1, 1, true), (9, 2, 3, 1, 1, false), (28, 28, 3, 1, 1, true),
+                                             (7, 7, 3, 2, 1, true), (14, 14, 3, 2, 1, false), (28, 28, 3, 2, 1, true)] {
             expectDepthwiseMatchesRowKernel(h: h, w: w, kernel: k, stride: stride, pad: pad, bias: bias, fast: .phased)
         }
     }
