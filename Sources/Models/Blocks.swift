@@ -70,7 +70,7 @@ public final class Block: Layer {
 /// Shapes: input [N, C, H, W], output [N, K, P, Q]; weights `convs.i.weight` [K/g, C/g, k, k], as the seed's
 /// `CellList` names them. It computes with one grouped `Conv2d` (the same arithmetic), whose weight is the
 /// g slices stacked: forward copies the slices in, backward adds the grouped gradient's slices back out.
-public final class GroupConv: Layer {
+public final class GroupConv: ConvolutionLayer {
     public var name = "" { didSet { conv.name = name } }
     public var typeName: String { "GroupConv" }
     public let groups: Int
@@ -92,10 +92,26 @@ public final class GroupConv: Layer {
     public func outputShape(for input: [Int]) throws -> [Int] { try conv.outputShape(for: input) }
     public func macsPerSample(input: [Int]) -> Int { conv.macsPerSample(input: input) }
 
+    public var outChannels: Int { conv.outChannels }
+    public var reusesFoldedWeights: Bool {
+        get { conv.reusesFoldedWeights }
+        set { conv.reusesFoldedWeights = newValue }
+    }
+
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        copySlicesIn()
+        return try conv.forward(input, training: training)
+    }
+
+    public func infer(_ input: Tensor, batchNorm: BatchNorm2d?, activation: Activation.Kind?) throws -> Tensor {
+        copySlicesIn()
+        return try conv.infer(input, batchNorm: batchNorm, activation: activation)
+    }
+
+    /// The grouped conv's weight = the slices, as the optimizer and a checkpoint load last left them.
+    private func copySlicesIn() {
         let sliceCount = weights[0].count
         for (g, w) in weights.enumerated() { (conv.weight.value.data + g * sliceCount).update(from: w.value.data, count: sliceCount) }
-        return try conv.forward(input, training: training)
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {

@@ -47,7 +47,7 @@ public final class Network {
 
     /// Through `children`, the walk `stateDict` takes: every conv has weights, so every conv is on it.
     private func setReusesFoldedWeights(_ reuses: Bool, below layer: any Layer) {
-        if let conv = layer as? Conv2d { conv.reusesFoldedWeights = reuses }
+        if let conv = layer as? any ConvolutionLayer { conv.reusesFoldedWeights = reuses }
         for (_, child) in layer.children { setReusesFoldedWeights(reuses, below: child) }
     }
 

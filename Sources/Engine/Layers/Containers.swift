@@ -14,12 +14,12 @@ public func fuseBatchNormReLU(_ layers: [any Layer]) {
     }
 }
 
-/// One step of a container's inference (`Layer.infer`): a layer run on its own, a conv run with the
+/// One step of a container's inference (`Layer.infer`): a layer run on its own, a conv (`ConvolutionLayer`) run with the
 /// BatchNorm and the ReLU, ReLU6 or SiLU directly after it folded in (`Conv2d.infer`), or a channel
 /// concatenation that writes its channels straight to where the shuffle after it moves them.
 public enum InferenceStep {
     case layer(any Layer)
-    case conv(Conv2d, batchNorm: BatchNorm2d?, activation: Activation.Kind?)
+    case conv(any ConvolutionLayer, batchNorm: BatchNorm2d?, activation: Activation.Kind?)
     case shuffledJoin(any ChannelJoin, ChannelShuffle)
 }
 
@@ -31,7 +31,7 @@ public protocol ChannelJoin: Layer {
     func infer(_ input: Tensor, shuffledBy shuffle: ChannelShuffle) throws -> Tensor
 }
 
-/// The inference steps of `layers`, run in this order by one container: each Conv2d takes a BatchNorm2d
+/// The inference steps of `layers`, run in this order by one container: each conv takes a BatchNorm2d
 /// directly after it (of its channel count), then a ReLU, ReLU6 or SiLU directly after those; everything else is
 /// a step of its own. A conv with neither stays a plain layer.
 public func inferenceSteps(_ layers: [any Layer]) -> [InferenceStep] {
@@ -43,7 +43,7 @@ public func inferenceSteps(_ layers: [any Layer]) -> [InferenceStep] {
             i += 2
             continue
         }
-        guard let conv = layers[i] as? Conv2d else {
+        guard let conv = layers[i] as? any ConvolutionLayer else {
             steps.append(.layer(layers[i]))
             i += 1
             continue
@@ -204,8 +204,9 @@ public final class Residual: Layer {
         self.body = body
         self.shortcut = shortcut
         self.activation = activation
-        if case let .conv(first, bn, act)? = body.inferencePlan.first, let side = shortcut?.1 as? Sequential,
-           side.inferencePlan.count == 1, case let .conv(sideConv, sideBN, sideAct) = side.inferencePlan[0] {
+        if case let .conv(firstLayer, bn, act)? = body.inferencePlan.first, let first = firstLayer as? Conv2d,
+           let side = shortcut?.1 as? Sequential, side.inferencePlan.count == 1,
+           case let .conv(sideLayer, sideBN, sideAct) = side.inferencePlan[0], let sideConv = sideLayer as? Conv2d {
             convPair = (InferenceConv(first, bn, act), side, InferenceConv(sideConv, sideBN, sideAct))
         } else {
             convPair = nil

@@ -1,10 +1,22 @@
 import Foundation
 
+/// A layer that computes as one `Conv2d`, so that inference folds the BatchNorm and activation after it in as
+/// it does for a plain conv (`inferenceSteps`), and an evaluation's `Network.withFrozenWeights` reaches its
+/// folded copy: Conv2d itself, and the MindSpore seed's GroupConv (its g slices as one grouped conv), whose
+/// BatchNorms ran as layers of their own in inference, a tenth of a ShuffleNetV1 inference.
+public protocol ConvolutionLayer: Layer {
+    var outChannels: Int { get }
+    /// See `Conv2d.reusesFoldedWeights`.
+    var reusesFoldedWeights: Bool { get set }
+    /// See `Conv2d.infer(_:batchNorm:activation:)`.
+    func infer(_ input: Tensor, batchNorm: BatchNorm2d?, activation: Activation.Kind?) throws -> Tensor
+}
+
 /// 2-D convolution as `nn.Conv2d` (zero padding, dilation 1), with `groups` for grouped and depthwise convs.
 ///
 /// Shapes: input [N, C, H, W], weight [K, C/groups, R, S], bias [K], output [N, K, P, Q],
 /// P = (H + 2*padH - R)/strideH + 1, Q likewise.
-public final class Conv2d: Layer {
+public final class Conv2d: ConvolutionLayer {
     public var name = ""
     public var typeName: String { "Conv2d" }
     public let inChannels: Int, outChannels: Int
@@ -86,7 +98,7 @@ public final class Conv2d: Layer {
     /// Set by `Network.withFrozenWeights`: while true, `infer` keeps its folded weights from one call to the
     /// next instead of folding again. Folding reads and writes every weight, which for EfficientNetV2-S's
     /// 20 M was a sixth of an inference batch.
-    var reusesFoldedWeights = false { didSet { folded = nil } }
+    public var reusesFoldedWeights = false { didSet { folded = nil } }
 
     /// Whether the folded buffers already hold `wanted` (and may be used as they are); else records that the
     /// caller is about to fill them with it, to be reused only inside a `Network.withFrozenWeights` scope.
