@@ -72,6 +72,21 @@ import Testing
                                                   inputShape: [2, 3, 4, 4], "whole-plane avgpool")
     }
 
+    /// A 3x3 stride-2 average pool padded by one that counts the padding (ShuffleNetV1's shortcut) runs the
+    /// stride-2 depthwise kernel with taps of 1/9: the windowed kernel's values, on even and odd planes, planes
+    /// narrower than a vector's eight outputs and wider than one.
+    @Test func strideTwoAveragePoolAgreesWithTheWindowedKernel() throws {
+        for (h, w) in [(28, 28), (7, 7), (14, 9), (33, 40), (3, 2)] {
+            let x = seededTensor([2, 3, h, w], seed: UInt64(h * 100 + w))
+            let pool = Pool2d(.average(countIncludePad: true), kernel: 3, stride: 2, padding: 1)
+            let y = try pool.forward(x, training: true)
+            let sh = PoolShape(planes: 6, h: h, w: w, p: y.shape[2], q: y.shape[3], kernel: 3, stride: 2, pad: 1)
+            let windowed = Tensor(shape: [y.count])
+            averagePoolForward(sh, countIncludePad: true, input: x.data, output: windowed.data)
+            expectClose(y.array, windowed.array, "\(h)x\(w)", rtol: 1e-6, atol: 1e-6)
+        }
+    }
+
     @Test func wrongInputShapeThrowsNamingLayerAndShapes() throws {
         let layers: [any Layer] = [named(Pool2d(.max, kernel: 3, stride: 2, padding: 1), "stem.pool"),
                                    named(GlobalAvgPool(), "head.pool"), named(ZeroPad2d(2), "pad")]

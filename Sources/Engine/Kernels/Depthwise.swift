@@ -525,9 +525,10 @@ private func takesStride2Conv3x3(_ sh: ConvShape) -> Bool {
     sh.r == 3 && sh.s == 3 && sh.strideH == 2 && sh.strideW == 2 && sh.padH == 1 && sh.padW == 1
 }
 
+/// `tapsPerChannel`: floats from one channel's nine taps to the next's (0: every channel has the same nine).
 private func depthwiseConv3x3ForwardStride2(
-    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>, activation: ConvActivation
+    _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, tapsPerChannel: Int = 9,
+    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, activation: ConvActivation
 ) {
     // The bordered copy: W + 2 zeros (the row above, and the left column's first read two floats before a
     // row), the plane, then zeros for the row below and the last vector's reads past it (up to 2W + 14).
@@ -549,7 +550,7 @@ private func depthwiseConv3x3ForwardStride2(
                 for n in 0..<sh.n {
                     for c in channels {
                         copyFloats(xs + start, input + sh.inputPlane(n, c), count: plane)
-                        let t = weight + c * 9, y = output + sh.outputPlane(n, c)
+                        let t = weight + c * tapsPerChannel, y = output + sh.outputPlane(n, c)
                         let w0 = SIMD8<Float>(repeating: t[0]), w1 = SIMD8<Float>(repeating: t[1]), w2 = SIMD8<Float>(repeating: t[2])
                         let w3 = SIMD8<Float>(repeating: t[3]), w4 = SIMD8<Float>(repeating: t[4]), w5 = SIMD8<Float>(repeating: t[5])
                         let w6 = SIMD8<Float>(repeating: t[6]), w7 = SIMD8<Float>(repeating: t[7]), w8 = SIMD8<Float>(repeating: t[8])
@@ -585,6 +586,18 @@ private func depthwiseConv3x3ForwardStride2(
             }
         }
     }
+}
+
+/// 3x3 stride-2 average pooling padded by one that counts the padding (`AvgPool2d(3, 2, padding=1)`, ShuffleNetV1's
+/// shortcut) over planes [planes, H, W]: the stride-2 kernel above with all nine taps 1/9 for every plane. The
+/// windowed pooling kernel's per-window bookkeeping took 7.7 % of a ShuffleNetV1 inference.
+func averagePool3x3Stride2Forward(planes: Int, h: Int, w: Int, input: UnsafePointer<Float>,
+                                  output: UnsafeMutablePointer<Float>) {
+    let sh = ConvShape(n: 1, c: planes, h: h, w: w, k: planes, p: (h - 1) / 2 + 1, q: (w - 1) / 2 + 1, r: 3, s: 3,
+                       strideH: 2, strideW: 2, padH: 1, padW: 1, groups: planes)
+    let taps = [Float](repeating: 1 / 9, count: 9)
+    depthwiseConv3x3ForwardStride2(sh, input: input, weight: taps, tapsPerChannel: 0, bias: nil, output: output,
+                                   activation: .none)
 }
 
 /// Backward of the stride-2 3x3 convs above, on the same bordered copy of x and a copy of dy whose rows are

@@ -58,6 +58,8 @@ public final class Pool2d: Layer {
             maxPoolForward(sh, input: input.data, output: output.data, argmax: argmax.data)
         case .average where isWholePlaneAverage(sh):
             globalAveragePoolForward(planes: sh.planes, size: sh.h * sh.w, input: input.data, output: output.data)
+        case .average(countIncludePad: true) where sh.kernel == 3 && sh.stride == 2 && sh.pad == 1:
+            averagePool3x3Stride2Forward(planes: sh.planes, h: sh.h, w: sh.w, input: input.data, output: output.data)
         case let .average(countIncludePad):
             averagePoolForward(sh, countIncludePad: countIncludePad, input: input.data, output: output.data)
         }
