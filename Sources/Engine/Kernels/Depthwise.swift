@@ -377,6 +377,21 @@ private func takesSameConv3x3(_ sh: ConvShape) -> Bool {
     sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 1 && sh.padW == 1
 }
 
+/// Calls body(maskLeft, maskRight), two runs of `count` lanes: 1 where `keepsLeft` (`keepsRight`) holds for the
+/// lane, else 0. The left and right columns' sums of the 3x3 kernels below are multiplied by them.
+private func withColumnMasks(_ count: Int, keepsLeft: (Int) -> Bool, keepsRight: (Int) -> Bool,
+                             _ body: (_ maskLeft: UnsafePointer<Float>, _ maskRight: UnsafePointer<Float>) -> Void) {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * count) { masks in
+        guard let left = masks.baseAddress else { return }
+        let right = left + count
+        for i in 0..<count {
+            left[i] = keepsLeft(i) ? 1 : 0
+            right[i] = keepsRight(i) ? 1 : 0
+        }
+        body(left, right)
+    }
+}
+
 /// A plane's bordered copy and the column masks, for one W x H plane.
 private struct SameConvPlane {
     let width: Int, plane: Int
@@ -396,16 +411,7 @@ private struct SameConvPlane {
     /// Calls body(maskLeft, maskRight): maskLeft[j] is 0 where output j lies in column 0, maskRight[j] where
     /// it lies in column W - 1, and both are 1 elsewhere (`vectors * 8` entries each).
     func withMasks(_ body: (_ maskLeft: UnsafePointer<Float>, _ maskRight: UnsafePointer<Float>) -> Void) {
-        let count = vectors * 8
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * count) { masks in
-            guard let left = masks.baseAddress else { return }
-            let right = left + count
-            for j in 0..<count {
-                left[j] = j % width == 0 ? 0 : 1
-                right[j] = j % width == width - 1 ? 0 : 1
-            }
-            body(left, right)
-        }
+        withColumnMasks(vectors * 8, keepsLeft: { $0 % width != 0 }, keepsRight: { $0 % width != width - 1 }, body)
     }
 
     /// Copies plane x into the bordered buffer (whose borders the caller zeroed once).
@@ -525,22 +531,40 @@ private func takesStride2Conv3x3(_ sh: ConvShape) -> Bool {
     sh.r == 3 && sh.s == 3 && sh.strideH == 2 && sh.strideW == 2 && sh.padH == 1 && sh.padW == 1
 }
 
+/// A plane's bordered copy and the column masks of the stride-2 convs, for one W x H plane.
+private struct Stride2ConvPlane {
+    let width: Int, plane: Int
+    /// Eight-output vectors per output row, the last one's extra lanes computed and dropped.
+    let vectors: Int
+    /// Where the plane starts in its bordered copy: after W + 2 zeros (the row above, and the left column's
+    /// first read, two floats before a row).
+    var start: Int { width + 2 }
+    /// Floats of a bordered copy: then the plane, and zeros for the row below and the last vector's reads past
+    /// it (up to 2W + 14).
+    var bordered: Int { start + plane + 2 * width + 16 }
+
+    init(_ sh: ConvShape) {
+        width = sh.w
+        plane = sh.inPlane
+        vectors = (sh.q + 7) / 8
+    }
+
+    /// Calls body(maskLeft, maskRight) over an output row's `vectors * 8` lanes: maskLeft[q] is 0 at q = 0,
+    /// where the left column reads the padding; maskRight[q] is 0 where the right column 2q + 1 is past the
+    /// image (on odd widths, q = Q - 1; and the dropped lanes); both are 1 elsewhere.
+    func withMasks(_ body: (_ maskLeft: UnsafePointer<Float>, _ maskRight: UnsafePointer<Float>) -> Void) {
+        withColumnMasks(vectors * 8, keepsLeft: { $0 != 0 }, keepsRight: { 2 * $0 + 1 < width }, body)
+    }
+}
+
 /// `tapsPerChannel`: floats from one channel's nine taps to the next's (0: every channel has the same nine).
 private func depthwiseConv3x3ForwardStride2(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, tapsPerChannel: Int = 9,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, activation: ConvActivation
 ) {
-    // The bordered copy: W + 2 zeros (the row above, and the left column's first read two floats before a
-    // row), the plane, then zeros for the row below and the last vector's reads past it (up to 2W + 14).
-    let w = sh.w, plane = sh.inPlane, start = w + 2, bordered = start + plane + 2 * w + 16
-    let vectors = (sh.q + 7) / 8
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * vectors * 8) { masks in
-        guard let maskLeft = masks.baseAddress else { return }
-        let maskRight = maskLeft + vectors * 8
-        for q in 0..<(vectors * 8) {
-            maskLeft[q] = q == 0 ? 0 : 1
-            maskRight[q] = 2 * q + 1 < w ? 1 : 0
-        }
+    let layout = Stride2ConvPlane(sh), w = layout.width, plane = layout.plane, vectors = layout.vectors
+    let start = layout.start, bordered = layout.bordered
+    layout.withMasks { maskLeft, maskRight in
         Parallel.forEachPart(sh.c) { _, channels in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 8) { scratch in
                 guard let xs = scratch.baseAddress else { return }
@@ -612,15 +636,10 @@ private func depthwiseConv3x3BackwardStride2(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
 ) {
-    let w = sh.w, plane = sh.inPlane, start = w + 2, bordered = start + plane + 2 * w + 16
-    let vectors = (sh.q + 7) / 8, dyPitch = vectors * 8 + 8, dyFloats = (sh.p + 1) * dyPitch, rowPitch = 16 * vectors
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * vectors * 8) { masks in
-        guard let maskLeft = masks.baseAddress else { return }
-        let maskRight = maskLeft + vectors * 8
-        for q in 0..<(vectors * 8) {
-            maskLeft[q] = q == 0 ? 0 : 1
-            maskRight[q] = 2 * q + 1 < w ? 1 : 0
-        }
+    let layout = Stride2ConvPlane(sh), w = layout.width, plane = layout.plane, vectors = layout.vectors
+    let start = layout.start, bordered = layout.bordered
+    let dyPitch = vectors * 8 + 8, dyFloats = (sh.p + 1) * dyPitch, rowPitch = 16 * vectors
+    layout.withMasks { maskLeft, maskRight in
         Parallel.forEachPart(sh.c) { _, channels in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + dyFloats + 2 * rowPitch) { scratch in
                 guard let xs = scratch.baseAddress else { return }
