@@ -2,10 +2,11 @@
 /// Shapes: input [N, C, H, W], weight [C, 1, R, S], bias [C], output [N, C, P, Q].
 ///
 /// The `.depthwisePhased` path (planes over 16 pixels; smaller ones take DepthwiseSmallPlane.swift) splits
-/// planes into stride phases so that every tap is one long contiguous loop, except for the two commonest 3x3
-/// convs, which read the planes themselves: unpadded ones in place, "same" ones (stride 1, padding 1) from a
-/// bordered copy. The plain row-by-row kernels here are what all the fast ones are tested against. Forward: output = conv(input, weight)
-/// + bias; backward: gradInput overwritten, gradWeight and gradBias accumulated (+=).
+/// planes into stride phases so that every tap is one long contiguous loop, except for the commonest 3x3
+/// convs, which read the planes themselves: unpadded stride-1 ones in place, and those padded by one at
+/// stride 1 ("same") or 2 from a bordered copy. The plain row-by-row kernels here are what all the fast ones
+/// are tested against. Forward: output = conv(input, weight) + bias; backward: gradInput overwritten,
+/// gradWeight and gradBias accumulated (+=).
 
 /// Forward one output row per tap, each row clipped to the columns that read inside the image:
 /// the reference the fast kernels are tested against.
@@ -371,7 +372,8 @@ private func depthwiseConv3x3BackwardUnpadded(
 /// + (s-1)] and is stored in place. The zero rows stand for the padding above and below; to the left and right,
 /// the left column's taps (s = 0) at q = 0 would read the previous row's last pixel and the right column's
 /// (s = 2) at q = W-1 the next row's first, so each column's sum is multiplied by a mask that is 0 there.
-/// Backward: dx is the same conv of dy with the filter turned half a turn (the masks swap sides with it),
+/// Backward: dx is the same conv of dy with the filter turned half a turn (and the same masks: the turned
+/// filter's left column still reads to the left),
 /// and dW[r, s] = sum over j of (dy * mask of column s)[j] * x[j + (r-1)*W + (s-1)], nine sums in one pass.
 private func takesSameConv3x3(_ sh: ConvShape) -> Bool {
     sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 1 && sh.padW == 1
