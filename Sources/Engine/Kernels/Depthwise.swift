@@ -416,12 +416,6 @@ private struct SameConvPlane {
         withColumnMasks(vectors * 8, keepsLeft: { $0 % width != 0 }, keepsRight: { $0 % width != width - 1 }, body)
     }
 
-    /// Copies plane x into the bordered buffer (whose borders the caller zeroed once).
-    @inline(__always)
-    func copy(_ x: UnsafePointer<Float>, into bordered: UnsafeMutablePointer<Float>) {
-        copyFloats(bordered + start, x, count: plane)
-    }
-
     /// y[j] = bias + sum over taps t[r*3 + s] * x[j + (r-1)*W + (s-1)], masked as above, for the whole plane;
     /// x is the plane inside its bordered copy.
     @inline(__always)
@@ -443,11 +437,7 @@ private struct SameConvPlane {
             right = right.addingProduct(load8(mid + 1), w5)
             right = right.addingProduct(load8(down + 1), w8)
             let a = centre.addingProduct(left, load8(maskLeft + j)).addingProduct(right, load8(maskRight + j))
-            if j + 8 <= plane {
-                store8(y + j, a)
-            } else {
-                for i in 0..<(plane - j) { y[j + i] = a[i] }
-            }
+            storeVector(a, at: y + j, count: Swift.min(8, plane - j))
         }
     }
 }
@@ -466,7 +456,7 @@ private func depthwiseConv3x3ForwardSame(
                 for n in 0..<sh.n {
                     for c in channels {
                         let y = output + sh.outputPlane(n, c)
-                        layout.copy(input + sh.inputPlane(n, c), into: xs)
+                        copyFloats(xs + layout.start, input + sh.inputPlane(n, c), count: layout.plane)
                         layout.convolve(xs + layout.start, taps: weight + c * 9, bias: bias?[c] ?? 0,
                                         maskLeft: maskLeft, maskRight: maskRight, into: y)
                         if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
@@ -492,8 +482,9 @@ private func depthwiseConv3x3BackwardSame(
                 for n in 0..<sh.n {
                     for c in channels {
                         let t = weight + c * 9, dw = gradWeight + c * 9, dyPlane = gradOutput + sh.outputPlane(n, c)
-                        layout.copy(input + sh.inputPlane(n, c), into: xs)
-                        layout.copy(dyPlane, into: dys)
+                        // The planes' copies, whose borders stay as zeroed above.
+                        copyFloats(xs + layout.start, input + sh.inputPlane(n, c), count: layout.plane)
+                        copyFloats(dys + layout.start, dyPlane, count: layout.plane)
                         if let gradBias { gradBias[c] += sumOf(dyPlane, count: sh.outPlane) }
                         for i in 0..<9 { flipped[i] = t[8 - i] }
                         layout.convolve(dy, taps: flipped, bias: 0, maskLeft: maskLeft, maskRight: maskRight,
@@ -568,10 +559,9 @@ private func depthwiseConv3x3ForwardStride2(
     let start = layout.start, bordered = layout.bordered
     layout.withMasks { maskLeft, maskRight in
         Parallel.forEachPart(sh.c) { _, channels in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered + 8) { scratch in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: bordered) { scratch in
                 guard let xs = scratch.baseAddress else { return }
-                let rowOut = xs + bordered
-                xs.initialize(repeating: 0, count: bordered + 8)
+                xs.initialize(repeating: 0, count: bordered)
                 let x = UnsafePointer(xs + start)
                 for n in 0..<sh.n {
                     for c in channels {
@@ -598,12 +588,7 @@ private func depthwiseConv3x3ForwardStride2(
                                 left = left.addingProduct(loadVector(mid + 2 * q - 2, as: SIMD16<Float>.self).oddHalf, w3)
                                 left = left.addingProduct(loadVector(down + 2 * q - 2, as: SIMD16<Float>.self).oddHalf, w6)
                                 let a = centre.addingProduct(left, load8(maskLeft + q)).addingProduct(right, load8(maskRight + q))
-                                if q + 8 <= sh.q {
-                                    store8(y + p * sh.q + q, a)
-                                } else {
-                                    store8(rowOut, a)
-                                    copyFloats(y + p * sh.q + q, rowOut, count: sh.q - q)
-                                }
+                                storeVector(a, at: y + p * sh.q + q, count: Swift.min(8, sh.q - q))
                             }
                         }
                         if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }

@@ -28,14 +28,6 @@ private func loadPlane<V: SIMD>(_ p: UnsafePointer<Float>, _ count: Int, as: V.T
     return v
 }
 
-@inline(__always)
-private func storePlane<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ count: Int) where V.Scalar == Float {
-    if count == V.scalarCount {
-        storeVector(v, at: p)
-        return
-    }
-    for i in 0..<count { p[i] = v[i] }
-}
 
 /// Calls body with the narrowest SIMD type that holds both planes.
 @inline(__always)
@@ -77,7 +69,7 @@ private func smallPlaneForward<V: SIMD>(
                     let x = input + sh.inputPlane(n, c)
                     var y = start
                     for i in 0..<inPixels { y = y.addingProduct(V(repeating: x[i]), columns[i]) }
-                    storePlane(y, output + sh.outputPlane(n, c), outPixels)
+                    storeVector(y, at: output + sh.outputPlane(n, c), count: outPixels)
                 }
             }
         }
@@ -131,7 +123,7 @@ private func smallPlaneBackward<V: SIMD>(
                         rowGrads[o] = rowGrads[o].addingProduct(g, x)
                         biasGrad += dy[o]
                     }
-                    storePlane(dx, gradInput + sh.inputPlane(n, c), inPixels)
+                    storeVector(dx, at: gradInput + sh.inputPlane(n, c), count: inPixels)
                 }
                 gradBias?[c] += biasGrad
                 let dw = gradWeight + c * sh.r * sh.s

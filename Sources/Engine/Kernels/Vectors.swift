@@ -18,6 +18,17 @@ func storeVector<V: SIMD>(_ v: V, at p: UnsafeMutablePointer<Float>) where V.Sca
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
 }
 
+/// Writes v's first `count` floats at p (all of them when count is V.scalarCount): a plane or row that ends
+/// inside a vector.
+@inline(__always)
+func storeVector<V: SIMD>(_ v: V, at p: UnsafeMutablePointer<Float>, count: Int) where V.Scalar == Float {
+    if count == V.scalarCount {
+        storeVector(v, at: p)
+        return
+    }
+    for i in 0..<count { p[i] = v[i] }
+}
+
 /// The eight floats at p.
 @inline(__always)
 func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { loadVector(p, as: SIMD8<Float>.self) }
