@@ -75,11 +75,12 @@ public final class Conv2d: ConvolutionLayer {
         let sh = shape(of: input.shape, out)
         output.resize(to: out)
         let biasData = bias.map { UnsafePointer($0.value.data) }
-        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh)
+        let path = ConvPath.forward(sh)
+        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
         scratch.columns.resize(to: [sizes.columns])
         scratch.gathered.resize(to: [sizes.gathered])
         convForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data,
-                    columns: scratch.columns.data, gathered: scratch.gathered.data)
+                    columns: scratch.columns.data, gathered: scratch.gathered.data, path: path)
         savedInput = input
         geometry = sh
         return output
