@@ -237,7 +237,7 @@ struct ConvScratchSizes {
             splitByImages(sh, columns: 0, gathered: 0)
         case .winograd4x4:
             let layout = Winograd4x4Layout(sh), scratch = layout.scratch
-            parts = Parallel.parts(layout.groups)
+            parts = Parallel.parts(layout.items)
             (partColumns, partGathered, sharedColumns) = (scratch.columns, scratch.gathered, scratch.weights)
         case .winograd:
             (sharedColumns, sharedGathered) = WinogradLayout(sh).scratch
@@ -291,8 +291,8 @@ func convForward(
     case .winograd4x4:
         let u = columns + scratch.sharedColumnsStart
         transformWinograd4x4Weights(weight, sh, into: u)
-        Parallel.forEachPart(Winograd4x4Layout(sh).groups) { part, groups in
-            convForwardWinograd4x4(sh, groups: groups, input: input, transformedWeights: u, bias: bias, output: output,
+        Parallel.forEachPart(Winograd4x4Layout(sh).items) { part, items in
+            convForwardWinograd4x4(sh, items: items, input: input, transformedWeights: u, bias: bias, output: output,
                                    columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered,
                                    activation: activation)
         }

@@ -33,6 +33,11 @@ struct Winograd4x4Layout {
     let inputStride: Int, outputStride: Int, weightStride: Int
     /// Groups of eight images in the batch (the last one may be short).
     let groups: Int
+    /// The threads' work: `items` = groups x filterParts, item i the filters of part i % filterParts of group
+    /// i / filterParts. With fewer groups than threads (a batch of 64 on more than 8 threads) each group's
+    /// filters split into parts of at least 8, and each part transforms its group's input again (a tenth of
+    /// the path's time), so that every thread has work.
+    let filterParts: Int, items: Int
     /// Floats of X [C][plane][8].
     let planesFloats: Int
 
@@ -46,7 +51,15 @@ struct Winograd4x4Layout {
         outputStride = sh.k * tiles * 8 + 64
         weightStride = sh.k * sh.c + 64
         groups = (sh.n + 7) / 8
+        filterParts = Swift.max(1, Swift.min(sh.k / 8, (Parallel.threads + groups - 1) / groups))
+        items = groups * filterParts
         planesFloats = sh.c * plane * 8
+    }
+
+    /// Work item i's group and filters (whole blocks of 4).
+    func item(_ i: Int, _ sh: ConvShape) -> (group: Int, filters: Range<Int>) {
+        let part = i % filterParts, blocks = sh.k / 4
+        return (i / filterParts, 4 * (blocks * part / filterParts) ..< 4 * (blocks * (part + 1) / filterParts))
     }
 
     /// One thread's scratch: X then V (columns), M then one filter's interleaved output plane (gathered); and U,
@@ -120,32 +133,37 @@ func transformWinograd4x4Weights(_ weight: UnsafePointer<Float>, _ sh: ConvShape
 
 // MARK: - Forward
 
-/// Forward of the image groups `groups` (eight images each) on one thread, with U already transformed.
+/// Forward of work items `items` (`Winograd4x4Layout.items`) on one thread, with U already transformed.
 /// columns: X then V, gathered: M, as `Winograd4x4Layout.scratch`.
 func convForwardWinograd4x4(
-    _ sh: ConvShape, groups: Range<Int>, input: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>,
+    _ sh: ConvShape, items: Range<Int>, input: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
     gathered: UnsafeMutablePointer<Float>, activation: ConvActivation
 ) {
     let layout = Winograd4x4Layout(sh)
     let x = columns, v = columns + layout.planesFloats, m = gathered
-    let columnsPerTile = layout.tiles * 8
+    let rowFloats = layout.tiles * 8
     // The product is a 1x1 conv of V's "planes" (one per input channel, tiles*8 floats) on the direct kernel.
     let oneTap = DirectTaps(rows: [0], columns: [0])
-    let sweep = DirectSweep(vectors: layout.tiles, rowVectors: layout.tiles, pitch: 0, channelStride: columnsPerTile)
+    let sweep = DirectSweep(vectors: layout.tiles, rowVectors: layout.tiles, pitch: 0, channelStride: rowFloats)
     x.update(repeating: 0, count: layout.planesFloats)
     let outputPlane = m + 36 * layout.outputStride
-    for group in groups {
+    var transformed: Int? = nil  // the group whose V this thread holds
+    for item in items {
+        let (group, filters) = layout.item(item, sh)
         let first = group * 8, count = Swift.min(8, sh.n - first)
-        if count < 8 { x.update(repeating: 0, count: layout.planesFloats) }  // the missing images' lanes read as zeros
-        interleave(input, images: first..<first + count, sh, layout, into: x)
-        transformInput(x, sh, layout, into: v)
-        for e in 0..<36 {
-            directConvPlanes(v + e * layout.inputStride, inChannels: sh.c, outChannels: sh.k, oneTap, sweep,
-                             packed: u + e * layout.weightStride, bias: nil, out: m + e * layout.outputStride,
-                             outStride: columnsPerTile)
+        if transformed != group {
+            if count < 8 { x.update(repeating: 0, count: layout.planesFloats) }  // the missing images' lanes read as zeros
+            interleave(input, images: first..<first + count, sh, layout, into: x)
+            transformInput(x, sh, layout, into: v)
+            transformed = group
         }
-        transformOutput(m, sh, layout, images: first..<first + count, bias: bias, activation: activation,
+        for e in 0..<36 {
+            directConvPlanes(v + e * layout.inputStride, inChannels: sh.c, outChannels: filters.count, oneTap, sweep,
+                             packed: u + e * layout.weightStride + filters.lowerBound * sh.c,
+                             bias: nil, out: m + e * layout.outputStride + filters.lowerBound * rowFloats, outStride: rowFloats)
+        }
+        transformOutput(m, sh, layout, images: first..<first + count, filters: filters, bias: bias, activation: activation,
                         output: output, planes: outputPlane)
     }
 }
@@ -207,12 +225,12 @@ private func transformInput(_ x: UnsafePointer<Float>, _ sh: ConvShape, _ layout
 /// its vector stores stalled on store forwarding (a fifth of a ResNet inference step).
 @inline(never)
 private func transformOutput(
-    _ m: UnsafePointer<Float>, _ sh: ConvShape, _ layout: Winograd4x4Layout, images: Range<Int>,
+    _ m: UnsafePointer<Float>, _ sh: ConvShape, _ layout: Winograd4x4Layout, images: Range<Int>, filters: Range<Int>,
     bias: UnsafePointer<Float>?, activation: ConvActivation, output: UnsafeMutablePointer<Float>,
     planes: UnsafeMutablePointer<Float>
 ) {
     let stride = layout.outputStride, pitch = 4 * layout.tilesW
-    for k in 0..<sh.k {
+    for k in filters {
         var index = 0
         for th in 0..<layout.tilesH {
             for tw in 0..<layout.tilesW {
