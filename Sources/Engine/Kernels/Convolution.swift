@@ -140,14 +140,6 @@ enum ConvPath: Equatable {
         }
     }
 
-    /// The path of a forward that a backward may follow (`Conv2d.forward`): the backward's own, except that the
-    /// convs F(4x4, 3x3) takes in inference take it here too. Every backward path recomputes what it needs
-    /// from the input (nothing of the forward's scratch survives to it), so the two need not match.
-    static func forward(_ sh: ConvShape) -> ConvPath {
-        let inference = ConvPath(sh, inference: true)
-        return inference == .winograd4x4 ? inference : ConvPath(sh)
-    }
-
     /// The depthwise kernels sum the bias gradient as they go; the other paths leave it to `convBackward`.
     var isDepthwise: Bool { self == .depthwiseSmallPlane || self == .depthwisePhased }
 

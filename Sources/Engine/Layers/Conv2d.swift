@@ -75,12 +75,11 @@ public final class Conv2d: ConvolutionLayer {
         let sh = shape(of: input.shape, out)
         output.resize(to: out)
         let biasData = bias.map { UnsafePointer($0.value.data) }
-        let path = ConvPath.forward(sh)
-        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
+        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh)
         scratch.columns.resize(to: [sizes.columns])
         scratch.gathered.resize(to: [sizes.gathered])
         convForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data,
-                    columns: scratch.columns.data, gathered: scratch.gathered.data, path: path)
+                    columns: scratch.columns.data, gathered: scratch.gathered.data)
         savedInput = input
         geometry = sh
         return output
