@@ -352,9 +352,11 @@ import Testing
 
     /// Winograd F(4x4, 3x3), the inference path of 3x3 "same" convs of 32 to 64 channels, against the same
     /// reference: batches that fill whole groups of eight images and batches that leave lanes empty, planes whose
-    /// last tile row and column are cut (7x7, 5x9, 2x3) or whole (28x28, 4x4), 1x1, and each output pass.
+    /// last tile row and column are cut (7x7, 5x9, 2x3) or whole (28x28, 4x4), 1x1, and each output pass. Every
+    /// work item again on one thread must give the same bits: with fewer groups than threads (one group of up
+    /// to eight images) a group's filter parts follow one another there and reuse its transformed input.
     @Test(arguments: [(32, 32, 28, 28, 9), (32, 32, 14, 14, 8), (64, 64, 7, 7, 17), (32, 12, 5, 9, 3), (48, 64, 1, 1, 1),
-                      (64, 8, 4, 4, 2), (32, 16, 2, 3, 11)])
+                      (64, 8, 4, 4, 2), (32, 16, 2, 3, 11), (32, 32, 14, 14, 5)])
     func winograd4x4MatchesWholeImagePath(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ n: Int) {
         let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
                            strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
@@ -382,6 +384,15 @@ import Testing
             // The transforms add terms of both signs with coefficients up to 8 before the products: ulps of the
             // outputs' scale (sums of 72-576 products, about 10).
             expectClose(fast.array, whole.array, "\(activation) \(c)->\(k) on \(h)x\(w), batch \(n)", rtol: 1e-5, atol: 2e-4)
+
+            let serial = Tensor(shape: [n * k * h * w], values: [Float](repeating: .nan, count: n * k * h * w))
+            let u = columns.data + sizes.sharedColumnsStart
+            transformWinograd4x4Weights(weight.data, sh, into: u)
+            convForwardWinograd4x4(sh, items: 0..<Winograd4x4Layout(sh).items, input: x.data, transformedWeights: u,
+                                   bias: bias.data, output: serial.data, columns: columns.data, gathered: gathered.data,
+                                   activation: activation)
+            let differing = zip(serial.array, fast.array).filter { $0 != $1 }.count
+            #expect(differing == 0, "one thread, \(activation) \(c)->\(k) on \(h)x\(w), batch \(n): \(differing) values differ")
         }
     }
 

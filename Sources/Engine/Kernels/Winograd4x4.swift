@@ -35,8 +35,8 @@ struct Winograd4x4Layout {
     let groups: Int
     /// The threads' work: `items` = groups x filterParts, item i the filters of part i % filterParts of group
     /// i / filterParts. With fewer groups than threads (a batch of 64 on more than 8 threads) each group's
-    /// filters split into parts of at least 8, and each part transforms its group's input again (a tenth of
-    /// the path's time), so that every thread has work.
+    /// filters split into parts of at least 8, and each part transforms its group's input again (about a
+    /// third of the path's time: interleaving and the input transform), so that every thread has work.
     let filterParts: Int, items: Int
     /// Floats of X [C][plane][8].
     let planesFloats: Int
@@ -222,7 +222,7 @@ private func transformInput(_ x: UnsafePointer<Float>, _ sh: ConvShape, _ layout
 /// output[image][k] = activation(Aᵀ m A + bias[k]) tile by tile, m the 36 vectors M[e][k][tile] (lane i: image i).
 /// Each filter's tiles go to `planes` first, one interleaved plane [4*tilesH][4*tilesW][8] as X's, and from
 /// there to the images' planes, cut at the right and bottom edges: reading a tile's lanes back right after
-/// its vector stores stalled on store forwarding (a fifth of a ResNet inference step).
+/// its vector stores stalled on store forwarding (this function was a fifth of a ResNet inference's cycles).
 @inline(never)
 private func transformOutput(
     _ m: UnsafePointer<Float>, _ sh: ConvShape, _ layout: Winograd4x4Layout, images: Range<Int>, filters: Range<Int>,
