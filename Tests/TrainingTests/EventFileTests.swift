@@ -45,7 +45,9 @@ import Testing
             let before = written[..<index].last(where: Self.isStep)
             #expect(before.map { if case .step(let s) = $0 { s.globalStep } else { -1 } } == e.globalStep)
         }
-        #expect(writtenSteps.count < postedSteps.count, "a tiny run steps faster than 4 a second")
+        // How many steps the file keeps depends on how fast this machine steps (under a loaded test run, slower
+        // than one per `EventFile.stepInterval`, it keeps them all): the thinning itself is
+        // `stepsAreThinnedAndTheNewestKept`'s, on a clock this test does not own.
     }
 
     /// A step is written when a quarter of a second has passed since the last one; the newest held one is
