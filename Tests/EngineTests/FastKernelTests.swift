@@ -368,19 +368,11 @@ import Testing
         let bias = Tensor(shape: [k], values: randomValues(k, &random))
         let sizes = ConvScratchSizes(sh, .winograd4x4)
         let columns = Tensor(shape: [sizes.columns]), gathered = Tensor(shape: [sizes.gathered])
-        var one = sh
-        one.n = 1
-        let wholeColumns = Tensor(shape: [one.patch * h * w]), wholeGathered = Tensor(shape: [1])
         for activation in [ConvActivation.none, .relu, .silu] {
             let fast = Tensor(shape: [n * k * h * w], values: [Float](repeating: .nan, count: n * k * h * w))
             convForward(sh, input: x.data, weight: weight.data, bias: bias.data, output: fast.data,
                         columns: columns.data, gathered: gathered.data, activation: activation, path: .winograd4x4)
-            let whole = Tensor(shape: [n * k * h * w])
-            for i in 0..<n {
-                convForwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data, bias: bias.data,
-                                  output: whole.data + i * k * h * w, columns: wholeColumns.data, gathered: wholeGathered.data,
-                                  activation: activation)
-            }
+            let whole = wholeImageForward(sh, x: x, weight: weight, bias: bias, activation: activation)
             // The transforms add terms of both signs with coefficients up to 8 before the products: ulps of the
             // outputs' scale (sums of 72-576 products, about 10).
             expectClose(fast.array, whole.array, "\(activation) \(c)->\(k) on \(h)x\(w), batch \(n)", rtol: 1e-5, atol: 2e-4)
@@ -531,15 +523,7 @@ import Testing
         let direct = Tensor(shape: [n * k * p * q])
         convForward(sh, input: x.data, weight: weight.data, bias: bias.data, output: direct.data,
                     columns: columns.data, gathered: gathered.data, activation: .relu, path: .direct)
-        var one = sh
-        one.n = 1
-        let wholeColumns = Tensor(shape: [one.patch * p * q + StridePhases.floats(one)]), wholeGathered = Tensor(shape: [1])
-        let whole = Tensor(shape: [n * k * p * q])
-        for i in 0..<n {
-            convForwardImages(one, images: 0..<1, input: x.data + i * c * h * w, weight: weight.data, bias: bias.data,
-                              output: whole.data + i * k * p * q, columns: wholeColumns.data, gathered: wholeGathered.data,
-                              activation: .relu)
-        }
+        let whole = wholeImageForward(sh, x: x, weight: weight, bias: bias, activation: .relu)
         // Sums of up to 576 products (about 10 in size), tap by tap rather than as im2col orders them.
         expectClose(direct.array, whole.array, "\(c)->\(k) on \(h)x\(w), stride \(stride)", rtol: 1e-5, atol: 3e-5)
     }
@@ -559,6 +543,20 @@ import Testing
 
     /// convForward/convBackward on a whole batch (whatever path `sh` takes, through its thread split) against
     /// one image at a time through the plain im2col GEMMs.
+    /// The reference forward: `convForwardImages`, im2col and one GEMM, an image at a time.
+    private func wholeImageForward(_ sh: ConvShape, x: Tensor, weight: Tensor, bias: Tensor, activation: ConvActivation) -> Tensor {
+        var one = sh
+        one.n = 1
+        let columns = Tensor(shape: [one.patch * sh.outPlane + StridePhases.floats(one)]), gathered = Tensor(shape: [1])
+        let whole = Tensor(shape: [sh.n * sh.k * sh.outPlane])
+        for i in 0..<sh.n {
+            convForwardImages(one, images: 0..<1, input: x.data + i * sh.c * sh.inPlane, weight: weight.data, bias: bias.data,
+                              output: whole.data + i * sh.k * sh.outPlane, columns: columns.data, gathered: gathered.data,
+                              activation: activation)
+        }
+        return whole
+    }
+
     private func expectSameAsWholeImagePath(_ sh: ConvShape, withBias: Bool, atol: Float) {
         let n = sh.n, c = sh.c, k = sh.k, h = sh.h, w = sh.w, p = sh.p, q = sh.q
         var random = RandomSource(seed: UInt64(c * 100 + h))

@@ -28,7 +28,6 @@ private func loadPlane<V: SIMD>(_ p: UnsafePointer<Float>, _ count: Int, as: V.T
     return v
 }
 
-
 /// Calls body with the narrowest SIMD type that holds both planes.
 @inline(__always)
 private func withPlaneVector(_ sh: ConvShape, _ body4: () -> Void, _ body8: () -> Void, _ body16: () -> Void) {

@@ -229,7 +229,8 @@ private func transformOutput(
     bias: UnsafePointer<Float>?, activation: ConvActivation, output: UnsafeMutablePointer<Float>,
     planes: UnsafeMutablePointer<Float>
 ) {
-    let stride = layout.outputStride, pitch = 4 * layout.tilesW
+    // Pixels per row of the interleaved output plane (X's pitch less its border).
+    let stride = layout.outputStride, outputPitch = 4 * layout.tilesW
     for k in filters {
         var index = 0
         for th in 0..<layout.tilesH {
@@ -241,9 +242,9 @@ private func transformOutput(
                 }
                 // Aᵀ m column by column (t.j is column j of it), then each of its four rows times A.
                 let t0 = column(0), t1 = column(1), t2 = column(2), t3 = column(3), t4 = column(4), t5 = column(5)
-                let corner = planes + (4 * th * pitch + 4 * tw) * 8
+                let corner = planes + (4 * th * outputPitch + 4 * tw) * 8
                 @inline(__always) func row(_ a: Int, _ r: Six) {
-                    let y = winogradAT(r), o = corner + a * pitch * 8
+                    let y = winogradAT(r), o = corner + a * outputPitch * 8
                     store8(o, y.0); store8(o + 8, y.1); store8(o + 16, y.2); store8(o + 24, y.3)
                 }
                 row(0, (t0.0, t1.0, t2.0, t3.0, t4.0, t5.0))
@@ -257,7 +258,7 @@ private func transformOutput(
         for (lane, n) in images.enumerated() {
             let y = output + sh.outputPlane(n, k)
             for row in 0..<sh.p {
-                let from = planes + row * pitch * 8 + lane, to = y + row * sh.q
+                let from = planes + row * outputPitch * 8 + lane, to = y + row * sh.q
                 for column in 0..<sh.q { to[column] = from[column &* 8] }
             }
         }
