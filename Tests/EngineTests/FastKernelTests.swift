@@ -338,11 +338,12 @@ import Testing
     }
 
     /// The Winograd path (wide 3x3 convs) against the same reference: even and odd planes
-    /// (odd ones cut the last tile row and column), down to 1x1, with and without bias.
-    @Test(arguments: [(64, 64, 8, 8, true), (64, 96, 5, 7, false), (128, 64, 4, 4, true), (64, 64, 1, 1, false), (48, 192, 7, 6, false),
-                      (96, 64, 6, 3, true)])
-    func winogradMatchesWholeImagePath(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ withBias: Bool) {
-        let sh = ConvShape(n: 5, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
+    /// (odd ones cut the last tile row and column), down to 1x1, with and without bias; one short group of
+    /// images in the vector lanes (5), whole groups (16) and whole groups and a short one (11).
+    @Test(arguments: [(64, 64, 8, 8, true, 5), (64, 96, 5, 7, false, 11), (128, 64, 4, 4, true, 16), (64, 64, 1, 1, false, 5),
+                      (48, 192, 7, 6, false, 5), (96, 64, 6, 3, true, 11), (64, 64, 7, 7, false, 16)])
+    func winogradMatchesWholeImagePath(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ withBias: Bool, _ n: Int) {
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
                            strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
         #expect(ConvPath(sh) == .winograd)
         // Its transforms add terms of both signs before the GEMM: a few float ulps of the outputs' scale

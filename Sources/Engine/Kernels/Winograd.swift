@@ -5,9 +5,14 @@
 /// at full speed.
 ///
 /// Shapes: input [N, C, H, W], weight [K, C, 3, 3], output [N, K, H, W].
-/// Tiles: the output is cut into tilesH = ceil(H/2) x tilesW = ceil(W/2) tiles of 2x2 per image,
-/// T = N * tilesH * tilesW in all; tile t = (n, th, tw) reads the 4x4 input patch at rows 2th-1 ..< 2th+3,
-/// columns 2tw-1 ..< 2tw+3 (zero outside the image).
+/// Tiles: the output is cut into tilesH = ceil(H/2) x tilesW = ceil(W/2) tiles of 2x2 per image; tile
+/// (th, tw) reads the 4x4 input patch at rows 2th-1 ..< 2th+3, columns 2tw-1 ..< 2tw+3 (zero outside the image).
+/// Images go eight at a time, one per vector lane, as in Winograd4x4.swift: the eight images' planes of one
+/// channel are interleaved into one zero-bordered plane of eight-float pixels, X[rows][pitch][8] with rows =
+/// 2*tilesH + 2, pitch = 2*tilesW + 2 and the interior at (1, 1), and every transform below is arithmetic on
+/// whole vectors (one tile at a time, the transforms took a quarter of the time of a 28x28 ResNet's 64-channel
+/// convs in training). Column t = (g*tilesH*tilesW + j)*8 + i of the GEMMs is tile j = th*tilesW + tw of image
+/// 8g + i; a short last group's missing lanes are zeros in V and dM, and their columns of M and dV are not read.
 /// Forward:  V[16][C][T] = Bᵀ d B (per c, t)    U[16][K][C] = G g Gᵀ (per k, c)
 ///           M[e] = U[e] · V[e] (16 GEMMs [K,C]x[C,T])    y = Aᵀ m A (per k, t)
 /// Backward, the adjoint of each step in reverse:
@@ -22,9 +27,14 @@ let winogradScratchLimit = 32 << 20
 /// Where one call's tiles and transforms live.
 struct WinogradLayout {
     let tilesH: Int, tilesW: Int
-    /// Tiles in the batch: N * tilesH * tilesW, the columns of every GEMM.
+    /// Tiles per image: tilesH * tilesW.
+    let imageTiles: Int
+    /// Groups of eight images in the batch (the last one may be short).
+    let groups: Int
+    /// Columns of every GEMM: groups * imageTiles * 8.
     let tiles: Int
-    /// A zero-bordered copy of one plane: (2*tilesH + 2) rows of pitch 2*tilesW + 2, interior at (1, 1).
+    /// Pixels (of eight floats) per row and per plane of X; the output transform's interleaved plane, the
+    /// output's 2*tilesH rows of 2*tilesW pixels, fits in one too.
     let pitch: Int, plane: Int
     /// Floats from one transform element e to the next in V (or dV) [16][C][T], U (or dU) [16][K][C] and
     /// M (or dM) [16][K][T]: the matrix size plus 64, so that the 16 streams a transform reads or writes at
@@ -33,23 +43,61 @@ struct WinogradLayout {
     var inputFloats: Int { 16 * inputStride }
     var weightFloats: Int { 16 * weightStride }
     var outputFloats: Int { 16 * outputStride }
-    /// Threads the per-input-channel transforms split over, each with a padded plane of its own.
+    /// Threads the per-channel and per-filter transforms split over, each with an interleaved plane of its own.
     let planeParts: Int
 
     init(_ sh: ConvShape) {
         tilesH = (sh.p + 1) / 2
         tilesW = (sh.q + 1) / 2
-        tiles = sh.n * tilesH * tilesW
+        imageTiles = tilesH * tilesW
+        groups = (sh.n + 7) / 8
+        tiles = groups * imageTiles * 8
         pitch = 2 * tilesW + 2
         plane = (2 * tilesH + 2) * pitch
         inputStride = sh.c * tiles + 64
         weightStride = sh.k * sh.c + 64
         outputStride = sh.k * tiles + 64
-        planeParts = Parallel.parts(sh.c)
+        planeParts = Swift.max(Parallel.parts(sh.c), Parallel.parts(sh.k))
     }
 
-    /// Scratch `columns`: V, U, dU and the padded planes; `gathered`: M (forward) or dM (backward).
-    var scratch: (columns: Int, gathered: Int) { (inputFloats + 2 * weightFloats + planeParts * plane, outputFloats) }
+    /// The images of group g.
+    func images(_ g: Int, _ sh: ConvShape) -> Range<Int> { 8 * g ..< Swift.min(sh.n, 8 * g + 8) }
+
+    /// Offset in V (M, dV, dM) of the vector of tile j of group g in channel (filter) row `row`.
+    @inline(__always)
+    func column(row: Int, group g: Int, tile j: Int) -> Int { row * tiles + (g * imageTiles + j) * 8 }
+
+    /// Scratch `columns`: V, U, dU and the interleaved planes; `gathered`: M (forward) or dM (backward).
+    var scratch: (columns: Int, gathered: Int) { (inputFloats + 2 * weightFloats + planeParts * plane * 8, outputFloats) }
+}
+
+// MARK: - Images in vector lanes
+
+/// x[(row * pitch + column) * 8 + i] = plane(i)[row * columns + column] for lanes i in 0..<lanes: eight
+/// images' planes [rows, columns] into one interleaved plane of pitch `pitch` (the other lanes untouched).
+@inline(__always)
+func interleave(lanes: Int, rows: Int, columns: Int, _ plane: (_ lane: Int) -> UnsafePointer<Float>,
+                into x: UnsafeMutablePointer<Float>, pitch: Int) {
+    for lane in 0..<lanes {
+        let source = plane(lane)
+        for row in 0..<rows {
+            let from = source + row * columns, to = x + row * pitch * 8 + lane
+            for column in 0..<columns { to[column &* 8] = from[column] }
+        }
+    }
+}
+
+/// The adjoint copy: plane(i)[row * columns + column] = x[(row * pitch + column) * 8 + i].
+@inline(__always)
+func deinterleave(_ x: UnsafePointer<Float>, pitch: Int, lanes: Int, rows: Int, columns: Int,
+                  into plane: (_ lane: Int) -> UnsafeMutablePointer<Float>) {
+    for lane in 0..<lanes {
+        let target = plane(lane)
+        for row in 0..<rows {
+            let from = x + row * pitch * 8 + lane, to = target + row * columns
+            for column in 0..<columns { to[column] = from[column &* 8] }
+        }
+    }
 }
 
 // MARK: - Forward
@@ -74,7 +122,7 @@ func convForwardWinograd(
                        beta: 0, c: m + e * layout.outputStride, ldc: t)
         }
     }
-    transformOutput(m, sh, layout, bias: bias, activation: activation, into: output)
+    transformOutput(m, sh, layout, bias: bias, activation: activation, planes: planes, into: output)
 }
 
 /// U[e][k][c] = (G g Gᵀ)[e] for each filter g = weight[k][c] (3x3).
@@ -108,36 +156,34 @@ private func transformInput(
     _ input: UnsafePointer<Float>, _ sh: ConvShape, _ layout: WinogradLayout,
     planes: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>
 ) {
-    let t = layout.tiles, pitch = layout.pitch, tilesW = layout.tilesW
-    let elementStride = layout.inputStride
+    let pitch = layout.pitch, stride = layout.inputStride
     Parallel.forEachPart(sh.c) { part, channels in
-        let padded = planes + part * layout.plane
-        padded.update(repeating: 0, count: layout.plane)
+        let x = planes + part * layout.plane * 8
+        x.update(repeating: 0, count: layout.plane * 8)
         for c in channels {
-            for n in 0..<sh.n {
-                let x = input + sh.inputPlane(n, c)
-                for row in 0..<sh.h { copyFloats(padded + (row + 1) * pitch + 1, x + row * sh.w, count: sh.w) }
+            for g in 0..<layout.groups {
+                let images = layout.images(g, sh)
+                if images.count < 8 { x.update(repeating: 0, count: layout.plane * 8) }  // the missing lanes read as zeros
+                interleave(lanes: images.count, rows: sh.h, columns: sh.w, { input + sh.inputPlane(images.lowerBound + $0, c) },
+                           into: x + (pitch + 1) * 8, pitch: pitch)
+                var j = 0
                 for th in 0..<layout.tilesH {
-                    let d0 = padded + 2 * th * pitch, d1 = d0 + pitch, d2 = d1 + pitch, d3 = d2 + pitch
-                    let out = v + c * t + (n * layout.tilesH + th) * tilesW
-                    for tw in 0..<tilesW {
-                        let j = 2 * tw
-                        // Bᵀ d: four rows, each four wide.
-                        let a0 = d0[j] - d2[j], a1 = d0[j + 1] - d2[j + 1], a2 = d0[j + 2] - d2[j + 2], a3 = d0[j + 3] - d2[j + 3]
-                        let b0 = d1[j] + d2[j], b1 = d1[j + 1] + d2[j + 1], b2 = d1[j + 2] + d2[j + 2], b3 = d1[j + 3] + d2[j + 3]
-                        let c0 = d2[j] - d1[j], c1 = d2[j + 1] - d1[j + 1], c2 = d2[j + 2] - d1[j + 2], c3 = d2[j + 3] - d1[j + 3]
-                        let e0 = d1[j] - d3[j], e1 = d1[j + 1] - d3[j + 1], e2 = d1[j + 2] - d3[j + 2], e3 = d1[j + 3] - d3[j + 3]
-                        // (Bᵀ d) B: the same combination along each row.
-                        @inline(__always) func put(_ i: Int, _ x0: Float, _ x1: Float, _ x2: Float, _ x3: Float) {
-                            out[(4 * i + 0) * elementStride + tw] = x0 - x2
-                            out[(4 * i + 1) * elementStride + tw] = x1 + x2
-                            out[(4 * i + 2) * elementStride + tw] = x2 - x1
-                            out[(4 * i + 3) * elementStride + tw] = x1 - x3
+                    for tw in 0..<layout.tilesW {
+                        let d0 = x + (2 * th * pitch + 2 * tw) * 8, d1 = d0 + pitch * 8, d2 = d1 + pitch * 8, d3 = d2 + pitch * 8
+                        let out = v + layout.column(row: c, group: g, tile: j)
+                        // Bᵀ d (rows d0 - d2, d1 + d2, d2 - d1, d1 - d3), then (Bᵀ d) B along each row.
+                        @inline(__always) func row(_ i: Int, _ f: (Int) -> SIMD8<Float>) {
+                            let x0 = f(0), x1 = f(8), x2 = f(16), x3 = f(24)
+                            store8(out + (4 * i + 0) * stride, x0 - x2)
+                            store8(out + (4 * i + 1) * stride, x1 + x2)
+                            store8(out + (4 * i + 2) * stride, x2 - x1)
+                            store8(out + (4 * i + 3) * stride, x1 - x3)
                         }
-                        put(0, a0, a1, a2, a3)
-                        put(1, b0, b1, b2, b3)
-                        put(2, c0, c1, c2, c3)
-                        put(3, e0, e1, e2, e3)
+                        row(0) { load8(d0 + $0) - load8(d2 + $0) }
+                        row(1) { load8(d1 + $0) + load8(d2 + $0) }
+                        row(2) { load8(d2 + $0) - load8(d1 + $0) }
+                        row(3) { load8(d1 + $0) - load8(d3 + $0) }
+                        j += 1
                     }
                 }
             }
@@ -145,39 +191,38 @@ private func transformInput(
     }
 }
 
-/// output[n][k] tile (th, tw) = activation(Aᵀ m A + bias[k]), m the 16 values M[e][k][t]; cut at odd edges.
+/// output[n][k] tile (th, tw) = activation(Aᵀ m A + bias[k]), m the 16 vectors M[e][k][t] (lane i: image 8g + i),
+/// through an interleaved plane of the group's output [2*tilesH][2*tilesW][8], cut at odd edges.
 private func transformOutput(
     _ m: UnsafePointer<Float>, _ sh: ConvShape, _ layout: WinogradLayout, bias: UnsafePointer<Float>?,
-    activation: ConvActivation, into output: UnsafeMutablePointer<Float>
+    activation: ConvActivation, planes: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>
 ) {
-    let t = layout.tiles, tilesW = layout.tilesW, elementStride = layout.outputStride
-    let fullRows = sh.p / 2, fullColumns = sh.q / 2
-    Parallel.forEachPart(sh.k) { _, filters in
+    let stride = layout.outputStride, outputPitch = 2 * layout.tilesW
+    Parallel.forEachPart(sh.k) { part, filters in
+        let y = planes + part * layout.plane * 8
         for k in filters {
-            let b = bias?[k] ?? 0
-            for n in 0..<sh.n {
-                let y = output + sh.outputPlane(n, k)
+            for g in 0..<layout.groups {
+                var j = 0
                 for th in 0..<layout.tilesH {
-                    let src = m + k * t + (n * layout.tilesH + th) * tilesW
-                    let top = y + 2 * th * sh.q, bottom = top + sh.q
-                    let hasBottom = th < fullRows
-                    for tw in 0..<tilesW {
-                        @inline(__always) func at(_ e: Int) -> Float { src[e * elementStride + tw] }
+                    for tw in 0..<layout.tilesW {
+                        let src = m + layout.column(row: k, group: g, tile: j)
+                        @inline(__always) func at(_ e: Int) -> SIMD8<Float> { load8(src + e * stride) }
                         // Aᵀ m: two rows, each four wide; then (Aᵀ m) A along each row.
-                        let s00 = at(0) + at(4) + at(8), s01 = at(1) + at(5) + at(9)
-                        let s02 = at(2) + at(6) + at(10), s03 = at(3) + at(7) + at(11)
-                        let s10 = at(4) - at(8) - at(12), s11 = at(5) - at(9) - at(13)
-                        let s12 = at(6) - at(10) - at(14), s13 = at(7) - at(11) - at(15)
-                        let q = 2 * tw
-                        top[q] = s00 + s01 + s02 + b
-                        if hasBottom { bottom[q] = s10 + s11 + s12 + b }
-                        if tw < fullColumns {
-                            top[q + 1] = s01 - s02 - s03 + b
-                            if hasBottom { bottom[q + 1] = s11 - s12 - s13 + b }
-                        }
+                        let s01 = at(1) + at(5) + at(9), s02 = at(2) + at(6) + at(10)
+                        let s11 = at(5) - at(9) - at(13), s12 = at(6) - at(10) - at(14)
+                        let top = y + (2 * th * outputPitch + 2 * tw) * 8, bottom = top + outputPitch * 8
+                        store8(top, at(0) + at(4) + at(8) + s01 + s02)
+                        store8(top + 8, s01 - s02 - (at(3) + at(7) + at(11)))
+                        store8(bottom, at(4) - at(8) - at(12) + s11 + s12)
+                        store8(bottom + 8, s11 - s12 - (at(7) - at(11) - at(15)))
+                        j += 1
                     }
                 }
-                if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
+                let images = layout.images(g, sh)
+                activation.addBias(bias?[k] ?? 0, to: y, count: layout.imageTiles * 4 * 8)
+                deinterleave(y, pitch: outputPitch, lanes: images.count, rows: sh.p, columns: sh.q) {
+                    output + sh.outputPlane(images.lowerBound + $0, k)
+                }
             }
         }
     }
@@ -200,7 +245,7 @@ func convBackwardWinograd(
     let planes = du + layout.weightFloats, dm = gathered
     transformWeights(weight, sh, layout, into: u)
     transformInput(input, sh, layout, planes: planes, into: v)
-    transformGradOutput(gradOutput, sh, layout, into: dm)
+    transformGradOutput(gradOutput, sh, layout, planes: planes, into: dm)
     let t = layout.tiles
     Parallel.forEachPart(16) { _, elements in
         for e in elements {
@@ -217,35 +262,40 @@ func convBackwardWinograd(
     transformGradWeights(du, sh, layout, into: gradWeight)
 }
 
-/// dM[e][k][t] = (A dy Aᵀ)[e] for the 2x2 gradient tile dy of every tile t (zero past odd edges).
+/// dM[e][k][t] = (A dy Aᵀ)[e] for the 2x2 gradient tile dy of every tile t (zero past odd edges and in the
+/// missing lanes of a short group).
 private func transformGradOutput(
-    _ gradOutput: UnsafePointer<Float>, _ sh: ConvShape, _ layout: WinogradLayout, into dm: UnsafeMutablePointer<Float>
+    _ gradOutput: UnsafePointer<Float>, _ sh: ConvShape, _ layout: WinogradLayout,
+    planes: UnsafeMutablePointer<Float>, into dm: UnsafeMutablePointer<Float>
 ) {
-    let t = layout.tiles, tilesW = layout.tilesW, elementStride = layout.outputStride
-    let fullRows = sh.p / 2, fullColumns = sh.q / 2
-    Parallel.forEachPart(sh.k) { _, filters in
+    let stride = layout.outputStride, outputPitch = 2 * layout.tilesW, floats = layout.imageTiles * 4 * 8
+    Parallel.forEachPart(sh.k) { part, filters in
+        let y = planes + part * layout.plane * 8
+        y.update(repeating: 0, count: floats)
         for k in filters {
-            for n in 0..<sh.n {
-                let dy = gradOutput + sh.outputPlane(n, k)
+            for g in 0..<layout.groups {
+                let images = layout.images(g, sh)
+                if images.count < 8 { y.update(repeating: 0, count: floats) }
+                interleave(lanes: images.count, rows: sh.p, columns: sh.q, { gradOutput + sh.outputPlane(images.lowerBound + $0, k) },
+                           into: y, pitch: outputPitch)
+                var j = 0
                 for th in 0..<layout.tilesH {
-                    let out = dm + k * t + (n * layout.tilesH + th) * tilesW
-                    let top = dy + 2 * th * sh.q, bottom = top + sh.q
-                    let hasBottom = th < fullRows
-                    for tw in 0..<tilesW {
-                        let q = 2 * tw, hasRight = tw < fullColumns
-                        let y00 = top[q], y01 = hasRight ? top[q + 1] : 0
-                        let y10 = hasBottom ? bottom[q] : 0, y11 = hasBottom && hasRight ? bottom[q + 1] : 0
+                    for tw in 0..<layout.tilesW {
+                        let top = y + (2 * th * outputPitch + 2 * tw) * 8, bottom = top + outputPitch * 8
+                        let y00 = load8(top), y01 = load8(top + 8), y10 = load8(bottom), y11 = load8(bottom + 8)
+                        let out = dm + layout.column(row: k, group: g, tile: j)
                         // A dy: rows (y0, y0 + y1, y0 - y1, -y1), each two wide; then the same along each row.
-                        @inline(__always) func put(_ i: Int, _ a: Float, _ b: Float) {
-                            out[(4 * i + 0) * elementStride + tw] = a
-                            out[(4 * i + 1) * elementStride + tw] = a + b
-                            out[(4 * i + 2) * elementStride + tw] = a - b
-                            out[(4 * i + 3) * elementStride + tw] = -b
+                        @inline(__always) func put(_ i: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>) {
+                            store8(out + (4 * i + 0) * stride, a)
+                            store8(out + (4 * i + 1) * stride, a + b)
+                            store8(out + (4 * i + 2) * stride, a - b)
+                            store8(out + (4 * i + 3) * stride, -b)
                         }
                         put(0, y00, y01)
                         put(1, y00 + y10, y01 + y11)
                         put(2, y00 - y10, y01 - y11)
                         put(3, -y10, -y11)
+                        j += 1
                     }
                 }
             }
@@ -253,41 +303,43 @@ private func transformGradOutput(
     }
 }
 
-/// gradInput[n][c] = the sum over tiles of B dv Bᵀ placed at the tile's 4x4 patch, dv the 16 values dV[e][c][t].
+/// gradInput[n][c] = the sum over tiles of B dv Bᵀ placed at the tile's 4x4 patch, dv the 16 vectors dV[e][c][t].
 private func transformGradInput(
     _ dv: UnsafePointer<Float>, _ sh: ConvShape, _ layout: WinogradLayout,
     planes: UnsafeMutablePointer<Float>, into gradInput: UnsafeMutablePointer<Float>
 ) {
-    let t = layout.tiles, pitch = layout.pitch, tilesW = layout.tilesW, elementStride = layout.inputStride
+    let pitch = layout.pitch, stride = layout.inputStride
     Parallel.forEachPart(sh.c) { part, channels in
-        let padded = planes + part * layout.plane
+        let x = planes + part * layout.plane * 8
         for c in channels {
-            for n in 0..<sh.n {
-                padded.update(repeating: 0, count: layout.plane)
+            for g in 0..<layout.groups {
+                x.update(repeating: 0, count: layout.plane * 8)
+                var j = 0
                 for th in 0..<layout.tilesH {
-                    let src = dv + c * t + (n * layout.tilesH + th) * tilesW
-                    let d0 = padded + 2 * th * pitch, d1 = d0 + pitch, d2 = d1 + pitch, d3 = d2 + pitch
-                    for tw in 0..<tilesW {
-                        @inline(__always) func at(_ e: Int) -> Float { src[e * elementStride + tw] }
-                        // B dv: rows (v0, v1 - v2 + v3, -v0 + v1 + v2, -v3), each four wide.
-                        let v0 = SIMD4(at(0), at(1), at(2), at(3)), v1 = SIMD4(at(4), at(5), at(6), at(7))
-                        let v2 = SIMD4(at(8), at(9), at(10), at(11)), v3 = SIMD4(at(12), at(13), at(14), at(15))
-                        let j = 2 * tw
-                        // (B dv) Bᵀ: the same combination along each row, added onto the patch.
-                        @inline(__always) func add(_ row: SIMD4<Float>, _ dst: UnsafeMutablePointer<Float>) {
-                            dst[j] += row[0]
-                            dst[j + 1] += row[1] - row[2] + row[3]
-                            dst[j + 2] += row[1] + row[2] - row[0]
-                            dst[j + 3] -= row[3]
+                    for tw in 0..<layout.tilesW {
+                        let src = dv + layout.column(row: c, group: g, tile: j)
+                        @inline(__always) func at(_ e: Int) -> SIMD8<Float> { load8(src + e * stride) }
+                        // B dv: rows (v0, v1 - v2 + v3, -v0 + v1 + v2, -v3), each four wide (vi = dv[4i ..< 4i+4]);
+                        // then (B dv) Bᵀ, the same combination along each row, added onto the patch.
+                        @inline(__always) func add(_ r: Int, _ f: (Int) -> SIMD8<Float>) {
+                            let x0 = f(0), x1 = f(1), x2 = f(2), x3 = f(3)
+                            let dst = x + ((2 * th + r) * pitch + 2 * tw) * 8
+                            store8(dst, load8(dst) + x0)
+                            store8(dst + 8, load8(dst + 8) + (x1 - x2 + x3))
+                            store8(dst + 16, load8(dst + 16) + (x1 + x2 - x0))
+                            store8(dst + 24, load8(dst + 24) - x3)
                         }
-                        add(v0, d0)
-                        add(v1 - v2 + v3, d1)
-                        add(v1 + v2 - v0, d2)
-                        add(-v3, d3)
+                        add(0) { at($0) }
+                        add(1) { at(4 + $0) - at(8 + $0) + at(12 + $0) }
+                        add(2) { at(4 + $0) + at(8 + $0) - at($0) }
+                        add(3) { -at(12 + $0) }
+                        j += 1
                     }
                 }
-                let dx = gradInput + sh.inputPlane(n, c)
-                for row in 0..<sh.h { copyFloats(dx + row * sh.w, padded + (row + 1) * pitch + 1, count: sh.w) }
+                let images = layout.images(g, sh)
+                deinterleave(x + (pitch + 1) * 8, pitch: pitch, lanes: images.count, rows: sh.h, columns: sh.w) {
+                    gradInput + sh.inputPlane(images.lowerBound + $0, c)
+                }
             }
         }
     }

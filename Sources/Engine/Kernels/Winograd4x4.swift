@@ -154,7 +154,10 @@ func convForwardWinograd4x4(
         let first = group * 8, count = Swift.min(8, sh.n - first)
         if transformed != group {
             if count < 8 { x.update(repeating: 0, count: layout.planesFloats) }  // the missing images' lanes read as zeros
-            interleave(input, images: first..<first + count, sh, layout, into: x)
+            for c in 0..<sh.c {
+                interleave(lanes: count, rows: sh.h, columns: sh.w, { input + sh.inputPlane(first + $0, c) },
+                           into: x + (c * layout.plane + layout.pitch + 1) * 8, pitch: layout.pitch)
+            }
             transformInput(x, sh, layout, into: v)
             transformed = group
         }
@@ -165,22 +168,6 @@ func convForwardWinograd4x4(
         }
         transformOutput(m, sh, layout, images: first..<first + count, filters: filters, bias: bias, activation: activation,
                         output: output, planes: outputPlane)
-    }
-}
-
-/// X[c][(row + 1) * pitch + column + 1][i] = input[first + i][c][row][column] for the group's images.
-@inline(never)
-private func interleave(_ input: UnsafePointer<Float>, images: Range<Int>, _ sh: ConvShape, _ layout: Winograd4x4Layout,
-                        into x: UnsafeMutablePointer<Float>) {
-    for c in 0..<sh.c {
-        let plane = x + c * layout.plane * 8
-        for (lane, n) in images.enumerated() {
-            let source = input + sh.inputPlane(n, c)
-            for row in 0..<sh.h {
-                let from = source + row * sh.w, to = plane + ((row + 1) * layout.pitch + 1) * 8 + lane
-                for column in 0..<sh.w { to[column &* 8] = from[column] }
-            }
-        }
     }
 }
 
@@ -255,12 +242,8 @@ private func transformOutput(
             }
         }
         activation.addBias(bias?[k] ?? 0, to: planes, count: layout.tiles * 16 * 8)
-        for (lane, n) in images.enumerated() {
-            let y = output + sh.outputPlane(n, k)
-            for row in 0..<sh.p {
-                let from = planes + row * outputPitch * 8 + lane, to = y + row * sh.q
-                for column in 0..<sh.q { to[column] = from[column &* 8] }
-            }
+        deinterleave(planes, pitch: outputPitch, lanes: images.count, rows: sh.p, columns: sh.q) {
+            output + sh.outputPlane(images.lowerBound + $0, k)
         }
     }
 }
