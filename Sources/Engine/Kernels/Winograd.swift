@@ -73,29 +73,98 @@ struct WinogradLayout {
 
 // MARK: - Images in vector lanes
 
+private typealias EightVectors = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                                  SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+/// The 8x8 transpose of eight vectors (out.i[j] = v.j[i]): three rounds of taking the even and then the odd
+/// lanes of neighbouring pairs. A round moves the lowest bit of a float's index 8*row + lane to the top;
+/// three of them swap row and lane. Each half is two shuffles: 48 for 64 floats, where a scalar copy
+/// is 64 loads and 64 stores.
+@inline(__always)
+private func transposed(_ v: EightVectors) -> EightVectors {
+    @inline(__always) func even(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD16(lowHalf: a, highHalf: b).evenHalf }
+    @inline(__always) func odd(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD16(lowHalf: a, highHalf: b).oddHalf }
+    @inline(__always) func round(_ v: EightVectors) -> EightVectors {
+        (even(v.0, v.1), even(v.2, v.3), even(v.4, v.5), even(v.6, v.7), odd(v.0, v.1), odd(v.2, v.3), odd(v.4, v.5), odd(v.6, v.7))
+    }
+    return round(round(round(v)))
+}
+
+/// Stores the first `count` of eight vectors at p, p + 8, ...
+@inline(__always)
+private func storeFirst(_ count: Int, of v: EightVectors, at p: UnsafeMutablePointer<Float>) {
+    store8(p, v.0)
+    if count > 1 { store8(p + 8, v.1) }
+    if count > 2 { store8(p + 16, v.2) }
+    if count > 3 { store8(p + 24, v.3) }
+    if count > 4 { store8(p + 32, v.4) }
+    if count > 5 { store8(p + 40, v.5) }
+    if count > 6 { store8(p + 48, v.6) }
+    if count > 7 { store8(p + 56, v.7) }
+}
+
 /// x[(row * pitch + column) * 8 + i] = plane(i)[row * columns + column] for lanes i in 0..<lanes: eight
 /// images' planes [rows, columns] into one interleaved plane of pitch `pitch` (the other lanes untouched).
+/// Eight whole lanes go eight pixels at a time through `transposed`, reading up to seven floats past a
+/// row's end where they still lie in the plane (only the row's pixels are stored).
 @inline(__always)
 func interleave(lanes: Int, rows: Int, columns: Int, _ plane: (_ lane: Int) -> UnsafePointer<Float>,
                 into x: UnsafeMutablePointer<Float>, pitch: Int) {
-    for lane in 0..<lanes {
-        let source = plane(lane)
-        for row in 0..<rows {
-            let from = source + row * columns, to = x + row * pitch * 8 + lane
-            for column in 0..<columns { to[column &* 8] = from[column] }
+    @inline(__always) func scalar(_ lane: Int, row: Int, _ range: Range<Int>) {
+        let from = plane(lane) + row * columns, to = x + row * pitch * 8 + lane
+        for column in range { to[column &* 8] = from[column] }
+    }
+    guard lanes == 8 else {
+        for lane in 0..<lanes { for row in 0..<rows { scalar(lane, row: row, 0..<columns) } }
+        return
+    }
+    let p0 = plane(0), p1 = plane(1), p2 = plane(2), p3 = plane(3), p4 = plane(4), p5 = plane(5), p6 = plane(6), p7 = plane(7)
+    for row in 0..<rows {
+        var column = 0
+        while column < columns {
+            let offset = row * columns + column, count = Swift.min(8, columns - column)
+            if offset + 8 <= rows * columns {
+                let t = transposed((load8(p0 + offset), load8(p1 + offset), load8(p2 + offset), load8(p3 + offset),
+                                    load8(p4 + offset), load8(p5 + offset), load8(p6 + offset), load8(p7 + offset)))
+                storeFirst(count, of: t, at: x + (row * pitch + column) * 8)
+            } else {
+                for lane in 0..<8 { scalar(lane, row: row, column..<column + count) }
+            }
+            column += 8
         }
     }
 }
 
-/// The adjoint copy: plane(i)[row * columns + column] = x[(row * pitch + column) * 8 + i].
+/// The adjoint copy: plane(i)[row * columns + column] = x[(row * pitch + column) * 8 + i]. Eight whole lanes
+/// go through `transposed` as `interleave`; a row's last vector may write up to seven floats past its end
+/// where they still lie in the plane (the next rows, written after it).
 @inline(__always)
 func deinterleave(_ x: UnsafePointer<Float>, pitch: Int, lanes: Int, rows: Int, columns: Int,
                   into plane: (_ lane: Int) -> UnsafeMutablePointer<Float>) {
-    for lane in 0..<lanes {
-        let target = plane(lane)
-        for row in 0..<rows {
-            let from = x + row * pitch * 8 + lane, to = target + row * columns
-            for column in 0..<columns { to[column] = from[column &* 8] }
+    @inline(__always) func scalar(_ lane: Int, row: Int, _ range: Range<Int>) {
+        let from = x + row * pitch * 8 + lane, to = plane(lane) + row * columns
+        for column in range { to[column] = from[column &* 8] }
+    }
+    guard lanes == 8 else {
+        for lane in 0..<lanes { for row in 0..<rows { scalar(lane, row: row, 0..<columns) } }
+        return
+    }
+    let q0 = plane(0), q1 = plane(1), q2 = plane(2), q3 = plane(3), q4 = plane(4), q5 = plane(5), q6 = plane(6), q7 = plane(7)
+    for row in 0..<rows {
+        var column = 0
+        while column < columns {
+            let offset = row * columns + column, count = Swift.min(8, columns - column)
+            if offset + 8 <= rows * columns {
+                let from = x + (row * pitch + column) * 8
+                // Only the row's pixels are read: past them X may end (or hold its border).
+                @inline(__always) func pixel(_ j: Int) -> SIMD8<Float> { j < count ? load8(from + 8 * j) : SIMD8() }
+                let t = transposed((pixel(0), pixel(1), pixel(2), pixel(3), pixel(4), pixel(5), pixel(6), pixel(7)))
+                store8(q0 + offset, t.0); store8(q1 + offset, t.1); store8(q2 + offset, t.2); store8(q3 + offset, t.3)
+                store8(q4 + offset, t.4); store8(q5 + offset, t.5); store8(q6 + offset, t.6); store8(q7 + offset, t.7)
+            } else {
+                for lane in 0..<8 { scalar(lane, row: row, column..<column + count) }
+            }
+            column += 8
         }
     }
 }
