@@ -263,11 +263,13 @@ struct ConvScratchSizes {
 // MARK: - Forward and backward
 
 /// output[N, K, P, Q] = activation(conv(input[N, C, H, W], weight[K, Cg, R, S]) + bias[K]), on the conv's path.
-/// columns and gathered hold `ConvScratchSizes(sh)` floats.
+/// columns and gathered hold `ConvScratchSizes(sh)` floats. `transformedWeights`: the Winograd paths' U, as
+/// `transformConvWeights` wrote it from these weights (kept by a caller whose weights do not change between
+/// calls); without it they transform the weights here.
 func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>,
-    activation: ConvActivation = .none, path: ConvPath? = nil
+    activation: ConvActivation = .none, path: ConvPath? = nil, transformedWeights: UnsafePointer<Float>? = nil
 ) {
     let path = path ?? ConvPath(sh), scratch = ConvScratchSizes(sh, path)
     switch path {
@@ -281,8 +283,11 @@ func convForward(
                             activation: activation)
         }
     case .winograd4x4:
-        let u = columns + scratch.sharedColumnsStart
-        transformWinograd4x4Weights(weight, sh, into: u)
+        let u = transformedWeights ?? {
+            let u = columns + scratch.sharedColumnsStart
+            transformWinograd4x4Weights(weight, sh, into: u)
+            return UnsafePointer(u)
+        }()
         Parallel.forEachPart(Winograd4x4Layout(sh).items) { part, items in
             convForwardWinograd4x4(sh, items: items, input: input, transformedWeights: u, bias: bias, output: output,
                                    columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered,
@@ -290,7 +295,7 @@ func convForward(
         }
     case .winograd:
         convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered,
-                            activation: activation)
+                            activation: activation, transformedWeights: transformedWeights)
     case .direct:
         let packed = columns + scratch.sharedColumnsStart
         packDirectWeights(weight, sh, into: packed)
@@ -310,6 +315,25 @@ func convForward(
                               columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered,
                               activation: activation)
         }
+    }
+}
+
+/// The Winograd paths' weights in the form their products read (U), for `convForward`'s `transformedWeights`:
+/// `transformedWeightFloats(sh, path)` floats, nil for the other paths.
+func transformedWeightFloats(_ sh: ConvShape, _ path: ConvPath) -> Int? {
+    switch path {
+    case .winograd: return WinogradLayout(sh).weightFloats
+    case .winograd4x4: return Winograd4x4Layout(sh).scratch.weights
+    default: return nil
+    }
+}
+
+/// Writes `transformedWeightFloats(sh, path)` floats of U for a Winograd path.
+func transformConvWeights(_ weight: UnsafePointer<Float>, _ sh: ConvShape, _ path: ConvPath, into u: UnsafeMutablePointer<Float>) {
+    switch path {
+    case .winograd: transformWinogradWeights(weight, sh, into: u)
+    case .winograd4x4: transformWinograd4x4Weights(weight, sh, into: u)
+    default: preconditionFailure("only the Winograd paths transform their weights")
     }
 }
 

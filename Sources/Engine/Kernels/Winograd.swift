@@ -173,15 +173,20 @@ func deinterleave(_ x: UnsafePointer<Float>, pitch: Int, lanes: Int, rows: Int, 
 
 /// output = conv3x3(input, weight) + bias, through the transforms above.
 /// columns and gathered hold `WinogradLayout(sh).scratch` floats.
+/// `transformedWeights`: U as `transformWinogradWeights` wrote it, kept by the caller; else U is transformed here.
 func convForwardWinograd(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>,
-    activation: ConvActivation = .none
+    activation: ConvActivation = .none, transformedWeights: UnsafePointer<Float>? = nil
 ) {
     let layout = WinogradLayout(sh)
-    let v = columns, u = columns + layout.inputFloats, planes = u + 2 * layout.weightFloats
+    let v = columns, planes = columns + layout.inputFloats + 2 * layout.weightFloats
     let m = gathered
-    transformWeights(weight, sh, layout, into: u)
+    let u = transformedWeights ?? {
+        let u = columns + layout.inputFloats
+        transformWinogradWeights(weight, sh, into: u)
+        return UnsafePointer(u)
+    }()
     transformInput(input, sh, layout, planes: planes, into: v)
     let t = layout.tiles
     Parallel.forEachPart(16) { _, elements in
@@ -194,10 +199,9 @@ func convForwardWinograd(
     transformOutput(m, sh, layout, bias: bias, activation: activation, planes: planes, into: output)
 }
 
-/// U[e][k][c] = (G g Gᵀ)[e] for each filter g = weight[k][c] (3x3).
-private func transformWeights(_ weight: UnsafePointer<Float>, _ sh: ConvShape, _ layout: WinogradLayout,
-                              into u: UnsafeMutablePointer<Float>) {
-    let stride = layout.weightStride
+/// U[e][k][c] = (G g Gᵀ)[e] for each filter g = weight[k][c] (3x3): `WinogradLayout(sh).weightFloats` floats.
+func transformWinogradWeights(_ weight: UnsafePointer<Float>, _ sh: ConvShape, into u: UnsafeMutablePointer<Float>) {
+    let stride = WinogradLayout(sh).weightStride
     Parallel.forEachPart(sh.k) { _, filters in
         for k in filters {
             for c in 0..<sh.c {
@@ -312,7 +316,7 @@ func convBackwardWinograd(
     let layout = WinogradLayout(sh)
     let v = columns, u = columns + layout.inputFloats, du = u + layout.weightFloats
     let planes = du + layout.weightFloats, dm = gathered
-    transformWeights(weight, sh, layout, into: u)
+    transformWinogradWeights(weight, sh, into: u)
     transformInput(input, sh, layout, planes: planes, into: v)
     transformGradOutput(gradOutput, sh, layout, planes: planes, into: dm)
     let t = layout.tiles
