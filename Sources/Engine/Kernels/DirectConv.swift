@@ -9,9 +9,10 @@
 /// of the output pixel at (p, q) reads padded pixel (p + r)*pw + q + s: one unaligned vector load serves
 /// eight outputs. When Q is a multiple of 8 the output vectors are whole pieces of output rows, written
 /// straight to the output; otherwise the output is computed on the padded pitch (its last padW columns per
-/// row discarded) and copied out: a 14x14 plane is 27 vectors on pitch 15 (a 32-channel 3x3 conv of a 28x28
-/// ResNet's training 11 % faster than on pitch W + 2*padW, 28 vectors computed in blocks of three). A register block holds 4 output channels x 3 vectors (12 accumulators), so each tap costs
-/// 3 loads and 4 broadcasts for 12 fused multiply-adds.
+/// row discarded) and copied out: a 14x14 plane is 27 vectors on pitch 15, where pitch W + 2*padW made 28
+/// (a 28x28 ResNet's 32-channel 3x3 convs ran 10-15 % faster in training for it). A register block holds
+/// 4 output channels x 3 vectors (12 accumulators), so each tap costs 3 loads and 4 broadcasts for 12 fused
+/// multiply-adds.
 ///
 /// Backward is the same kernel twice over: dInput is the conv of dOutput (padded likewise) with the
 /// weights flipped and transposed, and dWeight[k, c, r, s] is a dot product of dOutput's plane k with
