@@ -110,29 +110,14 @@ private func storeFirst(_ count: Int, of v: EightVectors, at p: UnsafeMutablePoi
 @inline(__always)
 func interleave(lanes: Int, rows: Int, columns: Int, _ plane: (_ lane: Int) -> UnsafePointer<Float>,
                 into x: UnsafeMutablePointer<Float>, pitch: Int) {
-    @inline(__always) func scalar(_ lane: Int, row: Int, _ range: Range<Int>) {
+    walkLanes(lanes: lanes, rows: rows, columns: columns, scalar: { lane, row, range in
         let from = plane(lane) + row * columns, to = x + row * pitch * 8 + lane
         for column in range { to[column &* 8] = from[column] }
-    }
-    guard lanes == 8 else {
-        for lane in 0..<lanes { for row in 0..<rows { scalar(lane, row: row, 0..<columns) } }
-        return
-    }
-    let p0 = plane(0), p1 = plane(1), p2 = plane(2), p3 = plane(3), p4 = plane(4), p5 = plane(5), p6 = plane(6), p7 = plane(7)
-    for row in 0..<rows {
-        var column = 0
-        while column < columns {
-            let offset = row * columns + column, count = Swift.min(8, columns - column)
-            if offset + 8 <= rows * columns {
-                let t = transposed((load8(p0 + offset), load8(p1 + offset), load8(p2 + offset), load8(p3 + offset),
-                                    load8(p4 + offset), load8(p5 + offset), load8(p6 + offset), load8(p7 + offset)))
-                storeFirst(count, of: t, at: x + (row * pitch + column) * 8)
-            } else {
-                for lane in 0..<8 { scalar(lane, row: row, column..<column + count) }
-            }
-            column += 8
-        }
-    }
+    }, vector: { row, column, offset, count in
+        @inline(__always) func pixels(_ lane: Int) -> SIMD8<Float> { load8(plane(lane) + offset) }
+        let t = transposed((pixels(0), pixels(1), pixels(2), pixels(3), pixels(4), pixels(5), pixels(6), pixels(7)))
+        storeFirst(count, of: t, at: x + (row * pitch + column) * 8)
+    })
 }
 
 /// The adjoint copy: plane(i)[row * columns + column] = x[(row * pitch + column) * 8 + i]. Eight whole lanes
@@ -141,30 +126,40 @@ func interleave(lanes: Int, rows: Int, columns: Int, _ plane: (_ lane: Int) -> U
 @inline(__always)
 func deinterleave(_ x: UnsafePointer<Float>, pitch: Int, lanes: Int, rows: Int, columns: Int,
                   into plane: (_ lane: Int) -> UnsafeMutablePointer<Float>) {
-    @inline(__always) func scalar(_ lane: Int, row: Int, _ range: Range<Int>) {
+    walkLanes(lanes: lanes, rows: rows, columns: columns, scalar: { lane, row, range in
         let from = x + row * pitch * 8 + lane, to = plane(lane) + row * columns
         for column in range { to[column] = from[column &* 8] }
-    }
+    }, vector: { row, column, offset, count in
+        let from = x + (row * pitch + column) * 8
+        // Only the row's pixels are read: past them X may end (or hold its border).
+        @inline(__always) func pixel(_ j: Int) -> SIMD8<Float> { j < count ? load8(from + 8 * j) : SIMD8() }
+        let t = transposed((pixel(0), pixel(1), pixel(2), pixel(3), pixel(4), pixel(5), pixel(6), pixel(7)))
+        store8(plane(0) + offset, t.0); store8(plane(1) + offset, t.1); store8(plane(2) + offset, t.2)
+        store8(plane(3) + offset, t.3); store8(plane(4) + offset, t.4); store8(plane(5) + offset, t.5)
+        store8(plane(6) + offset, t.6); store8(plane(7) + offset, t.7)
+    })
+}
+
+/// The walk both copies share. With eight lanes: vector(row, column, offset, count) for each run of `count`
+/// (at most eight) pixels of a row from `column`, offset = row * columns + column, where eight floats from
+/// `offset` still lie in the plane, and scalar(lane, row, columns) for every lane of the other runs (the
+/// plane's last); with fewer lanes, scalar for every lane and row.
+@inline(__always)
+private func walkLanes(lanes: Int, rows: Int, columns: Int,
+                       scalar: (_ lane: Int, _ row: Int, _ columns: Range<Int>) -> Void,
+                       vector: (_ row: Int, _ column: Int, _ offset: Int, _ count: Int) -> Void) {
     guard lanes == 8 else {
-        for lane in 0..<lanes { for row in 0..<rows { scalar(lane, row: row, 0..<columns) } }
+        for lane in 0..<lanes { for row in 0..<rows { scalar(lane, row, 0..<columns) } }
         return
     }
-    let q0 = plane(0), q1 = plane(1), q2 = plane(2), q3 = plane(3), q4 = plane(4), q5 = plane(5), q6 = plane(6), q7 = plane(7)
     for row in 0..<rows {
-        var column = 0
-        while column < columns {
+        for column in stride(from: 0, to: columns, by: 8) {
             let offset = row * columns + column, count = Swift.min(8, columns - column)
             if offset + 8 <= rows * columns {
-                let from = x + (row * pitch + column) * 8
-                // Only the row's pixels are read: past them X may end (or hold its border).
-                @inline(__always) func pixel(_ j: Int) -> SIMD8<Float> { j < count ? load8(from + 8 * j) : SIMD8() }
-                let t = transposed((pixel(0), pixel(1), pixel(2), pixel(3), pixel(4), pixel(5), pixel(6), pixel(7)))
-                store8(q0 + offset, t.0); store8(q1 + offset, t.1); store8(q2 + offset, t.2); store8(q3 + offset, t.3)
-                store8(q4 + offset, t.4); store8(q5 + offset, t.5); store8(q6 + offset, t.6); store8(q7 + offset, t.7)
+                vector(row, column, offset, count)
             } else {
-                for lane in 0..<8 { scalar(lane, row: row, column..<column + count) }
+                for lane in 0..<8 { scalar(lane, row, column..<column + count) }
             }
-            column += 8
         }
     }
 }
