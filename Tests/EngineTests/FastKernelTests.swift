@@ -338,14 +338,18 @@ import Testing
     }
 
     /// The Winograd path (wide 3x3 convs) against the same reference: even and odd planes
-    /// (odd ones cut the last tile row and column), down to 1x1, with and without bias; one short group of
-    /// images in the vector lanes (5), whole groups (16) and whole groups and a short one (11).
-    @Test(arguments: [(64, 64, 8, 8, true, 5), (64, 96, 5, 7, false, 11), (128, 64, 4, 4, true, 16), (64, 64, 1, 1, false, 5),
-                      (48, 192, 7, 6, false, 5), (96, 64, 6, 3, true, 11), (64, 64, 7, 7, false, 16)])
+    /// (odd ones cut the last tile row and column), down to 1x1, with and without bias; whole groups of eight
+    /// images in the vector lanes (16) and whole groups and a short one (7 images in the last: 15, 6: 14).
+    @Test(arguments: [(64, 64, 8, 8, true, 15), (64, 96, 5, 7, false, 14), (128, 64, 4, 4, true, 16), (64, 64, 1, 1, false, 15),
+                      (48, 192, 7, 6, false, 14), (96, 64, 6, 3, true, 15), (64, 64, 7, 7, false, 16)])
     func winogradMatchesWholeImagePath(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ withBias: Bool, _ n: Int) {
         let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
                            strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
         #expect(ConvPath(sh) == .winograd)
+        // Fewer images than a vector's lanes take another path.
+        var single = sh
+        single.n = 1
+        #expect(ConvPath(single) != .winograd)
         // Its transforms add terms of both signs before the GEMM: a few float ulps of the outputs' scale
         // (sums of 600-1200 products, about 10) rather than of each output.
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 1e-4)
