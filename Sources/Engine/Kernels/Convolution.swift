@@ -149,12 +149,9 @@ enum ConvPath: Equatable {
     /// (38) win. The transformed batch must also fit `winogradScratchLimit`: it is four times the input and
     /// output, which is 50 MB for VGG11's widest conv at 32x32 but would be gigabytes for EfficientNetV2 on
     /// 224x224 images (those take the other paths, whose scratch is bounded per GEMM).
-    /// Its transforms run on groups of eight images, one per vector lane: a batch whose empty lanes would be more
-    /// than a fifth of its images (fewer than 7, 9 to 13, 17 to 19; a single image for `predict` or Grad-CAM
-    /// would be multiplied eight times over) takes the other paths.
     private static func fitsWinograd(_ sh: ConvShape) -> Bool {
         guard sh.groups == 1, sh.r == 3, sh.s == 3, sh.strideH == 1, sh.strideW == 1, sh.padH == 1, sh.padW == 1,
-              sh.c * sh.k >= 24 * (sh.c + sh.k), 5 * 8 * WinogradLayout(sh).groups <= 6 * sh.n else { return false }
+              sh.c * sh.k >= 24 * (sh.c + sh.k), fillsImageLanes(sh) else { return false }
         let scratch = WinogradLayout(sh).scratch
         return scratch.columns + scratch.gathered <= winogradScratchLimit
     }
@@ -167,8 +164,13 @@ enum ConvPath: Equatable {
     /// Wider convs keep F(2x2, 3x3): U alone would be 36*K*C floats.
     private static func fitsWinograd4x4(_ sh: ConvShape) -> Bool {
         sh.groups == 1 && sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 1 && sh.padW == 1
-            && sh.k % 4 == 0 && (32...64).contains(sh.c) && sh.k <= 64
+            && sh.k % 4 == 0 && (32...64).contains(sh.c) && sh.k <= 64 && fillsImageLanes(sh)
     }
+
+    /// Both Winograd paths run their transforms on groups of eight images, one per vector lane: a batch whose
+    /// empty lanes would be more than a fifth of its images (fewer than 7, 9 to 13, 17 to 19; a single image
+    /// for `predict` or Grad-CAM would be multiplied eight times over) takes the other paths.
+    static func fillsImageLanes(_ sh: ConvShape) -> Bool { 5 * 8 * ((sh.n + 7) / 8) <= 6 * sh.n }
 
     /// Ungrouped, stride 1, odd kernels larger than 1x1 with "same" padding, channel counts that are
     /// multiples of 4, and either at most 64 channels on planes at least 4 wide or up to 512 on planes at
