@@ -160,7 +160,8 @@ enum ConvPath: Equatable {
     /// of 4 (the direct kernel's register block). Measured on a 28x28 ResNet's inference, per batch of 64: its
     /// 32->32 convs on 14x14 went from 2.7 ms (direct) to 1.9, its 64->64 ones on 7x7 from 3.1 (F(2x2, 3x3))
     /// to 2.0; its 16-channel convs ran no faster on 28x28 and 8 % slower on 32x32 planes, where interleaving
-    /// the images' planes and taking them apart again cost as much per channel as the products saved.
+    /// the images' planes and taking them apart again cost as much per channel as the products saved (and, with
+    /// those copies as register transposes, the same at 28x28 and 6 % slower at 32x32).
     /// Wider convs keep F(2x2, 3x3): U alone would be 36*K*C floats.
     private static func fitsWinograd4x4(_ sh: ConvShape) -> Bool {
         sh.groups == 1 && sh.r == 3 && sh.s == 3 && sh.strideH == 1 && sh.strideW == 1 && sh.padH == 1 && sh.padW == 1
