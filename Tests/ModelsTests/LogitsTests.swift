@@ -59,9 +59,9 @@ func expectLogitsMatch(_ fixture: String, inputShape: [Int],
     expectInferMatchesForward(network, x, "\(fixture) after a train step")
 }
 
-/// `network.infer(x)` against `network.forward(x, training: false)`: within 1e-4 relative (the fold
-/// multiplies the weights by the BN scale before the sum instead of the sum after it).
-func expectInferMatchesForward(_ network: Network, _ x: Tensor, _ what: String,
+/// `network.infer(x)` against `network.forward(x, training: false)`: within `rtol` relative, 1e-4 unless
+/// said (the fold multiplies the weights by the BN scale before the sum instead of the sum after it).
+func expectInferMatchesForward(_ network: Network, _ x: Tensor, _ what: String, rtol: Float = 1e-4,
                                sourceLocation: SourceLocation = #_sourceLocation) {
     do {
         let reference = try network.forward(x, training: false).array
@@ -70,7 +70,7 @@ func expectInferMatchesForward(_ network: Network, _ x: Tensor, _ what: String,
         #expect(finite, "\(what): the eval forward's logits are not finite", sourceLocation: sourceLocation)
         #expect(inferred.count == reference.count, "\(what): logit count", sourceLocation: sourceLocation)
         for (i, (a, b)) in zip(inferred, reference).enumerated() {
-            #expect(abs(a - b) <= 1e-4 * max(1, abs(b)), "\(what) logit \(i): infer \(a) vs forward \(b)",
+            #expect(abs(a - b) <= rtol * max(1, abs(b)), "\(what) logit \(i): infer \(a) vs forward \(b)",
                     sourceLocation: sourceLocation)
         }
     } catch {

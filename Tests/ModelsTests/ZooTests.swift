@@ -176,6 +176,10 @@ func everyVariantInfersAsItsEvalForward(name: String) throws {
             network.backward(loss.gradient)
             optimizer.step()
         }
-        expectInferMatchesForward(network, images, "\(name) at \(shape)")
+        // Two steps on three images leave the deep variants' running statistics far from their activations:
+        // efficientnet-v2-s's eval logits reach 1e10, where float rounding through its 100-odd folded layers
+        // reached 1.2e-4 of them (the thread count, which other tests set while this one runs, moves the
+        // weight gradients' rounding and with it that figure); a wrong fold is off by the logits' own size.
+        expectInferMatchesForward(network, images, "\(name) at \(shape)", rtol: 1e-3)
     }
 }
