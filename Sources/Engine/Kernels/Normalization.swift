@@ -111,12 +111,14 @@ func batchNormUpdateRunningStatistics(
 /// With batch statistics the mean and variance depend on x, which gives the full formula
 /// dx = weight * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)); with running statistics (eval)
 /// they are constants and dx = dy * weight * rstd.
-/// With `reluOutput` (the forward's fused ReLU output, [N, C, S]) dy is first taken through that ReLU's
-/// backward, dy where the output is positive and 0 elsewhere, as each value is read: the same numbers as
-/// `reluBackward` into a buffer, without writing and reading that buffer.
+/// With `reluBias` (the forward's bias, when it applied a fused ReLU) dy is first taken through that ReLU's
+/// backward, dy where the output was positive and 0 elsewhere, as each value is read: the same numbers as
+/// `reluBackward` into a buffer, without writing and reading that buffer. Where the output was positive is
+/// recomputed from x, which this pass reads anyway, by the forward's own expression (same bits): reading the
+/// output instead was two of the seven passes over [N, C, S] arrays that a backward makes.
 func batchNormBackward(
     dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
-    dy: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>? = nil, x: UnsafePointer<Float>,
+    dy: UnsafePointer<Float>, reluBias: UnsafePointer<Float>? = nil, x: UnsafePointer<Float>,
     mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, S: Int,
     batchStatistics: Bool
 ) {
@@ -130,8 +132,9 @@ func batchNormBackward(
             guard let sums = scratch.baseAddress else { return }
             sumOverImages(N: N, C: C, into: sums) { n, c in
                 let offset = planeOffset(n, c, channels: C, plane: S)
-                if let reluOutput {
-                    return rectifiedSums(dy + offset, mask: reluOutput + offset, x + offset, center: mean[c], count: S)
+                if let reluBias {
+                    return rectifiedSums(dy + offset, x + offset, center: mean[c],
+                                         normalization: (rstd[c] * weight[c], reluBias[c]), count: S)
                 }
                 return SIMD2(sumOf(dy + offset, count: S), centeredDotProduct(dy + offset, x + offset, center: mean[c], count: S))
             }
@@ -150,10 +153,11 @@ func batchNormBackward(
                     let offset = planeOffset(n, c, channels: C, plane: S)
                     let xp = x + offset, dyp = dy + offset, dxp = dx + offset
                     let m = mean[c], a = scale[c], b = shift[c], k = slope[c]
-                    if let reluOutput {
-                        let op = reluOutput + offset
+                    if let reluBias {
+                        // The forward's y = (x - mean) * (rstd * weight) + bias, before its ReLU.
+                        let forwardScale = rstd[c] * weight[c], forwardBias = reluBias[c]
                         for s in 0..<S {
-                            let g = op[s] > 0 ? dyp[s] : 0
+                            let g = (xp[s] - m) * forwardScale + forwardBias > 0 ? dyp[s] : 0
                             dxp[s] = a * g - b - k * (xp[s] - m)
                         }
                     } else {
@@ -165,25 +169,29 @@ func batchNormBackward(
     }
 }
 
-/// (sum(g[i]), sum(g[i] * (b[i] - center))) with g[i] = mask[i] > 0 ? a[i] : 0, in the lanes and order of
-/// `sumOf` and `centeredDotProduct` (so the same bits as those two over a rectified copy of a).
+/// (sum(g[i]), sum(g[i] * (b[i] - center))) with g[i] = a[i] where (b[i] - center) * scale + shift > 0 (the
+/// forward's normalised value before its ReLU, `normalization` = (scale, shift)) and 0 elsewhere, in the lanes
+/// and order of `sumOf` and `centeredDotProduct` (so the same bits as those two over a rectified copy of a).
 @inline(__always)
-func rectifiedSums(_ a: UnsafePointer<Float>, mask: UnsafePointer<Float>, _ b: UnsafePointer<Float>, center: Float,
-                   count: Int) -> SIMD2<Float> {
+func rectifiedSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, center: Float,
+                   normalization: (scale: Float, shift: Float), count: Int) -> SIMD2<Float> {
     var sumG = SIMD8<Float>(), sumGB = SIMD8<Float>()
     let c = SIMD8<Float>(repeating: center), zero = SIMD8<Float>()
+    let scale = SIMD8<Float>(repeating: normalization.scale), shift = SIMD8<Float>(repeating: normalization.shift)
     var i = 0
     while i + 8 <= count {
-        let g = zero.replacing(with: load8(a + i), where: load8(mask + i) .> zero)
+        let centered = load8(b + i) - c
+        let g = zero.replacing(with: load8(a + i), where: centered * scale + shift .> zero)
         sumG = sumG + g
-        sumGB = sumGB + g * (load8(b + i) - c)
+        sumGB = sumGB + g * centered
         i += 8
     }
     var sums = SIMD2(sumG.sum(), sumGB.sum())
     while i < count {
-        let g: Float = mask[i] > 0 ? a[i] : 0
+        let centered = b[i] - center
+        let g: Float = centered * normalization.scale + normalization.shift > 0 ? a[i] : 0
         sums[0] += g
-        sums[1] += g * (b[i] - center)
+        sums[1] += g * centered
         i += 1
     }
     return sums

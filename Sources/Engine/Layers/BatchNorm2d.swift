@@ -99,7 +99,7 @@ public final class BatchNorm2d: Layer {
         // The fused ReLU's backward is taken as dy is read: where its output is 0, the gradient is 0.
         batchNormBackward(
             dx: gradInput.data, dWeight: dWeight.data, dBias: dBias.data, dy: gradOutput.data,
-            reluOutput: appliesReLU ? UnsafePointer(output.data) : nil, x: input.data,
+            reluBias: appliesReLU ? UnsafePointer(bias.value.data) : nil, x: input.data,
             mean: mean.data, rstd: rstd.data, weight: weight.value.data, N: N, C: C, S: S,
             batchStatistics: usedBatchStatistics)
         return gradInput
