@@ -38,6 +38,29 @@ import Testing
         #expect(bn.numBatchesTracked.value[0] == 0)
     }
 
+    /// The batch statistics on channels whose mean is far from 0 beside their spread (mean/std of 10, 1e3 and
+    /// 1e4, planes of 17x15 on 4 images): the variance a float sum of squares around 0 would lose entirely,
+    /// checked against a Double two-pass reference through the running variance (momentum 1).
+    @Test func statisticsHoldFarFromZero() throws {
+        let (N, C, S) = (4, 3, 17 * 15), offsets: [Float] = [10, 1e3, 1e4]
+        let noise = seededTensor([N, C, 17, 15], seed: 5).array
+        var values = [Float](repeating: 0, count: N * C * S)
+        for n in 0..<N { for c in 0..<C { for s in 0..<S {
+            let i = (n * C + c) * S + s
+            values[i] = offsets[c] + noise[i]
+        } } }
+        let bn = BatchNorm2d(C, momentum: 1)
+        _ = try bn.forward(Tensor(shape: [N, C, 17, 15], values: values), training: true)
+        for c in 0..<C {
+            let channel = (0..<N).flatMap { n in (0..<S).map { Double(values[(n * C + c) * S + $0]) } }
+            let mean = channel.reduce(0, +) / Double(channel.count)
+            let variance = channel.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(channel.count - 1)
+            #expect(abs(Double(bn.runningMean.value[c]) - mean) <= 1e-6 * mean, "channel \(c) mean")
+            #expect(abs(Double(bn.runningVar.value[c]) - variance) <= 1e-5 * variance,
+                    "channel \(c): variance \(bn.runningVar.value[c]) against \(variance)")
+        }
+    }
+
     @Test func parameterGradientsAccumulate() throws {
         let bn = BatchNorm2d(2)
         let x = seededTensor([3, 2, 2, 2], seed: 1, scale: 2), dy = seededTensor([3, 2, 2, 2], seed: 2)

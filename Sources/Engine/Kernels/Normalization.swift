@@ -9,7 +9,7 @@
 /// scattered bytes per plane on small maps); the rows are then added in order.
 @inline(__always)
 private func sumOverImages(N: Int, C: Int, into out: UnsafeMutablePointer<Double>,
-                           _ planeSums: (_ n: Int, _ c: Int) -> SIMD2<Float>) {
+                           _ planeSums: (_ n: Int, _ c: Int) -> SIMD2<Double>) {
     let parts = Parallel.parts(N)
     withUnsafeTemporaryAllocation(of: Double.self, capacity: parts * 2 * C) { scratch in
         guard let partials = scratch.baseAddress else { return }
@@ -19,8 +19,8 @@ private func sumOverImages(N: Int, C: Int, into out: UnsafeMutablePointer<Double
             for n in images {
                 for c in 0..<C {
                     let sums = planeSums(n, c)
-                    row[c] += Double(sums[0])
-                    row[C + c] += Double(sums[1])
+                    row[c] += sums[0]
+                    row[C + c] += sums[1]
                 }
             }
         }
@@ -42,16 +42,26 @@ func batchNormForwardTraining(
     let M = Double(N * S)
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * C) { scratch in
         guard let sums = scratch.baseAddress else { return }
-        // The mean first, then the squared deviations from it (two passes: no cancellation).
-        sumOverImages(N: N, C: C, into: sums) { n, c in SIMD2(sumOf(x + planeOffset(n, c, channels: C, plane: S), count: S), 0) }
-        for c in 0..<C { mean[c] = Float(sums[c] / M) }
+        // One read of x from memory: each plane's sum, then its deviations from its own mean while the plane
+        // is still in L1 (a pass for the mean and one for the deviations from it took two reads on activations
+        // larger than the caches). With d = x - planeMean, a plane's sum is S * planeMean + sum(d) (sum(d) puts
+        // back what the float sum rounded away) and its M2 is sum(d^2) - sum(d)^2 / S; its sum of squares is
+        // M2 + sum^2 / S, and the channel's M2 is its planes' sums of squares less sum^2 / M, in Double (Chan
+        // et al.'s combination of plane statistics: no float sum is taken around a large mean).
         sumOverImages(N: N, C: C, into: sums) { n, c in
-            SIMD2(sumOfSquaredDeviations(x + planeOffset(n, c, channels: C, plane: S), from: mean[c], count: S), 0)
+            let plane = x + planeOffset(n, c, channels: C, plane: S)
+            let planeMean = sumOf(plane, count: S) / Float(S)
+            let deviations = deviationSums(plane, from: planeMean, count: S)
+            let sum = Double(S) * Double(planeMean) + Double(deviations[0])
+            let m2 = Double(deviations[1]) - Double(deviations[0]) * Double(deviations[0]) / Double(S)
+            return SIMD2(sum, m2 + sum * sum / Double(S))
         }
         for c in 0..<C {
-            let variance = sums[c] / M
-            rstd[c] = Float(1 / (variance + Double(eps)).squareRoot())
-            unbiasedVar[c] = Float(sums[c] / (M - 1))
+            let channelMean = sums[c] / M
+            let squaredDeviations = Swift.max(0, sums[C + c] - sums[c] * channelMean)
+            mean[c] = Float(channelMean)
+            rstd[c] = Float(1 / (squaredDeviations / M + Double(eps)).squareRoot())
+            unbiasedVar[c] = Float(squaredDeviations / (M - 1))
         }
     }
     normalizeImages(y: y, x: x, mean: mean, rstd: rstd, weight: weight, bias: bias, N: N, C: C, S: S, relu: relu)
@@ -133,10 +143,12 @@ func batchNormBackward(
             sumOverImages(N: N, C: C, into: sums) { n, c in
                 let offset = planeOffset(n, c, channels: C, plane: S)
                 if let reluBias {
-                    return rectifiedSums(dy + offset, x + offset, center: mean[c],
-                                         normalization: (rstd[c] * weight[c], reluBias[c]), count: S)
+                    let sums = rectifiedSums(dy + offset, x + offset, center: mean[c],
+                                             normalization: (rstd[c] * weight[c], reluBias[c]), count: S)
+                    return SIMD2(Double(sums[0]), Double(sums[1]))
                 }
-                return SIMD2(sumOf(dy + offset, count: S), centeredDotProduct(dy + offset, x + offset, center: mean[c], count: S))
+                return SIMD2(Double(sumOf(dy + offset, count: S)),
+                             Double(centeredDotProduct(dy + offset, x + offset, center: mean[c], count: S)))
             }
             for c in 0..<C {
                 let r = rstd[c], sumDy = sums[c], sumDyXhat = sums[C + c] * Double(r)
@@ -197,24 +209,26 @@ func rectifiedSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, center:
     return sums
 }
 
-/// sum((x[i] - center)^2) over count floats, with eight partial sums.
+/// (sum(x[i] - center), sum((x[i] - center)^2)) over count floats, with eight partial sums each.
 @inline(__always)
-func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, from center: Float, count: Int) -> Float {
-    var acc = SIMD8<Float>()
+func deviationSums(_ x: UnsafePointer<Float>, from center: Float, count: Int) -> SIMD2<Float> {
+    var sum = SIMD8<Float>(), squares = SIMD8<Float>()
     let c = SIMD8<Float>(repeating: center)
     var i = 0
     while i + 8 <= count {
         let d = load8(x + i) - c
-        acc = acc + d * d
+        sum = sum + d
+        squares = squares + d * d
         i += 8
     }
-    var sum = acc.sum()
+    var sums = SIMD2(sum.sum(), squares.sum())
     while i < count {
         let d = x[i] - center
-        sum += d * d
+        sums[0] += d
+        sums[1] += d * d
         i += 1
     }
-    return sum
+    return sums
 }
 
 /// sum(a[i] * (b[i] - center)) over count floats, with eight partial sums.
