@@ -11,9 +11,20 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        // With beta = 0 OpenBLAS first zeroes C one float per store (`sgemm_beta_ZEN`: 5 % of a MobileNetV1
+        // inference, 2 % of its training); zeroing C here by memset and adding the product onto it gives
+        // the same numbers.
+        if beta == 0 {
+            if ldc == n {
+                c.update(repeating: 0, count: m * n)
+            } else {
+                for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
+            }
+        }
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta == 0 ? 1 : beta,
+            c, blasint(ldc))
     }
 
     /// OpenBLAS's own thread count: 1 while the engine runs (`Parallel` sets it), more only for measuring
