@@ -62,6 +62,16 @@ public struct ModelSummary: Sendable {
                             totals: totals, notes: notes)
     }
 
+    /// The largest output of any layer of `network`, in floats per image.
+    public static func largestActivation(of network: Network) throws -> Int {
+        var walker = Walker()
+        var shape = [1] + network.inputShape
+        for (name, child) in network.root.children {
+            shape = try walker.visit(child, key: name, input: shape, depth: 0)
+        }
+        return walker.largestLeafOutput
+    }
+
     /// Builds `name` for the input and summarises it, with the zoo's notes for that model.
     public static func make(model name: String, inputShape: [Int], classes: Int, batchSize: Int) throws -> ModelSummary {
         let network = try ModelZoo.build(name, inputShape: inputShape, classes: classes, seed: 0)
@@ -75,6 +85,7 @@ public struct ModelSummary: Sendable {
         var rows: [Row] = []
         var convMacs = 0, linearMacs = 0
         var leafOutputElements = 0
+        var largestLeafOutput = 0
 
         /// Adds the row of `layer` (and its children's rows after it); returns its output shape.
         mutating func visit(_ layer: any Layer, key: String, input: [Int], depth: Int) throws -> [Int] {
@@ -86,6 +97,7 @@ public struct ModelSummary: Sendable {
                 let own = layer.macsPerSample(input: input)
                 if layer is Linear { linearMacs += own } else { convMacs += own }
                 leafOutputElements += output.dropFirst().reduce(1, *)
+                largestLeafOutput = max(largestLeafOutput, output.dropFirst().reduce(1, *))
             } else {
                 try visitChildren(of: layer, input: input, depth: depth + 1)
             }

@@ -120,6 +120,7 @@ public enum ModelZoo {
         let root = Sequential(layers)
         let network = Network(root: root, inputShape: inputShape, classes: classes, random: factory.stream)
         try check(network, entry: e)
+        network.largestActivation(elementsPerImage: try ModelSummary.largestActivation(of: network))
         return network
     }
 
@@ -202,6 +203,8 @@ extension ModelZoo {
                         _ build: (_ input: [Int], _ classes: Int, _ factory: inout LayerFactory) throws -> [(String, any Layer)]) throws -> Network {
         var factory = LayerFactory(seed: seed)
         let root = Sequential(try build(inputShape, classes, &factory))
-        return Network(root: root, inputShape: inputShape, classes: classes, random: factory.stream)
+        let network = Network(root: root, inputShape: inputShape, classes: classes, random: factory.stream)
+        network.largestActivation(elementsPerImage: try ModelSummary.largestActivation(of: network))
+        return network
     }
 }

@@ -1,3 +1,7 @@
+/// Floats one layer's output may take in a pass of `Network.infer`: 8 MB, a quarter of this machine kind's
+/// L3 (32 MB on the Zen 3 measured), so that a layer's input and output stay in it beside its weights.
+let inferencePassFloats = 2 << 20
+
 /// A whole model: its layers, the input it takes, and the random stream its dropout layers draw from.
 public final class Network {
     /// [C, H, W] of one input image.
@@ -24,10 +28,41 @@ public final class Network {
     /// [N, C, H, W] -> logits [N, classes] in inference, BatchNorms and activations folded into the convs
     /// before them (`Layer.infer`): evaluation, prediction and the bench's inference. Equals
     /// `forward(images, training: false)` within float rounding; no `backward` may follow.
+    /// A batch larger than `imagesPerInferencePass` runs through the whole network that many images at a time.
     public func infer(_ images: Tensor) throws -> Tensor {
         try root.expect(images.shape, [nil] + inputShape.map { Optional($0) },
                         "[N, " + inputShape.map(String.init).joined(separator: ", ") + "]")
-        return try root.infer(images)
+        let n = images.shape[0], perPass = imagesPerInferencePass
+        guard n > perPass else { return try root.infer(images) }
+        let imageFloats = images.count / n
+        // The weights stay as they are for the passes of one call: each BatchNorm is folded once, not per pass.
+        return try withFrozenWeights {
+            for start in stride(from: 0, to: n, by: perPass) {
+                let count = Swift.min(perPass, n - start)
+                passImages.resize(to: [count] + inputShape)
+                passImages.data.update(from: images.data + start * imageFloats, count: count * imageFloats)
+                let out = try root.infer(passImages)
+                let rowFloats = out.count / count
+                if start == 0 { passOutputs.resize(to: [n] + out.shape.dropFirst()) }
+                (passOutputs.data + start * rowFloats).update(from: out.data, count: count * rowFloats)
+            }
+            return passOutputs
+        }
+    }
+
+    /// Images one pass of `infer` takes. Layer by layer over a whole batch, a network whose activations
+    /// outgrow the caches writes each one to memory and reads it back in the next layer (MobileNetV1's
+    /// 512-channel planes at batch 64 are 42 MB each): in passes of a few images, each layer reads the one
+    /// before from cache. `largestActivation(elementsPerImage:)` sets it from the network's layers.
+    public private(set) var imagesPerInferencePass = Int.max
+    private let passImages = Tensor(shape: [0]), passOutputs = Tensor(shape: [0])
+
+    /// Sets `imagesPerInferencePass` from the largest output of any layer, in floats per image: as many
+    /// images as keep that output within `inferencePassFloats`, in whole eights (the Winograd kernels fill
+    /// eight images a vector), and never fewer than eight.
+    public func largestActivation(elementsPerImage: Int) {
+        let fitting = inferencePassFloats / Swift.max(1, elementsPerImage)
+        imagesPerInferencePass = Swift.max(8, fitting / 8 * 8)
     }
 
     /// Runs `body`, a loop of `infer` calls over weights that stay as they are (an evaluation, the bench's
