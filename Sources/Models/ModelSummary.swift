@@ -47,11 +47,7 @@ public struct ModelSummary: Sendable {
 
     /// Walks the network's layers with their output shapes and multiply-adds.
     public static func make(network: Network, batchSize: Int, model: String = "", notes: [String] = []) throws -> ModelSummary {
-        var walker = Walker()
-        var shape = [1] + network.inputShape
-        for (name, child) in network.root.children {
-            shape = try walker.visit(child, key: name, input: shape, depth: 0)
-        }
+        let walker = try walk(network)
         let state = network.stateDict.map(\.1)
         let trainable = state.filter(\.isTrainable).reduce(0) { $0 + $1.count }
         let all = state.reduce(0) { $0 + $1.count }
@@ -64,12 +60,16 @@ public struct ModelSummary: Sendable {
 
     /// The largest output of any layer of `network`, in floats per image.
     public static func largestActivation(of network: Network) throws -> Int {
+        try walk(network).largestLeafOutput
+    }
+
+    private static func walk(_ network: Network) throws -> Walker {
         var walker = Walker()
         var shape = [1] + network.inputShape
         for (name, child) in network.root.children {
             shape = try walker.visit(child, key: name, input: shape, depth: 0)
         }
-        return walker.largestLeafOutput
+        return walker
     }
 
     /// Builds `name` for the input and summarises it, with the zoo's notes for that model.

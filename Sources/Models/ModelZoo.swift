@@ -120,8 +120,7 @@ public enum ModelZoo {
         let root = Sequential(layers)
         let network = Network(root: root, inputShape: inputShape, classes: classes, random: factory.stream)
         try check(network, entry: e)
-        network.largestActivation(elementsPerImage: try ModelSummary.largestActivation(of: network))
-        return network
+        return try withInferencePasses(network)
     }
 
     /// Padding of the ZeroPad2d adapter for networks built for one input size; 0 when none is needed.
@@ -203,8 +202,12 @@ extension ModelZoo {
                         _ build: (_ input: [Int], _ classes: Int, _ factory: inout LayerFactory) throws -> [(String, any Layer)]) throws -> Network {
         var factory = LayerFactory(seed: seed)
         let root = Sequential(try build(inputShape, classes, &factory))
-        let network = Network(root: root, inputShape: inputShape, classes: classes, random: factory.stream)
-        network.largestActivation(elementsPerImage: try ModelSummary.largestActivation(of: network))
+        return try withInferencePasses(Network(root: root, inputShape: inputShape, classes: classes, random: factory.stream))
+    }
+
+    /// `network` with its inference passes sized to its largest layer output (`Network.imagesPerInferencePass`).
+    static func withInferencePasses(_ network: Network) throws -> Network {
+        network.fitInferencePasses(largestOutputPerImage: try ModelSummary.largestActivation(of: network))
         return network
     }
 }

@@ -53,15 +53,15 @@ public final class Network {
     /// Images one pass of `infer` takes. Layer by layer over a whole batch, a network whose activations
     /// outgrow the caches writes each one to memory and reads it back in the next layer (MobileNetV1's
     /// 512-channel planes at batch 64 are 42 MB each): in passes of a few images, each layer reads the one
-    /// before from cache. `largestActivation(elementsPerImage:)` sets it from the network's layers.
+    /// before from cache. `fitInferencePasses(largestOutputPerImage:)` sets it from the network's layers.
     public private(set) var imagesPerInferencePass = Int.max
     private let passImages = Tensor(shape: [0]), passOutputs = Tensor(shape: [0])
 
     /// Sets `imagesPerInferencePass` from the largest output of any layer, in floats per image: as many
     /// images as keep that output within `inferencePassFloats`, in whole eights (the Winograd kernels fill
     /// eight images a vector), and never fewer than eight.
-    public func largestActivation(elementsPerImage: Int) {
-        let fitting = inferencePassFloats / Swift.max(1, elementsPerImage)
+    public func fitInferencePasses(largestOutputPerImage floats: Int) {
+        let fitting = inferencePassFloats / Swift.max(1, floats)
         imagesPerInferencePass = Swift.max(8, fitting / 8 * 8)
     }
 
