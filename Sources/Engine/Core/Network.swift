@@ -1,6 +1,8 @@
-/// Floats one layer's output may take in a pass of `Network.infer`: 8 MB, a quarter of this machine kind's
-/// L3 (32 MB on the Zen 3 measured), so that a layer's input and output stay in it beside its weights.
-let inferencePassFloats = 2 << 20
+/// Floats one layer's output may take in a pass of `Network.infer`: 16 MB. Every zoo model's batch of 64 fits
+/// but MobileNetV1's (42 MB at its largest), which takes passes of 24 images. At 8 MB, VGG11's inference ran
+/// in passes of 32 and lost a tenth of its speed (605 -> 539 img/s, medians of 4: its Winograd GEMMs were half
+/// as wide), while MobileNetV1's passes of 8 ran at its speed in one pass (150 and 151 img/s).
+let inferencePassFloats = 4 << 20
 
 /// A whole model: its layers, the input it takes, and the random stream its dropout layers draw from.
 public final class Network {
@@ -50,10 +52,10 @@ public final class Network {
         }
     }
 
-    /// Images one pass of `infer` takes. Layer by layer over a whole batch, a network whose activations
-    /// outgrow the caches writes each one to memory and reads it back in the next layer (MobileNetV1's
-    /// 512-channel planes at batch 64 are 42 MB each): in passes of a few images, each layer reads the one
-    /// before from cache. `fitInferencePasses(largestOutputPerImage:)` sets it from the network's layers.
+    /// Images one pass of `infer` takes, so that an evaluation's memory stays bounded whatever the batch:
+    /// each layer keeps its output, and MobileNetV1's 512-channel planes at batch 64 are 42 MB each (a
+    /// bench's inference held 547 MB in one pass, 259 MB in passes of 24). `fitInferencePasses
+    /// (largestOutputPerImage:)` sets it from the network's layers.
     public private(set) var imagesPerInferencePass = Int.max
     private let passImages = Tensor(shape: [0]), passOutputs = Tensor(shape: [0])
 
