@@ -166,10 +166,10 @@ func batchNormBackward(
                     let xp = x + offset, dyp = dy + offset, dxp = dx + offset
                     let m = mean[c], a = scale[c], b = shift[c], k = slope[c]
                     if let reluBias {
-                        // The forward's y = (x - mean) * (rstd * weight) + bias, before its ReLU.
-                        let forwardScale = rstd[c] * weight[c], forwardBias = reluBias[c]
+                        // The forward's y = (x - mean) * (rstd * weight) + bias before its ReLU: a is that scale.
+                        let forwardBias = reluBias[c]
                         for s in 0..<S {
-                            let g = (xp[s] - m) * forwardScale + forwardBias > 0 ? dyp[s] : 0
+                            let g = (xp[s] - m) * a + forwardBias > 0 ? dyp[s] : 0
                             dxp[s] = a * g - b - k * (xp[s] - m)
                         }
                     } else {
