@@ -25,9 +25,14 @@
 /// P = H and Q = W (stride 1, padding (R-1)/2 and (S-1)/2), or P = ceil(H/2), Q = ceil(W/2) (stride 2).
 
 /// The taps of a direct conv as a grid: tap (r, s) reads `rows[r] + columns[s]` floats after the first pixel an
-/// output vector reads (weights in the same order, r major).
+/// output vector reads (weights in the same order, r major); `offsets` lists them in that order.
 struct DirectTaps {
-    let rows: [Int], columns: [Int]
+    let rows: [Int], columns: [Int], offsets: [Int]
+
+    init(rows: [Int], columns: [Int]) {
+        (self.rows, self.columns) = (rows, columns)
+        offsets = rows.flatMap { r in columns.map { r + $0 } }
+    }
 }
 
 /// What one run of `directConvPlanes` sweeps: `vectors` output vectors of eight floats, `rowVectors` of them
@@ -225,60 +230,33 @@ private func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: C
 /// planes: one image's planes, `channelStride` apart, within scratch that ends in the layout's tail (taps may
 /// be negative: `planes` then points into them); packed: [outChannels/4][inChannels][taps][4];
 /// out: [outChannels][outStride] (NCHW planes in row mode, else the pitch). outChannels is a multiple of 4.
+///
+/// A sweep's last one or two vectors take blocks of one vector (a 7x7 plane on its pitch is seven vectors, a
+/// Winograd product's four: a block of three repeating the last vector did a third more work there; a 28x28
+/// ResNet's F(4x4, 3x3) convs ran 12-16 % faster without it). The taps are one loop over their offsets: the
+/// kernel unrolled per tap grid (seven copies) ran no faster in training, and with the narrow blocks grew past
+/// what the compiler inlines.
 func directConvPlanes(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ taps: DirectTaps, _ sweep: DirectSweep,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
-    taps.rows.withUnsafeBufferPointer { rows in
-        taps.columns.withUnsafeBufferPointer { columns in
-            // 3x3 (nearly every conv here), and stride 2's dInput phases (2x2, 2x1, 1x2 and 1x1 taps), with
-            // their tap counts known when compiled, so that the tap loops unroll; stride 1's column offsets
-            // 0, 1, 2 become constants in the loads.
-            @inline(__always) func run(_ rowCount: Int, _ columnCount: Int, unitColumns: Bool = false) {
-                directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, rows, columns, rowCount: rowCount,
-                                 columnCount: columnCount, unitColumns: unitColumns, sweep, packed: packed, bias: bias,
-                                 out: out, outStride: outStride)
-            }
-            switch (rows.count, columns.count) {
-            case (3, 3) where taps.columns == [0, 1, 2]: run(3, 3, unitColumns: true)
-            case (3, 3): run(3, 3)
-            case (2, 2): run(2, 2)
-            case (2, 1): run(2, 1)
-            case (1, 2): run(1, 2)
-            case (1, 1): run(1, 1)
-            default: run(rows.count, columns.count)
-            }
-        }
-    }
-}
-
-@inline(__always)
-private func directConvBlocks(
-    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ rowOffsets: UnsafeBufferPointer<Int>,
-    _ columnOffsets: UnsafeBufferPointer<Int>, rowCount: Int, columnCount: Int, unitColumns: Bool, _ sweep: DirectSweep,
-    packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
-) {
-    let plane = sweep.channelStride, last = sweep.vectors - 1
-    for kb in 0..<outChannels / 4 {
-        let weights = packed + kb * inChannels * rowCount * columnCount * 4
-        let y0 = out + kb * 4 * outStride, y1 = y0 + outStride, y2 = y1 + outStride, y3 = y2 + outStride
-        let b0 = SIMD8<Float>(repeating: bias?[kb * 4] ?? 0), b1 = SIMD8<Float>(repeating: bias?[kb * 4 + 1] ?? 0)
-        let b2 = SIMD8<Float>(repeating: bias?[kb * 4 + 2] ?? 0), b3 = SIMD8<Float>(repeating: bias?[kb * 4 + 3] ?? 0)
-        var v = 0
-        while v <= last {
-            // Three vectors per block; a short last block repeats its last vector (same value, stored twice).
-            let v1 = Swift.min(v + 1, last), v2 = Swift.min(v + 2, last)
-            let o0 = sweep.inputOffset(ofVector: v), o1 = sweep.inputOffset(ofVector: v1)
-            let o2 = sweep.inputOffset(ofVector: v2)
-            var a00 = b0, a01 = b0, a02 = b0, a10 = b1, a11 = b1, a12 = b1
-            var a20 = b2, a21 = b2, a22 = b2, a30 = b3, a31 = b3, a32 = b3
-            var w = weights
-            for c in 0..<inChannels {
-                let base = planes + c * plane
-                for tr in 0..<rowCount {
-                    let row = base + rowOffsets[tr]
-                    for ts in 0..<columnCount {
-                        let src = row + (unitColumns ? ts : columnOffsets[ts])
+    taps.offsets.withUnsafeBufferPointer { offsets in
+        let plane = sweep.channelStride, tapCount = offsets.count, whole = sweep.vectors / 3 * 3
+        for kb in 0..<outChannels / 4 {
+            let weights = packed + kb * inChannels * tapCount * 4
+            let y0 = out + kb * 4 * outStride, y1 = y0 + outStride, y2 = y1 + outStride, y3 = y2 + outStride
+            let b0 = SIMD8<Float>(repeating: bias?[kb * 4] ?? 0), b1 = SIMD8<Float>(repeating: bias?[kb * 4 + 1] ?? 0)
+            let b2 = SIMD8<Float>(repeating: bias?[kb * 4 + 2] ?? 0), b3 = SIMD8<Float>(repeating: bias?[kb * 4 + 3] ?? 0)
+            var v = 0
+            while v < whole {
+                let o0 = sweep.inputOffset(ofVector: v), o1 = sweep.inputOffset(ofVector: v + 1)
+                let o2 = sweep.inputOffset(ofVector: v + 2)
+                var a00 = b0, a01 = b0, a02 = b0, a10 = b1, a11 = b1, a12 = b1
+                var a20 = b2, a21 = b2, a22 = b2, a30 = b3, a31 = b3, a32 = b3
+                var w = weights, base = planes
+                for _ in 0..<inChannels {
+                    for t in 0..<tapCount {
+                        let src = base + offsets[t]
                         let x0 = load8(src + o0), x1 = load8(src + o1), x2 = load8(src + o2)
                         let w0 = SIMD8<Float>(repeating: w[0])
                         a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
@@ -290,14 +268,32 @@ private func directConvBlocks(
                         a30 = a30.addingProduct(x0, w3); a31 = a31.addingProduct(x1, w3); a32 = a32.addingProduct(x2, w3)
                         w += 4
                     }
+                    base += plane
                 }
+                let j = v * 8
+                store8(y0 + j, a00); store8(y0 + j + 8, a01); store8(y0 + j + 16, a02)
+                store8(y1 + j, a10); store8(y1 + j + 8, a11); store8(y1 + j + 16, a12)
+                store8(y2 + j, a20); store8(y2 + j + 8, a21); store8(y2 + j + 16, a22)
+                store8(y3 + j, a30); store8(y3 + j + 8, a31); store8(y3 + j + 16, a32)
+                v += 3
             }
-            let j0 = v * 8, j1 = v1 * 8, j2 = v2 * 8
-            store8(y0 + j0, a00); store8(y0 + j1, a01); store8(y0 + j2, a02)
-            store8(y1 + j0, a10); store8(y1 + j1, a11); store8(y1 + j2, a12)
-            store8(y2 + j0, a20); store8(y2 + j1, a21); store8(y2 + j2, a22)
-            store8(y3 + j0, a30); store8(y3 + j1, a31); store8(y3 + j2, a32)
-            v += 3
+            while v < sweep.vectors {
+                let o = sweep.inputOffset(ofVector: v)
+                var a0 = b0, a1 = b1, a2 = b2, a3 = b3
+                var w = weights, base = planes
+                for _ in 0..<inChannels {
+                    for t in 0..<tapCount {
+                        let x = load8(base + offsets[t] + o)
+                        a0 = a0.addingProduct(x, SIMD8<Float>(repeating: w[0])); a1 = a1.addingProduct(x, SIMD8<Float>(repeating: w[1]))
+                        a2 = a2.addingProduct(x, SIMD8<Float>(repeating: w[2])); a3 = a3.addingProduct(x, SIMD8<Float>(repeating: w[3]))
+                        w += 4
+                    }
+                    base += plane
+                }
+                let j = v * 8
+                store8(y0 + j, a0); store8(y1 + j, a1); store8(y2 + j, a2); store8(y3 + j, a3)
+                v += 1
+            }
         }
     }
 }
