@@ -435,6 +435,43 @@ import Testing
         }
     }
 
+    /// A residual block's sum in a conv's output pass (`convForward`'s `residual`) against the conv without it and
+    /// the sum and activation after it, as a block's separate pass computes them: the same float operations, so
+    /// equal but for SiLU's eight-lane form. The inference paths: the direct kernel on the pitch and in row mode,
+    /// F(4x4, 3x3) with whole and short groups of images, and paths that sum in a pass of their own (F(2x2, 3x3),
+    /// the pointwise GEMM).
+    @Test(arguments: [(16, 16, 28, 28, 3, 9), (16, 16, 8, 16, 3, 5), (32, 32, 14, 14, 3, 8), (64, 64, 7, 7, 3, 15),
+                      (128, 64, 6, 6, 3, 16), (32, 48, 7, 7, 1, 5)])
+    func residualSumMatchesSeparatePass(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ kernel: Int, _ n: Int) {
+        let pad = (kernel - 1) / 2
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: kernel, s: kernel,
+                           strideH: 1, strideW: 1, padH: pad, padW: pad, groups: 1)
+        let path = ConvPath(sh, inference: true)
+        #expect(path.addsResidual == (kernel == 3 && c <= 64), "\(path)")
+        var random = RandomSource(seed: UInt64(c * 1000 + k * 10 + h))
+        let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random, -2, 2))
+        let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))
+        let bias = Tensor(shape: [k], values: randomValues(k, &random))
+        let residual = Tensor(shape: [n * k * h * w], values: randomValues(n * k * h * w, &random, -4, 4))
+        let sizes = ConvScratchSizes(sh, path)
+        let columns = Tensor(shape: [max(1, sizes.columns)]), gathered = Tensor(shape: [max(1, sizes.gathered)])
+        let plain = Tensor(shape: [n * k * h * w])
+        convForward(sh, input: x.data, weight: weight.data, bias: bias.data, output: plain.data,
+                    columns: columns.data, gathered: gathered.data, path: path)
+        for activation in [ConvActivation.none, .relu, .relu6, .silu] {
+            let fused = Tensor(shape: [n * k * h * w], values: [Float](repeating: .nan, count: n * k * h * w))
+            convForward(sh, input: x.data, weight: weight.data, bias: bias.data, output: fused.data, columns: columns.data,
+                        gathered: gathered.data, activation: activation, residual: residual.data, path: path)
+            let expected = zip(plain.array, residual.array).map { activation.apply($0 + $1) }
+            let label = "\(path) \(c)->\(k) \(h)x\(w) batch \(n) \(activation)"
+            if activation == .silu {
+                expectClose(fused.array, expected, label, rtol: 1e-6, atol: 1e-6)
+            } else {
+                #expect(fused.array == expected, "\(label)")
+            }
+        }
+    }
+
     /// `Sequential.infer` (conv with its BatchNorm folded into the weights and bias, activation in the output
     /// pass) against `forward(training: false)` (conv, BN with running statistics, activation apart), on every
     /// conv path; the folded weights follow a change of the running statistics (nothing is cached).

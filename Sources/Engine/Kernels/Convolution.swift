@@ -53,44 +53,59 @@ enum ConvActivation: Equatable, Sendable {
         }
     }
 
-    /// y[i] = apply(y[i] + bias) over count floats, on output the kernel has just written (still in cache).
+    /// y[i] = apply(y[i] + bias) over count floats, on output the kernel has just written (still in cache);
+    /// with a residual, apply((y[i] + bias) + residual[i]), a residual block's sum and activation as the conv
+    /// before it writes its output (the same float operations, in the same order, as the sum apart).
     /// One plain loop per kind, out of line: the kernels' register blocks stay as they were without it.
     @inline(never)
-    func addBias(_ bias: Float, to y: UnsafeMutablePointer<Float>, count: Int) {
+    func addBias(_ bias: Float, to y: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>? = nil,
+                 count: Int) {
         let zero = SIMD8<Float>(), six = SIMD8<Float>(repeating: 6)
         switch self {
-        case .none: mapEight(y, count, bias) { $0 }
-        case .relu: mapEight(y, count, bias) { $0.replacing(with: zero, where: .!($0 .> zero)) }
-        case .relu6: mapEight(y, count, bias) { $0.replacing(with: zero, where: .!($0 .> zero)).replacing(with: six, where: $0 .> six) }
-        case .silu: mapEight(y, count, bias, silu8)
+        case .none: mapEight(y, count, bias, residual) { $0 }
+        case .relu: mapEight(y, count, bias, residual) { $0.replacing(with: zero, where: .!($0 .> zero)) }
+        case .relu6:
+            mapEight(y, count, bias, residual) { $0.replacing(with: zero, where: .!($0 .> zero)).replacing(with: six, where: $0 .> six) }
+        case .silu: mapEight(y, count, bias, residual, silu8)
         }
     }
 }
 
-/// y[i] = f(y[i] + bias), eight lanes at a time; the last one to seven values go through one vector as well,
-/// so that SiLU's short planes (7x7 has one left over) never fall back to a scalar exp.
+/// y[i] = f((y[i] + bias) + residual[i]) (no residual: f(y[i] + bias)), eight lanes at a time; the last one to
+/// seven values go through one vector as well, so that SiLU's short planes (7x7 has one left over) never fall
+/// back to a scalar exp.
 @inline(__always)
-private func mapEight(_ y: UnsafeMutablePointer<Float>, _ count: Int, _ bias: Float,
+private func mapEight(_ y: UnsafeMutablePointer<Float>, _ count: Int, _ bias: Float, _ residual: UnsafePointer<Float>?,
                       _ f: (SIMD8<Float>) -> SIMD8<Float>) {
     let b = SIMD8<Float>(repeating: bias)
     var i = 0
-    while i + 8 <= count {
-        store8(y + i, f(load8(y + i) + b))
-        i += 8
+    if let residual {
+        while i + 8 <= count {
+            store8(y + i, f(load8(y + i) + b + load8(residual + i)))
+            i += 8
+        }
+    } else {
+        while i + 8 <= count {
+            store8(y + i, f(load8(y + i) + b))
+            i += 8
+        }
     }
     guard i < count else { return }
-    var rest = SIMD8<Float>()
+    var rest = SIMD8<Float>(), added = SIMD8<Float>()
     for j in i..<count { rest[j - i] = y[j] }
-    let done = f(rest + b)
+    if let residual { for j in i..<count { added[j - i] = residual[j] } }
+    let done = f(rest + b + added)
     for j in i..<count { y[j] = done[j - i] }
 }
 
-/// `activation` over count floats of finished output, split over the threads: for the kernels whose planes
-/// (1 to 16 pixels) are too short to pay for a call of the output pass each.
-func applyActivation(_ activation: ConvActivation, to y: UnsafeMutablePointer<Float>, count: Int) {
-    guard activation != .none else { return }
+/// `activation` over count floats of finished output (after adding `residual`, when given), split over the
+/// threads: for the kernels whose planes (1 to 16 pixels) are too short to pay for a call of the output pass
+/// each, and for a residual sum on the paths that do not take it as they write (`ConvPath.addsResidual`).
+func applyActivation(_ activation: ConvActivation, to y: UnsafeMutablePointer<Float>,
+                     adding residual: UnsafePointer<Float>? = nil, count: Int) {
+    guard activation != .none || residual != nil else { return }
     Parallel.forEachPart(count, minimum: elementwiseGrain) { _, range in
-        activation.addBias(0, to: y + range.lowerBound, count: range.count)
+        activation.addBias(0, to: y + range.lowerBound, adding: residual.map { $0 + range.lowerBound }, count: range.count)
     }
 }
 
@@ -139,6 +154,11 @@ enum ConvPath: Equatable {
             self = .gemm
         }
     }
+
+    /// Paths whose output pass adds a residual (`convForward`'s `residual`) to each image's output while it is in
+    /// cache: a ResNet block's last conv (the direct kernel at 16 channels, F(4x4, 3x3) at 32 and 64). The others
+    /// run their forward, then the sum and activation as one pass over the batch, as a separate sum would.
+    var addsResidual: Bool { self == .direct || self == .winograd4x4 }
 
     /// The depthwise kernels sum the bias gradient as they go; the other paths leave it to `convBackward`.
     var isDepthwise: Bool { self == .depthwiseSmallPlane || self == .depthwisePhased }
@@ -275,9 +295,16 @@ struct ConvScratchSizes {
 func convForward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>,
-    activation: ConvActivation = .none, path: ConvPath? = nil, transformedWeights: UnsafePointer<Float>? = nil
+    activation: ConvActivation = .none, residual: UnsafePointer<Float>? = nil, path: ConvPath? = nil,
+    transformedWeights: UnsafePointer<Float>? = nil
 ) {
     let path = path ?? ConvPath(sh), scratch = ConvScratchSizes(sh, path)
+    if let residual, !path.addsResidual {
+        convForward(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered,
+                    path: path, transformedWeights: transformedWeights)
+        applyActivation(activation, to: output, adding: residual, count: sh.n * sh.k * sh.outPlane)
+        return
+    }
     switch path {
     case .depthwiseSmallPlane:
         depthwiseSmallPlaneForward(sh, input: input, weight: weight, bias: bias, output: output, activation: activation)
@@ -297,7 +324,7 @@ func convForward(
         Parallel.forEachPart(Winograd4x4Layout(sh).items) { part, items in
             convForwardWinograd4x4(sh, items: items, input: input, transformedWeights: u, bias: bias, output: output,
                                    columns: columns + part * scratch.partColumns, gathered: gathered + part * scratch.partGathered,
-                                   activation: activation)
+                                   activation: activation, residual: residual)
         }
     case .winograd:
         convForwardWinograd(sh, input: input, weight: weight, bias: bias, output: output, columns: columns, gathered: gathered,
@@ -308,7 +335,7 @@ func convForward(
         Parallel.forEachPart(sh.n) { part, images in
             convForwardDirect(sh, images: images, input: input, packed: packed, bias: bias, output: output,
                               planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered,
-                              activation: activation)
+                              activation: activation, residual: residual)
         }
     case .tiles:
         Parallel.forEachPart(sh.n) { part, images in

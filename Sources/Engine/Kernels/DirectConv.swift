@@ -399,11 +399,11 @@ private func copyFromPitch(_ pitched: UnsafePointer<Float>, channels: Int, p: In
 private func directConvImage(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ sh: ConvShape, _ layout: DirectLayout,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
-    pitched: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
+    pitched: UnsafeMutablePointer<Float>, activation: ConvActivation = .none, residual: UnsafePointer<Float>? = nil
 ) {
-    // The activation runs over the image's output once written (in cache), outside the register block:
-    // applied to the 12 accumulators before their stores, conv + ReLU measured twice as slow as the conv
-    // alone (the block has no vector register to spare).
+    // The activation (and a residual sum) runs over the image's output once written (in cache), outside the
+    // register block: applied to the 12 accumulators before their stores, conv + ReLU measured twice as slow as
+    // the conv alone (the block has no vector register to spare).
     if layout.rowMode {
         directConvPlanes(planes, inChannels: inChannels, outChannels: outChannels, layout.taps, layout.sweep,
                          packed: packed, bias: bias, out: out, outStride: sh.outPlane)
@@ -412,7 +412,9 @@ private func directConvImage(
                          packed: packed, bias: bias, out: pitched, outStride: layout.span)
         copyFromPitch(pitched, channels: outChannels, p: sh.p, q: sh.q, layout, out)
     }
-    if activation != .none { activation.addBias(0, to: out, count: outChannels * sh.outPlane) }
+    if activation != .none || residual != nil {
+        activation.addBias(0, to: out, adding: residual, count: outChannels * sh.outPlane)
+    }
 }
 
 /// Stride 2's dInput of one image: each stride phase of it a conv of the padded dOutput planes with that
@@ -438,14 +440,16 @@ private func directStridedGradInput(
 func convForwardDirect(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-    planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>, activation: ConvActivation = .none
+    planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>, activation: ConvActivation = .none,
+    residual: UnsafePointer<Float>? = nil
 ) {
     let layout = DirectLayout(sh)
     planes.update(repeating: 0, count: layout.planesFloats(sh.c))
     for n in images {
         layout.fill(input + n * sh.c * sh.inPlane, channels: sh.c, sh, slot: 0, into: planes)
         directConvImage(planes, inChannels: sh.c, outChannels: sh.k, sh, layout, packed: packed, bias: bias,
-                        out: output + n * sh.k * sh.outPlane, pitched: pitched, activation: activation)
+                        out: output + n * sh.k * sh.outPlane, pitched: pitched, activation: activation,
+                        residual: residual.map { $0 + n * sh.k * sh.outPlane })
     }
 }
 

@@ -138,7 +138,7 @@ func transformWinograd4x4Weights(_ weight: UnsafePointer<Float>, _ sh: ConvShape
 func convForwardWinograd4x4(
     _ sh: ConvShape, items: Range<Int>, input: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>,
-    gathered: UnsafeMutablePointer<Float>, activation: ConvActivation
+    gathered: UnsafeMutablePointer<Float>, activation: ConvActivation, residual: UnsafePointer<Float>? = nil
 ) {
     let layout = Winograd4x4Layout(sh)
     let x = columns, v = columns + layout.planesFloats, m = gathered
@@ -167,7 +167,7 @@ func convForwardWinograd4x4(
                              bias: nil, out: m + e * layout.outputStride + filters.lowerBound * rowFloats, outStride: rowFloats)
         }
         transformOutput(m, sh, layout, images: first..<first + count, filters: filters, bias: bias, activation: activation,
-                        output: output, planes: outputPlane)
+                        residual: residual, output: output, planes: outputPlane)
     }
 }
 
@@ -213,8 +213,8 @@ private func transformInput(_ x: UnsafePointer<Float>, _ sh: ConvShape, _ layout
 @inline(never)
 private func transformOutput(
     _ m: UnsafePointer<Float>, _ sh: ConvShape, _ layout: Winograd4x4Layout, images: Range<Int>, filters: Range<Int>,
-    bias: UnsafePointer<Float>?, activation: ConvActivation, output: UnsafeMutablePointer<Float>,
-    planes: UnsafeMutablePointer<Float>
+    bias: UnsafePointer<Float>?, activation: ConvActivation, residual: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>
 ) {
     // Pixels per row of the interleaved output plane (X's pitch less its border).
     let stride = layout.outputStride, outputPitch = 4 * layout.tilesW
@@ -241,9 +241,20 @@ private func transformOutput(
                 index += 1
             }
         }
-        activation.addBias(bias?[k] ?? 0, to: planes, count: layout.tiles * 16 * 8)
+        guard let residual else {
+            activation.addBias(bias?[k] ?? 0, to: planes, count: layout.tiles * 16 * 8)
+            deinterleave(planes, pitch: outputPitch, lanes: images.count, rows: sh.p, columns: sh.q) {
+                output + sh.outputPlane(images.lowerBound + $0, k)
+            }
+            continue
+        }
+        // A residual is laid out as the output: the bias on the lanes, the sum and activation on each image's plane.
+        ConvActivation.none.addBias(bias?[k] ?? 0, to: planes, count: layout.tiles * 16 * 8)
         deinterleave(planes, pitch: outputPitch, lanes: images.count, rows: sh.p, columns: sh.q) {
             output + sh.outputPlane(images.lowerBound + $0, k)
+        }
+        for n in images {
+            activation.addBias(0, to: output + sh.outputPlane(n, k), adding: residual + sh.outputPlane(n, k), count: sh.outPlane)
         }
     }
 }

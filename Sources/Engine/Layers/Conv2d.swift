@@ -123,8 +123,17 @@ public final class Conv2d: ConvolutionLayer {
     /// `Network.withFrozenWeights`, which promises that none happens. Keeps nothing for backward (see `Layer.infer`).
     /// Without a BatchNorm the conv's own weights are used, and the activation still fuses.
     public func infer(_ input: Tensor, batchNorm bn: BatchNorm2d?, activation: Activation.Kind?) throws -> Tensor {
+        try infer(input, batchNorm: bn, activation: activation, adding: nil)
+    }
+
+    /// `infer` with a residual block's sum: activation(bn(conv(x)) + residual) as the output is written, where the
+    /// path takes it (`ConvPath.addsResidual`), else in one pass after it. residual: the output's shape.
+    func infer(_ input: Tensor, batchNorm bn: BatchNorm2d?, activation: Activation.Kind?, adding residual: Tensor?) throws -> Tensor {
         let out = try outputShape(for: input.shape)
         if let bn { _ = try bn.outputShape(for: out) }
+        if let residual, residual.shape != out {
+            throw EngineError.shapeMismatch(layer: displayName, expected: "residual \(shapeString(out))", got: residual.shape)
+        }
         let sh = shape(of: input.shape, out)
         output.resize(to: out)
         var weightData = UnsafePointer(weight.value.data)
@@ -146,7 +155,7 @@ public final class Conv2d: ConvolutionLayer {
         scratch.gathered.resize(to: [sizes.gathered])
         convForward(sh, input: input.data, weight: weightData, bias: biasData, output: output.data,
                     columns: scratch.columns.data, gathered: scratch.gathered.data,
-                    activation: convActivation(activation), path: path,
+                    activation: convActivation(activation), residual: residual.map { UnsafePointer($0.data) }, path: path,
                     transformedWeights: keptTransform(of: weightData, sh, path, refolded: refolded))
         savedInput = nil
         geometry = nil
