@@ -141,6 +141,33 @@ let containerCases = ["residual_identity", "residual_shortcut", "concat", "split
         #expect(tensorsAfterTwo == tensorsAfterOne, "the second step made new gradient tensors")
     }
 
+    /// Inference adds a block's shortcut (and applies its ReLU) as the body's last step writes its output: a
+    /// squeeze-excite's product (the same float operations as the eval forward's product, sum and ReLU apart),
+    /// and a conv folded with its BatchNorm (within the fold's rounding). A shortcut of the wrong shape still
+    /// throws, naming the block.
+    @Test func inferenceSumsInTheLastStep() throws {
+        var random = RandomSource(seed: 8)
+        let x = seededTensor([3, 4, 5, 5], seed: 9, scale: 2)
+        let excite = Residual(body: Sequential([("bn", BatchNorm2d(4)), ("relu", Activation(.relu)),
+                                                ("se", containerBlock("squeeze_excite"))]),
+                              activation: Activation(.relu))
+        let eval = try excite.forward(x, training: false).array
+        #expect(try excite.infer(x).array == eval)
+
+        let conv = Residual(body: Sequential([("conv1", Conv2d(4, 4, kernel: 3, padding: 1, random: &random)),
+                                              ("bn1", BatchNorm2d(4)), ("relu", Activation(.relu)),
+                                              ("conv2", Conv2d(4, 4, kernel: 3, padding: 1, random: &random)),
+                                              ("bn2", BatchNorm2d(4))]),
+                            shortcut: ("downsample", Conv2d(4, 4, kernel: 1, random: &random)), activation: Activation(.relu))
+        let inferred = try conv.infer(x).array  // the conv's own buffer, which forward writes again
+        expectClose(inferred, try conv.forward(x, training: false).array, "conv block", rtol: 1e-5, atol: 1e-5)
+
+        let mismatched = Residual(body: Sequential([("bn", BatchNorm2d(4)), ("se", containerBlock("squeeze_excite"))]),
+                                  shortcut: ("shortcut", ChannelMean()), activation: Activation(.relu))
+        mismatched.name = "layer2.0"
+        #expect(throws: EngineError.self) { try mismatched.infer(x) }
+    }
+
     @Test func mismatchedShortcutThrows() {
         let residual = Residual(body: Sequential([("shuffle", ChannelShuffle(groups: 1, order: .groupsFirst))]),
                                 shortcut: ("shortcut", ChannelMean()))

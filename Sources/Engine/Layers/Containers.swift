@@ -211,11 +211,14 @@ public final class Residual: Layer {
         } else {
             convPair = nil
         }
-        if body.inferencePlan.count > 1, case let .conv(lastLayer, bn, nil)? = body.inferencePlan.last,
-           let last = lastLayer as? Conv2d, activation.map({ [.relu, .relu6, .silu].contains($0.kind) }) ?? true {
-            lastConv = InferenceConv(last, bn, activation?.kind)
-        } else {
-            lastConv = nil
+        switch body.inferencePlan.last {
+        case let .conv(layer, bn, nil)? where body.inferencePlan.count > 1:
+            let fuses = activation.map { [.relu, .relu6, .silu].contains($0.kind) } ?? true
+            summingStep = (layer as? Conv2d).flatMap { fuses ? .conv(InferenceConv($0, bn, activation?.kind)) : nil }
+        case let .layer(layer)? where activation == nil || activation?.kind == .relu:
+            summingStep = (layer as? SqueezeExcite).map { .excite($0) }
+        default:
+            summingStep = nil
         }
     }
 
@@ -231,11 +234,16 @@ public final class Residual: Layer {
     /// as one (`Conv2d.pairs(with:input:)`) when they read the input alike.
     private let convPair: (first: InferenceConv, shortcut: Sequential, side: InferenceConv)?
 
-    /// The body's last conv (with its BatchNorm, no activation of its own) when this block's activation is
-    /// none or one a conv's output pass applies: inference adds the shortcut and applies the activation as that
-    /// conv writes its output (`Conv2d.infer(_:batchNorm:activation:adding:)`). The sum as a pass of its own
-    /// was 5 % of a 3x32x32 ResNet's inference cycles.
-    private let lastConv: InferenceConv?
+    /// The body's last step when inference adds the shortcut and applies this block's activation as that step
+    /// writes its output: a conv with its BatchNorm and no activation of its own, when the block's activation is
+    /// none or one a conv's output pass applies (`Conv2d.infer(_:batchNorm:activation:adding:)`), or a
+    /// squeeze-excite, with no activation or a ReLU (`SqueezeExcite.infer(_:adding:relu:)`). The sum as a pass of
+    /// its own was 5 % of a 3x32x32 ResNet's inference cycles.
+    private let summingStep: SummingStep?
+    private enum SummingStep {
+        case conv(InferenceConv)
+        case excite(SqueezeExcite)
+    }
 
     /// The body's and shortcut's outputs in inference, the body's without its last `dropped` steps: the pair of
     /// first convs at once where they pair, then the rest of the body; else each path on its own.
@@ -293,14 +301,22 @@ public final class Residual: Layer {
     /// last conv (`lastConv`), or else in one pass of their own.
     public func infer(_ input: Tensor) throws -> Tensor {
         if observer != nil { return try forward(input, training: false) }
-        if let last = lastConv, body.observer == nil {
+        if let last = summingStep, body.observer == nil {
             let (x, side) = try inferPaths(input, droppingLast: 1)
-            let main = try last.conv.outputShape(for: x.shape)
+            let timedLayer: any Layer, run: () throws -> Tensor
+            switch last {
+            case let .conv(step):
+                timedLayer = step.conv
+                run = { try step.conv.infer(x, batchNorm: step.batchNorm, activation: step.activation, adding: side) }
+            case let .excite(excite):
+                timedLayer = excite
+                run = { try excite.infer(x, adding: side, relu: self.activation != nil) }
+            }
+            let main = try timedLayer.outputShape(for: x.shape)
             guard main == side.shape else {
                 throw EngineError.shapeMismatch(layer: displayName, expected: "shortcut output \(shapeString(main))", got: side.shape)
             }
-            let run = { try last.conv.infer(x, batchNorm: last.batchNorm, activation: last.activation, adding: side) }
-            output = try body.profiler.map { try $0.time(last.conv, backward: false, run) } ?? run()
+            output = try body.profiler.map { try $0.time(timedLayer, backward: false, run) } ?? run()
             return output
         }
         let (main, side) = try inferPaths(input, droppingLast: 0)
@@ -546,7 +562,14 @@ public final class SqueezeExcite: Layer {
 
     public func infer(_ input: Tensor) throws -> Tensor { try excite(input) { try gate.infer(input) } }
 
-    private func excite(_ input: Tensor, _ runGate: () throws -> Tensor) throws -> Tensor {
+    /// Inference of a residual block ending in this layer: max(x * gate(x) + residual, 0) (relu), or the sum
+    /// alone, in one pass. residual: the input's shape.
+    func infer(_ input: Tensor, adding residual: Tensor, relu: Bool) throws -> Tensor {
+        try excite(input, adding: residual, relu: relu) { try gate.infer(input) }
+    }
+
+    private func excite(_ input: Tensor, adding residual: Tensor? = nil, relu: Bool = false,
+                        _ runGate: () throws -> Tensor) throws -> Tensor {
         try expect(input.shape, [nil, nil, nil, nil], "[N, C, H, W]")
         let (N, C, H, W) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let g = try runGate()
@@ -555,7 +578,12 @@ public final class SqueezeExcite: Layer {
                                             expected: "gate output [\(N), \(C)]", got: g.shape)
         }
         output.resize(to: input.shape)
-        scaleRows(y: output.data, x: input.data, scale: g.data, N: N * C, D: H * W)
+        if let residual {
+            try expect(residual.shape, input.shape.map { Optional($0) }, "residual \(shapeString(input.shape))")
+            scaleRowsAdding(y: output.data, x: input.data, scale: g.data, residual: residual.data, relu: relu, N: N * C, D: H * W)
+        } else {
+            scaleRows(y: output.data, x: input.data, scale: g.data, N: N * C, D: H * W)
+        }
         self.input = input
         gateOutput = g
         return output
