@@ -233,67 +233,83 @@ private func packDirectWeightsTransposed(_ weight: UnsafePointer<Float>, _ sh: C
 ///
 /// A sweep's last one or two vectors take blocks of one vector (a 7x7 plane on its pitch is seven vectors, a
 /// Winograd product's four: a block of three repeating the last vector did a third more work there; a 28x28
-/// ResNet's F(4x4, 3x3) convs ran 12-16 % faster without it). The taps are one loop over their offsets: the
-/// kernel unrolled per tap grid (seven copies) ran no faster in training, and with the narrow blocks grew past
-/// what the compiler inlines.
+/// ResNet's F(4x4, 3x3) convs ran 12-16 % faster without it). The taps are one loop over their offsets, compiled
+/// for nine taps (unrolled: a 28x28 ResNet's direct convs 3-5 % faster than the loop) and for any count; a copy
+/// per tap grid, as before the narrow blocks, grew past what the compiler inlines.
 func directConvPlanes(
     _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ taps: DirectTaps, _ sweep: DirectSweep,
     packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
     taps.offsets.withUnsafeBufferPointer { offsets in
-        let plane = sweep.channelStride, tapCount = offsets.count, whole = sweep.vectors / 3 * 3
-        for kb in 0..<outChannels / 4 {
-            let weights = packed + kb * inChannels * tapCount * 4
-            let y0 = out + kb * 4 * outStride, y1 = y0 + outStride, y2 = y1 + outStride, y3 = y2 + outStride
-            let b0 = SIMD8<Float>(repeating: bias?[kb * 4] ?? 0), b1 = SIMD8<Float>(repeating: bias?[kb * 4 + 1] ?? 0)
-            let b2 = SIMD8<Float>(repeating: bias?[kb * 4 + 2] ?? 0), b3 = SIMD8<Float>(repeating: bias?[kb * 4 + 3] ?? 0)
-            var v = 0
-            while v < whole {
-                let o0 = sweep.inputOffset(ofVector: v), o1 = sweep.inputOffset(ofVector: v + 1)
-                let o2 = sweep.inputOffset(ofVector: v + 2)
-                var a00 = b0, a01 = b0, a02 = b0, a10 = b1, a11 = b1, a12 = b1
-                var a20 = b2, a21 = b2, a22 = b2, a30 = b3, a31 = b3, a32 = b3
-                var w = weights, base = planes
-                for _ in 0..<inChannels {
-                    for t in 0..<tapCount {
-                        let src = base + offsets[t]
-                        let x0 = load8(src + o0), x1 = load8(src + o1), x2 = load8(src + o2)
-                        let w0 = SIMD8<Float>(repeating: w[0])
-                        a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
-                        let w1 = SIMD8<Float>(repeating: w[1])
-                        a10 = a10.addingProduct(x0, w1); a11 = a11.addingProduct(x1, w1); a12 = a12.addingProduct(x2, w1)
-                        let w2 = SIMD8<Float>(repeating: w[2])
-                        a20 = a20.addingProduct(x0, w2); a21 = a21.addingProduct(x1, w2); a22 = a22.addingProduct(x2, w2)
-                        let w3 = SIMD8<Float>(repeating: w[3])
-                        a30 = a30.addingProduct(x0, w3); a31 = a31.addingProduct(x1, w3); a32 = a32.addingProduct(x2, w3)
-                        w += 4
-                    }
-                    base += plane
+        // 3x3 taps (nearly every conv here) with their count known when compiled, so that the tap loop unrolls.
+        if offsets.count == 9 {
+            directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, offsets, tapCount: 9, sweep,
+                             packed: packed, bias: bias, out: out, outStride: outStride)
+        } else {
+            directConvBlocks(planes, inChannels: inChannels, outChannels: outChannels, offsets, tapCount: offsets.count,
+                             sweep, packed: packed, bias: bias, out: out, outStride: outStride)
+        }
+    }
+}
+
+@inline(__always)
+private func directConvBlocks(
+    _ planes: UnsafePointer<Float>, inChannels: Int, outChannels: Int, _ offsets: UnsafeBufferPointer<Int>, tapCount: Int,
+    _ sweep: DirectSweep, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
+    outStride: Int
+) {
+    let plane = sweep.channelStride, whole = sweep.vectors / 3 * 3
+    for kb in 0..<outChannels / 4 {
+        let weights = packed + kb * inChannels * tapCount * 4
+        let y0 = out + kb * 4 * outStride, y1 = y0 + outStride, y2 = y1 + outStride, y3 = y2 + outStride
+        let b0 = SIMD8<Float>(repeating: bias?[kb * 4] ?? 0), b1 = SIMD8<Float>(repeating: bias?[kb * 4 + 1] ?? 0)
+        let b2 = SIMD8<Float>(repeating: bias?[kb * 4 + 2] ?? 0), b3 = SIMD8<Float>(repeating: bias?[kb * 4 + 3] ?? 0)
+        var v = 0
+        while v < whole {
+            let o0 = sweep.inputOffset(ofVector: v), o1 = sweep.inputOffset(ofVector: v + 1)
+            let o2 = sweep.inputOffset(ofVector: v + 2)
+            var a00 = b0, a01 = b0, a02 = b0, a10 = b1, a11 = b1, a12 = b1
+            var a20 = b2, a21 = b2, a22 = b2, a30 = b3, a31 = b3, a32 = b3
+            var w = weights, base = planes
+            for _ in 0..<inChannels {
+                for t in 0..<tapCount {
+                    let src = base + offsets[t]
+                    let x0 = load8(src + o0), x1 = load8(src + o1), x2 = load8(src + o2)
+                    let w0 = SIMD8<Float>(repeating: w[0])
+                    a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x1, w0); a02 = a02.addingProduct(x2, w0)
+                    let w1 = SIMD8<Float>(repeating: w[1])
+                    a10 = a10.addingProduct(x0, w1); a11 = a11.addingProduct(x1, w1); a12 = a12.addingProduct(x2, w1)
+                    let w2 = SIMD8<Float>(repeating: w[2])
+                    a20 = a20.addingProduct(x0, w2); a21 = a21.addingProduct(x1, w2); a22 = a22.addingProduct(x2, w2)
+                    let w3 = SIMD8<Float>(repeating: w[3])
+                    a30 = a30.addingProduct(x0, w3); a31 = a31.addingProduct(x1, w3); a32 = a32.addingProduct(x2, w3)
+                    w += 4
                 }
-                let j = v * 8
-                store8(y0 + j, a00); store8(y0 + j + 8, a01); store8(y0 + j + 16, a02)
-                store8(y1 + j, a10); store8(y1 + j + 8, a11); store8(y1 + j + 16, a12)
-                store8(y2 + j, a20); store8(y2 + j + 8, a21); store8(y2 + j + 16, a22)
-                store8(y3 + j, a30); store8(y3 + j + 8, a31); store8(y3 + j + 16, a32)
-                v += 3
+                base += plane
             }
-            while v < sweep.vectors {
-                let o = sweep.inputOffset(ofVector: v)
-                var a0 = b0, a1 = b1, a2 = b2, a3 = b3
-                var w = weights, base = planes
-                for _ in 0..<inChannels {
-                    for t in 0..<tapCount {
-                        let x = load8(base + offsets[t] + o)
-                        a0 = a0.addingProduct(x, SIMD8<Float>(repeating: w[0])); a1 = a1.addingProduct(x, SIMD8<Float>(repeating: w[1]))
-                        a2 = a2.addingProduct(x, SIMD8<Float>(repeating: w[2])); a3 = a3.addingProduct(x, SIMD8<Float>(repeating: w[3]))
-                        w += 4
-                    }
-                    base += plane
+            let j = v * 8
+            store8(y0 + j, a00); store8(y0 + j + 8, a01); store8(y0 + j + 16, a02)
+            store8(y1 + j, a10); store8(y1 + j + 8, a11); store8(y1 + j + 16, a12)
+            store8(y2 + j, a20); store8(y2 + j + 8, a21); store8(y2 + j + 16, a22)
+            store8(y3 + j, a30); store8(y3 + j + 8, a31); store8(y3 + j + 16, a32)
+            v += 3
+        }
+        while v < sweep.vectors {
+            let o = sweep.inputOffset(ofVector: v)
+            var a0 = b0, a1 = b1, a2 = b2, a3 = b3
+            var w = weights, base = planes
+            for _ in 0..<inChannels {
+                for t in 0..<tapCount {
+                    let x = load8(base + offsets[t] + o)
+                    a0 = a0.addingProduct(x, SIMD8<Float>(repeating: w[0])); a1 = a1.addingProduct(x, SIMD8<Float>(repeating: w[1]))
+                    a2 = a2.addingProduct(x, SIMD8<Float>(repeating: w[2])); a3 = a3.addingProduct(x, SIMD8<Float>(repeating: w[3]))
+                    w += 4
                 }
-                let j = v * 8
-                store8(y0 + j, a0); store8(y1 + j, a1); store8(y2 + j, a2); store8(y3 + j, a3)
-                v += 1
+                base += plane
             }
+            let j = v * 8
+            store8(y0 + j, a0); store8(y1 + j, a1); store8(y2 + j, a2); store8(y3 + j, a3)
+            v += 1
         }
     }
 }
