@@ -298,7 +298,7 @@ public final class Residual: Layer {
     }
 
     /// Inference: body and shortcut folded, the sum and the activation after it in the output pass of the body's
-    /// last conv (`lastConv`), or else in one pass of their own.
+    /// last step (`summingStep`), or else in one pass of their own.
     public func infer(_ input: Tensor) throws -> Tensor {
         if observer != nil { return try forward(input, training: false) }
         if let last = summingStep, body.observer == nil {
