@@ -241,20 +241,16 @@ private func transformOutput(
                 index += 1
             }
         }
-        guard let residual else {
-            activation.addBias(bias?[k] ?? 0, to: planes, count: layout.tiles * 16 * 8)
-            deinterleave(planes, pitch: outputPitch, lanes: images.count, rows: sh.p, columns: sh.q) {
-                output + sh.outputPlane(images.lowerBound + $0, k)
-            }
-            continue
-        }
-        // A residual is laid out as the output: the bias on the lanes, the sum and activation on each image's plane.
-        ConvActivation.none.addBias(bias?[k] ?? 0, to: planes, count: layout.tiles * 16 * 8)
+        // A residual is laid out as the output: then the lanes take only the bias, and the sum and activation go
+        // on each image's plane once it is written.
+        (residual == nil ? activation : .none).addBias(bias?[k] ?? 0, to: planes, count: layout.tiles * 16 * 8)
         deinterleave(planes, pitch: outputPitch, lanes: images.count, rows: sh.p, columns: sh.q) {
             output + sh.outputPlane(images.lowerBound + $0, k)
         }
-        for n in images {
-            activation.addBias(0, to: output + sh.outputPlane(n, k), adding: residual + sh.outputPlane(n, k), count: sh.outPlane)
+        if let residual {
+            for n in images {
+                activation.addBias(0, to: output + sh.outputPlane(n, k), adding: residual + sh.outputPlane(n, k), count: sh.outPlane)
+            }
         }
     }
 }
