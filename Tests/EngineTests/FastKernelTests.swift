@@ -46,6 +46,41 @@ import Testing
         }
     }
 
+    /// The direct kernel's row copies, whole vectors with no scalar tail, on every row length up to 25: into
+    /// padded planes the floats after the row up to its last vector become zeros and nothing further moves;
+    /// onto the next row of a plane the last vector carries on with what follows in the source, and stops at
+    /// the end of the part it may write. Sources that end with the row read only the row.
+    @Test func rowCopiesEndInWholeVectors() {
+        let sentinel: Float = -7
+        for count in 1...25 {
+            for readable in [count, count + 9] {
+                let src = (0..<readable).map { Float($0 + 1) }
+                var zeroFilled = [Float](repeating: sentinel, count: 40)
+                src.withUnsafeBufferPointer { s in
+                    zeroFilled.withUnsafeMutableBufferPointer { copyRowZeroFilled($0.baseAddress!, s.baseAddress!, count: count, readable: readable) }
+                }
+                let vectorEnd = (count + 7) / 8 * 8
+                for i in 0..<40 {
+                    let want = i < count ? Float(i + 1) : i < vectorEnd ? 0 : sentinel
+                    #expect(zeroFilled[i] == want, "zero-filled count \(count) readable \(readable) at \(i)")
+                }
+                for writable in [count, count + 3, 40] {
+                    var runningOn = [Float](repeating: sentinel, count: 40)
+                    src.withUnsafeBufferPointer { s in
+                        runningOn.withUnsafeMutableBufferPointer {
+                            copyRowRunningOn($0.baseAddress!, s.baseAddress!, count: count, readable: readable, writable: writable)
+                        }
+                    }
+                    for i in 0..<40 {
+                        let written = i < count || (i < vectorEnd && i < writable)
+                        let want = !written ? sentinel : i < readable ? Float(i + 1) : 0
+                        #expect(runningOn[i] == want, "running on count \(count) readable \(readable) writable \(writable) at \(i)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func maxPool2x2MatchesAnyWindowKernel() {
         for (h, w) in [(6, 20), (5, 17), (4, 16), (8, 34)] {
             let sh = PoolShape(planes: 6, h: h, w: w, p: h / 2, q: w / 2, kernel: 2, stride: 2, pad: 0)
@@ -320,10 +355,12 @@ import Testing
 
     /// The direct conv of stride-2 3x3 convs (padding 1, on stride phases) against the same reference: even and
     /// odd planes (an odd one's phases differ in size), row mode (Q a multiple of 8) and the phase pitch, one
-    /// image or several per weight-gradient sweep, down to a 1x1 output. Each batch is two sweeps and one
+    /// image or several per weight-gradient sweep, down to a 1x1 output; rows split sixteen pixels at a time
+    /// (8 to 32 wide, whose last sixteen run past the row) and rows under eight pixels, split phase by phase. Each batch is two sweeps and one
     /// image, so that the last sweep leaves slots that held the images before.
     @Test(arguments: [(16, 32, 28, 28, true), (32, 64, 14, 14, false), (16, 32, 13, 11, false), (8, 4, 7, 7, true),
-                      (4, 8, 9, 16, false), (32, 64, 5, 3, true), (64, 64, 32, 32, false), (4, 4, 1, 2, true)])
+                      (4, 8, 9, 16, false), (32, 64, 5, 3, true), (64, 64, 32, 32, false), (4, 4, 1, 2, true),
+                      (8, 8, 8, 8, true), (4, 12, 10, 9, false), (12, 8, 3, 10, true)])
     func directStridedConvMatchesWholeImagePath(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ withBias: Bool) {
         func shape(_ n: Int) -> ConvShape {
             ConvShape(n: n, c: c, h: h, w: w, k: k, p: (h - 1) / 2 + 1, q: (w - 1) / 2 + 1, r: 3, s: 3,

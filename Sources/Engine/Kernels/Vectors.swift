@@ -79,6 +79,76 @@ func addFloats(_ src: UnsafePointer<Float>, onto dst: UnsafeMutablePointer<Float
     }
 }
 
+/// The first `count` floats at p, in a vector whose lanes from `count` on are 0 (count may exceed eight).
+/// Loads the whole vector when `readable` floats at p allow it, else only those count.
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>, first count: Int, readable: Int) -> SIMD8<Float> {
+    if count >= 8 { return load8(p) }
+    guard readable >= 8 else {
+        var v = SIMD8<Float>()
+        for i in 0..<count { v[i] = p[i] }
+        return v
+    }
+    return masked(load8(p), by: laneMask(SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7), count))
+}
+
+/// `load8(_:first:readable:)` for sixteen floats.
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>, first count: Int, readable: Int) -> SIMD16<Float> {
+    if count >= 16 { return loadVector(p, as: SIMD16<Float>.self) }
+    guard readable >= 16 else {
+        var v = SIMD16<Float>()
+        for i in 0..<count { v[i] = p[i] }
+        return v
+    }
+    let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    return masked(loadVector(p, as: SIMD16<Float>.self), by: laneMask(lanes, count))
+}
+
+/// All ones in the lanes below `count`, zeros from it on: the sign of lane - count, spread over the lane.
+/// (A float comparison's mask, `.>=`, compiled to a loop over the lanes through the stack.)
+@inline(__always)
+private func laneMask<V: SIMD>(_ lanes: V, _ count: Int) -> V where V.Scalar == Int32 {
+    (lanes &- V(repeating: Int32(truncatingIfNeeded: count))) &>> 31
+}
+
+/// The floats of v where `mask`'s lanes are all ones, 0 where they are zero.
+@inline(__always)
+private func masked<F: SIMD, I: SIMD>(_ v: F, by mask: I) -> F where F.Scalar == Float, I.Scalar == Int32 {
+    unsafeBitCast(unsafeBitCast(v, to: I.self) & mask, to: F.self)
+}
+
+/// dst[0..<count] = src[0..<count] in whole vectors of eight, the last one's lanes past count written as
+/// zeros: rows copied into zero-bordered planes, where the up to seven floats after a row are its border or
+/// the start of a row written after it (no scalar tail: a 28-, 14- or 7-pixel row is four, two or one vector).
+/// `readable`: floats readable at src.
+@inline(__always)
+func copyRowZeroFilled(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int, readable: Int) {
+    var i = 0
+    while i + 8 <= count {
+        store8(dst + i, load8(src + i))
+        i += 8
+    }
+    if i < count { store8(dst + i, load8(src + i, first: count - i, readable: readable - i)) }
+}
+
+/// dst[0..<count] = src[0..<count] in whole vectors of eight, the last one's lanes past count written as
+/// whatever follows in src: rows copied in order into a plane whose next row is written after them (and
+/// overwrites those floats). `readable` and `writable`: floats readable at src and writable at dst (the end of
+/// the caller's part), which bound it.
+@inline(__always)
+func copyRowRunningOn(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int,
+                      readable: Int, writable: Int) {
+    var i = 0
+    while i + 8 <= count {
+        store8(dst + i, load8(src + i))
+        i += 8
+    }
+    if i < count {
+        storeVector(load8(src + i, first: readable - i, readable: readable - i), at: dst + i, count: Swift.min(8, writable - i))
+    }
+}
+
 /// dst[j] = src[j * stride] for j in columns. At stride 2, eight at a time from the even lanes of sixteen,
 /// while all sixteen lie within the first `readable` floats of src (by default up to the last float a
 /// column reads: src[2j + 15] while j + 9 <= columns.upperBound).
