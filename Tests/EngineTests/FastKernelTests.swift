@@ -435,11 +435,12 @@ import Testing
     /// Each conv path's fused output pass (bias, then ReLU, ReLU6 or SiLU, as the value is written) against
     /// the same path without it followed by the activation on its own: the same float operations, so equal
     /// for ReLU and ReLU6; SiLU's eight-lane and scalar forms (`silu8`, `sigmoid`) may part by a rounding.
-    /// The pointwise convs on 1x1 and 2x2 planes batch images into one GEMM and scatter the result.
+    /// The pointwise convs on 1x1 and 2x2 planes batch images into one GEMM and scatter the result; unpadded
+    /// 3x3 depthwise convs apply it as each vector is stored, the input's last plane ending in single outputs.
     @Test(arguments: [(64, 64, 8, 7, 3, 1, 1, 1), (16, 16, 9, 13, 3, 1, 1, 1), (16, 16, 8, 16, 3, 1, 1, 1),
                       (3, 16, 28, 28, 3, 1, 1, 1), (16, 32, 28, 28, 3, 2, 1, 1), (32, 48, 7, 7, 1, 1, 0, 1),
                       (32, 48, 16, 16, 1, 1, 0, 1), (24, 24, 14, 14, 3, 1, 1, 24), (24, 24, 4, 4, 3, 2, 1, 24),
-                      (64, 96, 1, 1, 1, 1, 0, 1), (40, 24, 2, 2, 1, 1, 0, 1)])
+                      (64, 96, 1, 1, 1, 1, 0, 1), (40, 24, 2, 2, 1, 1, 0, 1), (24, 24, 10, 9, 3, 1, 0, 24)])
     func fusedActivationMatchesSeparatePass(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ kernel: Int, _ stride: Int,
                                             _ pad: Int, _ groups: Int) {
         let n = 5

@@ -60,13 +60,19 @@ enum ConvActivation: Equatable, Sendable {
     @inline(never)
     func addBias(_ bias: Float, to y: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>? = nil,
                  count: Int) {
+        withEightLanes { mapEight(y, count, bias, residual, $0) }
+    }
+
+    /// Runs body with this activation on eight lanes (`apply`'s vector form), each kind compiled into a copy of
+    /// body of its own: for kernels that apply it to a vector as they store it.
+    @inline(__always)
+    func withEightLanes(_ body: (_ f: (SIMD8<Float>) -> SIMD8<Float>) -> Void) {
         let zero = SIMD8<Float>(), six = SIMD8<Float>(repeating: 6)
         switch self {
-        case .none: mapEight(y, count, bias, residual) { $0 }
-        case .relu: mapEight(y, count, bias, residual) { $0.replacing(with: zero, where: .!($0 .> zero)) }
-        case .relu6:
-            mapEight(y, count, bias, residual) { $0.replacing(with: zero, where: .!($0 .> zero)).replacing(with: six, where: $0 .> six) }
-        case .silu: mapEight(y, count, bias, residual, silu8)
+        case .none: body { $0 }
+        case .relu: body { $0.replacing(with: zero, where: .!($0 .> zero)) }
+        case .relu6: body { $0.replacing(with: zero, where: .!($0 .> zero)).replacing(with: six, where: $0 .> six) }
+        case .silu: body(silu8)
         }
     }
 }

@@ -225,44 +225,53 @@ private func readsPlanesInPlace(_ sh: ConvShape) -> Bool {
 /// x[j + r*W + s], inside the plane for every output kept, so nothing is copied in (filling the stride
 /// phases took 6 % of a MobileNetV1 inference). Each output vector takes its nine taps at once from
 /// registers: nine loads per eight outputs, where tap-by-tap passes loaded and stored the outputs nine times.
-/// The last columns of each row on the pitch (q >= Q) are computed and dropped when the rows are copied out.
+/// The activation is applied as each vector is stored (a pass over each output plane of its own cost a
+/// fifth of the conv). The last columns of each row on the pitch (q >= Q) are computed and dropped when the
+/// rows are copied out, and so are the lanes of the last vector past the plane's last output, which read up
+/// to seven floats past the plane: the next plane's, but on the input's last plane, whose last outputs are
+/// computed one at a time (the same fused multiply-adds in the same order as a lane).
 private func depthwiseConv3x3ForwardUnpadded(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, activation: ConvActivation
 ) {
-    let w = sh.w, plane = sh.h * w, span = (sh.p - 1) * w + sh.q
-    // Vectors whose reads (up to j + 7 + 2W + 2) stay inside the plane; the few outputs after them are scalar.
-    let vectorEnd = Swift.min(span, plane - 2 * w - 2) / 8 * 8
+    let w = sh.w, plane = sh.h * w, span = (sh.p - 1) * w + sh.q, pitched = (span + 7) / 8 * 8
+    // Vectors whose reads (up to j + 7 + 2W + 2) stay inside the plane.
+    let insidePlane = Swift.min(span, plane - 2 * w - 2) / 8 * 8
     Parallel.forEachPart(sh.c) { _, channels in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: span) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: pitched) { scratch in
             guard let yp = scratch.baseAddress else { return }
             for n in 0..<sh.n {
                 for c in channels {
                     let x = input + sh.inputPlane(n, c), t = weight + c * 9, b = bias?[c] ?? 0
-                    let w0 = SIMD8<Float>(repeating: t[0]), w1 = SIMD8<Float>(repeating: t[1]), w2 = SIMD8<Float>(repeating: t[2])
-                    let w3 = SIMD8<Float>(repeating: t[3]), w4 = SIMD8<Float>(repeating: t[4]), w5 = SIMD8<Float>(repeating: t[5])
-                    let w6 = SIMD8<Float>(repeating: t[6]), w7 = SIMD8<Float>(repeating: t[7]), w8 = SIMD8<Float>(repeating: t[8])
-                    var j = 0
-                    while j < vectorEnd {
-                        let r0 = x + j, r1 = r0 + w, r2 = r1 + w
-                        var a = SIMD8<Float>(repeating: b)
-                        a = a.addingProduct(load8(r0), w0); a = a.addingProduct(load8(r0 + 1), w1); a = a.addingProduct(load8(r0 + 2), w2)
-                        a = a.addingProduct(load8(r1), w3); a = a.addingProduct(load8(r1 + 1), w4); a = a.addingProduct(load8(r1 + 2), w5)
-                        a = a.addingProduct(load8(r2), w6); a = a.addingProduct(load8(r2 + 1), w7); a = a.addingProduct(load8(r2 + 2), w8)
-                        store8(yp + j, a)
-                        j += 8
-                    }
-                    while j < span {
-                        var a = b
-                        for r in 0..<3 {
-                            for s in 0..<3 { a += x[j + r * w + s] * t[r * 3 + s] }
+                    let vectorEnd = n == sh.n - 1 && c == sh.c - 1 ? insidePlane : pitched
+                    activation.withEightLanes { f in
+                        let w0 = SIMD8<Float>(repeating: t[0]), w1 = SIMD8<Float>(repeating: t[1]), w2 = SIMD8<Float>(repeating: t[2])
+                        let w3 = SIMD8<Float>(repeating: t[3]), w4 = SIMD8<Float>(repeating: t[4]), w5 = SIMD8<Float>(repeating: t[5])
+                        let w6 = SIMD8<Float>(repeating: t[6]), w7 = SIMD8<Float>(repeating: t[7]), w8 = SIMD8<Float>(repeating: t[8])
+                        var j = 0
+                        while j < vectorEnd {
+                            let r0 = x + j, r1 = r0 + w, r2 = r1 + w
+                            var a = SIMD8<Float>(repeating: b)
+                            a = a.addingProduct(load8(r0), w0); a = a.addingProduct(load8(r0 + 1), w1); a = a.addingProduct(load8(r0 + 2), w2)
+                            a = a.addingProduct(load8(r1), w3); a = a.addingProduct(load8(r1 + 1), w4); a = a.addingProduct(load8(r1 + 2), w5)
+                            a = a.addingProduct(load8(r2), w6); a = a.addingProduct(load8(r2 + 1), w7); a = a.addingProduct(load8(r2 + 2), w8)
+                            store8(yp + j, f(a))
+                            j += 8
                         }
-                        yp[j] = a
-                        j += 1
+                        while j < span {
+                            var a = b
+                            for r in 0..<3 {
+                                for s in 0..<3 { a = a.addingProduct(x[j + r * w + s], t[r * 3 + s]) }
+                            }
+                            yp[j] = f(SIMD8(repeating: a))[0]
+                            j += 1
+                        }
                     }
                     let y = output + sh.outputPlane(n, c)
-                    for p in 0..<sh.p { copyFloats(y + p * sh.q, yp + p * w, count: sh.q) }
-                    if activation != .none { activation.addBias(0, to: y, count: sh.outPlane) }
+                    for p in 0..<sh.p {
+                        copyRowRunningOn(y + p * sh.q, yp + p * w, count: sh.q, readable: pitched - p * w,
+                                         writable: sh.outPlane - p * sh.q)
+                    }
                 }
             }
         }
