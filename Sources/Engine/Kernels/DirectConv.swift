@@ -148,10 +148,10 @@ struct DirectLayout {
             for y in 0..<sh.h {
                 // Row y is row (y + 1) / 2 of phases (a, 0) and (a, 1), a = (y + 1) mod 2: pixel 2m is entry m
                 // of phase (a, 1), pixel 2m + 1 entry m + 1 of phase (a, 0).
-                let a = (y + 1) % 2, row = phases + 2 * a * phaseStride + (y + 1) / 2 * pitch, first = source + y * sh.w
+                let a = (y + 1) % 2, row = phases + 2 * a * phaseStride + (y + 1) / 2 * pitch, rowStart = source + y * sh.w
                 var x = 0
                 while x < sh.w {
-                    let pixels = load16(image + first + x, first: sh.w - x, readable: end - first - x)
+                    let pixels = load16(image + rowStart + x, first: sh.w - x, readable: end - rowStart - x)
                     store8(row + phaseStride + x / 2, pixels.evenHalf)
                     store8(row + 1 + x / 2, pixels.oddHalf)
                     x += 16
@@ -198,13 +198,14 @@ struct DirectLayout {
         for c in 0..<channels {
             for y in 0..<sh.h {
                 // As `fill` reads it: pixel 2m from entry m of phase (a, 1), pixel 2m + 1 from entry m + 1 of (a, 0).
-                let a = (y + 1) % 2, row = phases + (c * 4 + 2 * a) * plane + (y + 1) / 2 * pitch, first = c * sh.inPlane + y * sh.w
+                let a = (y + 1) % 2, row = phases + (c * 4 + 2 * a) * plane + (y + 1) / 2 * pitch
+                let rowStart = c * sh.inPlane + y * sh.w
                 var x = 0
                 while x < sh.w {
                     var pixels = SIMD16<Float>()
                     pixels.evenHalf = load8(row + plane + x / 2)
                     pixels.oddHalf = load8(row + 1 + x / 2)
-                    storeVector(pixels, at: gradImage + first + x, count: Swift.min(16, end - first - x))
+                    storeVector(pixels, at: gradImage + rowStart + x, count: Swift.min(16, end - rowStart - x))
                     x += 16
                 }
             }
@@ -440,8 +441,8 @@ private func copyIntoPaddedPlanes(_ x: UnsafePointer<Float>, channels: Int, h: I
     for c in 0..<channels {
         let dst = padded + c * layout.channelStride + interior
         for row in 0..<h {
-            let first = (c * h + row) * w
-            copyRowZeroFilled(dst + row * layout.pitch, x + first, count: w, readable: end - first)
+            let rowStart = (c * h + row) * w
+            copyRowZeroFilled(dst + row * layout.pitch, x + rowStart, count: w, readable: end - rowStart)
         }
     }
 }
