@@ -197,25 +197,24 @@ func scaleRows(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, scale: U
     }
 }
 
-/// y[n, i] = x[n, i] * scale[n] + residual[n, i], then max(·, 0) when `relu`: squeeze-excite's product with a
-/// residual block's sum and ReLU after it, in one pass (inference); the same float operations as `scaleRows`
-/// followed by `add` or `addReLU`.
+/// y[n, i] = activation(x[n, i] * scale[n] + residual[n, i]): squeeze-excite's product with a residual block's
+/// sum and activation after it, in one pass (inference); the same float operations as `scaleRows` followed by
+/// `add` or `addReLU`.
 func scaleRowsAdding(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, scale: UnsafePointer<Float>,
-                     residual: UnsafePointer<Float>, relu: Bool, N: Int, D: Int) {
+                     residual: UnsafePointer<Float>, activation: ConvActivation, N: Int, D: Int) {
     Parallel.forEachPart(N, minimum: rowsPerPart(D)) { _, rows in
-        let zero = SIMD8<Float>()
-        for n in rows {
-            let s = scale[n], xp = x + n * D, rp = residual + n * D, yp = y + n * D
-            var i = 0
-            while i + 8 <= D {
-                let v = load8(xp + i) * s + load8(rp + i)
-                store8(yp + i, relu ? v.replacing(with: zero, where: .!(v .> zero)) : v)
-                i += 8
-            }
-            while i < D {
-                let v = xp[i] * s + rp[i]
-                yp[i] = relu && !(v > 0) ? 0 : v
-                i += 1
+        activation.withEightLanes { f in
+            for n in rows {
+                let s = scale[n], xp = x + n * D, rp = residual + n * D, yp = y + n * D
+                var i = 0
+                while i + 8 <= D {
+                    store8(yp + i, f(load8(xp + i) * s + load8(rp + i)))
+                    i += 8
+                }
+                while i < D {
+                    yp[i] = activation.apply(xp[i] * s + rp[i])
+                    i += 1
+                }
             }
         }
     }

@@ -237,7 +237,7 @@ public final class Residual: Layer {
     /// The body's last step when inference adds the shortcut and applies this block's activation as that step
     /// writes its output: a conv with its BatchNorm and no activation of its own, when the block's activation is
     /// none or one a conv's output pass applies (`Conv2d.infer(_:batchNorm:activation:adding:)`), or a
-    /// squeeze-excite, with no activation or a ReLU (`SqueezeExcite.infer(_:adding:relu:)`). The sum as a pass of
+    /// squeeze-excite, with no activation or a ReLU (`SqueezeExcite.infer(_:adding:activation:)`). The sum as a pass of
     /// its own was 5 % of a 3x32x32 ResNet's inference cycles.
     private let summingStep: SummingStep?
     private enum SummingStep {
@@ -310,7 +310,7 @@ public final class Residual: Layer {
                 run = { try step.conv.infer(x, batchNorm: step.batchNorm, activation: step.activation, adding: side) }
             case let .excite(excite):
                 timedLayer = excite
-                run = { try excite.infer(x, adding: side, relu: self.activation != nil) }
+                run = { try excite.infer(x, adding: side, activation: self.activation == nil ? .none : .relu) }
             }
             let main = try timedLayer.outputShape(for: x.shape)
             guard main == side.shape else {
@@ -562,13 +562,13 @@ public final class SqueezeExcite: Layer {
 
     public func infer(_ input: Tensor) throws -> Tensor { try excite(input) { try gate.infer(input) } }
 
-    /// Inference of a residual block ending in this layer: max(x * gate(x) + residual, 0) (relu), or the sum
-    /// alone, in one pass. residual: the input's shape.
-    func infer(_ input: Tensor, adding residual: Tensor, relu: Bool) throws -> Tensor {
-        try excite(input, adding: residual, relu: relu) { try gate.infer(input) }
+    /// Inference of a residual block ending in this layer: activation(x * gate(x) + residual) in one pass.
+    /// residual: the input's shape.
+    func infer(_ input: Tensor, adding residual: Tensor, activation: ConvActivation) throws -> Tensor {
+        try excite(input, adding: residual, activation: activation) { try gate.infer(input) }
     }
 
-    private func excite(_ input: Tensor, adding residual: Tensor? = nil, relu: Bool = false,
+    private func excite(_ input: Tensor, adding residual: Tensor? = nil, activation: ConvActivation = .none,
                         _ runGate: () throws -> Tensor) throws -> Tensor {
         try expect(input.shape, [nil, nil, nil, nil], "[N, C, H, W]")
         let (N, C, H, W) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
@@ -580,7 +580,8 @@ public final class SqueezeExcite: Layer {
         output.resize(to: input.shape)
         if let residual {
             try expect(residual.shape, input.shape.map { Optional($0) }, "residual \(shapeString(input.shape))")
-            scaleRowsAdding(y: output.data, x: input.data, scale: g.data, residual: residual.data, relu: relu, N: N * C, D: H * W)
+            scaleRowsAdding(y: output.data, x: input.data, scale: g.data, residual: residual.data, activation: activation,
+                            N: N * C, D: H * W)
         } else {
             scaleRows(y: output.data, x: input.data, scale: g.data, N: N * C, D: H * W)
         }
