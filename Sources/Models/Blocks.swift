@@ -35,6 +35,8 @@ public final class Block: Layer {
         }
     }
 
+    public var chain: [any Layer]? { stages.map(\.layer) }
+
     public func outputShape(for input: [Int]) throws -> [Int] {
         try stages.reduce(input) { try $1.layer.outputShape(for: $0) }
     }

@@ -102,6 +102,40 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
         expectClose(batched.bias?.grad?.array ?? [], single.bias?.grad?.array ?? [], "accumulated grad_bias")
     }
 
+    /// A conv that leaves its input's gradient out (`computesInputGradient` false, a network's stem) on the
+    /// paths that can: the output, weight and bias gradients of the same conv computing it, and zeros for
+    /// dInput. The tile path plain and on stride phases, the GEMM path on one image and several a GEMM; a path
+    /// that needs input channels in fours computes it anyway.
+    @Test(arguments: [(ConvCase("tiles", 3, 8, k: 3, s: 1, p: 1, g: 1), 32, ConvPath.tiles),
+                      (ConvCase("tiles_strided", 3, 8, k: 3, s: 2, p: 1, g: 1), 32, .tiles),
+                      (ConvCase("gemm_batched", 1, 8, k: 3, s: 1, p: 1, g: 1), 6, .gemm),
+                      (ConvCase("gemm_strided", 3, 8, k: 5, s: 2, p: 2, g: 1), 9, .gemm),
+                      (ConvCase("direct", 4, 8, k: 3, s: 1, p: 1, g: 1), 12, .direct)])
+    func stemLeavesInputGradientOut(_ c: ConvCase, _ side: Int, _ path: ConvPath) throws {
+        let n = 5, shape = [n, c.inChannels, side, side]
+        var random = RandomSource(seed: 4)
+        let x = Tensor(shape: shape, values: randomValues(shape.reduce(1, *), &random))
+        let full = c.makeLayer(), stem = c.makeLayer()
+        stem.computesInputGradient = false
+        let y = try full.forward(x, training: true)
+        // Forward on the inference path (the direct kernel, for the tile path's stride-1 and stride-2 3x3 convs).
+        expectClose(try stem.forward(x, training: true).array, y.array, "output")
+        let p = (side + 2 * c.padding - c.kernel) / c.stride + 1
+        #expect(ConvPath(ConvShape(n: n, c: c.inChannels, h: side, w: side, k: c.outChannels, p: p, q: p,
+                                   r: c.kernel, s: c.kernel, strideH: c.stride, strideW: c.stride,
+                                   padH: c.padding, padW: c.padding, groups: 1)) == path)
+        let dy = Tensor(shape: y.shape, values: randomValues(y.count, &random))
+        let dxFull = full.backward(dy).array, dxStem = stem.backward(dy).array
+        // Close, not equal: other tests change the thread count meanwhile, and with it the weight gradient's sums.
+        expectClose(stem.weight.grad?.array ?? [], full.weight.grad?.array ?? [], "grad_weight")
+        expectClose(stem.bias?.grad?.array ?? [], full.bias?.grad?.array ?? [], "grad_bias")
+        if path.canLeaveOutInputGradient {
+            #expect(dxStem.allSatisfy { $0 == 0 } && dxFull.contains { $0 != 0 })
+        } else {
+            expectClose(dxStem, dxFull, "grad_input")
+        }
+    }
+
     @Test func wrongInputShapeThrowsNamingLayerAndShapes() throws {
         let conv = ConvCase("stage1.conv", 3, 4, k: 3, s: 1, p: 1, g: 1).makeLayer()
         #expect(throws: EngineError.self) { try conv.forward(Tensor(shape: [2, 5, 8, 8]), training: true) }

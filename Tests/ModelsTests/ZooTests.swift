@@ -156,6 +156,27 @@ func everyVariantRunsATrainingStep(name: String) throws {
     }
 }
 
+/// The conv that reads the images leaves their gradient out (`Conv2d.computesInputGradient`, set by
+/// `Network.init`): in every zoo model it is the first conv, and the models that pad 28x28 images first
+/// (MobileNetV1, VGG) keep it there (Grad-CAM may read the padding's gradient). What it computes is checked
+/// against the same conv computing dInput in `ConvolutionTests.stemLeavesInputGradientOut`.
+@Test(arguments: ModelZoo.names)
+func imageReadingConvLeavesTheImagesGradientOut(name: String) throws {
+    for (_, shape) in inputs {
+        let network = try ModelZoo.build(name, inputShape: shape, classes: 10, seed: 3)
+        let leaving = convs(below: network.root).filter { !$0.computesInputGradient }
+        let padsFirst = network.root.layers.first?.1 is ZeroPad2d
+        #expect(leaving.count == (padsFirst ? 0 : 1), "\(name) at \(shape): \(leaving.map(\.name))")
+        if let stem = leaving.first {
+            #expect(stem.weight === network.stateDict.first?.1, "\(name) at \(shape): \(stem.name) is not the first conv")
+        }
+    }
+}
+
+private func convs(below layer: any Layer) -> [Conv2d] {
+    (layer as? Conv2d).map { [$0] } ?? layer.children.flatMap { convs(below: $0.1) }
+}
+
 /// Every family and variant, at both dataset sizes: folded inference (`Network.infer`) gives the eval
 /// forward's logits, after a training step has moved the weights and the running statistics away from
 /// their initial values (so the folded BatchNorms are not identities).

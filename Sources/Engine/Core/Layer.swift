@@ -28,6 +28,10 @@ public protocol Layer: AnyObject {
     /// layers in between keep no state of this call: no `backward` may follow, and observers see nothing
     /// (the probes and Grad-CAM use `forward`). The default is `forward(input, training: false)`.
     func infer(_ input: Tensor) throws -> Tensor
+
+    /// The children in the order `forward` runs them, each taking the output of the one before (the first
+    /// takes this layer's input): `Sequential` and the zoo's blocks. Nil for every other layer.
+    var chain: [any Layer]? { get }
 }
 
 extension Layer {
@@ -35,6 +39,7 @@ extension Layer {
     public var children: [(String, any Layer)] { [] }
     public func macsPerSample(input: [Int]) -> Int { 0 }
     public func infer(_ input: Tensor) throws -> Tensor { try forward(input, training: false) }
+    public var chain: [any Layer]? { nil }
 
     /// The name for messages: the state-dict path, or the type for a layer outside a network.
     public var displayName: String { name.isEmpty ? typeName : name }

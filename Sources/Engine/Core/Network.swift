@@ -18,6 +18,14 @@ public final class Network {
         self.classes = classes
         self.random = random
         root.assignNames(prefix: "")
+        Network.imageReadingConv(in: root)?.computesInputGradient = false
+    }
+
+    /// The conv that reads the images, if the first layer (through chains, `Layer.chain`) is one. Not past
+    /// a layer before it, such as the zoo's 28x28 padding: Grad-CAM may read the gradient of that layer's output.
+    private static func imageReadingConv(in layer: any Layer) -> Conv2d? {
+        if let conv = layer as? Conv2d { return conv }
+        return layer.chain?.first.flatMap(imageReadingConv)
     }
 
     /// [N, C, H, W] -> logits [N, classes].

@@ -60,24 +60,26 @@ func convForwardTiles(
     }
 }
 
-/// Backward of the images in `images` on one thread, tile by tile: gradInput overwritten, gradWeight
-/// accumulated into. tile and gradTile hold `convTileScratchFloats(sh)` floats each (the input's stride phases
-/// after the one, their gradient after the other).
+/// Backward of the images in `images` on one thread, tile by tile: gradInput overwritten (nil: the weight
+/// gradient alone), gradWeight accumulated into. tile and gradTile hold `convTileScratchFloats(sh)` floats each
+/// (the input's stride phases after the one, their gradient after the other).
 func convBackwardTiles(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, gradWeight: UnsafeMutablePointer<Float>,
     tile: UnsafeMutablePointer<Float>, gradTile: UnsafeMutablePointer<Float>
 ) {
     let pq = sh.outPlane, tileRows = convTileRows(sh)
     let phased = StridePhases.apply(sh), phases = tile + convTileFloats(sh), gradPhases = gradTile + convTileFloats(sh)
     for n in images {
-        let image = input + n * sh.c * sh.inPlane, gradImage = gradInput + n * sh.c * sh.inPlane
+        let image = input + n * sh.c * sh.inPlane, gradImage = gradInput.map { $0 + n * sh.c * sh.inPlane }
         let dOut = gradOutput + n * sh.k * pq
-        if phased {
-            StridePhases.split(image, sh, into: phases)
-            gradPhases.update(repeating: 0, count: StridePhases.floats(sh))
-        } else {
-            gradImage.update(repeating: 0, count: sh.c * sh.inPlane)
+        if phased { StridePhases.split(image, sh, into: phases) }
+        if let gradImage {
+            if phased {
+                gradPhases.update(repeating: 0, count: StridePhases.floats(sh))
+            } else {
+                gradImage.update(repeating: 0, count: sh.c * sh.inPlane)
+            }
         }
         var p0 = 0
         while p0 < sh.p {
@@ -93,18 +95,21 @@ func convBackwardTiles(
                 BLAS.sgemm(transA: false, transB: true, m: sh.kg, n: sh.patch, k: width,
                            a: dOutG, lda: pq, b: tile + g * sh.patch * width, ldb: width,
                            beta: 1, c: gradWeight + g * sh.kg * sh.patch, ldc: sh.patch)
+                guard gradImage != nil else { continue }
                 // dTile_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width]
                 BLAS.sgemm(transA: true, transB: false, m: sh.patch, n: width, k: sh.kg,
                            a: weight + g * sh.kg * sh.patch, lda: sh.patch, b: dOutG, ldb: pq,
                            beta: 0, c: gradTile + g * sh.patch * width, ldc: width)
             }
-            if phased {
-                StridePhases.fold(gradTile, sh, slot: 0, images: 1, rows: p0..<p0 + rows, into: gradPhases)
-            } else {
-                col2im(gradTile, images: 1, rows: p0..<p0 + rows, sh, gradImage)
+            if let gradImage {
+                if phased {
+                    StridePhases.fold(gradTile, sh, slot: 0, images: 1, rows: p0..<p0 + rows, into: gradPhases)
+                } else {
+                    col2im(gradTile, images: 1, rows: p0..<p0 + rows, sh, gradImage)
+                }
             }
             p0 += rows
         }
-        if phased { StridePhases.merge(gradPhases, sh, into: gradImage) }
+        if phased, let gradImage { StridePhases.merge(gradPhases, sh, into: gradImage) }
     }
 }

@@ -169,6 +169,10 @@ enum ConvPath: Equatable {
     /// The depthwise kernels sum the bias gradient as they go; the other paths leave it to `convBackward`.
     var isDepthwise: Bool { self == .depthwiseSmallPlane || self == .depthwisePhased }
 
+    /// Paths whose backward runs without dInput (`convBackward`'s gradInput nil): those a network's 1- or
+    /// 3-channel stem takes. The others need input channels in fours or more channels than a stem has.
+    var canLeaveOutInputGradient: Bool { self == .tiles || self == .gemm }
+
     /// 3x3, stride 1, padding 1, ungrouped, with enough channels that the 16 GEMMs, not the transforms, are
     /// the work. Per tile the multiplies saved grow as C*K and the transforms as C + K; measured: ResNet's
     /// 32->32 convs lose (C*K/(C+K) = 16), its 64->64 ones (32) and EfficientNetV2's 48->192 expand convs
@@ -376,38 +380,40 @@ func transformConvWeights(_ weight: UnsafePointer<Float>, _ sh: ConvShape, _ pat
     }
 }
 
-/// Backward of `convForward`: gradInput[N, C, H, W] is overwritten; gradWeight[K, Cg, R, S] and gradBias[K]
-/// are *accumulated* into (+=). columns, gathered and weightPartials hold `ConvScratchSizes(sh)` floats.
+/// Backward of `convForward`: gradInput[N, C, H, W] is overwritten (nil: not wanted, on the paths that
+/// `canLeaveOutInputGradient`); gradWeight[K, Cg, R, S] and gradBias[K] are *accumulated* into (+=).
+/// columns, gathered and weightPartials hold `ConvScratchSizes(sh)` floats.
 func convBackward(
     _ sh: ConvShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
+    gradInput: UnsafeMutablePointer<Float>?, gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?,
     columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>, weightPartials: UnsafeMutablePointer<Float>
 ) {
     let path = ConvPath(sh), scratch = ConvScratchSizes(sh, path)
+    precondition(gradInput != nil || path.canLeaveOutInputGradient, "conv on the \(path) path: backward writes dInput")
     if let gradBias, !path.isDepthwise { addBiasGradient(sh, gradOutput: gradOutput, gradBias: gradBias) }
     switch path {
     case .depthwiseSmallPlane:
-        depthwiseSmallPlaneBackward(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+        depthwiseSmallPlaneBackward(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput!,
                                     gradWeight: gradWeight, gradBias: gradBias)
     case .depthwisePhased:
-        depthwiseConvBackwardPhased(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+        depthwiseConvBackwardPhased(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput!,
                                     gradWeight: gradWeight, gradBias: gradBias)
     case .onePixel:
         forEachImagePart(sh, scratch, gradWeight: gradWeight, weightPartials: weightPartials) { _, images, partGradWeight in
             onePixelBackward(sh, images: images, input: input, weight: weight, gradOutput: gradOutput,
-                             gradInput: gradInput, gradWeight: partGradWeight)
+                             gradInput: gradInput!, gradWeight: partGradWeight)
         }
     case .winograd4x4:
         preconditionFailure("Winograd F(4x4, 3x3) is an inference path: no backward follows it")
     case .winograd:
-        convBackwardWinograd(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+        convBackwardWinograd(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput!,
                              gradWeight: gradWeight, columns: columns, gathered: gathered)
     case .direct:
         let packed = columns + scratch.sharedColumnsStart
         packDirectWeightsTransposed(weight, sh, into: packed)
         forEachImagePart(sh, scratch, gradWeight: gradWeight, weightPartials: weightPartials) { part, images, partGradWeight in
             convBackwardDirect(sh, images: images, input: input, packedTransposed: packed, gradOutput: gradOutput,
-                               gradInput: gradInput, gradWeight: partGradWeight,
+                               gradInput: gradInput!, gradWeight: partGradWeight,
                                planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered)
         }
     case .tiles:
@@ -777,16 +783,16 @@ func convForwardImages(
     }
 }
 
-/// convBackward's GEMMs for the images in `images`, on one thread; gradWeight is accumulated into.
+/// convBackward's GEMMs for the images in `images`, on one thread: gradInput overwritten (nil: the weight
+/// gradient alone), gradWeight accumulated into.
 func convBackwardImages(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, gradWeight: UnsafeMutablePointer<Float>,
     columns: UnsafeMutablePointer<Float>, gathered: UnsafeMutablePointer<Float>
 ) {
     let pq = sh.outPlane, imageIsColumns = convReadsImageAsColumns(sh)
     forEachGemmRun(sh, images: images, input: input, columns: columns) { n0, b, cols in
         let width = b * pq
-        let gradImage = gradInput + sh.inputPlane(n0, 0)
         // dOut as [K, width]: the image's own gradient when b is 1, else gathered from [b, K, PQ].
         let dOut: UnsafePointer<Float>
         if b == 1 { dOut = gradOutput + sh.outputPlane(n0, 0) } else {
@@ -804,6 +810,7 @@ func convBackwardImages(
                        b: cols + g * sh.patch * width, ldb: width,
                        beta: 1, c: gradWeight + g * sh.kg * sh.patch, ldc: sh.patch)
         }
+        guard let gradImage = gradInput.map({ $0 + sh.inputPlane(n0, 0) }) else { return }
         // dCols_g[Cg*R*S, width] = W_g[Kg, Cg*R*S]^T * dOut_g[Kg, width], over the columns once read; a
         // pointwise conv on one image writes dInput directly.
         let dCols = imageIsColumns ? gradImage : columns

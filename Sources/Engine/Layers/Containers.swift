@@ -123,6 +123,7 @@ public final class Sequential: Layer {
     }
 
     public var children: [(String, any Layer)] { layers }
+    public var chain: [any Layer]? { layers.map(\.1) }
 
     /// When set, each child's forward and backward is timed (`cnntui bench --profile`).
     public var profiler: LayerProfiler?

@@ -75,11 +75,14 @@ public final class Conv2d: ConvolutionLayer {
         let sh = shape(of: input.shape, out)
         output.resize(to: out)
         let biasData = bias.map { UnsafePointer($0.value.data) }
-        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh)
+        // A backward that leaves dInput out unfolds the input again and needs nothing of the forward's path, so
+        // the forward takes inference's: the direct kernel, which takes 1- and 3-channel stems forward only.
+        let path = leavesOutInputGradient(sh) ? ConvPath(sh, inference: true) : ConvPath(sh)
+        let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
         scratch.columns.resize(to: [sizes.columns])
         scratch.gathered.resize(to: [sizes.gathered])
         convForward(sh, input: input.data, weight: weight.value.data, bias: biasData, output: output.data,
-                    columns: scratch.columns.data, gathered: scratch.gathered.data)
+                    columns: scratch.columns.data, gathered: scratch.gathered.data, path: path)
         savedInput = input
         geometry = sh
         return output
@@ -273,10 +276,22 @@ public final class Conv2d: ConvolutionLayer {
         }
     }
 
+    /// False for the conv that reads a network's images (set by `Network.init`): nothing reads their gradient,
+    /// so, as PyTorch for an input without `requires_grad`, backward leaves it out where the path can (the tile
+    /// and GEMM paths, which 1- and 3-channel stems take: half their backward's multiplies and all of col2im)
+    /// and returns zeros.
+    public var computesInputGradient = true
+
+    private func leavesOutInputGradient(_ sh: ConvShape) -> Bool {
+        !computesInputGradient && ConvPath(sh).canLeaveOutInputGradient
+    }
+
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let input = savedInput, let sh = geometry else { preconditionFailure("\(name): backward before forward") }
         expectGradient(gradOutput, like: output)
         let gradInput = GradientPool.forCurrentThread().take(input.shape)
+        let leavesOutInput = leavesOutInputGradient(sh)
+        if leavesOutInput { gradInput.zero() }
         guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
         let gradBias = bias?.grad?.data
         let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh)
@@ -284,7 +299,7 @@ public final class Conv2d: ConvolutionLayer {
         scratch.gathered.resize(to: [sizes.gathered])
         scratch.weightPartials.resize(to: [sizes.weightPartials])
         convBackward(sh, input: input.data, weight: weight.value.data, gradOutput: gradOutput.data,
-                     gradInput: gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias,
+                     gradInput: leavesOutInput ? nil : gradInput.data, gradWeight: gradWeight.data, gradBias: gradBias,
                      columns: scratch.columns.data, gathered: scratch.gathered.data,
                      weightPartials: scratch.weightPartials.data)
         return gradInput
