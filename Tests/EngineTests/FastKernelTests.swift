@@ -368,7 +368,7 @@ import Testing
         }
         let sh = shape(2 * DirectLayout(shape(64)).images + 1)
         #expect(ConvPath(sh) == .direct)
-        #expect(ConvPath(sh, inference: true) == .direct)
+        #expect(ConvPath(sh, forwardOnly: true) == .direct)
         // Sums of up to 576 products (about 10 in size), tap by tap rather than channel by channel as im2col
         // orders them: a few ulps of that scale.
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 3e-5)
@@ -404,7 +404,7 @@ import Testing
                            strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
         // Batches that leave more lanes empty than a fifth of their images take another path; the kernel still
         // runs them (a batch's last group may be short).
-        #expect((ConvPath(sh, inference: true) == .winograd4x4) == ConvPath.fillsImageLanes(sh))
+        #expect((ConvPath(sh, forwardOnly: true) == .winograd4x4) == ConvPath.fillsImageLanes(sh))
         #expect(ConvPath(sh) != .winograd4x4)
         var random = RandomSource(seed: UInt64(c * 100 + h))
         let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
@@ -484,7 +484,7 @@ import Testing
         let pad = (kernel - 1) / 2
         let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: kernel, s: kernel,
                            strideH: 1, strideW: 1, padH: pad, padW: pad, groups: 1)
-        let path = ConvPath(sh, inference: true)
+        let path = ConvPath(sh, forwardOnly: true)
         #expect(path.addsResidual == (kernel == 3 && c <= 64), "\(path)")
         var random = RandomSource(seed: UInt64(c * 1000 + k * 10 + h))
         let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random, -2, 2))
@@ -595,7 +595,7 @@ import Testing
         let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: p, q: q, r: 3, s: 3,
                            strideH: stride, strideW: stride, padH: 1, padW: 1, groups: 1)
         #expect(ConvPath(sh) != .direct)
-        #expect(ConvPath(sh, inference: true) == .direct)
+        #expect(ConvPath(sh, forwardOnly: true) == .direct)
         var random = RandomSource(seed: UInt64(c * 100 + k + h))
         let x = Tensor(shape: [n * c * h * w], values: randomValues(n * c * h * w, &random))
         let weight = Tensor(shape: [k * sh.patch], values: randomValues(k * sh.patch, &random))

@@ -128,8 +128,8 @@ enum ConvPath: Equatable {
     /// Ungrouped 1x1 convs on one-pixel planes (squeeze-excite gates, a 32x32 image's last stage): the batch
     /// is a matrix [N, C] and the conv a linear layer, one GEMM per thread with nothing unfolded (below).
     case onePixel
-    /// 3x3 "same" convs of 32 to 64 channels in inference: Winograd F(4x4, 3x3), eight images at a time
-    /// (Winograd4x4.swift). Forward only.
+    /// 3x3 "same" convs of 32 to 64 channels: Winograd F(4x4, 3x3), eight images at a time (Winograd4x4.swift).
+    /// Forward only: their backward takes F(2x2, 3x3) or the direct kernel.
     case winograd4x4
     /// Wide 3x3 "same" convs: Winograd F(2x2, 3x3), 16 GEMMs over the whole batch (Winograd.swift).
     case winograd
@@ -141,20 +141,22 @@ enum ConvPath: Equatable {
     /// The rest (1x1 convs, small planes, wide patches): im2col of whole images and GEMMs (below).
     case gemm
 
-    /// `inference`: the path of a forward that no backward follows (`Conv2d.infer`), which may take
-    /// kernels whose backward does not fit the shape.
-    init(_ sh: ConvShape, inference: Bool = false) {
+    /// `forwardOnly`: the path of a forward, which may take kernels whose backward does not fit the shape.
+    /// Every backward unfolds or transforms its input again on its own path (this init without the flag),
+    /// whatever path the forward took, so a training forward takes it too: a 28x28 ResNet's 32- and 64-channel
+    /// convs ran their training forward in 0.57-0.69 of the time on F(4x4, 3x3), its training step in 0.96.
+    init(_ sh: ConvShape, forwardOnly: Bool = false) {
         if sh.isDepthwise {
             self = sh.inPlane <= 16 && sh.outPlane <= 16 ? .depthwiseSmallPlane : .depthwisePhased
         } else if sh.isPointwise && sh.outPlane == 1 && sh.groups == 1 {
             self = .onePixel
-        } else if inference && ConvPath.fitsWinograd4x4(sh) {
+        } else if forwardOnly && ConvPath.fitsWinograd4x4(sh) {
             self = .winograd4x4
         } else if ConvPath.fitsWinograd(sh) {
             self = .winograd
-        } else if ConvPath.fitsDirect(sh, forwardOnly: inference) {
+        } else if ConvPath.fitsDirect(sh, forwardOnly: forwardOnly) {
             self = .direct
-        } else if ConvPath.fitsTiles(sh) && !(inference && sh.strideH > 1) {
+        } else if ConvPath.fitsTiles(sh) && !(forwardOnly && sh.strideH > 1) {
             self = .tiles
         } else {
             self = .gemm
@@ -213,7 +215,7 @@ enum ConvPath: Equatable {
     /// tile path spent longer unfolding 9 rows than multiplying them (a 28x28 ResNet's 1->16 stem took 7 %
     /// of an inference step).
     /// Stride-2 3x3 convs with padding 1 and at most 64 channels come here too, on their input's stride phases
-    /// (a ResNet stage's first conv and its downsample; in inference, paired, and the 3-channel stems): a 28x28
+    /// (a ResNet stage's first conv and its downsample, in inference paired; and the 3-channel stems' forwards): a 28x28
     /// ResNet's inference ran 5-6 % faster than on the paired GEMM, and its training 10 % faster than on the
     /// tiles (3 % at 32x32).
     private static func fitsDirect(_ sh: ConvShape, forwardOnly: Bool = false) -> Bool {
@@ -230,9 +232,10 @@ enum ConvPath: Equatable {
     /// Spatial (not 1x1) convs with at most 64x3x3 patch rows on output planes of at least half a tile.
     /// Measured: the tiles win on ResNet's 16-64 channel convs; wider patches (EfficientNetV2's expand
     /// convs) ran 30% slower, and small planes batch several images into one wider GEMM instead (see
-    /// `convImagesPerGemm`). Strided convs in inference that the direct kernel does not take go to the GEMM
-    /// path: without a backward to keep the tile's columns warm for, one GEMM over several images' columns
-    /// beat GEMMs of 126 columns (ResNet's 16->32 stride-2 convs on 28x28: 3.6 ms -> 3.0 ms a batch).
+    /// `convImagesPerGemm`). The forwards of strided convs that the direct kernel does not take go to the GEMM
+    /// path: without the backward's second GEMM to keep a tile's columns warm for, one GEMM over several images'
+    /// columns beat GEMMs of 126 columns (ResNet's 16->32 stride-2 convs on 28x28 in inference: 3.6 ms -> 3.0 ms
+    /// a batch).
     private static func fitsTiles(_ sh: ConvShape) -> Bool {
         (sh.r > 1 || sh.s > 1) && sh.outPlane >= convTileColumns / 2 && sh.patch <= 576
     }
@@ -404,7 +407,7 @@ func convBackward(
                              gradInput: gradInput!, gradWeight: partGradWeight)
         }
     case .winograd4x4:
-        preconditionFailure("Winograd F(4x4, 3x3) is an inference path: no backward follows it")
+        preconditionFailure("Winograd F(4x4, 3x3) is a forward-only path: the backward's is ConvPath(sh)")
     case .winograd:
         convBackwardWinograd(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput!,
                              gradWeight: gradWeight, columns: columns, gathered: gathered)

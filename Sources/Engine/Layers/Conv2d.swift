@@ -75,9 +75,7 @@ public final class Conv2d: ConvolutionLayer {
         let sh = shape(of: input.shape, out)
         output.resize(to: out)
         let biasData = bias.map { UnsafePointer($0.value.data) }
-        // A backward that leaves dInput out unfolds the input again and needs nothing of the forward's path, so
-        // the forward takes inference's: the direct kernel, which takes 1- and 3-channel stems forward only.
-        let path = leavesOutInputGradient(sh) ? ConvPath(sh, inference: true) : ConvPath(sh)
+        let path = ConvPath(sh, forwardOnly: true)
         let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
         scratch.columns.resize(to: [sizes.columns])
         scratch.gathered.resize(to: [sizes.gathered])
@@ -152,7 +150,7 @@ public final class Conv2d: ConvolutionLayer {
             weightData = UnsafePointer(foldedWeight.data)
             biasData = UnsafePointer(foldedBias.data)
         }
-        let path = ConvPath(sh, inference: true)
+        let path = ConvPath(sh, forwardOnly: true)
         let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
         scratch.columns.resize(to: [sizes.columns])
         scratch.gathered.resize(to: [sizes.gathered])
@@ -188,7 +186,7 @@ public final class Conv2d: ConvolutionLayer {
               let out = try? outputShape(for: input) else { return false }
         var stacked = shape(of: input, out)
         stacked.k += other.outChannels
-        let path = ConvPath(stacked, inference: true)
+        let path = ConvPath(stacked, forwardOnly: true)
         return path == .gemm || (path == .direct && stride.h > 1)
     }
 
@@ -217,7 +215,7 @@ public final class Conv2d: ConvolutionLayer {
                 }
             }
         }
-        let path = ConvPath(sh, inference: true)
+        let path = ConvPath(sh, forwardOnly: true)
         let scratch = ConvScratch.forCurrentThread(), sizes = ConvScratchSizes(sh, path)
         scratch.columns.resize(to: [sizes.columns])
         scratch.gathered.resize(to: [sizes.gathered])
@@ -282,15 +280,11 @@ public final class Conv2d: ConvolutionLayer {
     /// and returns zeros.
     public var computesInputGradient = true
 
-    private func leavesOutInputGradient(_ sh: ConvShape) -> Bool {
-        !computesInputGradient && ConvPath(sh).canLeaveOutInputGradient
-    }
-
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let input = savedInput, let sh = geometry else { preconditionFailure("\(name): backward before forward") }
         expectGradient(gradOutput, like: output)
         let gradInput = GradientPool.forCurrentThread().take(input.shape)
-        let leavesOutInput = leavesOutInputGradient(sh)
+        let leavesOutInput = !computesInputGradient && ConvPath(sh).canLeaveOutInputGradient
         if leavesOutInput { gradInput.zero() }
         guard let gradWeight = weight.grad else { preconditionFailure("\(name): weight has no gradient") }
         let gradBias = bias?.grad?.data
