@@ -353,6 +353,19 @@ import Testing
         expectSameAsWholeImagePath(sh, withBias: withBias, atol: 1e-5)
     }
 
+    /// The direct path's backward with a stride-1 dInput on F(4x4, 3x3) (`ConvPath.runsGradInputOnWinograd4x4`:
+    /// the turned weights over dOutput, 32 to 64 output channels of that conv, batches that fill the image lanes)
+    /// against the same reference, in row mode (16 wide) and on the pitch, the F(4x4) tiles whole and cut.
+    @Test(arguments: [(32, 32, 14, 14, 16), (16, 32, 9, 9, 8), (32, 64, 8, 16, 16)])
+    func directGradInputOnWinogradMatchesWholeImagePath(_ c: Int, _ k: Int, _ h: Int, _ w: Int, _ n: Int) {
+        let sh = ConvShape(n: n, c: c, h: h, w: w, k: k, p: h, q: w, r: 3, s: 3,
+                           strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1)
+        #expect(ConvPath(sh) == .direct && ConvPath.runsGradInputOnWinograd4x4(sh))
+        // F(4x4, 3x3)'s transforms: ulps of the sums' scale (up to 576 products, about 10; one of 64 K values
+        // 2.2e-4 off in a 64-channel case).
+        expectSameAsWholeImagePath(sh, withBias: true, atol: 4e-4)
+    }
+
     /// The direct conv of stride-2 3x3 convs (padding 1, on stride phases) against the same reference: even and
     /// odd planes (an odd one's phases differ in size), row mode (Q a multiple of 8) and the phase pitch, one
     /// image or several per weight-gradient sweep, down to a 1x1 output; rows split sixteen pixels at a time

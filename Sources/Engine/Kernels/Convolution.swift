@@ -33,6 +33,24 @@ struct ConvShape {
     var isPointwise: Bool { r == 1 && s == 1 && strideH == 1 && strideW == 1 && padH == 0 && padW == 0 }
     /// One filter per input channel (groups == C == K).
     var isDepthwise: Bool { groups == c && groups == k && groups > 1 }
+
+    /// The conv that gives a stride-1 "same" conv's dInput: dOutput [N, K, P, Q] convolved, padded alike, with
+    /// the weights turned by 180 degrees and transposed ([C, K, R, S], `turnWeights`).
+    var gradInputConv: ConvShape {
+        ConvShape(n: n, c: k, h: p, w: q, k: c, p: h, q: w, r: r, s: s,
+                  strideH: 1, strideW: 1, padH: padH, padW: padW, groups: 1)
+    }
+}
+
+/// turned[c][k][r][s] = weight[k][c][R-1-r][S-1-s]: the weights of `ConvShape.gradInputConv`. weight: [K, C, R, S].
+func turnWeights(_ weight: UnsafePointer<Float>, _ sh: ConvShape, into turned: UnsafeMutablePointer<Float>) {
+    let taps = sh.r * sh.s
+    for k in 0..<sh.k {
+        for c in 0..<sh.c {
+            let src = weight + (k * sh.c + c) * taps, dst = turned + (c * sh.k + k) * taps
+            for t in 0..<taps { dst[t] = src[taps - 1 - t] }
+        }
+    }
 }
 
 // MARK: - The output pass
@@ -175,6 +193,13 @@ enum ConvPath: Equatable {
     /// 3-channel stem takes. The others need input channels in fours or more channels than a stem has.
     var canLeaveOutInputGradient: Bool { self == .tiles || self == .gemm }
 
+    /// Whether the direct path's backward leaves a stride-1 conv's dInput to F(4x4, 3x3), as a forward of
+    /// `gradInputConv`, where that conv fits it (32 to 64 output channels): a 28x28 ResNet's 32-channel convs'
+    /// dInput in the time their forward takes there. The direct kernel keeps the weight gradient.
+    static func runsGradInputOnWinograd4x4(_ sh: ConvShape) -> Bool {
+        sh.strideH == 1 && sh.strideW == 1 && ConvPath(sh.gradInputConv, forwardOnly: true) == .winograd4x4
+    }
+
     /// 3x3, stride 1, padding 1, ungrouped, with enough channels that the 16 GEMMs, not the transforms, are
     /// the work. Per tile the multiplies saved grow as C*K and the transforms as C + K; measured: ResNet's
     /// 32->32 convs lose (C*K/(C+K) = 16), its 64->64 ones (32) and EfficientNetV2's 48->192 expand convs
@@ -276,6 +301,13 @@ struct ConvScratchSizes {
             let direct = directScratchCounts(sh)
             splitByImages(sh, columns: direct.columns, gathered: direct.gathered)
             sharedColumns = direct.packed
+            if ConvPath.runsGradInputOnWinograd4x4(sh) {
+                // After the weight gradient, the same scratch holds the turned weights and F(4x4, 3x3)'s own.
+                let winograd = ConvScratchSizes(sh.gradInputConv, .winograd4x4)
+                let columnsAfter = sh.k * sh.patch + winograd.columns
+                sharedColumns = Swift.max(sharedColumns, columnsAfter - sharedColumnsStart)
+                sharedGathered = Swift.max(0, winograd.gathered - parts * partGathered)
+            }
         case .tiles:
             // The tile and its gradient, each followed by the image's stride phases (strided convs).
             splitByImages(sh, columns: convTileScratchFloats(sh), gathered: convTileScratchFloats(sh))
@@ -412,12 +444,17 @@ func convBackward(
         convBackwardWinograd(sh, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput!,
                              gradWeight: gradWeight, columns: columns, gathered: gathered)
     case .direct:
-        let packed = columns + scratch.sharedColumnsStart
-        packDirectWeightsTransposed(weight, sh, into: packed)
+        let onWinograd = ConvPath.runsGradInputOnWinograd4x4(sh), packed = columns + scratch.sharedColumnsStart
+        if !onWinograd { packDirectWeightsTransposed(weight, sh, into: packed) }
         forEachImagePart(sh, scratch, gradWeight: gradWeight, weightPartials: weightPartials) { part, images, partGradWeight in
             convBackwardDirect(sh, images: images, input: input, packedTransposed: packed, gradOutput: gradOutput,
-                               gradInput: gradInput!, gradWeight: partGradWeight,
+                               gradInput: onWinograd ? nil : gradInput!, gradWeight: partGradWeight,
                                planes: columns + part * scratch.partColumns, pitched: gathered + part * scratch.partGathered)
+        }
+        if onWinograd {
+            turnWeights(weight, sh, into: columns)
+            convForward(sh.gradInputConv, input: gradOutput, weight: columns, bias: nil, output: gradInput!,
+                        columns: columns + sh.k * sh.patch, gathered: gathered, path: .winograd4x4)
         }
     case .tiles:
         forEachImagePart(sh, scratch, gradWeight: gradWeight, weightPartials: weightPartials) { part, images, partGradWeight in

@@ -521,12 +521,13 @@ func convForwardDirect(
     }
 }
 
-/// Backward of the images in `images` on one thread: gradInput overwritten, gradWeight accumulated into.
+/// Backward of the images in `images` on one thread: gradInput overwritten (nil: the weight gradient alone),
+/// gradWeight accumulated into.
 /// packedTransposed: `packDirectWeightsTransposed`; planes: C planes then K planes (`directScratchCounts`);
 /// pitched: C * span floats (unused in row mode), or stride 2's C * 4 * plane of dInput phases.
 func convBackwardDirect(
     _ sh: ConvShape, images: Range<Int>, input: UnsafePointer<Float>, packedTransposed: UnsafePointer<Float>,
-    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+    gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, gradWeight: UnsafeMutablePointer<Float>,
     planes: UnsafeMutablePointer<Float>, pitched: UnsafeMutablePointer<Float>
 ) {
     let layout = DirectLayout(sh), phaseTaps = layout.strided ? layout.phaseTaps(sh) : []
@@ -551,7 +552,7 @@ func convBackwardDirect(
         directConvWeightGrad(inputPlanes, dOut: gradPlanes + layout.interior, sh, layout, count: weightGradCount,
                              gradWeight: gradWeight)
         for b in 0..<count {
-            let gradImage = gradInput + (first + b) * sh.c * sh.inPlane
+            guard let gradImage = gradInput.map({ $0 + (first + b) * sh.c * sh.inPlane }) else { break }
             if layout.strided {
                 directStridedGradInput(gradPlanes + b * layout.plane, sh, layout, phaseTaps: phaseTaps,
                                        packedTransposed: packedTransposed, gradPhases: pitched, gradImage: gradImage)
