@@ -16,7 +16,8 @@
 ///
 /// Backward is the same kernel twice over: dInput is the conv of dOutput (padded likewise) with the
 /// weights flipped and transposed, and dWeight[k, c, r, s] is a dot product of dOutput's plane k with
-/// input plane c shifted by r*pw + s, 4 channels x 3 taps per block.
+/// input plane c shifted by r*pw + s, 4 channels x 3 taps per block. Where that dInput conv has 32 to 64
+/// input channels, F(4x4, 3x3) runs it instead (`ConvPath.runsGradInputOnWinograd4x4`).
 ///
 /// Stride-2 3x3 convs run here too, on their input's stride phases (`DirectLayout`); their dInput is a
 /// small direct conv per phase (`DirectLayout.phaseTaps`).
