@@ -164,17 +164,14 @@ func everyVariantRunsATrainingStep(name: String) throws {
 func imageReadingConvLeavesTheImagesGradientOut(name: String) throws {
     for (_, shape) in inputs {
         let network = try ModelZoo.build(name, inputShape: shape, classes: 10, seed: 3)
-        let leaving = convs(below: network.root).filter { !$0.computesInputGradient }
+        let convs = NetworkSpecWriter.allLayers(network.root).compactMap { $0 as? Conv2d }
+        let leaving = convs.filter { !$0.computesInputGradient }
         let padsFirst = network.root.layers.first?.1 is ZeroPad2d
         #expect(leaving.count == (padsFirst ? 0 : 1), "\(name) at \(shape): \(leaving.map(\.name))")
         if let stem = leaving.first {
             #expect(stem.weight === network.stateDict.first?.1, "\(name) at \(shape): \(stem.name) is not the first conv")
         }
     }
-}
-
-private func convs(below layer: any Layer) -> [Conv2d] {
-    (layer as? Conv2d).map { [$0] } ?? layer.children.flatMap { convs(below: $0.1) }
 }
 
 /// Every family and variant, at both dataset sizes: folded inference (`Network.infer`) gives the eval
